@@ -1,0 +1,1 @@
+"""The Gradio studio: one tab per job of qinstruct, arranged by app.main.build()."""

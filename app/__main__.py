@@ -1,0 +1,62 @@
+"""`python -m app`: start the studio.  Loopback by default; any other address requires --auth."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+
+# Before gradio / huggingface_hub are imported: they read these at import time.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
+
+
+def parse_auth(value: str) -> tuple[str, str]:
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise argparse.ArgumentTypeError("--auth expects USER:PASSWORD")
+    return user, password
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Start Q-Instruct Studio.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--workspace", default=None, help="workspace folder (default ./workspace or $QINSTRUCT_HOME)")
+    parser.add_argument("--auth", type=parse_auth, action="append", default=None, metavar="USER:PASSWORD",
+                        help="require a login (repeatable); mandatory for a non-loopback --host")
+    parser.add_argument("--ssl-keyfile", default=None)
+    parser.add_argument("--ssl-certfile", default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not is_loopback(args.host) and not args.auth:
+        print(f"refusing to serve on {args.host} without --auth USER:PASSWORD (anyone on the network could use "
+              "the studio); bind 127.0.0.1 or add --auth", file=sys.stderr)
+        return 2
+    from qinstruct.workspace import Workspace
+
+    from .main import build, launch_kwargs
+
+    workspace = Workspace.open(args.workspace)
+    blocks = build(workspace)
+    blocks.queue(default_concurrency_limit=2)
+    print(f"Q-Instruct Studio on http://{args.host}:{args.port}  (workspace {workspace.root})", flush=True)
+    blocks.launch(server_name=args.host, server_port=args.port, auth=args.auth, quiet=True,
+                  ssl_keyfile=args.ssl_keyfile, ssl_certfile=args.ssl_certfile, **launch_kwargs(workspace))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""build(workspace) -> gr.Blocks: arranges the tabs; every tab lives in app/tabs/<tab>.py."""
+from __future__ import annotations
+
+import importlib
+
+import gradio as gr
+
+from qinstruct.workspace import Workspace
+
+from .context import AppContext
+
+# module name under app.tabs, in display order
+TABS = ["corrupt", "stats", "convert", "tune", "chat", "evaluate"]
+
+CSS = """
+.qi-status { min-height: 1.6em; }
+.qi-pending { max-width: 60em; }
+"""
+
+
+def build(workspace: Workspace | str | None = None) -> gr.Blocks:
+    """Create the studio.  Nothing heavy runs here: tabs compute when a user asks, or on page load."""
+    workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+    ctx = AppContext(workspace=workspace)
+    with gr.Blocks(title="Q-Instruct Studio", analytics_enabled=False) as blocks:
+        gr.Markdown(
+            "# Q-Instruct Studio\n"
+            "Low-level visual instruction tuning (Q-Instruct, CVPR 2024): corrupt images, explore feedback, "
+            f"convert, tune, chat and evaluate. Workspace: `{workspace.root}`"
+        )
+        with gr.Tabs():
+            for name in TABS:
+                importlib.import_module(f"app.tabs.{name}").create_tab(ctx, blocks)
+    return blocks
+
+
+def launch_kwargs(workspace: Workspace) -> dict:
+    """Serving options shared by `python -m app` and the tests: only the workspace is served from disk."""
+    return {"allowed_paths": [str(workspace.root)], "css": CSS, "footer_links": ["api"], "show_error": True}

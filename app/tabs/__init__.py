@@ -1,0 +1,1 @@
+"""One module per tab, each exporting create_tab(ctx, blocks)."""

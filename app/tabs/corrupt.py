@@ -1,0 +1,172 @@
+"""Corrupt tab: the corruption x severity grid of one image, a large view, downloads, and folder batches."""
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from qinstruct.config import ConfigError
+from qinstruct.corrupt import ImageInputError, SEVERITIES, list_corruptions
+from qinstruct.corrupt.batch import CorruptJobConfig, run_corrupt_job
+from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
+from qinstruct.demo.photos import demo_photo, list_demo_photos
+from qinstruct.workspace import new_run_id, safe_name
+
+from ..context import AppContext
+
+# element ids, used by the browser tests
+IMAGE_ID = "corrupt-image"
+RUN_ID = "corrupt-run"
+GALLERY_ID = "corrupt-gallery"
+STATUS_ID = "corrupt-status"
+SELECTED_ID = "corrupt-selected"
+ORIGINAL_ID = "corrupt-original"
+
+SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size", 0)]
+DEFAULT_PHOTO = "astronaut"
+
+
+def _grid_outputs(result: GridResult, reused: bool, n_severities: int):
+    items = [(str(result.path(c.preview)), c.caption) for c in result.cells]
+    kernel_ms = sum(c.milliseconds for c in result.cells)
+    width, height = result.size
+    status = (
+        f"**{len(result.cells)} cells** · {width}×{height} px · seed {result.seed} · "
+        + (f"computed in {result.wall_milliseconds:.0f} ms (kernels {kernel_ms:.0f} ms summed) · "
+           if not reused else "same image and settings as before: shown from the workspace · ")
+        + "click a cell to compare it with the original. Python: `qinstruct.corrupt.corrupt(image, name, severity, "
+        f"seed={result.seed})`"
+    )
+    return (
+        gr.Gallery(value=items, columns=n_severities if n_severities > 1 else 5),
+        status,
+        str(result.folder),
+        str(result.path(result.original)),
+        None,
+        gr.DownloadButton(value=None, interactive=False),
+    )
+
+
+def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
+    grids_root = ctx.workspace.grids
+
+    def make_grid(image, corruptions, severities, seed, max_side):
+        if image is None:
+            raise gr.Error("Upload an image or pick a demo photo first.")
+        config = GridConfig(corruptions=list(corruptions or []), severities=sorted(int(s) for s in severities or []),
+                            seed=int(seed or 0), max_side=int(max_side))
+        try:
+            result, reused = run_grid(image, config, grids_root)
+        except (ConfigError, ImageInputError) as error:
+            raise gr.Error(str(error)) from None
+        return _grid_outputs(result, reused, len(config.severities))
+
+    def default_grid():
+        image = demo_photo(DEFAULT_PHOTO)
+        config = GridConfig()
+        return (image, *_grid_outputs(*run_grid(image, config, grids_root), len(config.severities)))
+
+    def select_cell(folder: str, evt: gr.SelectData):
+        if not folder:
+            return None, None, gr.DownloadButton(interactive=False), ""
+        result = load_grid(Path(folder))
+        cell = result.cells[evt.index]
+        png = str(result.path(cell.image))
+        return str(result.path(result.original)), png, gr.DownloadButton(value=png, interactive=True), cell.caption
+
+    def prepare_zip(folder: str):
+        if not folder:
+            return gr.DownloadButton(interactive=False)
+        result = load_grid(Path(folder))
+        path = zip_grid(result, result.folder / "grid.zip")
+        return gr.DownloadButton(value=str(path), interactive=True)
+
+    def run_batch(files, folder_text, corruptions, severities, seed, random_assign, workers, name,
+                  progress=gr.Progress()):
+        out_name = safe_name(name) if name else new_run_id("batch-")
+        out_dir = ctx.workspace.batches / out_name
+        if files:
+            source = ctx.workspace.folder("uploads", out_name)
+            for file in files:
+                target = source / safe_name(Path(file).name)
+                if not target.exists():
+                    target.write_bytes(Path(file).read_bytes())
+        elif folder_text:
+            source = Path(folder_text).expanduser()
+        else:
+            raise gr.Error("Upload images or type a folder on this machine.")
+        config = CorruptJobConfig(
+            source=str(source), out=str(out_dir),
+            corruptions=[] if random_assign else list(corruptions or []),
+            severities=sorted(int(s) for s in severities or []) if not random_assign else [3],
+            random_assign=bool(random_assign), seed=int(seed or 0), workers=int(workers),
+        )
+        try:
+            config.validate()
+        except ConfigError as error:
+            raise gr.Error(str(error)) from None
+        started = time.perf_counter()
+        summary = run_corrupt_job(config, lambda done, total: progress((done, max(total, 1)), unit="images"))
+        command = ["qinstruct", "corrupt", str(source), "--out", str(out_dir), "--seed", str(config.seed),
+                   "--workers", str(config.workers)]
+        command += (["--random-assign"] if config.random_assign else
+                    ["--corruption", *config.corruptions, "--severity", *map(str, config.severities)])
+        lines = [f"**{summary.written} written**, {summary.skipped_done} already done (resumed), "
+                 f"{len(summary.failed)} skipped in {time.perf_counter() - started:.1f} s → `{out_dir}`",
+                 f"Same job from a shell (resumes too): `{shlex.join(command)}`"]
+        lines += [f"- skipped: {reason}" for _, reason in summary.failed[:20]]
+        if len(summary.failed) > 20:
+            lines.append(f"- … and {len(summary.failed) - 20} more")
+        return "\n\n".join(lines), gr.DownloadButton(value=summary.manifest, interactive=True)
+
+    with gr.Tab("Corrupt", id="corrupt"):
+        grid_folder = gr.State("")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                image = gr.Image(label="Image", type="pil", image_mode=None, sources=["upload", "clipboard"],
+                                 height=280, elem_id=IMAGE_ID)
+                photo = gr.Dropdown(list_demo_photos(), value=DEFAULT_PHOTO, label="…or a demo photo (scikit-image)")
+                corruptions = gr.CheckboxGroup(list_corruptions(), value=list_corruptions("common"),
+                                               label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
+                severities = gr.CheckboxGroup(list(SEVERITIES), value=[3], label="Severities")
+                with gr.Row():
+                    seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                    max_side = gr.Dropdown(SIZE_CHOICES, value=512, label="Working size")
+                run = gr.Button("Corrupt", variant="primary", elem_id=RUN_ID)
+            with gr.Column(scale=2):
+                status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
+                gallery = gr.Gallery(label="Corruption × severity", columns=5, height=520, allow_preview=False,
+                                     object_fit="cover", elem_id=GALLERY_ID)
+                with gr.Row():
+                    original_view = gr.Image(label="Original", interactive=False, elem_id=ORIGINAL_ID, height=360)
+                    selected_view = gr.Image(label="Selected cell", interactive=False, elem_id=SELECTED_ID, height=360)
+                caption = gr.Markdown()
+                with gr.Row():
+                    download_cell = gr.DownloadButton("Download selected (PNG)", interactive=False)
+                    download_zip = gr.DownloadButton("Download grid (.zip with contact sheet)", interactive=False)
+        with gr.Accordion("Batch: corrupt a folder (resumable, writes manifest.jsonl)", open=False):
+            gr.Markdown("Uses the corruptions, severities and seed chosen above, or the paper's random assignment "
+                        "(one of the 15 corruptions and a severity per image). Outputs go to the workspace; "
+                        "running again with the same name resumes.")
+            with gr.Row():
+                batch_files = gr.File(label="Upload images", file_count="multiple", file_types=["image"])
+                batch_folder = gr.Textbox(label="…or a folder on this machine", placeholder="/data/pristine")
+            with gr.Row():
+                random_assign = gr.Checkbox(label="Random assignment (paper's custom variant)")
+                workers = gr.Slider(1, 8, value=2, step=1, label="Worker processes")
+                batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
+            batch_run = gr.Button("Run batch")
+            batch_status = gr.Markdown()
+            manifest = gr.DownloadButton("Download manifest.jsonl", interactive=False)
+
+    grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
+    photo.input(lambda name: demo_photo(name), photo, image, api_name="demo_photo")
+    run.click(make_grid, [image, corruptions, severities, seed, max_side], grid_outputs, api_name="corrupt_grid") \
+        .then(prepare_zip, grid_folder, download_zip, api_name=False)
+    gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
+    batch_run.click(run_batch, [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers,
+                                batch_name], [batch_status, manifest], api_name="corrupt_batch")
+    blocks.load(default_grid, None, [image, *grid_outputs], api_name=False) \
+        .then(prepare_zip, grid_folder, download_zip, api_name=False)

@@ -1,0 +1,44 @@
+"""`qinstruct <verb> ...`: every job of the studio is also a command.
+
+Each verb lives in a module exposing `add_parser(subparsers)` (which sets `func`), so `--help` stays fast:
+heavy imports happen inside the verb's function.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .config import ConfigError
+
+# verb modules, in the order of the studio's tabs
+VERB_MODULES = ["qinstruct.corrupt.command"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qinstruct",
+        description="Q-Instruct Studio: corrupt images, build low-level instruction data, tune, chat, evaluate.",
+    )
+    parser.add_argument("--version", action="version", version=f"qinstruct {__version__}")
+    subparsers = parser.add_subparsers(title="verbs", metavar="VERB")
+    for module in VERB_MODULES:
+        importlib.import_module(module).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,25 @@
+"""A real studio, launched once per test session on a free loopback port."""
+import socket
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def studio(tmp_path_factory):
+    from app.main import build, launch_kwargs
+    from qinstruct.workspace import Workspace
+
+    workspace = Workspace.open(tmp_path_factory.mktemp("workspace"))
+    blocks = build(workspace)
+    blocks.queue(default_concurrency_limit=2)
+    port = free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                  **launch_kwargs(workspace))
+    yield {"url": f"http://127.0.0.1:{port}/", "workspace": workspace, "blocks": blocks}
+    blocks.close()

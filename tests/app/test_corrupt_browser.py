@@ -1,0 +1,29 @@
+"""What a person does on the Corrupt tab, in real Chromium: default grid on load, click a cell, screenshot."""
+import time
+
+from app.tabs import corrupt as tab
+
+from .browser import chromium_page
+
+
+def test_default_grid_click_cell_and_screenshot(studio, artifacts):
+    with chromium_page() as page:
+        started = time.perf_counter()
+        page.goto(studio["url"])
+        cells = page.locator(f"#{tab.GALLERY_ID} button.thumbnail-item")
+        cells.nth(14).wait_for(timeout=30_000)  # the 15 default cells appear without any click
+        print(f"default grid visible {time.perf_counter() - started:.2f} s after navigation")
+        assert cells.count() == 15
+        status = page.locator(f"#{tab.STATUS_ID}").inner_text()
+        assert "15 cells" in status and "512×512" in status
+        cells.nth(6).click()  # zoom_blur, the 7th of the paper's list
+        selected = page.locator(f"#{tab.SELECTED_ID} img")
+        selected.wait_for(timeout=15_000)
+        assert "zoom_blur_s3" in selected.get_attribute("src")
+        assert page.locator(f"#{tab.ORIGINAL_ID} img").count() == 1
+        page.get_by_text("zoom_blur · s3").first.wait_for()
+        page.screenshot(path=str(artifacts / "corrupt_tab.png"), full_page=True)
+
+        page.get_by_role("tab", name="Chat").click()
+        page.get_by_text("Chat: not built yet").wait_for()
+        page.screenshot(path=str(artifacts / "pending_tab.png"))

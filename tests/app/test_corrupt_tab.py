@@ -1,0 +1,63 @@
+"""The Corrupt tab through gradio_client, as a script or another program would drive it."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from qinstruct.corrupt import corrupt
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    return Client(studio["url"], verbose=False)
+
+
+def test_grid_endpoint(client, shared_data):
+    gallery, status, original, selected, download = client.predict(
+        handle_file(str(shared_data / "images" / "sausage.jpg")), ["fog", "pixelate"], [1, 5], 4, 512,
+        api_name="/corrupt_grid")
+    cells = gallery["value"]
+    assert [c["caption"].split(" · ")[:2] for c in cells] == [
+        ["fog", "s1"], ["fog", "s5"], ["pixelate", "s1"], ["pixelate", "s5"]]
+    assert all(c["caption"].endswith(" ms") for c in cells)
+    assert "**4 cells**" in status and "seed 4" in status
+    # the cell shown is the real corruption of the working image, with the stated seed
+    work = Image.open(original)
+    assert max(work.size) == 512
+    shown = Image.open(Path(cells[1]["image"]).with_suffix(".png")) if Path(cells[1]["image"]).with_suffix(
+        ".png").exists() else None
+    expected = corrupt(work, "fog", 5, seed=4)
+    preview = np.asarray(Image.open(cells[1]["image"]).convert("RGB"), dtype=int)
+    assert np.abs(preview - np.asarray(expected, dtype=int)).mean() < 3  # JPEG preview of the same pixels
+    assert shown is None or np.array_equal(np.asarray(shown), np.asarray(expected))
+
+
+def test_grid_errors_are_messages(client, shared_data):
+    with pytest.raises(Exception, match="choose at least one corruption"):
+        client.predict(handle_file(str(shared_data / "images" / "211.jpg")), [], [3], 0, 512,
+                       api_name="/corrupt_grid")
+
+
+def test_demo_photo_endpoint(client):
+    path = client.predict("coffee", api_name="/demo_photo")
+    assert Image.open(path).size == (512, 341)
+
+
+def test_batch_endpoint_resumes_and_reports_bad_files(client, shared_data, studio, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not really")
+    files = [handle_file(str(shared_data / "images" / name)) for name in ("211.jpg", "boy_colorful.jpg")]
+    files.append(handle_file(str(bad)))
+    status, manifest = client.predict(files, "", ["contrast"], [2], 1, False, 1, "api-batch",
+                                      api_name="/corrupt_batch")
+    assert "**2 written**" in status and "broken.jpg" in status
+    assert manifest["interactive"] is True
+    records = [json.loads(line) for line in Path(manifest["value"]).read_text().splitlines()]
+    assert {r["source_rel"] for r in records} == {"211.jpg", "boy_colorful.jpg"}
+    status, _ = client.predict(files, "", ["contrast"], [2], 1, False, 1, "api-batch", api_name="/corrupt_batch")
+    assert "**0 written**, 2 already done" in status
+    written = studio["workspace"].batches / "api-batch"
+    assert len((written / "manifest.jsonl").read_text().splitlines()) == 2
