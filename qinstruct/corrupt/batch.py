@@ -8,6 +8,8 @@ redoes identically, and never a duplicate line.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -218,6 +220,26 @@ def run_corrupt_job(config: CorruptJobConfig, progress: ProgressCallback | None 
     config.validate()
     source, out_dir = Path(config.source), Path(config.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out_dir):
+        return _run_locked(config, source, out_dir, progress)
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path):
+    """One job per output folder: a second one would interleave manifest lines.  The lock dies with the
+    process, so a killed job never leaves the folder locked."""
+    with (out_dir / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another job is writing to {out_dir}; wait for it or choose another --out") from None
+        # Under the lock, temporary files can only be leftovers of a killed run.
+        for stale in out_dir.rglob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        yield
+
+
+def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress: ProgressCallback | None) -> JobSummary:
     sources = discover_sources(source, exclude=out_dir.resolve())
     root = source if source.is_dir() else source.parent
     manifest_path = out_dir / MANIFEST

@@ -108,6 +108,20 @@ def test_resume_after_kill_9(tmp_path):
         assert np.array_equal(np.asarray(Image.open(out / record["output"])), np.asarray(expected))
 
 
+def test_one_job_per_output_folder(tmp_path):
+    import fcntl
+
+    make_images(tmp_path / "src", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        config = CorruptJobConfig(source=str(tmp_path / "src"), out=str(out), corruptions=["fog"])
+        with pytest.raises(ConfigError, match="another job is writing to"):
+            run_corrupt_job(config)
+    assert run_corrupt_job(config).written == 1
+
+
 def test_bad_files_are_reported_and_skipped(tmp_path, capsys):
     src = tmp_path / "src"
     make_images(src, 2)
