@@ -39,6 +39,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def ensure_demo_world(workspace) -> None:
+    """First start: build the embedded demo world into the workspace (about 10 s on 2 cores)."""
+    from qinstruct.demo.world import ensure_world, world_ready
+
+    if world_ready(workspace.demo_world):
+        return
+    print(f"building the embedded demo world in {workspace.demo_world} (first start only)…", flush=True)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 500 == 0:
+            print(f"  {done}/{total} images", flush=True)
+
+    ensure_world(workspace.demo_world, progress=progress)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not is_loopback(args.host) and not args.auth:
@@ -50,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     from .main import build, launch_kwargs
 
     workspace = Workspace.open(args.workspace)
+    ensure_demo_world(workspace)
     blocks = build(workspace)
     blocks.queue(default_concurrency_limit=2)
     print(f"Q-Instruct Studio on http://{args.host}:{args.port}  (workspace {workspace.root})", flush=True)

@@ -56,5 +56,14 @@ class Workspace:
         return self.folder("corrupt", "batches")
 
     @property
+    def demo_world(self) -> Path:
+        """Where the embedded demo world lives (built on the studio's first start)."""
+        return self.root / "demo" / "world"
+
+    @property
+    def reports(self) -> Path:
+        return self.folder("stats", "reports")
+
+    @property
     def uploads(self) -> Path:
         return self.folder("uploads")

@@ -15,7 +15,11 @@ def studio(tmp_path_factory):
     from app.main import build, launch_kwargs
     from qinstruct.workspace import Workspace
 
+    from qinstruct.demo.world import WorldConfig, build_world
+
     workspace = Workspace.open(tmp_path_factory.mktemp("workspace"))
+    # a small demo world, as `python -m app` builds on first start (default size there)
+    build_world(WorldConfig(out=str(workspace.demo_world), images=240, eval_images=60, seed=1))
     blocks = build(workspace)
     blocks.queue(default_concurrency_limit=2)
     port = free_port()

@@ -1,0 +1,177 @@
+"""`qinstruct demo world`: the embedded demo world, generated offline and reproducibly from a seed.
+
+Layout of the output folder (paths inside the files are relative to it):
+
+    world.json                   what was built: config, counts, files (no timestamps: same seed, same bytes)
+    images/pristine/NNNNNN.png   the pristine training images
+    images/train/NNNNNN.png      what was rated: a corrupted copy (paper's random 1-of-15 assignment) or the
+                                 pristine image itself (pristine_share of them)
+    images/eval/NNNNNN.png       held-out images (other seeds, held-out photographs), same recipe
+    pathway.jsonl                Q-Pathway records: image, source, synthetic MOS, >= 3 synthetic feedbacks
+    instruct_content.json        high-level (content only) conversations: the baseline's training data
+    eval/llvisionqa.json         LLVisionQA-style questions (3 types x 4 concerns) on the held-out images
+    eval/mos.json                the held-out images' MOS list, Q-Bench A3 layout
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..corrupt import corrupt, list_corruptions
+from ..data.records import InstructionItem, PathwayRecord
+from .config import WorldConfig
+from .feedback import write_feedbacks
+from .questions import CELLS, content_conversation, perception_questions
+from .scenes import Sample, make_sample
+
+WORLD_VERSION = 1
+WORLD_FILE = "world.json"
+
+# Synthetic MOS: per-source base quality (mean, std), then a drop for the corruption: how much severity 5 of
+# each corruption hurts (fraction of MAX_DROP), shaped by severity.  Values chosen so that the MOS spread
+# per source and the skew toward mid-low scores resemble an IQA database before balancing.
+SOURCE_BASE = {"scenes": (80.0, 6.0), "photos-natural": (84.0, 5.0), "photos-texture": (76.0, 7.0),
+               "photos-microscopy": (72.0, 8.0)}
+IMPACT = {"gaussian_noise": 0.9, "shot_noise": 0.85, "impulse_noise": 0.9, "defocus_blur": 1.0, "glass_blur": 0.95,
+          "motion_blur": 0.95, "zoom_blur": 1.0, "snow": 0.8, "frost": 0.75, "fog": 0.7, "brightness": 0.5,
+          "contrast": 0.8, "elastic_transform": 0.6, "pixelate": 0.85, "jpeg_compression": 0.7}
+SEVERITY_CURVE = {1: 0.25, 2: 0.45, 3: 0.65, 4: 0.82, 5: 1.0}
+MAX_DROP = 62.0
+MOS_NOISE = 5.0
+
+
+@dataclass
+class RatedImage:
+    index: int
+    sample: Sample
+    corruption: str | None
+    severity: int
+    mos: float
+    rng: np.random.Generator
+
+
+def synthetic_mos(rng: np.random.Generator, source: str, corruption: str | None, severity: int) -> float:
+    mean, std = SOURCE_BASE[source]
+    score = rng.normal(mean, std)
+    if corruption:
+        score -= IMPACT[corruption] * MAX_DROP * SEVERITY_CURVE[severity]
+    score += rng.normal(0, MOS_NOISE)
+    return round(float(np.clip(score, 1.0, 99.0)), 2)
+
+
+def rate_image(seed: int, split: int, index: int, config: WorldConfig) -> tuple[RatedImage, np.ndarray]:
+    """One image, drawn from its own generator (seed, split, index): independent of generation order."""
+    rng = np.random.default_rng([seed, split, index])
+    sample = make_sample(rng, config.size, held_out=split == 1, scene_share=config.scene_share)
+    common = list_corruptions("common")
+    if rng.random() < config.pristine_share:
+        corruption, severity = None, 0
+        pixels = np.asarray(sample.image)
+    else:
+        corruption, severity = common[int(rng.integers(len(common)))], int(rng.integers(1, 6))
+        pixels = np.asarray(corrupt(sample.image, corruption, severity, seed=int(rng.integers(2**32))))
+    mos = synthetic_mos(rng, sample.source, corruption, severity)
+    return RatedImage(index, sample, corruption, severity, mos, rng), pixels
+
+
+def _save_png(pixels: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path, optimize=False)
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def build_world(config: WorldConfig, progress: ProgressCallback | None = None) -> dict:
+    """Generate the world into config.out; returns the contents of world.json."""
+    config.validate()
+    out = Path(config.out)
+    for sub in ("images/pristine", "images/train", "images/eval", "eval"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    total = config.images + config.eval_images
+    pathway, content_items = [], []
+    for index in range(config.images):
+        rated, pixels = rate_image(config.seed, 0, index, config)
+        name = f"{index:06d}.png"
+        _save_png(np.asarray(rated.sample.image), out / "images" / "pristine" / name)
+        _save_png(pixels, out / "images" / "train" / name)
+        feedbacks = write_feedbacks(rated.rng, rated.sample.content, rated.corruption, rated.severity, rated.mos,
+                                    config.feedbacks_per_image)
+        pathway.append(PathwayRecord(
+            image=f"images/train/{name}", source=rated.sample.source, mos=rated.mos,
+            feedbacks=[text for _, text in feedbacks],
+            meta={"synthetic": True, "id": f"demo-{index:06d}", "pristine": f"images/pristine/{name}",
+                  "corruption": rated.corruption, "severity": rated.severity or None,
+                  "styles": [style for style, _ in feedbacks], "content": rated.sample.content}))
+        content_items.append(InstructionItem(
+            id=f"content-{index:06d}", image=f"images/train/{name}",
+            conversations=content_conversation(rated.rng, rated.sample.content),
+            meta={"type": "content", "synthetic": True}))
+        if progress and index % 50 == 0:
+            progress(index, total)
+
+    questions, mos_list = [], []
+    cells = list(CELLS)
+    for index in range(config.eval_images):
+        rated, pixels = rate_image(config.seed, 1, index, config)
+        name = f"{index:06d}.png"
+        _save_png(pixels, out / "images" / "eval" / name)
+        mos_list.append({"img_path": f"images/eval/{name}", "gt_score": rated.mos})
+        wanted = [cells[(index * config.questions_per_eval_image + k) % len(cells)]
+                  for k in range(config.questions_per_eval_image)]
+        for item in perception_questions(rated.rng, rated.sample.content, rated.corruption, rated.severity,
+                                         rated.mos, wanted):
+            item.img_path = f"images/eval/{name}"
+            item.meta = {"synthetic": True, "corruption": rated.corruption, "severity": rated.severity or None}
+            questions.append(item.to_json())
+        if progress and index % 50 == 0:
+            progress(config.images + index, total)
+
+    _write_jsonl(out / "pathway.jsonl", [r.to_json() for r in pathway])
+    _write_json(out / "instruct_content.json", [i.to_json() for i in content_items])
+    _write_json(out / "eval" / "llvisionqa.json", questions)
+    _write_json(out / "eval" / "mos.json", mos_list)
+    summary = {
+        "version": WORLD_VERSION,
+        "synthetic": True,
+        "config": {k: v for k, v in asdict(config).items() if k != "out"},
+        "counts": {"images": config.images, "feedbacks": sum(len(r.feedbacks) for r in pathway),
+                   "content_items": len(content_items), "eval_images": config.eval_images,
+                   "eval_questions": len(questions)},
+        "files": {"pathway": "pathway.jsonl", "content": "instruct_content.json",
+                  "llvisionqa": "eval/llvisionqa.json", "mos": "eval/mos.json"},
+    }
+    _write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete
+    if progress:
+        progress(total, total)
+    return summary
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+
+
+def world_ready(folder: str | Path) -> bool:
+    return (Path(folder) / WORLD_FILE).is_file()
+
+
+def ensure_world(folder: str | Path, config: WorldConfig | None = None,
+                 progress: ProgressCallback | None = None) -> dict:
+    """The world in `folder`, built with `config` (default size) if it is not there yet."""
+    folder = Path(folder)
+    if world_ready(folder):
+        return json.loads((folder / WORLD_FILE).read_text())
+    return build_world(config or WorldConfig(out=str(folder)), progress)

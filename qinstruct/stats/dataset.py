@@ -1,0 +1,126 @@
+"""What the statistics read: rows of (image, source, MOS on [0, 100], feedbacks), from any supported file.
+
+A file is named on the command line as FILE or FILE=SOURCE.  MOS lists and Q-Bench outputs have no source
+field, so the source is the given name or the file's stem; Q-Pathway files carry theirs.  Scores are rescaled
+to [0, 100]: by a factor the user declares (--scale SOURCE=FACTOR) or one inferred from the scores' range
+(max <= 1: x100, <= 5: x20, <= 10: x10, else as is).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.loaders import DataError, detect_format, load_any
+
+
+@dataclass
+class StatsDataset:
+    images: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    mos: list[float] = field(default_factory=list)  # NaN when unknown
+    feedbacks: list[list[str]] = field(default_factory=list)
+    scales: dict[str, float] = field(default_factory=dict)  # factor applied per source
+    origin: dict[str, tuple[str, str]] = field(default_factory=dict)  # source -> (file, format)
+    problems: list[str] = field(default_factory=list)  # per-file summaries of skipped items
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def mos_array(self) -> np.ndarray:
+        return np.asarray(self.mos, dtype=np.float64)
+
+    def source_names(self) -> list[str]:
+        return list(dict.fromkeys(self.sources))
+
+    def subset(self, indices) -> "StatsDataset":
+        pick = list(indices)
+        return StatsDataset([self.images[i] for i in pick], [self.sources[i] for i in pick],
+                            [self.mos[i] for i in pick], [self.feedbacks[i] for i in pick], dict(self.scales),
+                            dict(self.origin))
+
+    def filter(self, sources: list[str] | None = None, mos_min: float | None = None,
+               mos_max: float | None = None) -> "StatsDataset":
+        """Rows of the given sources whose MOS lies in [mos_min, mos_max] (rows without MOS are kept only
+        when no MOS bound is set)."""
+        keep = []
+        wanted = set(sources) if sources else None
+        for i, (source, mos) in enumerate(zip(self.sources, self.mos)):
+            if wanted is not None and source not in wanted:
+                continue
+            if (mos_min is not None or mos_max is not None) and np.isnan(mos):
+                continue
+            if mos_min is not None and mos < mos_min or mos_max is not None and mos > mos_max:
+                continue
+            keep.append(i)
+        return self.subset(keep)
+
+
+def infer_scale(scores: np.ndarray) -> float:
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return 1.0
+    top = float(finite.max())
+    return 100.0 if top <= 1 else 20.0 if top <= 5 else 10.0 if top <= 10 else 1.0
+
+
+def parse_file_spec(spec: str) -> tuple[str, str | None]:
+    path, sep, source = spec.partition("=")
+    return path, (source or None) if sep else None
+
+
+def parse_scales(specs: list[str] | None) -> dict[str, float]:
+    scales = {}
+    for spec in specs or []:
+        source, sep, factor = spec.partition("=")
+        try:
+            scales[source] = float(factor)
+        except ValueError:
+            raise ValueError(f"--scale expects SOURCE=FACTOR, got {spec!r}") from None
+        if not sep or not source or scales[source] <= 0:
+            raise ValueError(f"--scale expects SOURCE=FACTOR with a positive factor, got {spec!r}")
+    return scales
+
+
+def load_stats_dataset(specs: list[str], scales: dict[str, float] | None = None,
+                       skip_invalid: bool = False) -> StatsDataset:
+    """Read every FILE[=SOURCE] into one dataset; MOS rescaled per source to [0, 100]."""
+    scales = dict(scales or {})
+    data = StatsDataset()
+    for spec in specs:
+        path, source = parse_file_spec(spec)
+        fmt = detect_format(path)
+        if fmt == "llvisionqa":
+            raise DataError(path, "LLVisionQA questions carry no MOS or feedback; nothing to count")
+        result = load_any(path, fmt, skip_invalid=skip_invalid)
+        if result.errors:
+            data.problems.append(result.summary())
+        default_source = source or Path(path).stem
+        rows = []
+        for item in result.items:
+            if fmt == "pathway":
+                rows.append((item.image, source or item.source, np.nan if item.mos is None else item.mos,
+                             item.feedbacks))
+            elif fmt == "instructions":
+                score = item.meta.get("gt_score")
+                rows.append((item.image or "", default_source, float(score) if score is not None else np.nan, []))
+            else:  # mos, qbench-outputs
+                rows.append((item.img_path, default_source, item.gt_score, []))
+        by_source: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            by_source.setdefault(row[1], []).append(i)
+        for name, indices in by_source.items():
+            raw = np.array([rows[i][2] for i in indices], dtype=np.float64)
+            # pathway MOS is on [0, 100] by definition; other formats keep their own scale
+            factor = scales.get(name, 1.0 if fmt == "pathway" else infer_scale(raw))
+            data.scales[name] = factor
+            data.origin[name] = (str(path), fmt)
+            for i, score in zip(indices, raw * factor):
+                image, _, _, feedbacks = rows[i]
+                data.images.append(image)
+                data.sources.append(name)
+                data.mos.append(float(score))
+                data.feedbacks.append(feedbacks)
+    return data

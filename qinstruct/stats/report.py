@@ -1,0 +1,159 @@
+"""One call computes every statistic and figure of a selection; another writes them as PNG, CSV and Markdown."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..config import ConfigError
+from ..data.vocabulary import load_vocabulary
+from . import figures
+from .balance import BalanceConfig, balance, flatness, histogram
+from .dataset import StatsDataset
+from .table1 import SourceStats, format_table1, table1
+from .text import MOS_BANDS, NO_CONCLUSION, TextStats, text_stats
+
+
+@dataclass
+class StatsConfig:
+    files: list[str] = field(default_factory=list, metadata={"help": "FILE or FILE=SOURCE; pathway, MOS list, ..."})
+    scales: list[str] = field(default_factory=list, metadata={"help": "SOURCE=FACTOR rescales MOS to [0, 100]"})
+    sources: list[str] = field(default_factory=list, metadata={"help": "keep only these sources (empty: all)"})
+    mos_min: float = field(default=0.0, metadata={"help": "keep rows with MOS >= this"})
+    mos_max: float = field(default=100.0, metadata={"help": "keep rows with MOS <= this"})
+    budget: int = field(default=0, metadata={"help": "balanced sample size per source (0: no balancing)"})
+    bins: int = field(default=10, metadata={"help": "MOS bins for histograms and balancing"})
+    seed: int = field(default=0, metadata={"help": "seed of the balancing sampler"})
+
+    def validate(self) -> None:
+        if not 0 <= self.mos_min <= self.mos_max <= 100:
+            raise ConfigError("need 0 <= mos_min <= mos_max <= 100")
+        if self.budget < 0:
+            raise ConfigError("budget must be >= 0")
+        if not 2 <= self.bins <= 100:
+            raise ConfigError("bins must be in 2..100")
+
+    @property
+    def filters_mos(self) -> bool:
+        return self.mos_min > 0 or self.mos_max < 100
+
+
+@dataclass
+class StatsReport:
+    data: StatsDataset
+    sampled: StatsDataset | None
+    table: list[SourceStats]
+    sampled_table: list[SourceStats] | None
+    text: TextStats
+    images: dict[str, Image.Image | object]  # name -> PIL image or matplotlib Figure
+    seconds: float
+    bins: int
+
+    def flatness(self) -> dict[str, tuple[float, float | None]]:
+        out = {}
+        for source in self.data.source_names():
+            before = flatness(histogram(self.data.filter([source]).mos_array, self.bins))
+            after = (flatness(histogram(self.sampled.filter([source]).mos_array, self.bins))
+                     if self.sampled is not None else None)
+            out[source] = (round(before, 3), None if after is None else round(after, 3))
+        return out
+
+
+def compute_report(data: StatsDataset, config: StatsConfig) -> StatsReport:
+    """Filter, balance (if asked), and compute Table 1, text statistics and every figure."""
+    config.validate()
+    started = time.perf_counter()
+    selected = data.filter(config.sources or None, config.mos_min if config.filters_mos else None,
+                           config.mos_max if config.filters_mos else None)
+    sampled = balance(selected, BalanceConfig(config.budget, config.bins, config.seed)) if config.budget else None
+    text = text_stats(selected)
+    levels = load_vocabulary().quality_levels
+    images = {
+        "mos_histograms": figures.mos_histograms(selected, sampled, config.bins),
+        "feedback_lengths": figures.length_histogram(text),
+        "word_cloud": figures.word_cloud(text),
+        "lowlevel_words": figures.top_lowlevel_words(text),
+        "attributes_per_source": figures.attribute_heatmap(text),
+        "conclusion_by_mos": figures.conclusion_bars(text, levels),
+    }
+    return StatsReport(selected, sampled, table1(selected), table1(sampled) if sampled is not None else None, text,
+                       images, time.perf_counter() - started, config.bins)
+
+
+def _csv(rows: list[list]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def report_tables(report: StatsReport) -> dict[str, str]:
+    """CSV text of every table behind the figures."""
+    text = report.text
+    tables = {"table1.csv": _csv([["source", "size", "mean", "std", "sampled_size", "sampled_mean", "sampled_std"]]
+                                 + [[r.source, r.size, r.mean, r.std, *_sampled(report, r.source)] for r in report.table])}
+    tables["feedback_lengths.csv"] = _csv([["words", "feedbacks"]] + sorted(
+        [[int(k), int(v)] for k, v in zip(*np.unique(text.words_per_feedback, return_counts=True))]))
+    tables["lowlevel_words.csv"] = _csv([["term", "count"]] + [list(x) for x in text.lowlevel_terms.most_common()])
+    attributes = list(next(iter(text.attribute_share.values()))) if text.attribute_share else []
+    tables["attributes_per_source.csv"] = _csv([["source", *attributes]] + [
+        [s, *[shares[a] for a in attributes]] for s, shares in text.attribute_share.items()])
+    levels = (*load_vocabulary().quality_levels, NO_CONCLUSION)
+    tables["conclusion_by_mos.csv"] = _csv([["mos_band", *levels]] + [
+        [band, *[text.conclusion_by_band[band][lv] for lv in levels]] for band in MOS_BANDS])
+    return tables
+
+
+def _sampled(report: StatsReport, source: str) -> list:
+    if report.sampled_table is None:
+        return ["", "", ""]
+    row = next((r for r in report.sampled_table if r.source == source), None)
+    return [row.size, row.mean, row.std] if row else [0, "", ""]
+
+
+def report_markdown(report: StatsReport) -> str:
+    text = report.text
+    lines = ["# Dataset statistics", "",
+             f"{len(report.data):,} images from {len(report.data.source_names())} source(s); "
+             f"{text.n_feedbacks:,} feedbacks, {text.mean_words:.1f} words on average.", "",
+             "## Table 1: MOS per source (on [0, 100], population σ)", "",
+             format_table1(report.table, report.sampled_table), ""]
+    scales = {s: f for s, f in report.data.scales.items() if f != 1.0}
+    if scales:
+        lines += ["Rescaled to [0, 100]: " + ", ".join(f"{s} ×{f:g}" for s, f in scales.items()), ""]
+    if report.sampled is not None:
+        lines += ["Histogram flatness (normalised entropy, 1 = flat), original → balanced: " + ", ".join(
+            f"{s} {b:.3f} → {a:.3f}" for s, (b, a) in report.flatness().items()), ""]
+    lines += ["![MOS histograms](mos_histograms.png)", "",
+              "## Feedbacks", "", "![Lengths](feedback_lengths.png)", "", "![Word cloud](word_cloud.png)", "",
+              "![Top low-level words](lowlevel_words.png)", "",
+              "Top low-level words: " + ", ".join(f"{t} ({c:,})" for t, c in text.lowlevel_terms.most_common(10)),
+              "", "![Attributes per source](attributes_per_source.png)", "",
+              "![Conclusion by MOS band](conclusion_by_mos.png)", ""]
+    if any(report.data.origin.get(s, ("", ""))[1] == "pathway" for s in report.data.source_names()):
+        lines += ["Feedbacks of the embedded demo world are synthetic (written from known corruptions).", ""]
+    lines.append(f"Computed in {report.seconds:.2f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def export_report(report: StatsReport, out_dir: Path) -> Path:
+    """Write every figure (PNG), table (CSV) and report.md into out_dir, plus report.zip of them all."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for name, image in report.images.items():
+        (out_dir / f"{name}.png").write_bytes(figures.to_png(image))
+        names.append(f"{name}.png")
+    for name, content in report_tables(report).items():
+        (out_dir / name).write_text(content)
+        names.append(name)
+    (out_dir / "report.md").write_text(report_markdown(report))
+    names.append("report.md")
+    with zipfile.ZipFile(out_dir / "report.zip", "w") as archive:
+        for name in names:
+            archive.write(out_dir / name, arcname=name)
+    return out_dir / "report.zip"

@@ -1,0 +1,87 @@
+"""The embedded demo world: reproducible, complete, valid in our own formats, honest about being synthetic."""
+import filecmp
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from qinstruct.cli import main
+from qinstruct.data import load_instructions, load_llvisionqa, load_mos_list, load_pathway
+from qinstruct.demo.world import WorldConfig, build_world, world_ready
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    build_world(WorldConfig(out=str(out), images=150, eval_images=60, seed=7))
+    return out
+
+
+def test_same_seed_same_files_other_seed_other_files(world, tmp_path):
+    assert main(["demo", "world", "--out", str(tmp_path / "again"), "--images", "150", "--eval-images", "60",
+                 "--seed", "7"]) == 0
+    comparison = filecmp.dircmp(world, tmp_path / "again")
+    assert not comparison.diff_files and not comparison.left_only and not comparison.right_only
+    for sub in ("images/train", "images/eval", "images/pristine", "eval"):
+        match, mismatch, errors = filecmp.cmpfiles(world / sub, tmp_path / "again" / sub,
+                                                   [p.name for p in (world / sub).iterdir()], shallow=False)
+        assert not mismatch and not errors and match
+    build_world(WorldConfig(out=str(tmp_path / "other"), images=150, eval_images=60, seed=8))
+    assert (world / "pathway.jsonl").read_bytes() != (tmp_path / "other" / "pathway.jsonl").read_bytes()
+
+
+def test_pathway_records(world):
+    result = load_pathway(world / "pathway.jsonl", image_root=world, strict=True)
+    records = result.items
+    assert len(records) == 150 and world_ready(world)
+    assert all(r.meta["synthetic"] is True and len(r.feedbacks) >= 3 for r in records)
+    words = [len(f.split()) for r in records for f in r.feedbacks]
+    assert 38 <= np.mean(words) <= 52, np.mean(words)  # the paper's feedbacks average 46.4 words
+    corrupted = [r for r in records if r.meta["corruption"]]
+    assert 0.8 * 150 <= len(corrupted) < 150  # pristine_share 0.1
+    assert len({r.meta["corruption"] for r in corrupted}) >= 12  # the paper's random 1-of-15 assignment
+    assert {r.source for r in records} >= {"scenes", "photos-natural", "photos-texture"}
+    for r in records:
+        assert all(f.rstrip().endswith(".") for f in r.feedbacks)
+        assert any(w in r.feedbacks[0].split()[-1] for w in ("excellent", "good", "fair", "poor", "bad"))
+
+
+def test_feedbacks_speak_of_the_known_distortion_and_content(world):
+    records = load_pathway(world / "pathway.jsonl").items
+    keywords = {"defocus_blur": "blur", "motion_blur": "motion", "gaussian_noise": "noise", "fog": "fog",
+                "pixelate": "pixel", "snow": "snow", "frost": "frost", "brightness": "bright"}
+    checked = 0
+    for r in records:
+        word = keywords.get(r.meta["corruption"])
+        if word:
+            assert all(word in f.lower() or "exposed" in f.lower() for f in r.feedbacks), (r.meta, r.feedbacks)
+            checked += 1
+        if r.meta["content"]["kind"] == "scene":
+            obj = r.meta["content"]["objects"][0]
+            assert any(obj["colour"] in f for f in r.feedbacks)
+    assert checked >= 10
+
+
+def test_mos_follows_severity(world):
+    records = load_pathway(world / "pathway.jsonl").items
+    pristine = [r.mos for r in records if not r.meta["corruption"]]
+    severe = [r.mos for r in records if r.meta["severity"] and r.meta["severity"] >= 4]
+    assert np.mean(pristine) > np.mean(severe) + 25
+
+
+def test_content_data_and_eval_sets(world):
+    content = load_instructions(world / "instruct_content.json", image_root=world, strict=True).items
+    assert len(content) == 150 and all(i.meta["type"] == "content" for i in content)
+    lowlevel = ("blur", "noise", "quality", "exposure")
+    assert not any(w in t.value.lower() for i in content for t in i.conversations for w in lowlevel)
+    questions = load_llvisionqa(world / "eval/llvisionqa.json", image_root=world, strict=True).items
+    assert len(questions) == 120
+    assert set(Counter((q.type, q.concern) for q in questions)) == {(t, c) for t in range(3) for c in range(4)}
+    yes_no = Counter(q.correct_ans for q in questions if q.type == 0)
+    assert abs(yes_no["Yes"] - yes_no["No"]) <= 0.3 * sum(yes_no.values())
+    assert all(q.img_path.startswith("images/eval/") for q in questions)
+    mos = load_mos_list(world / "eval/mos.json", image_root=world, strict=True).items
+    assert len(mos) == 60
+    summary = json.loads((world / "world.json").read_text())
+    assert summary["synthetic"] is True and summary["counts"]["feedbacks"] == 450
