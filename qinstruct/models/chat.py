@@ -1,0 +1,158 @@
+"""Prompts in each model's own chat template, batched inputs, and streaming generation.
+
+A conversation is a list of Turn(user, assistant); the image (if any) belongs to the first user turn, as in
+LLaVA.  Greedy decoding by default, as in the paper; temperature > 0 samples.  Several rows (two sides of the
+Chat tab) can be generated in one batch and streamed row by row.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+
+from PIL import Image
+
+from .families import pad_to_square
+from .loading import LoadedModel
+
+
+@dataclass
+class Turn:
+    user: str
+    assistant: str | None = None
+
+
+@dataclass
+class GenerationOptions:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0: greedy, as the paper
+    top_p: float = 1.0
+    seed: int = 0
+
+    def generate_kwargs(self) -> dict:
+        if self.temperature <= 0:
+            return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
+        return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens}
+
+
+def messages_for(turns: list[Turn], with_image: bool) -> list[dict]:
+    messages = []
+    for k, turn in enumerate(turns):
+        content = ([{"type": "image"}] if with_image and k == 0 else []) + [{"type": "text", "text": turn.user}]
+        messages.append({"role": "user", "content": content})
+        if turn.assistant is not None:
+            messages.append({"role": "assistant", "content": [{"type": "text", "text": turn.assistant}]})
+    return messages
+
+
+def prompt_text(loaded: LoadedModel, turns: list[Turn], with_image: bool, answer_prefix: str = "") -> str:
+    """The model's chat template with a generation prompt, optionally continued by the start of the answer."""
+    text = loaded.processor.apply_chat_template(messages_for(turns, with_image), add_generation_prompt=True,
+                                                tokenize=False)
+    if answer_prefix:
+        text += answer_prefix if text[-1:].isspace() else " " + answer_prefix
+    return text
+
+
+def prepare_image(loaded: LoadedModel, image: Image.Image) -> Image.Image:
+    image = image.convert("RGB")
+    if loaded.family.pad_square:
+        mean = getattr(loaded.processor.image_processor, "image_mean", None) or (0.5, 0.5, 0.5)
+        image = pad_to_square(image, tuple(int(round(255 * m)) for m in mean))
+    return image
+
+
+def batch_inputs(loaded: LoadedModel, texts: list[str], images: list[Image.Image] | None):
+    """Tokenised, left-padded batch on the model's device."""
+    kwargs = {"text": texts, "return_tensors": "pt", "padding": True}
+    if images is not None:
+        prepared = [prepare_image(loaded, image) for image in images]
+        kwargs["images"] = [[image] for image in prepared] if loaded.family.nested_images else prepared
+    inputs = loaded.processor(**kwargs)
+    import torch
+
+    dtype = next(loaded.model.parameters()).dtype
+    return {k: (v.to(loaded.device, dtype=dtype) if torch.is_floating_point(v) else v.to(loaded.device))
+            for k, v in inputs.items()}
+
+
+class RowStreamer:
+    """A generate() streamer for any batch size: collects each row's new tokens and publishes per-row text
+    deltas on a queue; holds back an incomplete UTF-8 sequence until its last byte arrives."""
+
+    def __init__(self, tokenizer, rows: int):
+        self.tokenizer, self.rows = tokenizer, rows
+        self.tokens: list[list[int]] = [[] for _ in range(rows)]
+        self.sent = [""] * rows
+        self.queue: queue.Queue = queue.Queue()
+        self.prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:  # generate() first passes the prompt
+            self.prompt_seen = True
+            return
+        values = value.reshape(self.rows, -1).tolist()
+        deltas = []
+        for row in range(self.rows):
+            self.tokens[row].extend(values[row])
+            text = self.tokenizer.decode(self.tokens[row], skip_special_tokens=True)
+            if text.endswith("\ufffd"):
+                deltas.append("")
+                continue
+            deltas.append(text[len(self.sent[row]):])
+            self.sent[row] = text
+        if any(deltas):
+            self.queue.put(deltas)
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+    def __iter__(self) -> Iterator[list[str]]:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image] | None,
+                options: GenerationOptions, **extra) -> Iterator[list[str]]:
+    """Generate every row in one batch; yield per-row text deltas as tokens arrive."""
+    import torch
+
+    inputs = batch_inputs(loaded, texts, images)
+    streamer = RowStreamer(loaded.tokenizer, len(texts))
+    tokenizer = loaded.tokenizer
+
+    def run() -> None:
+        try:
+            with loaded.lock, torch.inference_mode():
+                torch.manual_seed(options.seed)
+                loaded.model.generate(**inputs, **options.generate_kwargs(), streamer=streamer,
+                                      pad_token_id=tokenizer.pad_token_id, **extra)
+        except BaseException as error:  # surfaced to the consumer, which re-raises it
+            streamer.queue.put(error)
+            streamer.queue.put(None)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    yield from streamer
+    worker.join()
+
+
+def stream_reply(loaded: LoadedModel, turns: list[Turn], image: Image.Image | None,
+                 options: GenerationOptions | None = None) -> Iterator[str]:
+    """Stream one answer to the last turn (whose assistant is None)."""
+    options = options or GenerationOptions()
+    text = prompt_text(loaded, turns, image is not None)
+    for deltas in stream_rows(loaded, [text], [image] if image is not None else None, options):
+        yield deltas[0]
+
+
+def reply(loaded: LoadedModel, turns: list[Turn], image: Image.Image | None,
+          options: GenerationOptions | None = None) -> str:
+    return "".join(stream_reply(loaded, turns, image, options))

@@ -1,0 +1,94 @@
+"""Quality rating from next-token logits, as Q-Bench (A3) and Q-Align do.
+
+Prompt: the model's chat template with the user turn "Rate the quality of the image." and the answer started
+as "The quality of the image is"; then the logits of the next token:
+  * P(good) = softmax([logit(" good"), logit(" poor")] / T)[0]   (Q-Bench; T = 1 here, 100 in its A3 score)
+  * Q-Align: softmax over " excellent", " good", " fair", " poor", " bad" (T = 1), score = sum(p * (1, .75, .5,
+    .25, 0)) on [0, 1], and 1 + 4 * score on the 1-5 scale.
+Token ids are looked up in the model's tokenizer, leading space included (the first piece if a word splits).
+Batches are left-padded with explicit position ids, so a batched rating equals the unbatched one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .chat import Turn, batch_inputs, prompt_text
+from .loading import LoadedModel
+
+RATING_QUESTION = "Rate the quality of the image."
+ANSWER_PREFIX = "The quality of the image is"
+LEVELS = ("excellent", "good", "fair", "poor", "bad")
+LEVEL_WEIGHTS = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
+
+
+@dataclass
+class Rating:
+    p_good: float  # softmax over (good, poor)
+    level_probs: dict[str, float]  # softmax over the five levels
+    score: float  # Q-Align score on [0, 1]
+    approximate: bool = False  # True when a remote server gave no logprobs (one-hot from the answer's word)
+
+    @property
+    def score5(self) -> float:
+        return 1 + 4 * self.score
+
+    def line(self) -> str:
+        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({max(self.level_probs, key=self.level_probs.get)})"
+
+
+def first_token_id(tokenizer, word: str) -> int:
+    ids = tokenizer.encode(" " + word, add_special_tokens=False)
+    if not ids:
+        raise ValueError(f"the tokenizer cannot encode {word!r}")
+    return ids[0]
+
+
+def level_token_ids(tokenizer) -> list[int]:
+    return [first_token_id(tokenizer, level) for level in LEVELS]
+
+
+def _softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = x / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def ratings_from_logits(logits: np.ndarray, level_ids: list[int], temperature: float = 1.0) -> list[Rating]:
+    """logits: (batch, vocab) at the position after the answer prefix."""
+    levels = logits[:, level_ids].astype(np.float64)
+    good_poor = _softmax(levels[:, [1, 3]], temperature)[:, 0]
+    level_probs = _softmax(levels)
+    return [Rating(float(g), dict(zip(LEVELS, map(float, p))), float(p @ LEVEL_WEIGHTS))
+            for g, p in zip(good_poor, level_probs)]
+
+
+def next_token_logits(loaded: LoadedModel, images: list[Image.Image], question: str = RATING_QUESTION,
+                      prefix: str = ANSWER_PREFIX, adapter_names: list[str] | None = None) -> np.ndarray:
+    import torch
+
+    text = prompt_text(loaded, [Turn(question)], True, prefix)
+    inputs = batch_inputs(loaded, [text] * len(images), images)
+    extra = {}
+    if "qwen2" not in loaded.model.config.model_type:  # Qwen2-VL derives its (3-D) positions from the mask
+        mask = inputs["attention_mask"]
+        extra["position_ids"] = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    if adapter_names is not None:
+        extra["adapter_names"] = adapter_names
+    with loaded.lock, torch.inference_mode():
+        out = loaded.model(**inputs, **extra, logits_to_keep=1, use_cache=False)
+    return out.logits[:, -1].float().cpu().numpy()
+
+
+def rate(loaded: LoadedModel, images: list[Image.Image], batch_size: int = 16, temperature: float = 1.0,
+         adapter_names: list[str] | None = None) -> list[Rating]:
+    level_ids = level_token_ids(loaded.tokenizer)
+    out: list[Rating] = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        names = adapter_names[start:start + batch_size] if adapter_names else None
+        out += ratings_from_logits(next_token_logits(loaded, chunk, adapter_names=names), level_ids, temperature)
+    return out
