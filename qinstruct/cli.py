@@ -14,7 +14,7 @@ from .config import ConfigError
 
 # verb modules, in the order of the studio's tabs
 VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.data.command",
-                "qinstruct.demo.command"]
+                "qinstruct.demo.command", "qinstruct.models.command"]
 
 
 def build_parser() -> argparse.ArgumentParser:

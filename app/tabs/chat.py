@@ -1,6 +1,183 @@
-from .pending import pending_tab
+"""Chat tab: one image, one question, two answers streaming side by side (baseline vs tuned), ratings, blind
+A/B votes.  Conversations live in each browser session's state; models are shared by the studio's pool."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from qinstruct.demo.photos import demo_photo, list_demo_photos
+from qinstruct.demo.standins import ensure_standins
+from qinstruct.models.chat import GenerationOptions
+from qinstruct.models.loading import LoadOptions, ModelLoadError
+from qinstruct.models.pool import ModelPool, list_model_specs
+from qinstruct.models.session import VOTES, ChatSession, log_event, rate_both, regenerate, send, vote
+
+from ..context import AppContext
+
+EXAMPLES = ["Describe and evaluate the quality of the image.", "Is this image clear?",
+            "Rate the quality of the image. Think step by step."]
+LEFT_ID, RIGHT_ID = "chat-left", "chat-right"
+PROMPT_ID, SEND_ID, RATE_ID = "chat-prompt", "chat-send", "chat-rate"
+RATING_IDS = ("chat-rating-left", "chat-rating-right")
+STATUS_ID = "chat-status"
+PHOTO_ID = "chat-photo"
+DEVICE_QUEUE = "device"  # one queue for everything that runs a model: chat, rating, evaluation
 
 
-def create_tab(ctx, blocks) -> None:
-    pending_tab("Chat", "chat", "One image, one question, two answers streaming side by side (baseline vs tuned), "
-                "each with its quality rating (P(good) and the 5-level score); blind A/B voting with a vote log.")
+def _messages(turns) -> list[dict]:
+    out = []
+    for turn in turns:
+        out.append({"role": "user", "content": turn.user})
+        if turn.assistant is not None:
+            out.append({"role": "assistant", "content": turn.assistant or "…"})
+    return out
+
+
+def _rating_text(rating) -> str:
+    if isinstance(rating, str):
+        return rating
+    levels = " · ".join(f"{k} {v:.2f}" for k, v in rating.level_probs.items())
+    note = " (approximate: the server gave no logprobs)" if rating.approximate else ""
+    return f"**P(good) = {rating.p_good:.3f}** · Q-Align **{rating.score5:.2f} / 5**{note}  \n{levels}"
+
+
+def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
+    pool = ModelPool(capacity=2)
+    models_dir = ctx.workspace.folder("models")
+    log_path = ctx.workspace.root / "chat" / "log.jsonl"
+    default_left, default_right = ensure_standins(models_dir)
+    choices = list_model_specs(models_dir, ctx.workspace.root / "runs")
+
+    def columns_view(session: ChatSession):
+        a, b = session.columns()
+        turns = session.turns
+        labels = ("Model A", "Model B") if session.blind else ("Baseline", "Tuned")
+        return (gr.Chatbot(value=_messages(turns[a]), label=labels[0]),
+                gr.Chatbot(value=_messages(turns[b]), label=labels[1]))
+
+    def session_for(state, left, right, blind) -> ChatSession:
+        if state is None or (state.left_spec, state.right_spec, state.blind) != (left, right, bool(blind)):
+            return ChatSession.start(left, right, bool(blind))
+        return state
+
+    def options(max_tokens, temperature, top_p):
+        return GenerationOptions(int(max_tokens), float(temperature), float(top_p))
+
+    def load_options(trust):
+        return LoadOptions(trust_remote_code=bool(trust))
+
+    def on_send(state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key):
+        if not left or not right:
+            raise gr.Error("Choose a model for each side.")
+        session = session_for(state, left, right, blind)
+        try:
+            stream = send(pool, session, image, text or "", options(max_tokens, temperature, top_p),
+                          load_options(trust), api_key or None)
+            for session in stream:
+                yield (session, *columns_view(session), "", "streaming…")
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        log_event(log_path, "turn", session)
+        yield session, *columns_view(session), "", _status(session, pool)
+
+    def on_regenerate(state, image, max_tokens, temperature, top_p, trust, api_key):
+        if state is None:
+            raise gr.Error("Nothing to regenerate yet.")
+        try:
+            for session in regenerate(pool, state, image, options=options(max_tokens, temperature, top_p),
+                                      load_options=load_options(trust), api_key=api_key or None):
+                yield (session, *columns_view(session), "streaming…")
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+        yield session, *columns_view(session), _status(session, pool)
+
+    def on_rate(state, left, right, blind, image, trust, api_key):
+        if image is None:
+            raise gr.Error("Rating needs an image.")
+        session = session_for(state, left, right, blind)
+        ratings = rate_both(pool, session, image, load_options(trust), api_key or None)
+        a, b = session.columns()
+        return session, _rating_text(ratings[a]), _rating_text(ratings[b])
+
+    def on_vote(state, choice: str):
+        if state is None:
+            raise gr.Error("Ask something before voting.")
+        try:
+            return f"Vote recorded: **{choice}**. {vote(log_path, state, choice)}"
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+
+    def on_clear(left, right, blind):
+        session = ChatSession.start(left, right, bool(blind))
+        return (session, *columns_view(session), "", "", "new conversation" + (
+            " (blind: the sides are shuffled as A and B)" if blind else ""))
+
+    with gr.Tab("Chat", id="chat"):
+        state = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                image = gr.Image(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
+                photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
+                blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
+                with gr.Accordion("Models and decoding", open=False):
+                    left = gr.Dropdown(choices, value=default_left, allow_custom_value=True,
+                                       label="Baseline (left): a spec, folder, hub id, or openai:MODEL@URL")
+                    right = gr.Dropdown(choices, value=default_right, allow_custom_value=True,
+                                        label="Tuned (right)")
+                    api_key = gr.Textbox(label="API key for openai: specs (kept in memory only)", type="password")
+                    trust = gr.Checkbox(label="trust_remote_code (runs code shipped with a checkpoint)")
+                    max_tokens = gr.Slider(16, 1024, value=256, step=16, label="Max new tokens")
+                    temperature = gr.Slider(0, 1.5, value=0, step=0.05, label="Temperature (0: greedy)")
+                    top_p = gr.Slider(0.1, 1, value=1, step=0.05, label="Top-p")
+            with gr.Column(scale=3):
+                status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
+                with gr.Row():
+                    with gr.Column():
+                        chat_a = gr.Chatbot(label="Baseline", height=360, elem_id=LEFT_ID)
+                        rating_a = gr.Markdown(elem_id=RATING_IDS[0])
+                    with gr.Column():
+                        chat_b = gr.Chatbot(label="Tuned", height=360, elem_id=RIGHT_ID)
+                        rating_b = gr.Markdown(elem_id=RATING_IDS[1])
+                with gr.Row():
+                    prompt = gr.Textbox(placeholder="Ask both models about the image…", show_label=False, scale=5,
+                                        elem_id=PROMPT_ID)
+                    send_button = gr.Button("Send", variant="primary", scale=1, elem_id=SEND_ID)
+                gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Prompts from the paper")
+                with gr.Row():
+                    rate_button = gr.Button("Rate", elem_id=RATE_ID)
+                    regen_button = gr.Button("Regenerate")
+                    clear_button = gr.Button("Clear")
+                with gr.Row():
+                    vote_buttons = [gr.Button(choice, size="sm") for choice in VOTES]
+                vote_result = gr.Markdown()
+
+    send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key]
+    send_outputs = [state, chat_a, chat_b, prompt, status]
+    for trigger in (send_button.click, prompt.submit):
+        trigger(on_send, send_inputs, send_outputs, api_name="chat_send" if trigger == send_button.click else False,
+                concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
+    regen_button.click(on_regenerate, [state, image, max_tokens, temperature, top_p, trust, api_key],
+                       [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
+                       concurrency_limit=1)
+    rate_button.click(on_rate, [state, left, right, blind, image, trust, api_key], [state, rating_a, rating_b],
+                      api_name="chat_rate", concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
+    clear_button.click(on_clear, [left, right, blind], [state, chat_a, chat_b, rating_a, rating_b, status],
+                       api_name="chat_clear")
+    blind.change(on_clear, [left, right, blind], [state, chat_a, chat_b, rating_a, rating_b, status], api_name=False)
+    for choice, button, name in zip(VOTES, vote_buttons, ("a", "b", "tie", "bad")):
+        button.click(functools.partial(on_vote, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
+    photo.input(lambda name: demo_photo(name), photo, image, api_name=False)
+
+
+def _status(session: ChatSession, pool: ModelPool) -> str:
+    pair = pool.pair(session.left_spec, session.right_spec)
+    parts = []
+    for name, side in zip(("A", "B") if session.blind else ("baseline", "tuned"), pair.sides):
+        if isinstance(side, ModelLoadError):
+            parts.append(f"{name}: ⚠ {side}")
+        elif not session.blind:
+            parts.append(f"{name}: {side.label}")
+    if pair.shared and not session.blind:
+        parts.append("one base model serves both sides (LoRA per row)")
+    return " · ".join(parts)

@@ -93,7 +93,7 @@ class RowStreamer:
         if not self.prompt_seen:  # generate() first passes the prompt
             self.prompt_seen = True
             return
-        values = value.reshape(self.rows, -1).tolist()
+        values = value.reshape(self.rows, -1).tolist()  # a (B,) step from fastgen, or (B, 1) from generate
         deltas = []
         for row in range(self.rows):
             self.tokens[row].extend(values[row])
@@ -119,21 +119,57 @@ class RowStreamer:
             yield item
 
 
+def use_fast_path(loaded: LoadedModel, options: GenerationOptions) -> bool:
+    """GraphDecoder for greedy decoding on CUDA (LLaVA / Idefics3 decoders); QINSTRUCT_FASTGEN=always forces it
+    (eagerly, on the CPU: how the tests check it), =never disables it."""
+    import os
+
+    from .fastgen import supports
+
+    mode = os.environ.get("QINSTRUCT_FASTGEN", "auto")
+    if mode == "never" or options.temperature > 0 or not supports(loaded.model):
+        return False
+    return mode == "always" or loaded.device.type == "cuda"
+
+
+def fast_decoder(loaded: LoadedModel, batch: int, adapter_names: list[str] | None = None):
+    """One GraphDecoder per (batch, adapters), kept on the LoadedModel: capture and compile happen once."""
+    from .fastgen import GraphDecoder
+
+    key = (batch, tuple(adapter_names or ()))
+    decoders = loaded.__dict__.setdefault("_decoders", {})
+    if key not in decoders:
+        decoders[key] = GraphDecoder(loaded.model, batch=batch, max_len=FAST_MAX_LEN, adapter_names=adapter_names,
+                                     compile_step=loaded.device.type == "cuda")
+    return decoders[key]
+
+
+FAST_MAX_LEN = 2048
+
+
 def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image] | None,
-                options: GenerationOptions, **extra) -> Iterator[list[str]]:
+                options: GenerationOptions, adapter_names: list[str] | None = None) -> Iterator[list[str]]:
     """Generate every row in one batch; yield per-row text deltas as tokens arrive."""
     import torch
 
     inputs = batch_inputs(loaded, texts, images)
     streamer = RowStreamer(loaded.tokenizer, len(texts))
     tokenizer = loaded.tokenizer
+    fast = use_fast_path(loaded, options)
 
     def run() -> None:
         try:
             with loaded.lock, torch.inference_mode():
                 torch.manual_seed(options.seed)
-                loaded.model.generate(**inputs, **options.generate_kwargs(), streamer=streamer,
-                                      pad_token_id=tokenizer.pad_token_id, **extra)
+                if fast:
+                    decoder = fast_decoder(loaded, len(texts), adapter_names)
+                    streamer.put(inputs["input_ids"])
+                    decoder.generate(inputs, options.max_new_tokens, tokenizer.eos_token_id, on_tokens=streamer.put)
+                    streamer.end()
+                else:
+                    extra = {"adapter_names": adapter_names} if adapter_names else {}
+                    loaded.model.generate(**inputs, **options.generate_kwargs(), streamer=streamer,
+                                          pad_token_id=tokenizer.pad_token_id, **extra)
         except BaseException as error:  # surfaced to the consumer, which re-raises it
             streamer.queue.put(error)
             streamer.queue.put(None)
@@ -142,6 +178,18 @@ def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image]
     worker.start()
     yield from streamer
     worker.join()
+
+
+def warm_up(loaded: LoadedModel, batches: tuple[int, ...] = (1,), adapter_names: list[str] | None = None) -> None:
+    """Compile and capture the fast decoder at load time, so that no user waits for it on a first question."""
+    if not use_fast_path(loaded, GenerationOptions()):
+        return
+    image = Image.new("RGB", (64, 64), (128, 128, 128))
+    for batch in batches:
+        names = adapter_names if batch == len(adapter_names or ()) else None
+        texts = [prompt_text(loaded, [Turn("Hello")], True)] * batch
+        for _ in stream_rows(loaded, texts, [image] * batch, GenerationOptions(max_new_tokens=4), names):
+            pass
 
 
 def stream_reply(loaded: LoadedModel, turns: list[Turn], image: Image.Image | None,

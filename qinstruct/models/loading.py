@@ -21,6 +21,12 @@ from typing import Any
 
 from .families import GENERIC, Family, family_of, tiny_model
 
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # "Loading weights" bars belong in a terminal, not in the studio's log
+
 ADAPTER_NAME = "tuned"
 
 
@@ -99,6 +105,12 @@ def spec_kind(spec: str) -> str:
 
 def _prepare(model, processor, device, dtype) -> None:
     model.to(device=device, dtype=dtype).eval()
+    if str(device) == "cpu":
+        # Weights memory-mapped from safetensors sit at unaligned offsets, which sends CPU kernels down other
+        # SIMD paths (last-bit differences between a model and its reloaded copy): own aligned copies instead.
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.data_ptr() % 64:
+                tensor.data = tensor.data.clone()
     tokenizer = getattr(processor, "tokenizer", processor)
     tokenizer.padding_side = "left"  # batched generation and rating pad on the left
     if tokenizer.pad_token is None:
@@ -138,12 +150,12 @@ def load_hf(path: str, options: LoadOptions, spec: str | None = None) -> LoadedM
         if "out of memory" in str(error).lower():
             raise ModelLoadError(f"{spec or path}: out of memory on {device}") from error
         raise
-    info = _trained_marker(Path(path))
+    info = trained_marker(Path(path))
     return LoadedModel(spec or path, model, processor, family_of(config.model_type),
                        info.get("label", spec or path), trained=info.get("trained", True))
 
 
-def _trained_marker(folder: Path) -> dict:
+def trained_marker(folder: Path) -> dict:
     """Models the project saves carry qinstruct.json ({"label", "trained"}), e.g. the demo's stand-ins."""
     marker = folder / "qinstruct.json"
     try:
@@ -177,7 +189,7 @@ def load_adapter(path: str, options: LoadOptions) -> LoadedModel:
     base_spec = adapter_base(path)
     base = load_model(base_spec, options)
     peft_model = attach_adapter(base, path)
-    info = _trained_marker(Path(path))
+    info = trained_marker(Path(path))
     return LoadedModel(path, peft_model, base.processor, base.family, info.get("label", f"{path} (LoRA on {base_spec})"),
                        trained=info.get("trained", True), adapter=ADAPTER_NAME, base_spec=base_spec)
 
@@ -185,6 +197,7 @@ def load_adapter(path: str, options: LoadOptions) -> LoadedModel:
 def load_model(spec: str, options: LoadOptions | None = None):
     """Resolve a spec and load it: a LoadedModel, or a RemoteModel for openai: specs."""
     options = options or LoadOptions()
+    _quiet_transformers()
     spec = spec.strip()
     if not spec:
         raise ModelLoadError("empty model spec")

@@ -18,7 +18,7 @@ from PIL import Image
 
 from .chat import GenerationOptions, Turn, prompt_text, stream_reply, stream_rows
 from .loading import ADAPTER_NAME, LoadedModel, LoadOptions, ModelLoadError, adapter_base, attach_adapter, \
-    load_model, spec_kind
+    load_model, spec_kind, trained_marker
 from .rating import Rating, rate
 from .remote import RemoteModel
 
@@ -46,25 +46,27 @@ class SidePair:
 def load_pair(left_spec: str, right_spec: str, options: LoadOptions | None = None,
               api_key: str | None = None) -> SidePair:
     options = options or LoadOptions()
-    if left_spec.strip() and right_spec.strip() and spec_kind(right_spec) == "adapter":
+    try:
+        shares_base = (bool(left_spec.strip()) and spec_kind(right_spec) == "adapter"
+                       and same_model(adapter_base(right_spec), left_spec))
+    except ModelLoadError:
+        shares_base = False  # the right side's own load reports the problem
+    if shares_base:
         try:
-            shares_base = same_model(adapter_base(right_spec), left_spec)
-        except ModelLoadError:
-            shares_base = False
-        if shares_base:
-            try:
-                base = load_model(left_spec, options)
-            except ModelLoadError as error:
-                return SidePair(error, error)
-            try:
-                peft_model = attach_adapter(base, right_spec)
-            except ModelLoadError as error:
-                return SidePair(base, error)
-            left = replace(base, model=peft_model, adapter=BASE_ROW)
-            right = replace(base, spec=right_spec, model=peft_model, adapter=ADAPTER_NAME, base_spec=left_spec,
-                            label=f"{right_spec} (LoRA on {left_spec})", trained=True)
-            right.lock = left.lock  # one model, one lock
-            return SidePair(left, right, shared=True)
+            base = load_model(left_spec, options)
+        except ModelLoadError as error:
+            return SidePair(error, error)
+        try:
+            peft_model = attach_adapter(base, right_spec)
+        except ModelLoadError as error:
+            return SidePair(base, error)
+        left = replace(base, model=peft_model, adapter=BASE_ROW)
+        info = trained_marker(Path(right_spec))
+        right = replace(base, spec=right_spec, model=peft_model, adapter=ADAPTER_NAME, base_spec=left_spec,
+                        label=info.get("label", f"{right_spec} (LoRA on {left_spec})"),
+                        trained=info.get("trained", True))
+        right.lock = left.lock  # one model, one lock
+        return SidePair(left, right, shared=True)
     return SidePair(load_side(left_spec, options, api_key), load_side(right_spec, options, api_key))
 
 
@@ -96,7 +98,7 @@ def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Ima
         left, right = pair.left, pair.right
         texts = [prompt_text(left, turns[0], image is not None), prompt_text(right, turns[1], image is not None)]
         images = [image, image] if image is not None else None
-        for deltas in stream_rows(left, texts, images, options, adapter_names=[BASE_ROW, ADAPTER_NAME]):
+        for deltas in stream_rows(left, texts, images, options, [BASE_ROW, ADAPTER_NAME]):
             yield deltas[0], deltas[1]
         return
     events: queue.Queue = queue.Queue()

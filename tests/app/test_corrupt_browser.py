@@ -24,6 +24,6 @@ def test_default_grid_click_cell_and_screenshot(studio, artifacts):
         page.get_by_text("zoom_blur · s3").first.wait_for()
         page.screenshot(path=str(artifacts / "corrupt_tab.png"), full_page=True)
 
-        page.get_by_role("tab", name="Chat").click()
-        page.get_by_text("Chat: not built yet").wait_for()
+        page.get_by_role("tab", name="Evaluate").click()
+        page.get_by_text("Evaluate: not built yet").wait_for()
         page.screenshot(path=str(artifacts / "pending_tab.png"))

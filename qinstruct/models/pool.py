@@ -1,0 +1,72 @@
+"""Loaded model pairs shared by every session of the studio (weights are read-only; conversations are
+per-session), and the list of model specs a workspace offers."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from .loading import LoadOptions
+from .pair import SidePair, load_pair
+
+TINY_SPECS = ["tiny:llava", "tiny:qwen2-vl", "tiny:idefics3"]
+
+
+class ModelPool:
+    """Keeps the last `capacity` pairs loaded; one lock serialises loading (two sessions asking for the same
+    7B model must not load it twice)."""
+
+    def __init__(self, capacity: int = 2):
+        self.capacity = capacity
+        self._pairs: OrderedDict[tuple, SidePair] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def pair(self, left: str, right: str, options: LoadOptions | None = None, api_key: str | None = None) -> SidePair:
+        options = options or LoadOptions()
+        key = (left.strip(), right.strip(), options.device, options.dtype, options.trust_remote_code)
+        with self._lock:
+            if key in self._pairs:
+                self._pairs.move_to_end(key)
+                pair = self._pairs[key]
+            else:
+                pair = load_pair(left, right, options, api_key)
+                self._pairs[key] = pair
+                while len(self._pairs) > self.capacity:
+                    self._pairs.popitem(last=False)
+                _warm_up(pair)
+        if api_key:  # the key is never stored in the pool's key, only handed to the remote clients of this call
+            for side in pair.sides:
+                if getattr(side, "is_remote", False):
+                    side.api_key = api_key
+        return pair
+
+
+def _warm_up(pair: SidePair) -> None:
+    """On CUDA, compile and capture the decoders now ("first call hidden at load")."""
+    from .chat import warm_up
+    from .loading import LoadedModel
+    from .pair import ADAPTER_NAME, BASE_ROW
+
+    if pair.shared and isinstance(pair.left, LoadedModel):
+        warm_up(pair.left, (2,), [BASE_ROW, ADAPTER_NAME])
+        return
+    for side in pair.sides:
+        if isinstance(side, LoadedModel):
+            warm_up(side)
+
+
+def is_model_folder(path: Path) -> bool:
+    return (path / "config.json").is_file() or (path / "adapter_config.json").is_file()
+
+
+def list_model_specs(*folders: Path) -> list[str]:
+    """Model folders found (one level down) in the given folders, then the built-in tiny specs."""
+    found = []
+    for folder in folders:
+        if folder.is_dir():
+            for child in sorted(folder.iterdir()):
+                if child.is_dir() and is_model_folder(child):
+                    found.append(str(child))
+                elif child.is_dir():  # runs/<name>/<checkpoint or final>
+                    found += [str(p) for p in sorted(child.iterdir()) if p.is_dir() and is_model_folder(p)]
+    return found + TINY_SPECS

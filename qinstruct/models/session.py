@@ -1,0 +1,122 @@
+"""One conversation of the Chat tab (or a script): two sides, their turns, blind A/B order, rating, votes.
+
+Everything here is per session: the studio keeps a ChatSession in each browser session's state, so two people
+chatting at once never see each other's turns.  Votes and finished exchanges are appended to a JSONL log.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from PIL import Image
+
+from .chat import GenerationOptions, Turn
+from .loading import LoadOptions, ModelLoadError
+from .pair import SidePair, rate_side, stream_pair
+from .pool import ModelPool
+from .rating import Rating
+
+VOTES = ("A is better", "B is better", "Tie", "Both are bad")
+_LOG_LOCK = threading.Lock()
+
+
+@dataclass
+class ChatSession:
+    left_spec: str
+    right_spec: str
+    blind: bool = False
+    swapped: bool = False  # blind mode: column A shows the right (tuned) side
+    turns: tuple[list[Turn], list[Turn]] = field(default_factory=lambda: ([], []))
+    image_sha256: str | None = None
+    session_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    voted: bool = False
+
+    @classmethod
+    def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> "ChatSession":
+        return cls(left_spec, right_spec, blind, swapped=blind and secrets.randbelow(2) == 1)
+
+    def columns(self) -> tuple[int, int]:
+        """Which side each displayed column (A, B) shows."""
+        return (1, 0) if self.swapped else (0, 1)
+
+    def reveal(self) -> str:
+        a, b = self.columns()
+        specs = (self.left_spec, self.right_spec)
+        return f"A was {specs[a]}; B was {specs[b]}"
+
+
+def image_digest(image: Image.Image | None) -> str | None:
+    return None if image is None else hashlib.sha256(image.tobytes()).hexdigest()[:16]
+
+
+def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text: str,
+         options: GenerationOptions | None = None, load_options: LoadOptions | None = None,
+         api_key: str | None = None) -> Iterator[ChatSession]:
+    """Ask both sides; yields the session after each streamed piece (the last yield is the finished turn)."""
+    if not text.strip():
+        raise ValueError("type a question first")
+    digest = image_digest(image)
+    if digest != session.image_sha256:  # a new image starts a new conversation (the image is in turn 1)
+        session.turns = ([], [])
+        session.image_sha256 = digest
+        session.voted = False
+    for side in (0, 1):
+        session.turns[side].append(Turn(text, ""))
+    pair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
+    history = tuple([Turn(t.user, t.assistant) for t in turns[:-1]] + [Turn(text)] for turns in session.turns)
+    for left, right in stream_pair(pair, history, image, options or GenerationOptions()):
+        session.turns[0][-1].assistant += left
+        session.turns[1][-1].assistant += right
+        yield session
+    yield session
+
+
+def regenerate(pool: ModelPool, session: ChatSession, image: Image.Image | None, **kwargs) -> Iterator[ChatSession]:
+    if not session.turns[0]:
+        raise ValueError("nothing to regenerate yet")
+    question = session.turns[0][-1].user
+    for turns in session.turns:
+        turns.pop()
+    yield from send(pool, session, image, question, **kwargs)
+
+
+def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: LoadOptions | None = None,
+              api_key: str | None = None) -> tuple[Rating | str, Rating | str]:
+    """Each side's rating of the image, or the side's error message."""
+    pair: SidePair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
+    out = []
+    for side in pair.sides:
+        try:
+            out.append(rate_side(side, [image])[0])
+        except (ModelLoadError, ValueError, RuntimeError) as error:
+            out.append(f"⚠ {error}")
+    return out[0], out[1]
+
+
+def log_event(log_path: Path, kind: str, session: ChatSession, **extra) -> dict:
+    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "type": kind, "session": session.session_id,
+              "left": session.left_spec, "right": session.right_spec, "blind": session.blind,
+              "swapped": session.swapped, "image_sha256": session.image_sha256,
+              "turns": [[asdict(t) for t in side] for side in session.turns], **extra}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with _LOG_LOCK, log_path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return record
+
+
+def vote(log_path: Path, session: ChatSession, choice: str) -> str:
+    if choice not in VOTES:
+        raise ValueError(f"vote must be one of {', '.join(VOTES)}")
+    if not session.turns[0]:
+        raise ValueError("ask something before voting")
+    a, b = session.columns()
+    specs = (session.left_spec, session.right_spec)
+    log_event(log_path, "vote", session, vote=choice, a=specs[a], b=specs[b])
+    session.voted = True
+    return session.reveal()

@@ -1,0 +1,83 @@
+"""The Chat tab: two concurrent sessions through gradio_client, votes in the log, and a browser session."""
+import json
+import threading
+
+import pytest
+from gradio_client import Client, handle_file
+
+from app.tabs import chat as tab
+
+from .browser import chromium_page
+
+
+def said(chatbot, role):
+    """Texts of one role in a Chatbot value (content is a string or a list of {"type": "text", "text"})."""
+    out = []
+    for message in chatbot["value"]:
+        if message["role"] == role:
+            content = message["content"]
+            out.append(content if isinstance(content, str) else "".join(p.get("text", "") for p in content))
+    return out
+
+
+def ask(client, question, image, results, key):
+    answer = client.predict(image=handle_file(image), text=question, max_tokens=24, api_key="", api_name="/chat_send")
+    results[key] = answer
+
+
+def test_two_sessions_do_not_see_each_other(studio, shared_data):
+    first, second = Client(studio["url"], verbose=False), Client(studio["url"], verbose=False)
+    results = {}
+    threads = [threading.Thread(target=ask, args=(first, "Is this image clear?",
+                                                  str(shared_data / "images/211.jpg"), results, "first")),
+               threading.Thread(target=ask, args=(second, "Describe and evaluate the quality of the image.",
+                                                  str(shared_data / "images/sausage.jpg"), results, "second"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    (a1, b1, prompt1, status1), (a2, b2, _, _) = results["first"], results["second"]
+    assert said(a1, "user") == ["Is this image clear?"]
+    assert said(a2, "user") == ["Describe and evaluate the quality of the image."]
+    assert said(a1, "assistant") != said(b1, "assistant")  # baseline and tuned answer differently
+    assert prompt1 == "" and "one base model serves both sides" in status1
+    # a follow-up continues the first session only
+    a3, _, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), text="Why?", max_tokens=16,
+                                api_key="", api_name="/chat_send")
+    assert said(a3, "user") == ["Is this image clear?", "Why?"]
+    rating_a, rating_b = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), api_key="",
+                                       api_name="/chat_rate")
+    assert "P(good)" in rating_a and "Q-Align" in rating_b
+    result = first.predict(api_name="/chat_vote_a")
+    assert "Vote recorded" in result and "A was" in result
+    log = [json.loads(line) for line in (studio["workspace"].root / "chat" / "log.jsonl").read_text().splitlines()]
+    votes = [r for r in log if r["type"] == "vote"]
+    assert votes[-1]["vote"] == "A is better" and len(votes[-1]["turns"][0]) == 2
+    assert {r["session"] for r in log if r["type"] == "turn"} >= {votes[-1]["session"]}
+
+
+def test_vote_without_conversation_is_a_message(studio):
+    client = Client(studio["url"], verbose=False)
+    with pytest.raises(Exception, match="Ask something before voting"):
+        client.predict(api_name="/chat_vote_tie")
+
+
+def test_chat_in_the_browser(studio, artifacts, shared_data):
+    with chromium_page() as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="chelsea").click()
+        page.get_by_text("Blind mode").click()
+        page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is this image clear?")
+        page.locator(f"#{tab.SEND_ID}").click()
+        page.locator(f"#{tab.LEFT_ID} .message.bot, #{tab.LEFT_ID} [data-testid='bot']").first.wait_for(timeout=60_000)
+        page.locator(f"#{tab.RIGHT_ID} .message.bot, #{tab.RIGHT_ID} [data-testid='bot']").first.wait_for(
+            timeout=60_000)
+        page.get_by_text("Model A").first.wait_for()
+        page.locator(f"#{tab.RATE_ID}").click()
+        page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("P(good)").wait_for(timeout=60_000)
+        page.get_by_role("button", name="B is better").click()
+        page.get_by_text("Vote recorded").wait_for(timeout=30_000)
+        assert "A was" in page.get_by_text("Vote recorded").inner_text()
+        page.screenshot(path=str(artifacts / "chat_tab.png"), full_page=True)

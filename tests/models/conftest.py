@@ -1,0 +1,9 @@
+import pytest
+from PIL import Image
+
+from qinstruct.demo.photos import demo_photo
+
+
+@pytest.fixture(scope="session")
+def photos() -> list[Image.Image]:
+    return [demo_photo(name, 96) for name in ("chelsea", "coffee", "rocket", "astronaut")]

@@ -1,0 +1,29 @@
+"""`qinstruct chat` and `qinstruct rate` end to end on tiny models."""
+from qinstruct.cli import main
+
+
+def test_chat_two_models_with_rating(shared_data, capsys):
+    code = main(["chat", "--model", "tiny:llava", "--model", "tiny:idefics3", "--image",
+                 str(shared_data / "images/211.jpg"), "--prompt", "Is this image clear?", "--max-new-tokens", "8",
+                 "--rate"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("=== tiny:") == 2 and out.count("rating: P(good)=") == 2 and "untrained" in out
+
+
+def test_chat_reports_a_bad_model_and_answers_with_the_other(shared_data, capsys):
+    code = main(["chat", "--model", "tiny:llava", "--model", "/nope/model", "--image",
+                 str(shared_data / "images/211.jpg"), "--prompt", "Hi", "--max-new-tokens", "4"])
+    out = capsys.readouterr().out
+    assert code == 1 and "error: /nope/model: no such model folder" in out
+
+
+def test_rate_lines_and_bad_images(shared_data, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("no")
+    images = [str(shared_data / "images" / n) for n in ("211.jpg", "sausage.jpg")]
+    assert main(["rate", "--model", "tiny:qwen2-vl", *images, str(bad)]) == 3
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 2 and all("P(good)=" in line and "Q-Align=" in line for line in lines)
+    assert "bad.jpg: not an image file" in captured.err

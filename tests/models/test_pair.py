@@ -1,0 +1,92 @@
+"""One base, two sides: a LoRA adapter served on the shared base equals the merged model; failures stay on
+their side."""
+import json
+import shutil
+
+import pytest
+from peft import LoraConfig, get_peft_model
+
+from qinstruct.models.chat import GenerationOptions, Turn, reply
+from qinstruct.models.families import tiny_model
+from qinstruct.models.loading import ModelLoadError, load_model
+from qinstruct.models.pair import load_pair, rate_side, stream_pair
+
+OPTIONS = GenerationOptions(max_new_tokens=16)
+TURNS = [Turn("Describe and evaluate the quality of the image.")]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pair")
+    model, processor = tiny_model("llava", seed=3)
+    model.save_pretrained(root / "base")
+    processor.save_pretrained(root / "base")
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules=r".*language_model.*\.(q_proj|v_proj)",
+                      init_lora_weights=False)
+    peft_model = get_peft_model(model, lora)
+    peft_model.peft_config["default"].base_model_name_or_path = "../base"  # relative to the adapter folder
+    peft_model.save_pretrained(root / "lora")
+    merged = peft_model.merge_and_unload()
+    merged.save_pretrained(root / "merged")
+    processor.save_pretrained(root / "merged")
+    return root
+
+
+def collect(pair, image, turns=TURNS):
+    out = ["", ""]
+    for left, right in stream_pair(pair, (turns, turns), image, OPTIONS):
+        out[0] += left
+        out[1] += right
+    return out
+
+
+@pytest.mark.parametrize("fastgen", ["never", "always"])  # generate(), and our static-cache decoder
+def test_shared_base_equals_base_and_merged(checkpoints, photos, monkeypatch, fastgen):
+    monkeypatch.setenv("QINSTRUCT_FASTGEN", fastgen)
+    pair = load_pair(str(checkpoints / "base"), str(checkpoints / "lora"))
+    assert pair.shared and pair.left.model is pair.right.model  # one copy of the weights
+    left, right = collect(pair, photos[0])
+    assert left == reply(load_model(str(checkpoints / "base")), TURNS, photos[0], OPTIONS)
+    assert right == reply(load_model(str(checkpoints / "merged")), TURNS, photos[0], OPTIONS)
+    assert left != right
+    base_rating = rate_side(load_model(str(checkpoints / "base")), photos[:2])
+    merged_rating = rate_side(load_model(str(checkpoints / "merged")), photos[:2])
+    assert [r.p_good for r in rate_side(pair.left, photos[:2])] == pytest.approx([r.p_good for r in base_rating])
+    assert [r.p_good for r in rate_side(pair.right, photos[:2])] == pytest.approx(
+        [r.p_good for r in merged_rating], abs=1e-5)
+
+
+def test_adapter_alone_loads_its_base(checkpoints, photos):
+    tuned = load_model(str(checkpoints / "lora"))
+    assert tuned.base_spec.endswith("base")
+    assert reply(tuned, TURNS, photos[0], OPTIONS) == reply(load_model(str(checkpoints / "merged")), TURNS,
+                                                            photos[0], OPTIONS)
+
+
+def test_sides_with_different_models_stream_independently(checkpoints, photos):
+    pair = load_pair(str(checkpoints / "base"), "tiny:qwen2-vl")
+    assert not pair.shared
+    left, right = collect(pair, photos[0])
+    assert left == reply(load_model(str(checkpoints / "base")), TURNS, photos[0], OPTIONS) and right.strip()
+
+
+def test_load_failures_are_one_line_and_the_other_side_works(checkpoints, tmp_path, photos):
+    broken = tmp_path / "no-processor"
+    shutil.copytree(checkpoints / "base", broken)
+    for name in ("tokenizer.json", "tokenizer_config.json", "processor_config.json", "chat_template.jinja"):
+        (broken / name).unlink(missing_ok=True)
+    wrong = tmp_path / "wrong-adapter"
+    shutil.copytree(checkpoints / "lora", wrong)
+    config = json.loads((wrong / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = "tiny:idefics3"
+    (wrong / "adapter_config.json").write_text(json.dumps(config))
+    cases = [(str(tmp_path / "missing"), "no such model folder"), (str(broken), "cannot load"),
+             (str(wrong), "adapter does not fit its base"), ("tiny:gpt5", "unknown model family")]
+    for spec, message in cases:
+        with pytest.raises(ModelLoadError, match=message) as info:
+            load_model(spec)
+        assert "\n" not in str(info.value)
+        pair = load_pair(str(checkpoints / "base"), spec)
+        assert isinstance(pair.right, ModelLoadError)
+        left, right = collect(pair, photos[0])
+        assert left.strip() and right.startswith("⚠ ") and message in right
