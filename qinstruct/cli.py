@@ -13,7 +13,8 @@ from . import __version__
 from .config import ConfigError
 
 # verb modules, in the order of the studio's tabs
-VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.data.command",
+VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.convert.command",
+                "qinstruct.data.command",
                 "qinstruct.demo.command", "qinstruct.models.command"]
 
 

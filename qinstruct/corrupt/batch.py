@@ -307,7 +307,7 @@ def _execute(work: list[tuple[str, str, list[Task]]], out_dir: str, config: Corr
 
 def print_summary(summary: JobSummary, stream=None) -> None:
     stream = stream or sys.stderr
-    for source, reason in summary.failed:
+    for _, reason in summary.failed:
         print(f"skipped: {reason}", file=stream)
     print(
         f"wrote {summary.written} image(s), {summary.skipped_done} already done, {len(summary.failed)} source(s) "

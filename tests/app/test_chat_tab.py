@@ -36,7 +36,7 @@ def test_two_sessions_do_not_see_each_other(studio, shared_data):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    (a1, b1, prompt1, status1), (a2, b2, _, _) = results["first"], results["second"]
+    (a1, b1, prompt1, status1), (a2, _, _, _) = results["first"], results["second"]
     assert said(a1, "user") == ["Is this image clear?"]
     assert said(a2, "user") == ["Describe and evaluate the quality of the image."]
     assert said(a1, "assistant") != said(b1, "assistant")  # baseline and tuned answer differently

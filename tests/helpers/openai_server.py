@@ -6,6 +6,7 @@ model, a script of replies, or injected faults (status codes, Retry-After, delay
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -38,7 +39,7 @@ def chunk(delta: str, model: str = "test", finish: str | None = None) -> dict:
             "choices": [{"index": 0, "delta": {"content": delta} if delta else {}, "finish_reason": finish}]}
 
 
-def make_app(respond: Callable, requests: list) -> FastAPI:
+def make_app(respond: Callable, requests: list, latency: float = 0.0) -> FastAPI:
     app = FastAPI()
 
     @app.get("/v1/models")
@@ -49,6 +50,8 @@ def make_app(respond: Callable, requests: list) -> FastAPI:
     async def chat(request: Request):
         body = await request.json()
         requests.append({"body": body, "headers": dict(request.headers)})
+        if latency:
+            await asyncio.sleep(latency)  # a model's think time, without blocking other requests
         result = respond(body)
         if isinstance(result, Response):
             return result
@@ -69,11 +72,11 @@ def make_app(respond: Callable, requests: list) -> FastAPI:
 
 
 @contextmanager
-def openai_server(respond: Callable):
+def openai_server(respond: Callable, latency: float = 0.0, port: int | None = None):
     """Yields (base_url, requests): requests records every request body and headers received."""
     requests: list = []
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(make_app(respond, requests), host="127.0.0.1", port=port,
+    port = port or _free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(respond, requests, latency), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qinstruct.models.chat import GenerationOptions, Turn, reply, stream_reply
+from qinstruct.models.chat import GenerationOptions, Turn, reply
 from qinstruct.models.loading import load_model
 from qinstruct.models.pair import load_pair, rate_side, stream_pair
 from qinstruct.models.rating import next_token_logits, rate

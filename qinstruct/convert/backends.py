@@ -1,0 +1,303 @@
+"""Conversion backends (registry): `offline` (rule-based, no key) and `openai` (any OpenAI-compatible server).
+
+A backend turns one feedback into a Conversion: its instruction items (LLaVA JSON with provenance), flags, the
+exact prompts, the raw responses and the token usage.  The GPT backend validates every response, asks once more
+with the validation errors when it is invalid, and flags what is still wrong instead of dropping it.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import prompts
+from .cache import ResponseCache
+from .items import SUBSETS, Item, Provenance, direct, mcq, stable_rng, validate, yes_no, yes_no_balance
+from .offline import PATHWAY_PROMPTS, PROMPT_VERSION as OFFLINE_VERSION, convert_feedback
+
+
+@dataclass(frozen=True)
+class FeedbackRef:
+    feedback_id: str
+    text: str
+    image: str | None = None
+
+
+@dataclass
+class Conversion:
+    feedback_id: str
+    items: list[dict] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    prompts: dict[str, str] = field(default_factory=dict)  # group -> exact request
+    raw: dict[str, str] = field(default_factory=dict)  # group -> raw response text
+    calls: int = 0  # API calls made for this feedback (0 when every group came from the cache)
+    cached_groups: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_json(self) -> dict:
+        return {"feedback_id": self.feedback_id, "items": self.items, "flags": self.flags}
+
+
+class ConversionError(RuntimeError):
+    """A feedback that could not be converted in this run (transport failure after retries, auth error, ...);
+    it is not written, so the next run tries it again."""
+
+
+_BACKENDS: dict[str, Callable] = {}
+
+
+def register_backend(name: str):
+    def decorate(factory):
+        _BACKENDS[name] = factory
+        return factory
+    return decorate
+
+
+def create_backend(name: str, **overrides):
+    if name not in _BACKENDS:
+        raise KeyError(f"unknown backend {name!r}; known: {', '.join(_BACKENDS)}")
+    return _BACKENDS[name](**overrides)
+
+
+def list_backends() -> list[str]:
+    return list(_BACKENDS)
+
+
+def _finish(ref: FeedbackRef, items: list[Item], provenance: Provenance) -> list[dict]:
+    return [item.to_json(f"{ref.feedback_id}/{item.subset}/{k}", ref.image, provenance)
+            for k, item in enumerate(items)]
+
+
+@register_backend("offline")
+class OfflineBackend:
+    name, model, prompt_version = "offline", "rules", OFFLINE_VERSION
+
+    def __init__(self, **_ignored):
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def convert(self, ref: FeedbackRef, subsets: tuple[str, ...] = SUBSETS, on_delta=None) -> Conversion:
+        items = convert_feedback(ref.text, ref.feedback_id, subsets)
+        for item in items:
+            item.flags = validate(item)
+        provenance = Provenance(ref.feedback_id, self.name, self.model, self.prompt_version)
+        return Conversion(ref.feedback_id, _finish(ref, items, provenance),
+                          prompts={"offline": "rule-based: facts read with the low-level vocabulary, no prompt"})
+
+
+# --------------------------------------------------------------------------------------------- GPT backend
+
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+def _choice_problems(entry: dict) -> list[str]:
+    """What a multiple-choice entry from the model gets wrong before we build options from it."""
+    answer = entry["answer"].strip().lower()
+    distractors = [d.strip().lower() for d in entry["distractors"]]
+    problems = []
+    if answer in distractors:
+        problems.append("the answer is not exactly one of the options (it is also a distractor)")
+    if len(set(distractors)) != len(distractors):
+        problems.append("duplicate options")
+    if len(distractors) != 3:
+        problems.append(f"{len(distractors)} distractors (need 3)")
+    return problems
+
+
+def _choice(subset: str, entry: dict, rng) -> list[Item]:
+    item = mcq(subset, entry["question"], entry["answer"], entry["distractors"], rng)
+    item.flags = _choice_problems(entry)
+    return [item, direct(subset, entry["question"], entry["answer"])]
+
+
+def parse_group(group: str, data: dict, ref: FeedbackRef) -> list[Item]:
+    """A validated-shape JSON response -> items (MCQ and direct forms for what / how / choice questions)."""
+    rng = stable_rng(ref.feedback_id, group)
+    items: list[Item] = []
+    if group == "extended":
+        for conversation in data.get("conversations", []):
+            turns = [(t["question"], t["answer"]) for t in conversation.get("turns", [])]
+            items.append(Item("extended", turns, "conversation"))
+        return items
+    for entry in data.get("yes_no", []):
+        items.append(yes_no("yes-no", entry["question"], entry["answer"] == "yes"))
+    for subset in ("what", "how"):
+        for entry in data.get(subset, []):
+            items += _choice(subset, entry, rng)
+    for entry in data.get("context", []):
+        if entry.get("kind") == "yes-no":
+            items.append(yes_no("context", entry["question"], entry["answer"].strip().lower() == "yes"))
+        else:
+            items += _choice("context", entry, rng)
+    return items
+
+
+def problems_of(group: str, content: str | None, refusal: str | None, ref: FeedbackRef) -> tuple[list[Item], list[str]]:
+    if refusal:
+        return [], [f"refused: {refusal}"]
+    try:
+        data = json.loads(content or "")
+    except ValueError as error:
+        return [], [f"not valid JSON ({error.msg} at character {error.pos})"]
+    if not isinstance(data, dict) or any(k not in data for k in prompts.SCHEMAS[group]["required"]):
+        return [], [f"missing fields: expected {', '.join(prompts.SCHEMAS[group]['required'])}"]
+    try:
+        items = parse_group(group, data, ref)
+    except (KeyError, TypeError, AttributeError) as error:
+        return [], [f"does not follow the schema ({error})"]
+    problems = []
+    for item in items:
+        item.flags = item.flags + validate(item)
+        problems += [f"{item.subset} question {item.turns[0][0].splitlines()[0]!r}: {p}" for p in item.flags]
+    yes, no = yes_no_balance([i for i in items if i.subset == "yes-no"])
+    if yes + no >= 3 and min(yes, no) == 0:
+        problems.append(f"yes/no questions are unbalanced ({yes} yes, {no} no)")
+    if group == "vqa" and not items:
+        problems.append("no questions")
+    return items, problems
+
+
+@register_backend("openai")
+class OpenAIBackend:
+    name = "openai"
+    prompt_version = prompts.PROMPT_VERSION
+
+    def __init__(self, model: str = "gpt-4o-mini", base_url: str | None = None, api_key: str | None = None,
+                 timeout: float = 60.0, max_attempts: int = 5, cache: ResponseCache | None = None,
+                 backoff_base: float = 0.5, **_ignored):
+        import os
+
+        self.model, self.base_url, self.cache, self.timeout = model, base_url, cache, timeout
+        self.max_attempts, self.backoff_base = max_attempts, backoff_base
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or "no-key-for-local-servers"
+        self._clients: dict[int, object] = {}
+
+    @property
+    def _client(self):
+        """One async client per event loop (an httpx client cannot outlive the loop it was made in)."""
+        from openai import AsyncOpenAI
+
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._clients:
+            self._clients = {loop: AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, timeout=self.timeout,
+                                               max_retries=0)}
+        return self._clients[loop]
+
+    async def close(self) -> None:
+        """Close the HTTP clients inside their event loop (else they complain when collected later)."""
+        for client in self._clients.values():
+            await client.close()
+        self._clients = {}
+
+    def __repr__(self) -> str:  # the key never appears in logs or reprs
+        return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
+
+    async def _request(self, messages: list[dict], group: str, on_delta=None):
+        import openai
+
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                if on_delta is None:
+                    response = await self._client.chat.completions.create(
+                        model=self.model, messages=messages, temperature=0,
+                        response_format=prompts.response_format(group))
+                    message = response.choices[0].message
+                    usage = response.usage
+                    return message.content, getattr(message, "refusal", None), (
+                        usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+                text, usage = "", None
+                stream = await self._client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=0, stream=True,
+                    stream_options={"include_usage": True}, response_format=prompts.response_format(group))
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                        text += chunk.choices[0].delta.content
+                        on_delta(group, chunk.choices[0].delta.content)
+                    usage = chunk.usage or usage
+                return text, None, (usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+            except openai.RateLimitError as error:
+                failure, delay = error, _retry_after(error) or self._backoff(attempt)
+            except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                failure, delay = error, self._backoff(attempt)
+            except openai.APIStatusError as error:
+                if error.status_code not in RETRYABLE_STATUS:
+                    raise ConversionError(f"HTTP {error.status_code}: {_message(error)}") from None
+                failure, delay = error, self._backoff(attempt)
+            if attempt == self.max_attempts:
+                raise ConversionError(f"gave up after {attempt} attempts ({type(failure).__name__}: "
+                                      f"{_message(failure)})") from None
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(20.0, self.backoff_base * 2 ** (attempt - 1)) * (1 + random.random() * 0.25)
+
+    async def _group(self, group: str, ref: FeedbackRef, conversion: Conversion, on_delta=None) -> list[Item]:
+        messages = prompts.messages(group, ref.text)
+        conversion.prompts[group] = prompts.prompt_text(group, ref.text)
+        key = self.cache.key(self.name, self.model, self.prompt_version, group, ref.text) if self.cache else None
+        if key and (hit := self.cache.get(key)) is not None:
+            conversion.cached_groups += 1
+            conversion.raw[group] = hit["content"]
+            items, problems = problems_of(group, hit["content"], hit.get("refusal"), ref)
+            conversion.flags += hit.get("flags", [])
+            return items
+        content, refusal, usage = await self._request(messages, group, on_delta)
+        conversion.calls += 1
+        conversion.prompt_tokens, conversion.completion_tokens = (conversion.prompt_tokens + usage[0],
+                                                                  conversion.completion_tokens + usage[1])
+        items, problems = problems_of(group, content, refusal, ref)
+        if problems:  # one more try, telling the model what was wrong
+            retry = messages + [{"role": "assistant", "content": content or refusal or ""},
+                                {"role": "user", "content": "Your answer has these problems:\n- " +
+                                 "\n- ".join(problems[:10]) + "\nReturn corrected JSON only."}]
+            content, refusal, usage = await self._request(retry, group, on_delta)
+            conversion.calls += 1
+            conversion.prompt_tokens += usage[0]
+            conversion.completion_tokens += usage[1]
+            items, problems = problems_of(group, content, refusal, ref)
+        flags = [f"{group}: {p}" for p in problems]
+        conversion.flags += flags
+        conversion.raw[group] = content or refusal or ""
+        if self.cache:
+            self.cache.put(key, {"content": content, "refusal": refusal, "flags": flags})
+        return items
+
+    async def convert(self, ref: FeedbackRef, subsets: tuple[str, ...] = SUBSETS, on_delta=None) -> Conversion:
+        conversion = Conversion(ref.feedback_id)
+        items: list[Item] = []
+        if "pathway" in subsets:
+            prompt = PATHWAY_PROMPTS[int(stable_rng(ref.feedback_id, "pathway").integers(len(PATHWAY_PROMPTS)))]
+            items.append(Item("pathway", [(prompt, ref.text.strip())], "pathway"))
+        for group, members in prompts.GROUPS.items():
+            if any(s in subsets for s in members):
+                items += [i for i in await self._group(group, ref, conversion, on_delta) if i.subset in subsets]
+        provenance = Provenance(ref.feedback_id, self.name, self.model, self.prompt_version)
+        conversion.items = _finish(ref, items, provenance)
+        return conversion
+
+
+def _retry_after(error) -> float | None:
+    try:
+        value = error.response.headers.get("retry-after")
+        return min(60.0, float(value)) if value is not None else None
+    except (AttributeError, ValueError):
+        return None
+
+
+def _message(error) -> str:
+    text = getattr(error, "message", None) or str(error)
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+async def convert_once(backend, ref: FeedbackRef, subsets: tuple[str, ...] = SUBSETS, on_delta=None) -> Conversion:
+    """One conversion in its own event loop (the Convert tab's preview), clients closed afterwards."""
+    try:
+        return await backend.convert(ref, subsets, on_delta)
+    finally:
+        await backend.close()

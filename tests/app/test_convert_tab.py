@@ -1,0 +1,66 @@
+"""The Convert tab: preview (offline and against a local OpenAI-compatible server), batch, export."""
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from app.tabs import convert as tab
+
+from ..convert.test_openai_backend import good_answer
+from ..helpers.openai_server import openai_server
+from .browser import chromium_page
+
+FEEDBACK = "The duck on the left is heavily blurred. Thus, the quality of the image is poor."
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    return Client(studio["url"], verbose=False)
+
+
+def test_preview_offline_pasted_feedback(client):
+    status, prompt, response, rows = client.predict(
+        kind="Embedded demo world", upload=None, feedback_id=None, pasted=FEEDBACK, backend="offline", api_key="",
+        subsets=["yes-no", "what", "context"], api_name="/convert_preview")
+    assert "items** from `pasted#0`" in status and "no validation problems" in status
+    types = {row[0] for row in rows["data"]}
+    assert types == {"yes-no", "what", "context"} and all(row[4] == "ok" for row in rows["data"])
+
+
+def test_preview_against_an_openai_compatible_server(client):
+    with openai_server(good_answer) as (url, requests):
+        status, prompt, response, rows = client.predict(
+            kind="Embedded demo world", upload=None, feedback_id=None, pasted=FEEDBACK, backend="openai", model="gpt-4o",
+            base_url=url, api_key="sk-tab-key", api_name="/convert_preview")
+    assert "2 call(s)" in status and "$" in status
+    assert "[system]" in prompt and "json_schema" in prompt and '"yes_no"' in response
+    assert len(rows["data"]) >= 8
+    assert requests[0]["headers"]["authorization"] == "Bearer sk-tab-key"
+
+
+def test_batch_and_export(client, studio):
+    client.predict(kind="Embedded demo world", upload=None, api_name="/convert_load")
+    estimate = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
+                              api_name="/convert_estimate")
+    assert "720 feedback(s)" in estimate and "costs nothing" in estimate
+    status, counts = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
+                                    api_key="", api_name="/convert_run")
+    assert "720 feedback(s) converted" in status or "already done" in status
+    assert {row[0] for row in counts["data"]} >= {"pathway", "yes-no", "what", "how", "yes / no"}
+    files = client.predict(target="trl", api_name="/convert_export")
+    assert any(Path(f).name.endswith(".jsonl") for f in files)
+    out = studio["workspace"].root / "convert" / "tab-run" / "items.json"
+    assert len(json.loads(out.read_text())) > 720
+
+
+def test_preview_in_the_browser(studio, artifacts):
+    with chromium_page() as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Convert").click()
+        page.get_by_role("button", name="Load feedbacks").click()
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Preview conversion").click()
+        page.locator(f"#{tab.PREVIEW_ID}").get_by_text("items").wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "convert_tab.png"), full_page=True)
