@@ -45,6 +45,10 @@ def test_two_sessions_do_not_see_each_other(studio, shared_data):
     a3, _, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), text="Why?", max_tokens=16,
                                 api_key="", api_name="/chat_send")
     assert said(a3, "user") == ["Is this image clear?", "Why?"]
+    again_a, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), max_tokens=16, api_key="",
+                                  api_name="/chat_regenerate")
+    assert said(again_a, "user") == ["Is this image clear?", "Why?"]  # the last answer replaced, not appended
+    assert said(again_a, "assistant") == said(a3, "assistant")  # greedy: the same answer again
     rating_a, rating_b = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), api_key="",
                                        api_name="/chat_rate")
     assert "P(good)" in rating_a and "Q-Align" in rating_b
