@@ -5,6 +5,7 @@ It powers the embedded demo world and previews the item types the GPT backend pr
 """
 from __future__ import annotations
 
+from ..data.records import QUALITY_LEVELS
 from .extract import DISTORTIONS, FAMILY_OF_NOUN, STRENGTH_WORDS, Fact, FeedbackFacts, extract_facts
 from .items import Item, direct, mcq, stable_rng, yes_no
 
@@ -15,7 +16,6 @@ PATHWAY_PROMPTS = (
     "Evaluate the low-level quality of the image in detail, then give an overall rating.",
     "Please describe the image's clarity, noise, exposure and colours, and conclude on its quality.",
 )
-QUALITY_OPTIONS = ["excellent", "good", "fair", "poor", "bad"]
 NOUNS = sorted({noun for noun, _ in DISTORTIONS.values()})
 ADJECTIVE_OF = {noun: adjective for noun, adjective in DISTORTIONS.values()}
 NOUN_QUESTION = {"snow": "snow", "frost": "frost", "haze": "haze"}
@@ -115,7 +115,7 @@ def _how_items(facts: FeedbackFacts, rng) -> list[Item]:
     items = []
     if facts.conclusion:
         question = "How is the overall quality of this image?"
-        items += [mcq("how", question, facts.conclusion, QUALITY_OPTIONS, rng),
+        items += [mcq("how", question, facts.conclusion, list(QUALITY_LEVELS), rng),
                   direct("how", question, f"the quality of the image is {facts.conclusion}")]
     main = facts.main_distortion()
     if main is not None and main.strength:

@@ -9,6 +9,8 @@ from typing import Any
 QUESTION_TYPES = {0: "Yes-or-No", 1: "What", 2: "How"}
 QUESTION_CONCERNS = {0: "Distortion", 1: "Other", 2: "In-context Distortion", 3: "In-context Other"}
 IMAGE_TOKENS = ("<image>", "<|image|>")  # LLaVA, mPLUG-Owl-2
+# Q-Align's five quality levels, best first (weights 1, .75, .5, .25, 0): the one list every module uses
+QUALITY_LEVELS = ("excellent", "good", "fair", "poor", "bad")
 
 
 @dataclass(slots=True)

@@ -8,6 +8,8 @@ from importlib import resources
 
 import yaml
 
+from .records import QUALITY_LEVELS
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -31,4 +33,4 @@ class Vocabulary:
 @functools.lru_cache(maxsize=1)
 def load_vocabulary() -> Vocabulary:
     data = yaml.safe_load(resources.files("qinstruct.data").joinpath("lowlevel_vocabulary.yaml").read_text())
-    return Vocabulary({k: tuple(v) for k, v in data["attributes"].items()}, tuple(data["quality_levels"]))
+    return Vocabulary({k: tuple(v) for k, v in data["attributes"].items()}, QUALITY_LEVELS)

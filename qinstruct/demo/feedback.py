@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-QUALITY_LEVELS = ("excellent", "good", "fair", "poor", "bad")  # Q-Align's five levels, best first
+from ..data.records import QUALITY_LEVELS
+
 STYLES = ("walkthrough", "concise", "content-first", "technical", "hedged")
 
 ADJECTIVES = {1: ("slight", "faint", "mild"), 2: ("mild", "light", "modest"), 3: ("noticeable", "moderate", "clear"),

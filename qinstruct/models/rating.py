@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ..data.records import QUALITY_LEVELS
 from .chat import Turn, batch_inputs, prompt_text
 from .loading import LoadedModel
 
 RATING_QUESTION = "Rate the quality of the image."
 ANSWER_PREFIX = "The quality of the image is"
-LEVELS = ("excellent", "good", "fair", "poor", "bad")
+LEVELS = QUALITY_LEVELS
 LEVEL_WEIGHTS = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
 
 
