@@ -17,7 +17,6 @@ PATHWAY_PROMPTS = (
     "Please describe the image's clarity, noise, exposure and colours, and conclude on its quality.",
 )
 NOUNS = sorted({noun for noun, _ in DISTORTIONS.values()})
-ADJECTIVE_OF = {noun: adjective for noun, adjective in DISTORTIONS.values()}
 NOUN_QUESTION = {"snow": "snow", "frost": "frost", "haze": "haze"}
 REASONS = {
     "motion blur": "the camera or the subject moved while the shutter was open, so edges were smeared along the motion",
