@@ -1,17 +1,19 @@
 #!/usr/bin/env python
 """GPU benchmark: a LLaVA-1.5-7B-shaped model with random weights (bf16), plain transformers vs our paths, one run.
 
-  decode   plain `generate` (batch 1, 128 new tokens, greedy) vs GraphDecoder (static cache + CUDA graph)
-  pair     baseline + LoRA (r 128 on q_proj/v_proj) as one batch of 2 with per-row adapters, one base copy,
-           per-stream speed vs our single stream
-  rate     next-token logits for a 601-token prompt (576 image tokens): plain batch 1 (full logits) and batch 16
-           (logits_to_keep=1, padding mask) vs ours (batch 32, logits_to_keep=1, no mask: equal-length prompts
-           take the flash-attention path, no KV cache written)
+  decode   plain `generate` (batch 1, 128 new tokens, greedy) vs GraphDecoder (static cache, compiled step,
+           CUDA graph), with the fused step (q/k/v and gate/up as one product each) and with transformers' own
+  pair     baseline + LoRA (r 128 on q_proj/v_proj, bf16) as one batch of 2 with per-row adapters, one base
+           copy: per-stream speed vs our best single stream
+  rate     next-token logits for a 601-token prompt (576 image tokens): plain batch 1 (full logits, KV cache)
+           and batch 16 (logits_to_keep=1, padding mask) vs the studio's rating_forward (batch 32: no cache, last
+           position only, no mask since no row is padded) and the same with compile_blocks (`rate --compile`)
 
 Random weights give honest speeds (same shapes, same kernels); greedy tokens are compared between paths.
-`--tiny` runs the same code on a tiny config (CPU dry run; no CUDA graphs there).
+`--tiny` runs the same code on a tiny config (CPU dry run; no CUDA graphs or compilation there).
 
-    python scripts/bench_generate.py [--tiny] [--json OUT]
+    python scripts/bench_generate.py [--tiny] [--json OUT] [--skip decode pair rate]
+                                     [--decode-variants fused unfused] [--pair-variants fused unfused]
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import json
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qinstruct.models.fastgen import GraphDecoder  # noqa: E402
+from qinstruct.models.rating import compile_blocks, rating_forward  # noqa: E402
 
 IMAGE_TOKENS, TEXT_TOKENS, NEW_TOKENS = 576, 25, 128
 
@@ -88,7 +92,9 @@ def timed(fn, repeats: int = 3):
     return best, result
 
 
-def bench_decode(model, inputs, report, compile_step: bool):
+def bench_decode(model, inputs, report, compile_step: bool, variants: list[str]):
+    """Plain generate() vs GraphDecoder, each asked variant: fused (q/k/v and gate/up as one product each) or
+    unfused (transformers' decoder as the step); compiled and captured as a CUDA graph on a GPU."""
     with torch.inference_mode():
         plain_fn = lambda: model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS,  # noqa: E731
                                           do_sample=False)
@@ -97,60 +103,68 @@ def bench_decode(model, inputs, report, compile_step: bool):
     plain_tokens = plain_out[:, inputs["input_ids"].shape[1]:]
     report["decode"] = {"plain_tok_s": NEW_TOKENS / plain_s}
     best = None
-    for label, compiled in (("graph", False), ("compiled_graph", True)):
-        if compiled and not compile_step:
-            continue
+    for variant in variants:
+        fuse = variant == "fused"
         decoder = GraphDecoder(model, batch=1, max_len=inputs["input_ids"].shape[1] + NEW_TOKENS + 8,
-                               compile_step=compiled)
+                               compile_step=compile_step, fuse=fuse)
         tic = time.perf_counter()
         decoder.generate(inputs, 4)  # capture (and compile): the "first call", done at load time in the studio
         sync()
         first_s = time.perf_counter() - tic
-        seconds, tokens = timed(lambda: decoder.generate(inputs, NEW_TOKENS), 3)
+        seconds, tokens = timed(partial(decoder.generate, inputs, NEW_TOKENS), 3)
         same = int((plain_tokens[0] == tokens[0]).cumprod(0).sum())
-        report["decode"][label] = {"tok_s": NEW_TOKENS / seconds, "speedup": plain_s / seconds,
-                                   "first_call_s": first_s, "matching_prefix_tokens": same,
-                                   "graph": decoder.graph is not None}
+        report["decode"][variant] = {"tok_s": NEW_TOKENS / seconds, "speedup": plain_s / seconds,
+                                     "first_call_s": first_s, "matching_prefix_tokens": same,
+                                     "compiled": compile_step, "graph": decoder.graph is not None,
+                                     "fused": decoder.fused is not None}
+        print(f"decode {variant}: {NEW_TOKENS / seconds:.1f} tok/s (plain {NEW_TOKENS / plain_s:.1f})", flush=True)
         if best is None or NEW_TOKENS / seconds > best[0]:
-            best = (NEW_TOKENS / seconds, tokens, compiled)
+            best = (NEW_TOKENS / seconds, tokens)
     report["decode"]["ours_tok_s"] = best[0]
     return best
 
 
-def bench_pair(model, inputs, single_tokens, report, compile_step: bool):
+def bench_pair(model, inputs, single_tokens, report, compile_step: bool, variants: list[str]):
+    """Baseline + LoRA as one batch of 2 rows (per-row adapters, one base copy), per-stream speed."""
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(r=128, lora_alpha=256, lora_dropout=0.0, init_lora_weights=False,
                       target_modules=r".*language_model.*\.(q_proj|v_proj)")
-    peft_model = get_peft_model(model, lora, adapter_name="tuned").eval()
+    # the adapter in bf16 like the studio loads it (peft's default upcasts it to fp32, for training)
+    peft_model = get_peft_model(model, lora, adapter_name="tuned", autocast_adapter_dtype=False).eval()
     for param in peft_model.parameters():
         param.requires_grad_(False)
     pair_inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
-    decoder = GraphDecoder(peft_model, batch=2, max_len=inputs["input_ids"].shape[1] + NEW_TOKENS + 8,
-                           adapter_names=["__base__", "tuned"], compile_step=compile_step)
-    tic = time.perf_counter()
-    decoder.generate(pair_inputs, 4)
-    sync()
-    capture_s = time.perf_counter() - tic
-    pair_s, tokens = timed(lambda: decoder.generate(pair_inputs, NEW_TOKENS), 3)
-    base_same = int((tokens[0] == single_tokens[0]).cumprod(0).sum())
-    report["pair"] = {"per_stream_tok_s": NEW_TOKENS / pair_s, "first_call_s": capture_s, "compiled": compile_step,
-                      "vs_single_stream": (NEW_TOKENS / pair_s) / report["decode"]["ours_tok_s"],
-                      "base_row_matching_prefix": base_same, "rows_differ": bool((tokens[0] != tokens[1]).any()),
-                      "graph": decoder.graph is not None}
+    report["pair"] = {}
+    for variant in variants:
+        decoder = GraphDecoder(peft_model, batch=2, max_len=inputs["input_ids"].shape[1] + NEW_TOKENS + 8,
+                               adapter_names=["__base__", "tuned"], compile_step=compile_step,
+                               fuse=variant == "fused")
+        tic = time.perf_counter()
+        decoder.generate(pair_inputs, 4)
+        sync()
+        capture_s = time.perf_counter() - tic
+        pair_s, tokens = timed(partial(decoder.generate, pair_inputs, NEW_TOKENS), 3)
+        base_same = int((tokens[0] == single_tokens[0]).cumprod(0).sum())
+        report["pair"][variant] = {
+            "per_stream_tok_s": NEW_TOKENS / pair_s, "first_call_s": capture_s, "compiled": compile_step,
+            "vs_best_single_stream": (NEW_TOKENS / pair_s) / report["decode"]["ours_tok_s"],
+            "base_row_matching_prefix": base_same, "rows_differ": bool((tokens[0] != tokens[1]).any()),
+            "graph": decoder.graph is not None, "fused": decoder.fused is not None}
+        print(f"pair {variant}: {NEW_TOKENS / pair_s:.1f} tok/s per stream", flush=True)
     return peft_model.unload()  # the plain model again, for the rating benchmark
 
 
 def bench_rate(model, device, dtype, image_tokens, report, images: int = 64, autotune: bool = False):
-    def throughput(batch: int, keep_one: bool, with_mask: bool, label: str):
+    def throughput(batch: int, plain: bool, label: str):
         inputs = make_inputs(model, batch, device, dtype, image_tokens, seed=1)
-        if not with_mask:
-            inputs.pop("attention_mask")
-        extra = {"logits_to_keep": 1, "use_cache": False} if keep_one else {}
+        # plain: transformers' defaults (full logits, KV cache) at batch 1, logits_to_keep=1 when batched;
+        # ours: the studio's rating_forward (no cache, last position only, no mask when no row is padded)
+        extra = {"logits_to_keep": 1} if batch > 1 else {}
 
         def run():
             for _ in range(max(1, images // batch)):
-                model(**inputs, **extra)
+                model(**inputs, **extra) if plain else rating_forward(model, inputs)
 
         with torch.inference_mode():
             run()
@@ -159,35 +173,31 @@ def bench_rate(model, device, dtype, image_tokens, report, images: int = 64, aut
         print(f"rate {label}: {report['rate'][label]:.1f}", flush=True)
 
     report["rate"] = {}
-    throughput(1, False, True, "plain_bs1_img_s")
-    throughput(16, True, True, "plain_bs16_keep1_img_s")
-    throughput(32, True, False, "ours_bs32_keep1_nomask_img_s")
+    throughput(1, True, "plain_bs1_img_s")
+    throughput(16, True, "plain_bs16_keep1_img_s")
+    throughput(32, False, "ours_bs32_img_s")
     if device == "cuda":  # regional compilation: each repeated block compiled once, reused by all its copies
-        blocks = [m for m in model.modules() if type(m).__name__.endswith(("EncoderLayer", "DecoderLayer"))]
         tic = time.perf_counter()
-        for block in blocks:
-            block.compile(dynamic=False)
-        try:
-            throughput(32, True, False, "ours_bs32_keep1_nomask_compiled_img_s")
-            report["rate"]["compile_and_first_run_s"] = time.perf_counter() - tic
-            throughput(64, True, False, "ours_bs64_keep1_nomask_compiled_img_s")
-        finally:
-            report["rate"]["compiled_blocks"] = len(blocks)
-        if autotune:  # inductor benchmarks its own GEMM templates against cuBLAS for each shape
+        report["rate"]["compiled_blocks"] = compile_blocks(model)  # what `qinstruct rate --compile` does
+        throughput(32, False, "ours_bs32_compiled_img_s")
+        report["rate"]["compile_and_first_run_s"] = time.perf_counter() - tic
+        throughput(64, False, "ours_bs64_compiled_img_s")
+        if autotune:
+            # inductor benchmarks its own GEMM templates against cuBLAS for each shape
+            blocks = [m for m in model.modules() if type(m).__name__.endswith(("EncoderLayer", "DecoderLayer"))]
             torch._dynamo.reset()
             tic = time.perf_counter()
             for block in blocks:
                 block._compiled_call_impl = None
                 block.compile(dynamic=False, mode="max-autotune-no-cudagraphs")
-            throughput(32, True, False, "ours_bs32_keep1_nomask_autotuned_img_s")
+            throughput(32, False, "ours_bs32_autotuned_img_s")
             report["rate"]["autotune_and_first_run_s"] = time.perf_counter() - tic
     # correctness: batched, unmasked last-token logits equal the unbatched ones (up to bf16 noise)
     one = make_inputs(model, 1, device, dtype, image_tokens, seed=2)
     many = {k: torch.cat([v] * 4) for k, v in one.items()}
     with torch.inference_mode():
         a = model(**one, logits_to_keep=1).logits[:, -1].float()
-        b = model(**{k: v for k, v in many.items() if k != "attention_mask"}, logits_to_keep=1,
-                  use_cache=False).logits[:, -1].float()
+        b = rating_forward(model, many).float()
     report["rate"]["batched_vs_single_rel_err"] = float((a - b[:1]).norm() / a.norm())
 
 
@@ -197,6 +207,9 @@ def main() -> int:
     parser.add_argument("--json", help="also write the report here")
     parser.add_argument("--skip", nargs="*", default=[], choices=["decode", "pair", "rate"])
     parser.add_argument("--autotune", action="store_true", help="also try max-autotune GEMMs for rating")
+    parser.add_argument("--decode-variants", nargs="+", default=["fused", "unfused"], choices=["fused", "unfused"],
+                        help="decode steps to time (fused: q/k/v and gate/up as one product each)")
+    parser.add_argument("--pair-variants", nargs="+", default=["fused"], choices=["fused", "unfused"])
     args = parser.parse_args()
     tic = time.perf_counter()
     model, device, dtype = build_model(args.tiny)
@@ -205,15 +218,15 @@ def main() -> int:
               "torch": torch.__version__, "transformers": __import__("transformers").__version__,
               "build_s": time.perf_counter() - tic}
     inputs = make_inputs(model, 1, device, dtype, image_tokens)
-    single, compile_step = None, False
+    single, compile_step = None, device == "cuda"
     for part in ("decode", "pair", "rate"):
         if part in args.skip:
             continue
         try:
             if part == "decode":
-                _, single, compile_step = bench_decode(model, inputs, report, compile_step=device == "cuda")
+                _, single = bench_decode(model, inputs, report, compile_step, args.decode_variants)
             elif part == "pair" and single is not None:
-                model = bench_pair(model, inputs, single, report, compile_step)
+                model = bench_pair(model, inputs, single, report, compile_step, args.pair_variants)
             elif part == "rate":
                 bench_rate(model, device, dtype, image_tokens, report, autotune=args.autotune)
         except Exception as error:  # report and go on: one failing part must not waste the whole lease

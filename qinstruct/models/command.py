@@ -29,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     rate.add_argument("images", nargs="+")
     rate.add_argument("--model", required=True, metavar="SPEC")
     rate.add_argument("--batch-size", type=int, default=16)
+    rate.add_argument("--compile", action="store_true",
+                      help="compile the model's repeated blocks first (~20 s once; faster for many images)")
     _model_options(rate)
     rate.set_defaults(func=run_rate)
 
@@ -98,6 +100,10 @@ def run_rate(args) -> int:
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.compile and not getattr(model, "is_remote", False):
+        from .rating import compile_blocks
+
+        compile_blocks(model.model)
     good, paths, status = [], [], 0
     for path in args.images:
         try:

@@ -11,8 +11,10 @@ without LoRA, tuned row with it): instead of peft's mixed-batch routing, which i
 (a host-to-device copy that a CUDA graph cannot capture), each LoRA layer's scaling becomes a per-row tensor
 (0 for a baseline row, the adapter's scaling for a tuned row), so one graph serves both rows.
 
-Works for decoders with 1-D rotary positions (LLaVA / Llama, Idefics3); other families (Qwen2-VL's 3-D mrope)
-use generate().  Without CUDA the same loop runs eagerly (tests check it token for token against generate()).
+The step itself is fused.py's (q/k/v and gate/up as one product each, LoRA A matrices included) when the
+layers allow it, else transformers' decoder.  Works for decoders with 1-D rotary positions (LLaVA / Llama,
+Idefics3); other families (Qwen2-VL's 3-D mrope) use generate().  Without CUDA the same loop runs eagerly
+(tests check it token for token against generate()).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+from .fused import FusedLlamaStep, NotFusable
 
 SUPPORTED_MODEL_TYPES = ("llava", "idefics3", "smolvlm")
 
@@ -67,7 +71,7 @@ class GraphDecoder:
     """Greedy decoding for a fixed batch size and cache length; reuse one per (model, batch, max_len)."""
 
     def __init__(self, model, batch: int, max_len: int = 2048, adapter_names: list[str] | None = None,
-                 use_graph: bool | None = None, compile_step: bool = False):
+                 use_graph: bool | None = None, compile_step: bool = False, fuse: bool = True):
         self.model = model
         self.inner, self.peft = _unwrap(model)
         if not supports(model):
@@ -80,6 +84,13 @@ class GraphDecoder:
         self.head = self.inner.get_output_embeddings()
         self.eager_attention = self.inner.config.get_text_config()._attn_implementation == "eager"
         self.cache = _make_cache(self.inner, batch, max_len, self.device, self.dtype)
+        # fused q/k/v and gate/up products (LoRA A included) where the layers allow it; see fused.py
+        self.fused, self.unfused_reason = None, "not asked" if not fuse else None
+        if fuse:
+            try:
+                self.fused = FusedLlamaStep(self.decoder, self.cache, adapter_names, batch)
+            except NotFusable as why:
+                self.unfused_reason = str(why)
         self.buffers = _Buffers(
             tokens=torch.zeros(batch, 1, dtype=torch.long, device=self.device),
             positions=torch.zeros(batch, 1, dtype=torch.long, device=self.device),
@@ -126,13 +137,20 @@ class GraphDecoder:
                 ~mask, torch.finfo(self.dtype).min)
         return mask
 
-    def _step(self) -> None:
+    def step_logits(self) -> torch.Tensor:
+        """One decode step on the buffers: writes the cache slot, returns the (B, vocab) next-token logits."""
         b = self.buffers
         b.valid.index_fill_(1, b.cache_position, True)
-        hidden = self.decoder(input_ids=b.tokens, attention_mask=self._mask(), position_ids=b.positions,
-                              cache_position=b.cache_position, use_cache=True, **{self.decoder_cache_kw: self.cache})
-        logits = self.head(hidden.last_hidden_state[:, -1])
-        b.next_tokens.copy_(logits.argmax(-1))
+        if self.fused is not None:
+            hidden = self.fused(b.tokens, b.positions, b.cache_position, b.valid[:, None, None, :])
+        else:
+            hidden = self.decoder(input_ids=b.tokens, attention_mask=self._mask(), position_ids=b.positions,
+                                  cache_position=b.cache_position, use_cache=True,
+                                  **{self.decoder_cache_kw: self.cache}).last_hidden_state
+        return self.head(hidden[:, -1])
+
+    def _step(self) -> None:
+        self.buffers.next_tokens.copy_(self.step_logits().argmax(-1))
 
     def _compiled_step(self):
         import torch._inductor.config as inductor_config

@@ -179,7 +179,8 @@ def attach_adapter(base: LoadedModel, adapter_path: str, name: str = ADAPTER_NAM
     from peft import PeftModel
 
     try:
-        return PeftModel.from_pretrained(base.model, adapter_path, adapter_name=name)
+        # the adapter in the base dtype (peft would upcast bf16 adapters to fp32: slower, and only useful to train)
+        return PeftModel.from_pretrained(base.model, adapter_path, adapter_name=name, autocast_adapter_dtype=False)
     except Exception as error:  # peft reports shape mismatches and missing modules in many ways
         raise ModelLoadError(f"{adapter_path}: adapter does not fit its base {base.spec} "
                              f"({_first_line(error)})") from error
@@ -190,8 +191,9 @@ def load_adapter(path: str, options: LoadOptions) -> LoadedModel:
     base = load_model(base_spec, options)
     peft_model = attach_adapter(base, path)
     info = trained_marker(Path(path))
-    return LoadedModel(path, peft_model, base.processor, base.family, info.get("label", f"{path} (LoRA on {base_spec})"),
-                       trained=info.get("trained", True), adapter=ADAPTER_NAME, base_spec=base_spec)
+    label = info.get("label", f"{path} (LoRA on {base_spec})")
+    return LoadedModel(path, peft_model, base.processor, base.family, label, trained=info.get("trained", True),
+                       adapter=ADAPTER_NAME, base_spec=base_spec)
 
 
 def load_model(spec: str, options: LoadOptions | None = None):

@@ -27,3 +27,16 @@ def test_rate_lines_and_bad_images(shared_data, tmp_path, capsys):
     lines = captured.out.strip().splitlines()
     assert len(lines) == 2 and all("P(good)=" in line and "Q-Align=" in line for line in lines)
     assert "bad.jpg: not an image file" in captured.err
+
+
+def test_rate_with_compiled_blocks_prints_the_same_ratings(shared_data, capsys):
+    images = [str(shared_data / "images" / n) for n in ("211.jpg", "sausage.jpg")]
+    assert main(["rate", "--model", "tiny:llava", *images]) == 0
+    plain = capsys.readouterr().out.strip().splitlines()
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    assert main(["rate", "--model", "tiny:llava", "--compile", *images]) == 0
+    compiled = capsys.readouterr().out.strip().splitlines()
+    assert counters["stats"]["unique_graphs"] >= 2  # the CLIP and the Llama layer were compiled and ran
+    assert len(compiled) == 2 and compiled == plain  # 4 printed decimals: equal up to float reassociation

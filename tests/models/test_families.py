@@ -43,6 +43,25 @@ def test_batched_rating_equals_unbatched(family, photos):
         assert a.score == pytest.approx(b.score, abs=1e-5)
 
 
+def test_rating_forward_drops_only_an_all_ones_mask(photos):
+    from qinstruct.models.chat import batch_inputs, prompt_text
+    from qinstruct.models.rating import rating_forward
+
+    model = load_model("tiny:llava")
+    inputs = batch_inputs(model, [prompt_text(model, [Turn("Rate the quality of the image.")], True)] * 2,
+                          photos[:2])
+    assert bool(inputs["attention_mask"].all())  # LLaVA prompts have one length: no padding, no mask needed
+    with torch.inference_mode():
+        masked = model.model(**inputs, use_cache=False).logits[:, -1]
+        torch.testing.assert_close(rating_forward(model.model, inputs), masked, rtol=1e-4, atol=1e-5)
+        padded = {k: v[:1] for k, v in inputs.items()}
+        padded["input_ids"] = torch.cat([torch.full_like(padded["input_ids"][:, :3], model.tokenizer.pad_token_id),
+                                         padded["input_ids"]], dim=1)
+        padded["attention_mask"] = torch.cat([torch.zeros_like(padded["attention_mask"][:, :3]),
+                                              padded["attention_mask"]], dim=1)
+        torch.testing.assert_close(rating_forward(model.model, padded), masked[:1], rtol=1e-4, atol=1e-5)
+
+
 def test_rating_reads_the_right_tokens(photos):
     model = load_model("tiny:llava")
     tokenizer = model.tokenizer

@@ -37,3 +37,84 @@ def test_unsupported_families_are_refused():
     assert not supports(qwen.model)
     with pytest.raises(ValueError, match="does not support qwen2_vl"):
         GraphDecoder(qwen.model, batch=1)
+
+
+def _storage_bytes(model) -> int:
+    """Bytes held by the model's parameters, each storage counted once (views share theirs)."""
+    storages = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes() for p in model.parameters()}
+    return sum(storages.values())
+
+
+def test_fused_and_generic_steps_agree_and_fusing_keeps_one_copy(photos):
+    model = load_model("tiny:llava")
+    inputs = batch_inputs(model, [prompt_text(model, [Turn("Describe the image.")], True)] * 2, photos[:2])
+    before = _storage_bytes(model.model)
+    generic = GraphDecoder(model.model, batch=2, max_len=256, fuse=False)
+    fused = GraphDecoder(model.model, batch=2, max_len=256)
+    assert generic.fused is None and fused.fused is not None and fused.unfused_reason is None
+    single = GraphDecoder(model.model, batch=1, max_len=128)  # another decoder of the same model shares them
+    assert _storage_bytes(model.model) == before  # q/k/v and gate/up are views into the fused matrices
+    assert single.fused.layers[1].gate_up.weight is fused.fused.layers[1].gate_up.weight
+    layer = fused.fused.layers[0]
+    attention = model.model.model.language_model.layers[0].self_attn
+    assert attention.k_proj.weight.untyped_storage().data_ptr() == layer.qkv.weight.untyped_storage().data_ptr()
+    assert torch.equal(fused.generate(inputs, 20), generic.generate(inputs, 20))
+    # the same logits step by step (tokens alone are too coarse a check on a tiny random model)
+    with torch.inference_mode():
+        tokens = [decoder.prefill(inputs)[:, None] for decoder in (generic, fused)]
+        for _ in range(6):
+            logits = []
+            for decoder, token in zip((generic, fused), tokens):
+                decoder.buffers.tokens.copy_(token)
+                logits.append(decoder.step_logits())
+                decoder.buffers.positions += 1
+                decoder.buffers.cache_position += 1
+            torch.testing.assert_close(logits[1], logits[0], rtol=1e-4, atol=1e-5)
+            tokens = [logits[0].argmax(-1, keepdim=True)] * 2
+
+
+def _adapter_model(targets: str, seed: int = 5, **extra):
+    from peft import LoraConfig, get_peft_model
+
+    from qinstruct.models.families import tiny_model
+
+    base, processor = tiny_model("llava", seed=seed)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False, **extra)
+    torch.manual_seed(seed)
+    return get_peft_model(base, config, adapter_name="tuned").eval(), processor
+
+
+# q/k/v/gate/up fuse their LoRA A into the group's product; o_proj and down_proj keep peft's layer (row-scaled)
+ALL_LINEAR = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+
+
+@pytest.mark.parametrize("targets", [r".*language_model.*\.(q_proj|v_proj)", ALL_LINEAR])
+def test_rows_with_and_without_the_adapter_match_base_and_merged(targets, photos):
+    peft_model, processor = _adapter_model(targets)
+    text = processor.apply_chat_template([{"role": "user", "content": [{"type": "image"},
+                                                                       {"type": "text", "text": "Is it clear?"}]}],
+                                         add_generation_prompt=True, tokenize=False)
+    inputs = processor(text=[text, text], images=[photos[0], photos[0]], return_tensors="pt", padding=True)
+    one = {k: v[:1] for k, v in inputs.items()}
+    before = _storage_bytes(peft_model)
+    decoder = GraphDecoder(peft_model, batch=2, max_len=256, adapter_names=["__base__", "tuned"])
+    tuned_only = GraphDecoder(peft_model, batch=1, max_len=256)  # peft's active adapter on every row
+    assert decoder.fused is not None and _storage_bytes(peft_model) == before  # LoRA A rows are views too
+    assert torch.equal(tuned_only.generate(one, 16)[0], decoder.generate(dict(inputs), 16)[1])
+    both = decoder.generate(dict(inputs), 16)
+    with torch.inference_mode(), peft_model.disable_adapter():
+        base = GraphDecoder(peft_model, batch=1, max_len=256, fuse=False).generate(one, 16)
+    merged = peft_model.merge_and_unload()
+    tuned = GraphDecoder(merged, batch=1, max_len=256, fuse=False).generate(one, 16)
+    assert torch.equal(both[0], base[0]) and torch.equal(both[1], tuned[0])
+    assert not torch.equal(base, tuned)
+
+
+def test_unfusable_adapters_fall_back_to_the_generic_step(photos):
+    peft_model, processor = _adapter_model(r".*language_model.*\.(q_proj|v_proj)", use_dora=True)
+    inputs = processor(text=["<image>\nHi"], images=[photos[1]], return_tensors="pt")
+    decoder = GraphDecoder(peft_model, batch=1, max_len=256)
+    assert decoder.fused is None and "DoRA" in decoder.unfused_reason
+    with torch.inference_mode():
+        expected = peft_model.generate(**inputs, max_new_tokens=12, do_sample=False, eos_token_id=None)
+    assert torch.equal(decoder.generate(dict(inputs), 12)[0], expected[0, inputs["input_ids"].shape[1]:])
