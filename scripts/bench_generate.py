@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qinstruct.models.fastgen import GraphDecoder  # noqa: E402
+from qinstruct.models.fastgen import GraphDecoder, fast_cache_length  # noqa: E402
 from qinstruct.models.rating import compile_blocks, rating_forward  # noqa: E402
 
 IMAGE_TOKENS, TEXT_TOKENS, NEW_TOKENS = 576, 25, 128
@@ -92,6 +92,12 @@ def timed(fn, repeats: int = 3):
     return best, result
 
 
+def cache_length(inputs) -> int:
+    """The static cache length the studio picks for this request (attention reads every slot)."""
+    prompt = inputs["input_ids"].shape[1]
+    return fast_cache_length(prompt, NEW_TOKENS) or prompt + NEW_TOKENS + 1
+
+
 def bench_decode(model, inputs, report, compile_step: bool, variants: list[str]):
     """Plain generate() vs GraphDecoder, each asked variant: fused (q/k/v and gate/up as one product each) or
     unfused (transformers' decoder as the step); compiled and captured as a CUDA graph on a GPU."""
@@ -101,11 +107,11 @@ def bench_decode(model, inputs, report, compile_step: bool, variants: list[str])
         plain_fn()  # warm-up
         plain_s, plain_out = timed(plain_fn, 2)
     plain_tokens = plain_out[:, inputs["input_ids"].shape[1]:]
-    report["decode"] = {"plain_tok_s": NEW_TOKENS / plain_s}
+    report["decode"] = {"plain_tok_s": NEW_TOKENS / plain_s, "cache_length": cache_length(inputs)}
     best = None
     for variant in variants:
         fuse = variant == "fused"
-        decoder = GraphDecoder(model, batch=1, max_len=inputs["input_ids"].shape[1] + NEW_TOKENS + 8,
+        decoder = GraphDecoder(model, batch=1, max_len=cache_length(inputs),
                                compile_step=compile_step, fuse=fuse)
         tic = time.perf_counter()
         decoder.generate(inputs, 4)  # capture (and compile): the "first call", done at load time in the studio
@@ -137,7 +143,7 @@ def bench_pair(model, inputs, single_tokens, report, compile_step: bool, variant
     pair_inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
     report["pair"] = {}
     for variant in variants:
-        decoder = GraphDecoder(peft_model, batch=2, max_len=inputs["input_ids"].shape[1] + NEW_TOKENS + 8,
+        decoder = GraphDecoder(peft_model, batch=2, max_len=cache_length(inputs),
                                adapter_names=["__base__", "tuned"], compile_step=compile_step,
                                fuse=variant == "fused")
         tic = time.perf_counter()

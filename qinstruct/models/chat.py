@@ -132,19 +132,17 @@ def use_fast_path(loaded: LoadedModel, options: GenerationOptions) -> bool:
     return mode == "always" or loaded.device.type == "cuda"
 
 
-def fast_decoder(loaded: LoadedModel, batch: int, adapter_names: list[str] | None = None):
-    """One GraphDecoder per (batch, adapters), kept on the LoadedModel: capture and compile happen once."""
+def fast_decoder(loaded: LoadedModel, batch: int, max_len: int, adapter_names: list[str] | None = None):
+    """One GraphDecoder per (batch, cache length, adapters), kept on the LoadedModel: capture and compile
+    happen once."""
     from .fastgen import GraphDecoder
 
-    key = (batch, tuple(adapter_names or ()))
+    key = (batch, max_len, tuple(adapter_names or ()))
     decoders = loaded.__dict__.setdefault("_decoders", {})
     if key not in decoders:
-        decoders[key] = GraphDecoder(loaded.model, batch=batch, max_len=FAST_MAX_LEN, adapter_names=adapter_names,
+        decoders[key] = GraphDecoder(loaded.model, batch=batch, max_len=max_len, adapter_names=adapter_names,
                                      compile_step=loaded.device.type == "cuda")
     return decoders[key]
-
-
-FAST_MAX_LEN = 2048
 
 
 def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image] | None,
@@ -155,14 +153,17 @@ def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image]
     inputs = batch_inputs(loaded, texts, images)
     streamer = RowStreamer(loaded.tokenizer, len(texts))
     tokenizer = loaded.tokenizer
-    fast = use_fast_path(loaded, options)
+    from .fastgen import fast_cache_length
+
+    cache_length = fast_cache_length(inputs["input_ids"].shape[1], options.max_new_tokens)
+    fast = cache_length is not None and use_fast_path(loaded, options)
 
     def run() -> None:
         try:
             with loaded.lock, torch.inference_mode():
                 torch.manual_seed(options.seed)
                 if fast:
-                    decoder = fast_decoder(loaded, len(texts), adapter_names)
+                    decoder = fast_decoder(loaded, len(texts), cache_length, adapter_names)
                     streamer.put(inputs["input_ids"])
                     decoder.generate(inputs, options.max_new_tokens, tokenizer.eos_token_id, on_tokens=streamer.put)
                     streamer.end()
@@ -184,12 +185,20 @@ def warm_up(loaded: LoadedModel, batches: tuple[int, ...] = (1,), adapter_names:
     """Compile and capture the fast decoder at load time, so that no user waits for it on a first question."""
     if not use_fast_path(loaded, GenerationOptions()):
         return
+    import torch
+
+    from .fastgen import fast_cache_length
+
     image = Image.new("RGB", (64, 64), (128, 128, 128))
     for batch in batches:
         names = adapter_names if batch == len(adapter_names or ()) else None
-        texts = [prompt_text(loaded, [Turn("Hello")], True)] * batch
-        for _ in stream_rows(loaded, texts, [image] * batch, GenerationOptions(max_new_tokens=4), names):
-            pass
+        inputs = batch_inputs(loaded, [prompt_text(loaded, [Turn("Describe the image.")], True)] * batch,
+                              [image] * batch)
+        # the cache length a first question with the default answer length will use
+        length = fast_cache_length(inputs["input_ids"].shape[1], GenerationOptions().max_new_tokens)
+        if length is not None:
+            with loaded.lock, torch.inference_mode():
+                fast_decoder(loaded, batch, length, names).generate(inputs, 4)
 
 
 def stream_reply(loaded: LoadedModel, turns: list[Turn], image: Image.Image | None,

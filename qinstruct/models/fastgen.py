@@ -29,6 +29,16 @@ from .fused import FusedLlamaStep, NotFusable
 
 SUPPORTED_MODEL_TYPES = ("llava", "idefics3", "smolvlm")
 
+# The step attends over every slot of its static cache, so the cache is sized to the request: the smallest of
+# these lengths that holds prompt + answer (one decoder, compiled and captured once, per length in use).
+FAST_CACHE_LENGTHS = (1024, 2048, 4096)
+
+
+def fast_cache_length(prompt_tokens: int, max_new_tokens: int) -> int | None:
+    """The cache length for a request, or None when it needs more than the largest (generate() serves it)."""
+    need = prompt_tokens + max_new_tokens + 1
+    return next((length for length in FAST_CACHE_LENGTHS if length >= need), None)
+
 
 def _unwrap(model):
     """(the transformers model, the peft model or None)."""
@@ -153,9 +163,13 @@ class GraphDecoder:
         self.buffers.next_tokens.copy_(self.step_logits().argmax(-1))
 
     def _compiled_step(self):
+        import torch._dynamo.config as dynamo_config
         import torch._inductor.config as inductor_config
 
         inductor_config.coordinate_descent_tuning = True  # better reductions for the batch-1 matrix-vector work
+        # every decoder (per model, batch, cache length, adapters) compiles the same code object once; past
+        # dynamo's default of 8 it would silently fall back to the uncompiled step
+        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
         return torch.compile(self._step, dynamic=False)
 
     def _capture(self) -> None:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from qinstruct.models.chat import Turn, batch_inputs, prompt_text
+from qinstruct.models.chat import GenerationOptions, Turn, batch_inputs, prompt_text
 from qinstruct.models.fastgen import GraphDecoder, supports
 from qinstruct.models.loading import load_model
 
@@ -118,3 +118,39 @@ def test_unfusable_adapters_fall_back_to_the_generic_step(photos):
     with torch.inference_mode():
         expected = peft_model.generate(**inputs, max_new_tokens=12, do_sample=False, eos_token_id=None)
     assert torch.equal(decoder.generate(dict(inputs), 12)[0], expected[0, inputs["input_ids"].shape[1]:])
+
+
+def test_cache_length_fits_the_request_and_warm_up_builds_the_decoder_a_first_question_uses(photos, monkeypatch):
+    from qinstruct.models import chat, fastgen
+
+    assert fastgen.fast_cache_length(600, 256) == 1024 and fastgen.fast_cache_length(900, 256) == 2048
+    assert fastgen.fast_cache_length(fastgen.FAST_CACHE_LENGTHS[-1], 1) is None  # too long: generate() serves it
+    monkeypatch.setattr(fastgen, "FAST_CACHE_LENGTHS", (320, 512))  # tiny prompts are ~50 tokens
+    monkeypatch.setenv("QINSTRUCT_FASTGEN", "always")
+    model = load_model("tiny:llava")
+    assert chat.use_fast_path(model, GenerationOptions())
+    chat.warm_up(model)
+    assert list(model._decoders) == [(1, 320, ())]  # sized for the default 256-token answer
+    warmed = model._decoders[(1, 320, ())]
+    question = [Turn("Is this image clear?")]
+    assert "".join(chat.stream_reply(model, question, photos[0], GenerationOptions()))
+    assert list(model._decoders) == [(1, 320, ())] and model._decoders[(1, 320, ())] is warmed
+    assert "".join(chat.stream_reply(model, question, photos[0], GenerationOptions(max_new_tokens=400, seed=1)))
+    assert list(model._decoders) == [(1, 320, ()), (1, 512, ())]
+    list(chat.stream_reply(model, question, photos[0], GenerationOptions(max_new_tokens=600)))
+    assert len(model._decoders) == 2  # no cache length holds it: generate() answered
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the compiled step replayed as a CUDA graph")
+def test_compiled_graph_step_matches_generate_on_cuda(photos):
+    from qinstruct.models.loading import LoadOptions
+
+    model = load_model("tiny:llava", LoadOptions(device="cuda", dtype="float32"))
+    inputs = batch_inputs(model, [prompt_text(model, [Turn("Describe the image.")], True)] * 2, photos[:2])
+    with torch.inference_mode():
+        expected = model.model.generate(**inputs, max_new_tokens=24, do_sample=False, eos_token_id=None,
+                                        pad_token_id=model.tokenizer.pad_token_id)[:, inputs["input_ids"].shape[1]:]
+    for fuse in (True, False):
+        decoder = GraphDecoder(model.model, batch=2, max_len=256, compile_step=True, fuse=fuse)
+        assert torch.equal(decoder.generate(inputs, 24), expected)
+        assert decoder.graph is not None and (decoder.fused is not None) == fuse
