@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 
 from .fused import FusedLlamaStep, NotFusable
+from .loading import BASE_ROW
 
 SUPPORTED_MODEL_TYPES = ("llava", "idefics3", "smolvlm")
 
@@ -117,8 +118,9 @@ class GraphDecoder:
 
     @contextlib.contextmanager
     def _adapters(self):
-        """Per-row LoRA scaling for the duration of a call (floats restored afterwards, so other users of the
-        peft model see it unchanged)."""
+        """Per-row LoRA scaling for the duration of a call: every adapter a row names is made active (peft only
+        runs active ones) with a per-row scale tensor.  Both are restored afterwards, so other users of the peft
+        model see it unchanged."""
         if self.peft is None or not self.adapter_names:
             yield
             return
@@ -132,6 +134,11 @@ class GraphDecoder:
                         rows = [float(scale) if name == adapter else 0.0 for name in self.adapter_names]
                         tensor = torch.tensor(rows, dtype=self.dtype, device=self.device).view(-1, 1, 1)
                         self._row_scaling.append((module, adapter, float(scale), tensor))
+        wanted = list(dict.fromkeys(name for name in self.adapter_names if name != BASE_ROW))
+        lora_modules = list({id(module): module for module, *_ in self._row_scaling}.values())
+        active_before = [module._active_adapter for module in lora_modules]
+        for module in lora_modules:
+            module._active_adapter = wanted
         for module, adapter, _, tensor in self._row_scaling:
             module.scaling[adapter] = tensor
         try:
@@ -139,6 +146,8 @@ class GraphDecoder:
         finally:
             for module, adapter, scale, _ in self._row_scaling:
                 module.scaling[adapter] = scale
+            for module, active in zip(lora_modules, active_before):
+                module._active_adapter = active
 
     def _mask(self) -> torch.Tensor:
         mask = self.buffers.valid[:, None, None, :]

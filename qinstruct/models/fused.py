@@ -4,14 +4,15 @@ A batch-1 (or batch-2: baseline + tuned) decode step of a 7B model reads every w
 bound by how many kernels it launches.  transformers runs q, k, v and gate, up as separate products, and peft
 adds two more per LoRA-wrapped projection (A, then B, plus casts when the adapter is kept in fp32).  Here each
 group of projections of the same input -- (q, k, v) and (gate, up) -- is one matrix product whose matrix also
-holds the LoRA A matrices of its members, so a LoRA costs one extra small product (B) per member and a row
-scale that torch.compile fuses into the neighbouring element-wise work.
+holds the LoRA A matrices of its members, so an adapter costs one extra small product per group (its members'
+B matrices as one block-diagonal matrix) and a row mask that torch.compile fuses into the neighbouring
+element-wise work.
 
 Memory stays one model: the fused matrix is built once and the original Linear (and LoRA A) weights become
 views into it, so transformers' own forward (prefill, rating, generate) keeps working on the same storage.
 
-Rows of one batch may use different adapters (the Chat tab's baseline row and tuned row): each LoRA product is
-multiplied by a per-row scale (the adapter's scaling for rows that use it, 0 for the others).
+Rows of one batch may use different adapters (the Chat tab's baseline row and tuned row): each adapter's
+product is multiplied by a per-row mask (1 for rows that use it, 0 for the others).
 
 Only plain LoRA on plain nn.Linear is fused; anything else (DoRA, LoRA bias, merged adapters, quantized layers,
 layers that are not Llama-shaped) raises NotFusable, and GraphDecoder falls back to transformers' decoder.
@@ -40,12 +41,14 @@ def _still_views(pieces: list, weight: torch.Tensor) -> bool:
 
 
 @dataclass
-class _LoraProduct:
-    member: int  # which output of the group it adds to
-    offset: int  # where its A's output starts in the fused product
-    rank: int
-    B: torch.Tensor  # (out, rank)
-    row_scale: torch.Tensor  # (batch, 1, 1): the adapter's scaling on rows that use it, 0 elsewhere
+class _AdapterProduct:
+    """One adapter's LoRA across the group: its A outputs (adjacent in the fused product) times a block-diagonal
+    B (every member's B, scaled by its LoRA scaling) gives all the members' deltas in one small product."""
+    offset: int  # where the adapter's A outputs start in the fused product
+    rank: int  # their total width (the members' ranks summed)
+    B: torch.Tensor  # (sum of the members' widths, rank): block-diagonal, scaling folded in
+    members: list  # (member index, start, end) of each member's delta in the product's output
+    row_use: torch.Tensor  # (batch, 1, 1): 1 on rows that apply this adapter, 0 elsewhere
 
 
 def _lora_layer_class():
@@ -78,7 +81,7 @@ class FusedLinears:
 
     def __init__(self, modules: list, row_adapters: list[str] | None, batch: int):
         lora_class = _lora_layer_class()
-        bases, lora_As, self.products = [], [], []
+        bases = []
         for module in modules:
             base = module
             if lora_class is not None and isinstance(module, lora_class):
@@ -87,18 +90,38 @@ class FusedLinears:
                 raise NotFusable(f"{type(base).__name__} is not a plain Linear layer")
             bases.append(base)
         self.sizes = [base.out_features for base in bases]
+        lora_As, self.products = [], []
         offset = sum(self.sizes)
-        for index, module in enumerate(modules):
-            if module is bases[index]:
-                continue
-            for adapter, A, B, scales in self._adapters_of(module, row_adapters, batch):
-                if any(scales):  # a LoRA no row uses costs its A rows in the product, but no B product
-                    row_scale = torch.tensor(scales, dtype=bases[0].weight.dtype, device=A.device).view(-1, 1, 1)
-                    self.products.append(_LoraProduct(index, offset, A.shape[0],
-                                                      B.detach().to(bases[0].weight.dtype), row_scale))
-                lora_As.append(A)
-                offset += A.shape[0]
+        # adapters outer, members inner: each adapter's A rows are adjacent, so one B product serves the group
+        for adapter, parts in self._adapters(modules, bases, row_adapters, batch):
+            rank = sum(A.shape[0] for _, A, _, _ in parts)
+            uses = {tuple(bool(scale) for scale in scales) for _, _, _, scales in parts}
+            if len(uses) > 1:
+                raise NotFusable(f"adapter {adapter!r} is active on different rows in one layer")
+            row_use = uses.pop()
+            if any(row_use):  # a LoRA no row uses costs its A rows in the product, but no B product
+                dtype = bases[0].weight.dtype
+                blocks = [B.detach().to(dtype) * max(scales) for _, _, B, scales in parts]
+                members, start = [], 0
+                for (index, _, B, _) in parts:
+                    members.append((index, start, start + B.shape[0]))
+                    start += B.shape[0]
+                self.products.append(_AdapterProduct(
+                    offset, rank, torch.block_diag(*blocks), members,
+                    torch.tensor(row_use, dtype=dtype, device=bases[0].weight.device).view(-1, 1, 1)))
+            lora_As += [A for _, A, _, _ in parts]
+            offset += rank
         self.weight, self.bias = self._fused_matrix(bases, lora_As)
+
+    @staticmethod
+    def _adapters(modules: list, bases: list, row_adapters: list[str] | None, batch: int):
+        """(adapter, [(member index, A, B, row scales), ...]) for every LoRA adapter on the group, sorted."""
+        found: dict[str, list] = {}
+        for index, module in enumerate(modules):
+            if module is not bases[index]:
+                for adapter, A, B, scales in FusedLinears._adapters_of(module, row_adapters, batch):
+                    found.setdefault(adapter, []).append((index, A, B, scales))
+        return sorted(found.items())
 
     @staticmethod
     def _adapters_of(module, row_adapters: list[str] | None, batch: int):
@@ -139,8 +162,9 @@ class FusedLinears:
         y = F.linear(x, self.weight, self.bias)
         outputs = list(y[..., :sum(self.sizes)].split(self.sizes, dim=-1))
         for lora in self.products:
-            inner = y[..., lora.offset:lora.offset + lora.rank]
-            outputs[lora.member] = outputs[lora.member] + F.linear(inner, lora.B) * lora.row_scale
+            deltas = F.linear(y[..., lora.offset:lora.offset + lora.rank], lora.B) * lora.row_use
+            for member, start, end in lora.members:
+                outputs[member] = outputs[member] + deltas[..., start:end]
         return outputs
 
 

@@ -28,6 +28,7 @@ def _quiet_transformers() -> None:
     logging.disable_progress_bar()  # "Loading weights" bars belong in a terminal, not in the studio's log
 
 ADAPTER_NAME = "tuned"
+BASE_ROW = "__base__"  # peft's row name for "no adapter" in a mixed batch
 
 
 class ModelLoadError(RuntimeError):

@@ -17,12 +17,11 @@ from typing import Iterator, Union
 from PIL import Image
 
 from .chat import GenerationOptions, Turn, prompt_text, stream_reply, stream_rows
-from .loading import ADAPTER_NAME, LoadedModel, LoadOptions, ModelLoadError, adapter_base, attach_adapter, \
+from .loading import ADAPTER_NAME, BASE_ROW, LoadedModel, LoadOptions, ModelLoadError, adapter_base, attach_adapter, \
     load_model, spec_kind, trained_marker
 from .rating import Rating, rate
 from .remote import RemoteModel
 
-BASE_ROW = "__base__"  # peft's name for "no adapter" in a mixed batch
 Side = Union[LoadedModel, RemoteModel, ModelLoadError]
 
 

@@ -110,6 +110,26 @@ def test_rows_with_and_without_the_adapter_match_base_and_merged(targets, photos
     assert not torch.equal(base, tuned)
 
 
+@pytest.mark.parametrize("fuse", [True, False])
+def test_several_adapters_on_different_layers_match_peft_mixed_batches(photos, fuse):
+    from peft import LoraConfig
+
+    peft_model, processor = _adapter_model(r".*language_model.*\.(q_proj|v_proj)")
+    other = LoraConfig(r=6, lora_alpha=3, target_modules=r".*language_model.*\.(k_proj|v_proj|up_proj)",
+                       init_lora_weights=False)
+    peft_model.add_adapter("other", other)
+    names = ["tuned", "__base__", "other"]
+    inputs = processor(text=["<image>\nWhat is blurred?"] * 3, images=[photos[2]] * 3, return_tensors="pt")
+    with torch.inference_mode():
+        expected = peft_model.generate(**inputs, adapter_names=names, max_new_tokens=12, do_sample=False,
+                                       eos_token_id=None)[:, inputs["input_ids"].shape[1]:]
+    decoder = GraphDecoder(peft_model, batch=3, max_len=128, adapter_names=names, fuse=fuse)
+    assert (decoder.fused is not None) == fuse
+    assert len({tuple(row) for row in expected.tolist()}) == 3  # each adapter changes the answer
+    assert torch.equal(decoder.generate(dict(inputs), 12), expected)
+    assert peft_model.active_adapters == ["tuned"]  # restored for other users of the model
+
+
 def test_unfusable_adapters_fall_back_to_the_generic_step(photos):
     peft_model, processor = _adapter_model(r".*language_model.*\.(q_proj|v_proj)", use_dora=True)
     inputs = processor(text=["<image>\nHi"], images=[photos[1]], return_tensors="pt")
