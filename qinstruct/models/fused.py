@@ -190,8 +190,14 @@ class FusedLlamaStep:
     The caller owns the buffers: token ids, rotary positions, the cache slots to write and a boolean key mask
     (B, 1, 1, cache length) of the slots that hold real tokens."""
 
+    # decoders whose layers are exactly norm -> attention (rotary, no q/k norms) -> norm -> gated MLP; others
+    # (Gemma's scaled embeddings and extra norms, Qwen3's q/k norms, ...) take transformers' own step
+    TEXT_MODEL_TYPES = ("llama", "mistral", "qwen2")
+
     def __init__(self, text_model, cache, row_adapters: list[str] | None, batch: int):
         config = text_model.config
+        if config.model_type not in self.TEXT_MODEL_TYPES:
+            raise NotFusable(f"no fused step for {config.model_type} decoders")
         self.text_model, self.cache = text_model, cache
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
