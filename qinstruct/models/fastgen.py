@@ -48,9 +48,20 @@ def _unwrap(model):
     return model, None
 
 
+def sliding_window(text_config) -> int | None:
+    """The attention window of decoders that use one (Mistral always, Qwen2 when asked), else None."""
+    if text_config.model_type == "mistral" or getattr(text_config, "use_sliding_window", False):
+        return getattr(text_config, "sliding_window", None)
+    return None
+
+
 def supports(model) -> bool:
+    """LLaVA / Idefics3 models whose attention sees the whole cache (our key mask has no window)."""
     inner, _ = _unwrap(model)
-    return inner.config.model_type in SUPPORTED_MODEL_TYPES
+    if inner.config.model_type not in SUPPORTED_MODEL_TYPES:
+        return False
+    window = sliding_window(inner.config.get_text_config())
+    return window is None or window >= FAST_CACHE_LENGTHS[-1]
 
 
 def cache_keyword(forward) -> str:

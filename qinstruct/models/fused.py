@@ -77,7 +77,7 @@ class FusedLinears:
     """Several linear maps of the same input computed as one product: outputs in member order, LoRA applied.
 
     The matrix holds every LoRA A of every member (whether or not a row uses it), so its layout depends on the
-    model alone and is shared; which rows apply which adapter is this instance's row scales."""
+    model alone and is shared; which rows apply which adapter is this instance's row masks."""
 
     def __init__(self, modules: list, row_adapters: list[str] | None, batch: int):
         lora_class = _lora_layer_class()
@@ -101,7 +101,7 @@ class FusedLinears:
             row_use = uses.pop()
             if any(row_use):  # a LoRA no row uses costs its A rows in the product, but no B product
                 dtype = bases[0].weight.dtype
-                blocks = [B.detach().to(dtype) * max(scales) for _, _, B, scales in parts]
+                blocks = [B.detach().to(dtype) * next(s for s in scales if s) for _, _, B, scales in parts]
                 members, start = [], 0
                 for (index, _, B, _) in parts:
                     members.append((index, start, start + B.shape[0]))

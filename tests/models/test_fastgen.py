@@ -176,32 +176,49 @@ def test_compiled_graph_step_matches_generate_on_cuda(photos):
         assert decoder.graph is not None and (decoder.fused is not None) == fuse
 
 
-def test_fused_step_with_projection_biases_matches_generate():
-    """A LLaVA whose language model is Qwen2 (biases on q/k/v, as LLaVA-Interleave-Qwen has): the fused product
-    carries the biases."""
-    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration, Qwen2Config
+def _llava_with_text(text_config):
+    from transformers import CLIPVisionConfig, LlavaConfig, LlavaForConditionalGeneration
 
     torch.manual_seed(0)
-    config = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=2, image_size=32, patch_size=8),
-        text_config=Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                                num_key_value_heads=2, vocab_size=300, max_position_embeddings=512),
-        image_token_id=299)
+    config = LlavaConfig(vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                                        num_attention_heads=2, image_size=32, patch_size=8),
+                         text_config=text_config, image_token_id=299)
     model = LlavaForConditionalGeneration(config).eval()
-    for layer in model.model.language_model.layers:  # random init leaves biases at 0: make them matter
-        for projection in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
-            torch.nn.init.normal_(projection.bias, std=0.5)
     ids = torch.cat([torch.full((2, 16), 299), torch.randint(3, 290, (2, 7))], dim=1)
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "pixel_values": torch.randn(2, 3, 32, 32)}
+    return model, inputs
+
+
+TEXT_SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "vocab_size": 300, "max_position_embeddings": 512}
+
+
+@pytest.mark.parametrize("text", ["qwen2", "mistral"])
+def test_fused_step_of_other_text_decoders_matches_generate(text):
+    """LLaVA-layout models with a Qwen2 (biases on q/k/v, as LLaVA-Interleave-Qwen) or Mistral language model."""
+    from transformers import MistralConfig, Qwen2Config
+
+    model, inputs = _llava_with_text(Qwen2Config(**TEXT_SHAPE) if text == "qwen2" else MistralConfig(**TEXT_SHAPE))
+    if text == "qwen2":
+        for layer in model.model.language_model.layers:  # random init leaves biases at 0: make them matter
+            for projection in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                torch.nn.init.normal_(projection.bias, std=0.5)
     with torch.inference_mode():
         expected = model.generate(**inputs, max_new_tokens=16, do_sample=False, eos_token_id=None,
-                                  pad_token_id=0)[:, ids.shape[1]:]
+                                  pad_token_id=0)[:, inputs["input_ids"].shape[1]:]
     decoder = GraphDecoder(model, batch=2, max_len=64)
     generic = GraphDecoder(model, batch=2, max_len=64, fuse=False)
-    assert decoder.fused is not None and decoder.fused.layers[0].qkv.bias is not None
+    assert decoder.fused is not None
+    assert (decoder.fused.layers[0].qkv.bias is not None) == (text == "qwen2")
     assert torch.equal(decoder.generate(inputs, 16), expected)
     with torch.inference_mode():
         for step in (decoder, generic):
             step.buffers.tokens.copy_(step.prefill(inputs)[:, None])
         torch.testing.assert_close(decoder.step_logits(), generic.step_logits(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_window_smaller_than_the_cache_is_left_to_generate():
+    from transformers import MistralConfig
+
+    assert supports(_llava_with_text(MistralConfig(**TEXT_SHAPE, sliding_window=4096))[0])
+    assert not supports(_llava_with_text(MistralConfig(**TEXT_SHAPE, sliding_window=128))[0])
