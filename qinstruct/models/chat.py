@@ -150,11 +150,11 @@ def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image]
     """Generate every row in one batch; yield per-row text deltas as tokens arrive."""
     import torch
 
+    from .fastgen import fast_cache_length
+
     inputs = batch_inputs(loaded, texts, images)
     streamer = RowStreamer(loaded.tokenizer, len(texts))
     tokenizer = loaded.tokenizer
-    from .fastgen import fast_cache_length
-
     cache_length = fast_cache_length(inputs["input_ids"].shape[1], options.max_new_tokens)
     fast = cache_length is not None and use_fast_path(loaded, options)
 

@@ -161,7 +161,10 @@ def test_cache_length_fits_the_request_and_warm_up_builds_the_decoder_a_first_qu
     assert len(model._decoders) == 2  # no cache length holds it: generate() answered
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the compiled step replayed as a CUDA graph")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: compiled step, CUDA graph")
+
+
+@needs_cuda
 def test_compiled_graph_step_matches_generate_on_cuda(photos):
     from qinstruct.models.loading import LoadOptions
 
@@ -222,3 +225,16 @@ def test_a_window_smaller_than_the_cache_is_left_to_generate():
 
     assert supports(_llava_with_text(MistralConfig(**TEXT_SHAPE, sliding_window=4096))[0])
     assert not supports(_llava_with_text(MistralConfig(**TEXT_SHAPE, sliding_window=128))[0])
+
+
+@needs_cuda
+def test_compiled_graph_pair_rows_match_the_eager_step_on_cuda(photos):
+    peft_model, processor = _adapter_model(ALL_LINEAR)
+    peft_model.to("cuda")
+    names = ["__base__", "tuned"]
+    inputs = processor(text=["<image>\nIs it sharp?"] * 2, images=[photos[3]] * 2, return_tensors="pt").to("cuda")
+    eager = GraphDecoder(peft_model, batch=2, max_len=128, adapter_names=names, use_graph=False)
+    graphed = GraphDecoder(peft_model, batch=2, max_len=128, adapter_names=names, compile_step=True)
+    expected = eager.generate(dict(inputs), 16)
+    assert graphed.graph is None and not torch.equal(expected[0], expected[1])
+    assert torch.equal(graphed.generate(dict(inputs), 16), expected) and graphed.graph is not None
