@@ -3,6 +3,9 @@ A/B votes.  Conversations live in each browser session's state; models are share
 from __future__ import annotations
 
 import functools
+import time
+from dataclasses import asdict
+from typing import Iterator
 
 import gradio as gr
 
@@ -23,6 +26,7 @@ RATING_IDS = ("chat-rating-left", "chat-rating-right")
 STATUS_ID = "chat-status"
 PHOTO_ID = "chat-photo"
 DEVICE_QUEUE = "device"  # one queue for everything that runs a model: chat, rating, evaluation
+STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 
 
 def _messages(turns) -> list[dict]:
@@ -74,19 +78,20 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
         try:
             stream = send(pool, session, image, text or "", options(max_tokens, temperature, top_p),
                           load_options(trust), api_key or None)
-            for session in stream:
+            for session in _throttled(stream):
                 yield (session, *columns_view(session), "", "streaming…")
         except ValueError as error:
             raise gr.Error(str(error)) from None
-        log_event(log_path, "turn", session)
+        log_event(log_path, "turn", session, timing=asdict(session.last_timing) if session.last_timing else None)
         yield session, *columns_view(session), "", _status(session, pool)
 
     def on_regenerate(state, image, max_tokens, temperature, top_p, trust, api_key):
         if state is None:
             raise gr.Error("Nothing to regenerate yet.")
+        session = state
         try:
-            for session in regenerate(pool, state, image, options=options(max_tokens, temperature, top_p),
-                                      load_options=load_options(trust), api_key=api_key or None):
+            for session in _throttled(regenerate(pool, state, image, options=options(max_tokens, temperature, top_p),
+                                                 load_options=load_options(trust), api_key=api_key or None)):
                 yield (session, *columns_view(session), "streaming…")
         except ValueError as error:
             raise gr.Error(str(error)) from None
@@ -170,6 +175,17 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
     photo.input(lambda name: demo_photo(name), photo, image, api_name=False)
 
 
+def _throttled(stream: Iterator[ChatSession]) -> Iterator[ChatSession]:
+    """At most one UI update per STREAM_INTERVAL_S: every update sends both conversations to the browser, and
+    one per token made the browser, not the model, set the pace.  The caller yields the finished state last."""
+    shown = 0.0
+    for session in stream:
+        now = time.monotonic()
+        if now - shown >= STREAM_INTERVAL_S:
+            shown = now
+            yield session
+
+
 def _status(session: ChatSession, pool: ModelPool) -> str:
     pair = pool.pair(session.left_spec, session.right_spec)
     parts = []
@@ -180,4 +196,8 @@ def _status(session: ChatSession, pool: ModelPool) -> str:
             parts.append(f"{name}: {side.label}")
     if pair.shared and not session.blind:
         parts.append("one base model serves both sides (LoRA per row)")
-    return " · ".join(parts)
+    status = " · ".join(parts)
+    if session.last_timing is not None:
+        names = ("A", "B") if session.blind else ("baseline", "tuned")
+        status += "  \n" + session.last_timing.line(names, session.blind)
+    return status

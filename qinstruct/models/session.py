@@ -27,6 +27,33 @@ _LOG_LOCK = threading.Lock()
 
 
 @dataclass
+class Timing:
+    """How long the last turn took, measured from the request (models already loaded) to each side's text."""
+    first_text_s: float | None  # to the first text on either side
+    seconds: tuple[float, float]  # to each side's last text
+    tokens: tuple[int | None, int | None]  # each answer's length in its model's tokens (None: remote or failed)
+
+    def line(self, names: tuple[str, str], blind: bool) -> str:
+        first = f"first text after {self.first_text_s:.2f} s" if self.first_text_s is not None else "no text"
+        if blind:  # per-side speed could tell the sides apart
+            return f"answered in {max(self.seconds):.2f} s · {first}"
+        parts = []
+        for name, seconds, tokens in zip(names, self.seconds, self.tokens):
+            speed = f"{tokens} tokens in {seconds:.2f} s" if tokens is not None else f"{seconds:.2f} s"
+            if tokens and seconds > 0:
+                speed += f" ({tokens / seconds:.0f} tok/s)"
+            parts.append(f"{name}: {speed}")
+        return " · ".join(parts + [first])
+
+
+def _answer_tokens(side, answer: str) -> int | None:
+    tokenizer = getattr(side, "tokenizer", None)
+    if tokenizer is None or getattr(side, "is_remote", False) or isinstance(side, ModelLoadError):
+        return None
+    return len(tokenizer.encode(answer, add_special_tokens=False))
+
+
+@dataclass
 class ChatSession:
     left_spec: str
     right_spec: str
@@ -36,6 +63,7 @@ class ChatSession:
     image_sha256: str | None = None
     session_id: str = field(default_factory=lambda: secrets.token_hex(6))
     voted: bool = False
+    last_timing: Timing | None = None
 
     @classmethod
     def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> "ChatSession":
@@ -70,10 +98,19 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
         session.turns[side].append(Turn(text, ""))
     pair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
     history = tuple([Turn(t.user, t.assistant) for t in turns[:-1]] + [Turn(text)] for turns in session.turns)
-    for left, right in stream_pair(pair, history, image, options or GenerationOptions()):
-        session.turns[0][-1].assistant += left
-        session.turns[1][-1].assistant += right
+    start = time.perf_counter()
+    first, last = None, [0.0, 0.0]
+    for deltas in stream_pair(pair, history, image, options or GenerationOptions()):
+        now = time.perf_counter() - start
+        for side, delta in enumerate(deltas):
+            if delta:
+                session.turns[side][-1].assistant += delta
+                first = now if first is None else first
+                last[side] = now
         yield session
+    answers = (session.turns[0][-1].assistant, session.turns[1][-1].assistant)
+    session.last_timing = Timing(first, (last[0], last[1]),
+                                 (_answer_tokens(pair.left, answers[0]), _answer_tokens(pair.right, answers[1])))
     yield session
 
 

@@ -41,6 +41,7 @@ def test_two_sessions_do_not_see_each_other(studio, shared_data):
     assert said(a2, "user") == ["Describe and evaluate the quality of the image."]
     assert said(a1, "assistant") != said(b1, "assistant")  # baseline and tuned answer differently
     assert prompt1 == "" and "one base model serves both sides" in status1
+    assert "baseline: " in status1 and "tok/s" in status1  # the turn's speed per side
     # a follow-up continues the first session only
     a3, _, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), text="Why?", max_tokens=16,
                                 api_key="", api_name="/chat_send")
@@ -58,6 +59,7 @@ def test_two_sessions_do_not_see_each_other(studio, shared_data):
     votes = [r for r in log if r["type"] == "vote"]
     assert votes[-1]["vote"] == "A is better" and len(votes[-1]["turns"][0]) == 2
     assert {r["session"] for r in log if r["type"] == "turn"} >= {votes[-1]["session"]}
+    assert all(r["timing"]["seconds"][0] > 0 for r in log if r["type"] == "turn")
 
 
 def test_vote_without_conversation_is_a_message(studio):
@@ -79,6 +81,8 @@ def test_chat_in_the_browser(studio, artifacts, shared_data):
         page.locator(f"#{tab.RIGHT_ID} .message.bot, #{tab.RIGHT_ID} [data-testid='bot']").first.wait_for(
             timeout=60_000)
         page.get_by_text("Model A").first.wait_for()
+        page.locator(f"#{tab.STATUS_ID}").get_by_text("answered in").wait_for(timeout=60_000)
+        assert "tok/s" not in page.locator(f"#{tab.STATUS_ID}").inner_text()  # blind: no per-side speed
         page.locator(f"#{tab.RATE_ID}").click()
         page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("P(good)").wait_for(timeout=60_000)
         page.get_by_role("button", name="B is better").click()

@@ -146,10 +146,12 @@ def test_cache_length_fits_the_request_and_warm_up_builds_the_decoder_a_first_qu
     assert fastgen.fast_cache_length(600, 256) == 1024 and fastgen.fast_cache_length(900, 256) == 2048
     assert fastgen.fast_cache_length(fastgen.FAST_CACHE_LENGTHS[-1], 1) is None  # too long: generate() serves it
     monkeypatch.setattr(fastgen, "FAST_CACHE_LENGTHS", (320, 512))  # tiny prompts are ~50 tokens
-    monkeypatch.setenv("QINSTRUCT_FASTGEN", "always")
     model = load_model("tiny:llava")
-    assert chat.use_fast_path(model, GenerationOptions())
+    assert chat.use_fast_path(model, GenerationOptions()) and not chat.use_fast_path(model, GenerationOptions(
+        temperature=0.7))
     chat.warm_up(model)
+    assert not hasattr(model, "_decoders")  # nothing to compile on a CPU
+    chat.warm_up(model, even_on_cpu=True)
     assert list(model._decoders) == [(1, 320, ())]  # sized for the default 256-token answer
     warmed = model._decoders[(1, 320, ())]
     question = [Turn("Is this image clear?")]

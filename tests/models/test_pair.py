@@ -40,7 +40,7 @@ def collect(pair, image, turns=TURNS):
     return out
 
 
-@pytest.mark.parametrize("fastgen", ["never", "always"])  # generate(), and our static-cache decoder
+@pytest.mark.parametrize("fastgen", ["never", "auto"])  # generate(), and our static-cache decoder
 def test_shared_base_equals_base_and_merged(checkpoints, photos, monkeypatch, fastgen):
     monkeypatch.setenv("QINSTRUCT_FASTGEN", fastgen)
     pair = load_pair(str(checkpoints / "base"), str(checkpoints / "lora"))
