@@ -190,12 +190,9 @@ def bench_rate(model, device, dtype, image_tokens, report, images: int = 64, aut
         throughput(64, False, "ours_bs64_compiled_img_s")
         if autotune:
             # inductor benchmarks its own GEMM templates against cuBLAS for each shape
-            blocks = [m for m in model.modules() if type(m).__name__.endswith(("EncoderLayer", "DecoderLayer"))]
             torch._dynamo.reset()
             tic = time.perf_counter()
-            for block in blocks:
-                block._compiled_call_impl = None
-                block.compile(dynamic=False, mode="max-autotune-no-cudagraphs")
+            compile_blocks(model, mode="max-autotune-no-cudagraphs")
             throughput(32, False, "ours_bs32_autotuned_img_s")
             report["rate"]["autotune_and_first_run_s"] = time.perf_counter() - tic
     # correctness: batched, unmasked last-token logits equal the unbatched ones (up to bf16 noise)

@@ -84,14 +84,15 @@ def rating_forward(model, inputs: dict, adapter_names: list[str] | None = None):
     return model(**inputs, **extra, logits_to_keep=1, use_cache=False).logits[:, -1]
 
 
-def compile_blocks(model) -> int:
+def compile_blocks(model, mode: str | None = None) -> int:
     """Regional compilation: each repeated block (decoder and vision-encoder layers) compiled once by
     torch.compile and reused by all its copies -- fused norms, rotary and activations for a one-off ~20 s on a
     GPU, instead of compiling the whole model.  Worth it for long rating jobs; returns the blocks compiled."""
     blocks = [module for module in model.modules()
               if type(module).__name__.endswith(("EncoderLayer", "DecoderLayer"))]
     for block in blocks:
-        block.compile(dynamic=None)  # static for the job's batch shape; a different last batch goes dynamic
+        # static for the job's batch shape; a different last batch goes dynamic.  Compiling again replaces it.
+        block.compile(dynamic=None, mode=mode)
     return len(blocks)
 
 
