@@ -10,7 +10,7 @@ import importlib
 import sys
 
 from . import __version__
-from .config import ConfigError
+from .errors import UserError
 
 # verb modules, in the order of the studio's tabs
 VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.convert.command",
@@ -32,15 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a bad flag (argparse printed why): exit statuses, not exceptions
+        return int(exit_.code or 0)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except ConfigError as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130

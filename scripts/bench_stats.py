@@ -86,7 +86,7 @@ def main() -> int:
 
         tic = time.perf_counter()
         data = load_stats_dataset([str(pathway)])
-        report = compute_report(data, StatsConfig(budget=2000))
+        report = compute_report(data, StatsConfig(files=[str(pathway)], out=str(tmp / "report"), budget=2000))
         export_report(report, tmp / "report")
         ours = time.perf_counter() - tic
 

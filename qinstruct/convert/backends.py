@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy, default_base_url
+from ..errors import UserError
 from . import prompts
 from .cache import ResponseCache
 from .items import SUBSETS, Item, Provenance, direct, mcq, stable_rng, validate, yes_no, yes_no_balance
@@ -41,7 +43,7 @@ class Conversion:
         return {"feedback_id": self.feedback_id, "items": self.items, "flags": self.flags}
 
 
-class ConversionError(RuntimeError):
+class ConversionError(UserError, RuntimeError):
     """A feedback that could not be converted in this run (transport failure after retries, auth error, ...);
     it is not written, so the next run tries it again."""
 
@@ -66,6 +68,13 @@ def list_backends() -> list[str]:
     return list(_BACKENDS)
 
 
+def backend_class(name: str):
+    """The registered class: its `remote` attribute says whether it calls an endpoint (model, URL, key, cost)."""
+    if name not in _BACKENDS:
+        raise KeyError(f"unknown backend {name!r}; known: {', '.join(_BACKENDS)}")
+    return _BACKENDS[name]
+
+
 def _finish(ref: FeedbackRef, items: list[Item], provenance: Provenance) -> list[dict]:
     return [item.to_json(f"{ref.feedback_id}/{item.subset}/{k}", ref.image, provenance)
             for k, item in enumerate(items)]
@@ -74,6 +83,7 @@ def _finish(ref: FeedbackRef, items: list[Item], provenance: Provenance) -> list
 @register_backend("offline")
 class OfflineBackend:
     name, model, prompt_version = "offline", "rules", OFFLINE_VERSION
+    remote = False  # no endpoint, no key, no cost
 
     def __init__(self, **_ignored):
         pass
@@ -166,15 +176,14 @@ def problems_of(group: str, content: str | None, refusal: str | None, ref: Feedb
 class OpenAIBackend:
     name = "openai"
     prompt_version = prompts.PROMPT_VERSION
+    remote = True
 
-    def __init__(self, model: str = "gpt-4o-mini", base_url: str | None = None, api_key: str | None = None,
+    def __init__(self, model: str = DEFAULT_MODEL, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 60.0, max_attempts: int = 5, cache: ResponseCache | None = None,
-                 backoff_base: float = 0.5, **_ignored):
-        import os
-
-        self.model, self.base_url, self.cache, self.timeout = model, base_url, cache, timeout
+                 backoff_base: float = 0.5, key_policy: KeyPolicy = COMMAND_LINE, **_ignored):
+        self.model, self.base_url, self.cache, self.timeout = model, base_url or default_base_url(), cache, timeout
         self.max_attempts, self.backoff_base = max_attempts, backoff_base
-        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or "no-key-for-local-servers"
+        self._api_key = key_policy.key_for(self.base_url, api_key)
         self._clients: dict[int, object] = {}
 
     @property

@@ -69,6 +69,8 @@ class CostEstimate:
     exact_tokens: bool
 
     def line(self, model: str) -> str:
+        if self.calls == 0 and self.cached_calls == 0:
+            return "no API calls: nothing to pay"
         price = f"≈ ${self.usd:,.2f}" if self.usd is not None else "no price known for this model (local server?)"
         kind = "tiktoken" if self.exact_tokens else "approximate: ~4 characters per token"
         return (f"{self.calls:,} call(s) to make ({self.cached_calls:,} cached), {self.input_tokens:,} input + "
@@ -81,6 +83,12 @@ def estimate(calls: list[tuple[str, list[dict]]], cached_calls: int, model: str,
     counter = TokenCounter(model)
     input_tokens = sum(counter.count_messages(messages) for _, messages in calls)
     output_tokens = sum(EXPECTED_OUTPUT_TOKENS[group] for group, _ in calls)
-    price = prices.get(model)
-    usd = None if price is None else (input_tokens * price["input"] + output_tokens * price["output"]) / 1e6
-    return CostEstimate(len(calls), cached_calls, input_tokens, output_tokens, usd, counter.exact)
+    return CostEstimate(len(calls), cached_calls, input_tokens, output_tokens,
+                        usage_cost(model, input_tokens, output_tokens, prices), counter.exact)
+
+
+def usage_cost(model: str, input_tokens: int, output_tokens: int,
+               prices: dict[str, dict[str, float]] | None = None) -> float | None:
+    """USD for a number of tokens on `model` (None: no price known, e.g. a local server's model)."""
+    price = (prices if prices is not None else load_prices()).get(model)
+    return None if price is None else (input_tokens * price["input"] + output_tokens * price["output"]) / 1e6

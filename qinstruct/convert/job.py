@@ -1,59 +1,76 @@
 """`qinstruct convert`: every feedback of a Q-Pathway file -> instruction items, resumably.
 
-Feedbacks run concurrently (asyncio, at most `concurrency` in flight).  Each finished feedback is appended, as
-one line, to OUT.partial.jsonl by this process alone; the model's responses are also in the content-addressed
-cache.  Killed at any moment, the next run skips the lines already written (a torn last line is dropped) and
-gets the rest from the cache or the server: no item is lost or written twice.  When every feedback is done the
-items are assembled into OUT (a JSON list, LLaVA layout) with OUT.report.json beside it.
+The output folder is a run folder (config.yaml, status.json, log.jsonl, see qinstruct.runs) holding:
+
+    items.json      the instruction items (LLaVA layout), written when every feedback is done
+    report.json     counts by type and form, yes/no balance, calls, tokens
+    partial.jsonl   one line per finished feedback: the job's progress
+
+Feedbacks run concurrently (asyncio, at most `concurrency` in flight).  Each finished feedback is appended to
+partial.jsonl by this process alone; the model's responses are also in the content-addressed cache.  Killed at
+any moment, the next run skips the lines already written (a torn last line is dropped) and gets the rest from
+the cache or the server: no item is lost or written twice.
 """
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import json
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import ClassVar
 
-from ..config import ConfigError
+from ..config import ConfigError, check_config, option
+from ..data.exporters import list_exporters
 from ..data.loaders import load_pathway
+from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy
+from ..fileio import append_line, read_jsonl, write_json
+from ..runs import Progress, RunFolder
+from ..workspace import safe_name
 from . import prompts
-from .backends import Conversion, ConversionError, FeedbackRef, create_backend, list_backends
+from .backends import Conversion, ConversionError, FeedbackRef, backend_class, create_backend, list_backends
 from .cache import ResponseCache
 from .cost import CostEstimate, estimate, load_prices
 from .items import SUBSETS
 
+ITEMS, REPORT, PARTIAL = "items.json", "report.json", "partial.jsonl"
+
 
 @dataclass
 class ConvertJobConfig:
-    input: str = field(metadata={"help": "Q-Pathway JSONL (image, source, mos, feedbacks)"})
-    out: str = field(metadata={"help": "output JSON (LLaVA layout); OUT.partial.jsonl holds progress"})
-    backend: str = field(default="offline", metadata={"help": "offline (rules, no key) or openai"})
-    model: str = field(default="gpt-4o-mini", metadata={"help": "model name for the openai backend"})
-    base_url: str | None = field(default=None, metadata={"help": "any OpenAI-compatible server; default OpenAI"})
-    subsets: list[str] = field(default_factory=lambda: list(SUBSETS), metadata={"help": "item subsets to produce"})
-    concurrency: int = field(default=16, metadata={"help": "requests in flight"})
-    max_attempts: int = field(default=5, metadata={"help": "tries per request on 429 / 5xx / timeouts"})
-    timeout: float = field(default=60.0, metadata={"help": "seconds per request"})
-    cache_dir: str | None = field(default=None, metadata={"help": "response cache (default: beside OUT)"})
-    prices: str | None = field(default=None, metadata={"help": "YAML price table overriding the built-in one"})
-    limit: int = field(default=0, metadata={"help": "convert only the first N feedbacks (0: all)"})
+    COMMAND: ClassVar = ("convert",)
+
+    input: str = option(help="Q-Pathway JSONL (image, source, mos, feedbacks)", positional=True)
+    out: str = option(help="output folder (a run folder: items.json, report.json, partial.jsonl, config.yaml)")
+    backend: str = option("offline", help="offline (rules, no key) or an OpenAI-compatible model",
+                          choices=list_backends)
+    model: str = option(DEFAULT_MODEL, help="model name on the endpoint (remote backends)")
+    base_url: str | None = option(None, help="any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
+                                  "(default: $OPENAI_BASE_URL or OpenAI)")
+    subsets: list[str] = option(default_factory=lambda: list(SUBSETS), help="item subsets to produce",
+                                choices=SUBSETS)
+    concurrency: int = option(16, help="requests in flight", min=1, max=1024)
+    max_attempts: int = option(5, help="tries per request on 429 / 5xx / timeouts", min=1, max=50)
+    timeout: float = option(60.0, help="seconds per request", gt=0)
+    cache_dir: str | None = option(None, help="response cache, shared by runs (default: .qinstruct-cache beside "
+                                   "the output folder)")
+    prices: str | None = option(None, help="YAML price table (USD per 1M tokens) overriding the built-in one")
+    limit: int = option(0, help="convert only the first N feedbacks (0: all)", min=0)
+    export: str | None = option(None, help="also export the finished items in this format", choices=list_exporters)
 
     def validate(self) -> None:
-        if self.backend not in list_backends():
-            raise ConfigError(f"unknown backend {self.backend!r}; known: {', '.join(list_backends())}")
-        unknown = [s for s in self.subsets if s not in SUBSETS]
-        if unknown or not self.subsets:
-            raise ConfigError(f"subsets must be among {', '.join(SUBSETS)}; got {self.subsets}")
-        if self.concurrency < 1 or self.max_attempts < 1:
-            raise ConfigError("concurrency and max_attempts must be at least 1")
+        if not self.subsets:
+            raise ConfigError("subsets: choose at least one subset")
+        if Path(self.out).suffix.lower() in (".json", ".jsonl"):
+            raise ConfigError(f"out is a folder (items.json, report.json, ... go inside it), got {self.out!r}")
 
     @property
     def cache_folder(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else Path(self.out).parent / ".qinstruct-cache"
+
+    @property
+    def items_path(self) -> Path:
+        return Path(self.out) / ITEMS
 
 
 @dataclass
@@ -78,6 +95,23 @@ class JobReport:
     def complete(self) -> bool:
         return not self.failed and not self.stopped and self.already_done + self.converted == self.feedbacks
 
+    def add_usage(self, conversion: Conversion) -> None:
+        self.converted += 1
+        self.calls += conversion.calls
+        self.cached_groups += conversion.cached_groups
+        self.prompt_tokens += conversion.prompt_tokens
+        self.completion_tokens += conversion.completion_tokens
+
+    def count(self, items: list[dict], finished: list[dict]) -> None:
+        """Counts over every finished feedback (this run's and earlier runs')."""
+        self.items = len(items)
+        self.by_type = dict(Counter(i["type"] for i in items))
+        self.by_form = dict(Counter(i["form"] for i in items))
+        self.yes_no = dict(Counter(i["conversations"][-1]["value"].rstrip(".").lower() for i in items
+                                   if i["form"] == "yes-no"))
+        self.flagged_feedbacks = sum(1 for record in finished
+                                     if record["flags"] or any(i.get("flags") for i in record["items"]))
+
     def summary(self) -> str:
         balance = f"{self.yes_no.get('yes', 0)} yes / {self.yes_no.get('no', 0)} no"
         text = (f"{self.converted} feedback(s) converted, {self.already_done} already done, {len(self.failed)} "
@@ -88,10 +122,15 @@ class JobReport:
 
 
 def feedback_refs(path: str, limit: int = 0) -> list[FeedbackRef]:
+    """Every non-empty feedback with a stable id: RECORD#K, RECORD being the record's id or image.  Two
+    records of one image (two annotation rounds) keep distinct ids: the later ones become IMAGE@INDEX#K."""
     records = load_pathway(path).items
-    refs = []
+    refs, used = [], set()
     for index, record in enumerate(records):
         base = str(record.meta.get("id") or record.image or f"record-{index}")
+        if base in used:
+            base = f"{base}@{index}"
+        used.add(base)
         refs += [FeedbackRef(f"{base}#{k}", text, record.image) for k, text in enumerate(record.feedbacks)
                  if text.strip()]
     return refs[:limit] if limit else refs
@@ -99,39 +138,22 @@ def feedback_refs(path: str, limit: int = 0) -> list[FeedbackRef]:
 
 def read_done(partial: Path) -> dict[str, dict]:
     """Finished feedbacks by id; a torn last line (killed mid-write) is cut off the file."""
-    done: dict[str, dict] = {}
-    if not partial.exists():
-        return done
-    keep = 0
-    with partial.open("rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                break
-            done[record["feedback_id"]] = record
-            keep += len(raw)
-    if keep != partial.stat().st_size:
-        with partial.open("r+b") as handle:
-            handle.truncate(keep)
-    return done
+    return {record["feedback_id"]: record for record in read_jsonl(partial, repair=True)}
 
 
-def make_backend(config: ConvertJobConfig, api_key: str | None):
+def make_backend(config: ConvertJobConfig, api_key: str | None, key_policy: KeyPolicy = COMMAND_LINE):
     return create_backend(config.backend, model=config.model, base_url=config.base_url, api_key=api_key,
                           timeout=config.timeout, max_attempts=config.max_attempts,
-                          cache=ResponseCache(config.cache_folder))
+                          cache=ResponseCache(config.cache_folder), key_policy=key_policy)
 
 
 def estimate_cost(config: ConvertJobConfig, refs: list[FeedbackRef] | None = None) -> CostEstimate:
     """What a run would cost: calls still to make (done or cached ones excluded), tokens, dollars."""
-    config.validate()
+    check_config(config)
     refs = refs if refs is not None else feedback_refs(config.input, config.limit)
-    if config.backend == "offline":
+    if not backend_class(config.backend).remote:
         return CostEstimate(0, 0, 0, 0, 0.0, True)
-    done = read_done(Path(config.out + ".partial.jsonl"))
+    done = read_done(Path(config.out) / PARTIAL)
     cache = ResponseCache(config.cache_folder)
     calls, cached = [], 0
     for ref in refs:
@@ -148,80 +170,64 @@ def estimate_cost(config: ConvertJobConfig, refs: list[FeedbackRef] | None = Non
     return estimate(calls, cached, config.model, load_prices(config.prices))
 
 
-@contextlib.contextmanager
-def _exclusive(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(path) + ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(f"another conversion is writing {path}") from None
-        yield
+def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progress: Progress | None = None,
+                    stop: threading.Event | None = None, key_policy: KeyPolicy = COMMAND_LINE) -> JobReport:
+    check_config(config)
+    run = RunFolder(config.out, "convert")
+    with run.hold(config):
+        report = asyncio.run(_run(config, Path(config.out), api_key, run.tracker(progress), stop, key_policy))
+        if report.stopped:
+            run.mark_aborted()
+        run.summary = {"feedbacks": report.feedbacks, "items": report.items, "failed": len(report.failed)}
+        return report
 
 
-ProgressCallback = Callable[[int, int], None]
-
-
-def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progress: ProgressCallback | None = None,
-                    stop: threading.Event | None = None) -> JobReport:
-    config.validate()
-    out = Path(config.out)
-    with _exclusive(out):
-        return asyncio.run(_run(config, out, api_key, progress, stop))
-
-
-async def _run(config, out: Path, api_key, progress, stop) -> JobReport:
+async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress, stop, key_policy) -> JobReport:
     refs = feedback_refs(config.input, config.limit)
-    partial = Path(str(out) + ".partial.jsonl")
+    partial = out / PARTIAL
     done = read_done(partial)
     report = JobReport(feedbacks=len(refs), already_done=sum(1 for r in refs if r.feedback_id in done))
     todo = [r for r in refs if r.feedback_id not in done]
-    backend = make_backend(config, api_key)
+    backend = make_backend(config, api_key, key_policy)
     semaphore = asyncio.Semaphore(config.concurrency)
     finished = report.already_done
-    if progress:
+    progress(finished, len(refs))
+
+    async def one(ref: FeedbackRef) -> None:
+        nonlocal finished
+        async with semaphore:
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                return
+            try:
+                conversion: Conversion = await backend.convert(ref, tuple(config.subsets))
+            except ConversionError as error:
+                report.failed.append((ref.feedback_id, str(error)))
+                return
+        append_line(partial, conversion.to_json())
+        done[ref.feedback_id] = conversion.to_json()
+        report.add_usage(conversion)
+        finished += 1
         progress(finished, len(refs))
-    with partial.open("a", encoding="utf-8") as sink:
 
-        async def one(ref: FeedbackRef) -> None:
-            nonlocal finished
-            async with semaphore:
-                if stop is not None and stop.is_set():
-                    report.stopped = True
-                    return
-                try:
-                    conversion: Conversion = await backend.convert(ref, tuple(config.subsets))
-                except ConversionError as error:
-                    report.failed.append((ref.feedback_id, str(error)))
-                    return
-            sink.write(json.dumps(conversion.to_json(), ensure_ascii=False) + "\n")
-            sink.flush()
-            done[ref.feedback_id] = conversion.to_json()
-            report.converted += 1
-            report.calls += conversion.calls
-            report.cached_groups += conversion.cached_groups
-            report.prompt_tokens += conversion.prompt_tokens
-            report.completion_tokens += conversion.completion_tokens
-            finished += 1
-            if progress:
-                progress(finished, len(refs))
-
-        try:
-            await asyncio.gather(*(one(ref) for ref in todo))
-        finally:
-            await backend.close()
+    try:
+        await asyncio.gather(*(one(ref) for ref in todo))
+    finally:
+        await backend.close()
     items = [item for ref in refs if ref.feedback_id in done for item in done[ref.feedback_id]["items"]]
-    report.items = len(items)
-    report.by_type = dict(Counter(i["type"] for i in items))
-    report.by_form = dict(Counter(i["form"] for i in items))
-    report.yes_no = dict(Counter(i["conversations"][-1]["value"].rstrip(".").lower() for i in items
-                                 if i["form"] == "yes-no"))
-    report.flagged_feedbacks = sum(1 for ref in refs if ref.feedback_id in done and (
-        done[ref.feedback_id]["flags"] or any(i.get("flags") for i in done[ref.feedback_id]["items"])))
+    report.count(items, [done[ref.feedback_id] for ref in refs if ref.feedback_id in done])
     if report.complete:
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(json.dumps(items, ensure_ascii=False, indent=1))
-        tmp.replace(out)
-        report.output = str(out)
-        Path(str(out) + ".report.json").write_text(json.dumps(asdict(report), indent=1))
+        write_json(out / ITEMS, items)
+        report.output = str(out / ITEMS)
+        write_json(out / REPORT, asdict(report))
     return report
+
+
+def export_items(config: ConvertJobConfig, target: str) -> list[Path]:
+    """The finished items in another trainer's format, in OUT/export-TARGET/."""
+    from ..data.exporters import export_instructions
+    from ..data.loaders import load_instructions
+
+    items = load_instructions(config.items_path).items
+    return export_instructions(items, Path(config.out) / f"export-{target}", target,
+                               safe_name(Path(config.out).name, "qinstruct"))

@@ -8,22 +8,24 @@ redoes identically, and never a duplicate line.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import multiprocessing
 import os
 import sys
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import ClassVar, Iterable
 
 import numpy as np
 from PIL import Image
 
-from ..config import ConfigError
+from ..config import ConfigError, check_config, option
+from ..fileio import atomic_open, read_jsonl
+from ..images import to_rgb
+from ..runs import Progress, RunFolder
 from .api import MAX_SEED, corrupt
 from .images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_image
 from .registry import SEVERITIES, list_corruptions
@@ -34,40 +36,31 @@ OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 
 @dataclass
 class CorruptJobConfig:
-    source: str = field(metadata={"help": "an image file or a folder of images (searched recursively)"})
-    out: str = field(metadata={"help": "output folder; holds the images and manifest.jsonl"})
-    corruptions: list[str] = field(default_factory=list, metadata={"help": "corruption names (see --list)"})
-    severities: list[int] = field(default_factory=lambda: [3], metadata={"help": "severities, 1..5"})
-    random_assign: bool = field(
-        default=False, metadata={"help": "give each image one random corruption of the 15 and a random severity"}
-    )
-    seed: int = field(default=0, metadata={"help": "job seed; per-image seeds derive from it and the file path"})
-    workers: int = field(default=1, metadata={"help": "worker processes"})
-    max_megapixels: float = field(
-        default=DEFAULT_MAX_MEGAPIXELS, metadata={"help": "refuse larger images (decompression-bomb guard)"}
-    )
-    image_format: str = field(default="png", metadata={"help": "output format: png (lossless), jpg or webp"})
+    COMMAND: ClassVar = ("corrupt",)
+
+    source: str = option(help="an image file or a folder of images (searched recursively)", positional=True)
+    out: str = option(help="output folder; holds the images and manifest.jsonl")
+    corruptions: list[str] = option(default_factory=list, help="corruption names (see --list)",
+                                    choices=list_corruptions, flag="--corruption", metavar="NAME")
+    severities: list[int] = option(default_factory=lambda: [3], help="severities, 1..5", choices=SEVERITIES,
+                                   flag="--severity", metavar="N")
+    random_assign: bool = option(False, help="give each image one random corruption of the 15 and a random severity")
+    seed: int = option(0, help="job seed; per-image seeds derive from it and the file path", min=0, max=MAX_SEED)
+    workers: int = option(1, help="worker processes", min=1, max=256)
+    max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images (decompression-bomb guard)",
+                                   gt=0)
+    image_format: str = option("png", help="output format: png (lossless), jpg or webp", choices=list(OUTPUT_FORMATS),
+                               flag="--format")
 
     def validate(self) -> None:
-        known = set(list_corruptions())
-        unknown = [name for name in self.corruptions if name not in known]
-        if unknown:
-            raise ConfigError(f"unknown corruption(s) {', '.join(unknown)}; see `qinstruct corrupt --list`")
         if self.random_assign and self.corruptions:
             raise ConfigError("random_assign picks the corruption itself: give no corruptions with it")
         if not self.random_assign and not self.corruptions:
             raise ConfigError("choose corruptions (--corruption NAME..., --all) or --random-assign")
-        bad = [s for s in self.severities if s not in SEVERITIES]
-        if bad or not self.severities:
-            raise ConfigError(f"severities must be in 1..5, got {self.severities}")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be in [0, {MAX_SEED}]")
-        if self.workers < 1:
-            raise ConfigError("workers must be at least 1")
-        if self.max_megapixels <= 0:
-            raise ConfigError("max_megapixels must be positive")
-        if self.image_format not in OUTPUT_FORMATS:
-            raise ConfigError(f"image_format must be one of {', '.join(OUTPUT_FORMATS)}")
+        if not self.severities:
+            raise ConfigError("give at least one severity (1..5)")
+        if not (Path(self.out).resolve() != Path(self.source).resolve()):
+            raise ConfigError("out must differ from source: the outputs would be mixed with the originals")
 
 
 @dataclass(frozen=True)
@@ -123,8 +116,11 @@ def discover_sources(source: Path, exclude: Path | None = None) -> list[Path]:
     return found
 
 
-def plan_tasks(config: CorruptJobConfig, relpath: str) -> list[Task]:
-    stem = str(Path(relpath).with_suffix(""))
+def plan_tasks(config: CorruptJobConfig, relpath: str, keep_suffix: bool = False) -> list[Task]:
+    """keep_suffix: photo.jpg and photo.png in one folder would share output names; such sources keep their
+    suffix in the name (photo_jpg__fog_s3.png)."""
+    path = Path(relpath)
+    stem = str(path.with_name(path.name.replace(".", "_"))) if keep_suffix else str(path.with_suffix(""))
     suffix = OUTPUT_FORMATS[config.image_format]
     if config.random_assign:
         pairs = [assign_random(config.seed, relpath)]
@@ -137,24 +133,8 @@ def plan_tasks(config: CorruptJobConfig, relpath: str) -> list[Task]:
 
 
 def read_manifest(path: Path) -> list[dict]:
-    """Complete lines of a manifest; a torn last line (killed mid-write) is dropped from the file."""
-    if not path.exists():
-        return []
-    records, keep_bytes = [], 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                records.append(json.loads(raw))
-            except ValueError:
-                break
-            if not raw.endswith(b"\n"):
-                records.pop()
-                break
-            keep_bytes += len(raw)
-    if keep_bytes != path.stat().st_size:
-        with path.open("r+b") as handle:
-            handle.truncate(keep_bytes)
-    return records
+    """Complete lines of a manifest; a torn last line (killed mid-write) is cut off the file."""
+    return read_jsonl(path, repair=True)
 
 
 def _task_key(source_rel: str, corruption: str, severity: int, seed: int) -> tuple:
@@ -197,13 +177,24 @@ def process_source(source: str, relpath: str, out_dir: str, tasks: list[Task], m
 def save_image_atomic(image: Image.Image, path: Path) -> None:
     """Write to a temporary name in the same folder, then rename: readers never see half a file."""
     kind = {".png": "PNG", ".jpg": "JPEG", ".webp": "WEBP"}[path.suffix]
-    if kind == "JPEG" and image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")
-    elif kind == "PNG" and image.mode == "F":
-        image = image.convert("I")  # PNG has no float samples
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    image.save(tmp, format=kind, quality=95)
-    os.replace(tmp, path)
+    image = savable(image, kind)
+    with atomic_open(path, "wb") as handle:
+        image.save(handle, format=kind, quality=95)
+
+
+def savable(image: Image.Image, kind: str) -> Image.Image:
+    """The image in a mode the format can store: JPEG holds L / RGB / CMYK, WebP L / RGB(A), PNG no float."""
+    mode = image.mode
+    if kind == "JPEG" and mode not in ("RGB", "L", "CMYK"):
+        return image.convert("RGB") if mode not in ("I;16", "I", "F") else to_rgb(image)
+    if kind == "WEBP" and mode not in ("RGB", "RGBA", "L"):
+        return image.convert("RGBA") if "A" in mode else (to_rgb(image) if mode in ("I;16", "I", "F") else
+                                                          image.convert("RGB"))
+    if kind == "PNG" and mode == "F":
+        return to_rgb(image)  # PNG has no float samples: 8-bit grey as RGB
+    if kind == "PNG" and mode not in ("1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16", "I;16B", "I;16L"):
+        return image.convert("RGBA" if "A" in mode else "RGB")  # CMYK, LAB, YCbCr, HSV
+    return image
 
 
 def _init_worker() -> None:
@@ -212,34 +203,18 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
 
 
-ProgressCallback = Callable[[int, int], None]
-
-
-def run_corrupt_job(config: CorruptJobConfig, progress: ProgressCallback | None = None) -> JobSummary:
+def run_corrupt_job(config: CorruptJobConfig, progress: Progress | None = None) -> JobSummary:
     """Run (or resume) a batch job.  `progress(done, total)` is called as images are written."""
-    config.validate()
-    source, out_dir = Path(config.source), Path(config.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out_dir):
-        return _run_locked(config, source, out_dir, progress)
+    check_config(config)
+    run = RunFolder(config.out, "corrupt")
+    with run.hold(config):
+        summary = _run_locked(config, Path(config.source), Path(config.out), run.tracker(progress))
+        run.summary = {"written": summary.written, "already_done": summary.skipped_done,
+                       "skipped_sources": len(summary.failed)}
+        return summary
 
 
-@contextlib.contextmanager
-def _exclusive(out_dir: Path):
-    """One job per output folder: a second one would interleave manifest lines.  The lock dies with the
-    process, so a killed job never leaves the folder locked."""
-    with (out_dir / ".lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(f"another job is writing to {out_dir}; wait for it or choose another --out") from None
-        # Under the lock, temporary files can only be leftovers of a killed run.
-        for stale in out_dir.rglob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-        yield
-
-
-def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress: ProgressCallback | None) -> JobSummary:
+def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress: Progress) -> JobSummary:
     sources = discover_sources(source, exclude=out_dir.resolve())
     root = source if source.is_dir() else source.parent
     manifest_path = out_dir / MANIFEST
@@ -250,9 +225,10 @@ def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress:
     }
     summary = JobSummary(manifest=str(manifest_path))
     work: list[tuple[str, str, list[Task]]] = []
-    for path in sources:
-        relpath = path.relative_to(root).as_posix()
-        tasks = plan_tasks(config, relpath)
+    relpaths = [path.relative_to(root).as_posix() for path in sources]
+    stems = Counter(str(Path(rel).with_suffix("")).lower() for rel in relpaths)
+    for path, relpath in zip(sources, relpaths):
+        tasks = plan_tasks(config, relpath, keep_suffix=stems[str(Path(relpath).with_suffix("")).lower()] > 1)
         todo = [t for t in tasks if _task_key(relpath, t.corruption, t.severity, t.seed) not in done]
         summary.skipped_done += len(tasks) - len(todo)
         if todo:

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from ..config import ConfigError
+from ..config import ConfigError, check_config, option
+from ..fileio import write_json
+from ..images import to_rgb
 from .api import MAX_SEED, corrupt
 from .images import check_size
 from .registry import SEVERITIES, list_corruptions
@@ -25,29 +27,23 @@ from .registry import SEVERITIES, list_corruptions
 
 @dataclass
 class GridConfig:
-    corruptions: list[str] = field(
-        default_factory=lambda: list_corruptions("common"), metadata={"help": "corruptions (rows of the grid)"}
-    )
-    severities: list[int] = field(default_factory=lambda: [3], metadata={"help": "severities (columns)"})
-    seed: int = field(default=0, metadata={"help": "seed shared by every cell"})
-    max_side: int = field(default=512, metadata={"help": "downscale so the longest side is at most this; 0 keeps size"})
-    workers: int = field(default=2, metadata={"help": "threads computing cells"})
+    corruptions: list[str] = option(default_factory=lambda: list_corruptions("common"),
+                                    help="corruptions (rows of the grid)", choices=list_corruptions)
+    severities: list[int] = option(default_factory=lambda: [3], help="severities (columns)", choices=SEVERITIES)
+    seed: int = option(0, help="seed shared by every cell", min=0, max=MAX_SEED)
+    max_side: int = option(512, help="downscale so the longest side is at most this; 0 keeps the size", min=0,
+                           max=16384)
+    workers: int = option(2, help="threads computing cells", min=1, max=64)
+    max_megapixels: float = option(16.0, help="refuse larger working images (the grid holds every cell in memory)",
+                                   gt=0)
 
     def validate(self) -> None:
-        known = set(list_corruptions())
         if not self.corruptions:
             raise ConfigError("choose at least one corruption")
-        unknown = [n for n in self.corruptions if n not in known]
-        if unknown:
-            raise ConfigError(f"unknown corruption(s) {', '.join(unknown)}")
-        if not self.severities or any(s not in SEVERITIES for s in self.severities):
-            raise ConfigError(f"severities must be in 1..5, got {self.severities}")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"seed must be in [0, {MAX_SEED}]")
-        if self.max_side < 0 or 0 < self.max_side < 32:
+        if not self.severities:
+            raise ConfigError("choose at least one severity")
+        if 0 < self.max_side < 32:
             raise ConfigError("max_side must be 0 (keep size) or at least 32")
-        if self.workers < 1:
-            raise ConfigError("workers must be at least 1")
 
 
 @dataclass
@@ -79,17 +75,21 @@ class GridResult:
         return next(c for c in self.cells if c.corruption == corruption and c.severity == severity)
 
 
-def working_image(image: Image.Image | np.ndarray, max_side: int) -> Image.Image:
-    """Upright, and downscaled (Lanczos) so that the longest side is at most max_side (0: unchanged)."""
+def working_image(image: Image.Image | np.ndarray, max_side: int,
+                  max_megapixels: float = float("inf")) -> Image.Image:
+    """Upright, in a mode every cell can be shown and saved in (RGB, RGBA, L, LA: CMYK, LAB, 16-bit and float
+    images become RGB), downscaled (Lanczos) so that the longest side is at most max_side (0: unchanged)."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
     image = ImageOps.exif_transpose(image)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = to_rgb(image)
     scale = max_side / max(image.size) if max_side else 1.0
     if scale < 1:
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
-    check_size(*image.size, max_megapixels=float("inf"))
+    check_size(*image.size, max_megapixels=max_megapixels)
     return image
 
 
@@ -111,9 +111,9 @@ def grid_key(work: Image.Image, config: GridConfig) -> str:
 def run_grid(image: Image.Image | np.ndarray, config: GridConfig, root: Path) -> tuple[GridResult, bool]:
     """Compute the grid into root/<content key>/, or load it if that exact grid was computed before.
     Returns (result, reused)."""
-    config.validate()
+    check_config(config)
     started = time.perf_counter()
-    work = working_image(image, config.max_side)
+    work = working_image(image, config.max_side, config.max_megapixels)
     folder = root / grid_key(work, config)
     if (folder / "grid.json").is_file():
         return load_grid(folder), True
@@ -134,9 +134,7 @@ def run_grid(image: Image.Image | np.ndarray, config: GridConfig, root: Path) ->
     result = GridResult(folder, original, work.size, config.seed, cells, (time.perf_counter() - started) * 1000)
     meta = {"original": original, "size": list(work.size), "seed": config.seed,
             "cells": [asdict(c) for c in cells], "wall_milliseconds": round(result.wall_milliseconds, 1)}
-    tmp = folder / "grid.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1))
-    tmp.replace(folder / "grid.json")  # written last: its presence means the grid is complete
+    write_json(folder / "grid.json", meta)  # written last: its presence means the grid is complete
     return result, False
 
 

@@ -16,58 +16,26 @@ How each input is converted (the kernels are defined on 8-bit RGB, as in the ref
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-MIN_SIDE = 32
-DEFAULT_MAX_MEGAPIXELS = 64.0
+from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, check_pixels, read_image
+
+MIN_SIDE = 32  # the kernels' smallest side (blur kernels and frost crops need room)
 _ALPHA_MODES = {"RGBA": "RGB", "RGBa": "RGB", "LA": "L", "La": "L", "PA": "RGB"}
 _HIGH_DEPTH_GREY = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 
 
-class ImageInputError(ValueError):
-    """An image that cannot be corrupted; the message is one line meant for the user."""
-
-
 def check_size(width: int, height: int, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> None:
-    if width < MIN_SIDE or height < MIN_SIDE:
-        raise ImageInputError(f"image is {width}x{height} px; corruptions need at least {MIN_SIDE} px on each side")
-    megapixels = width * height / 1e6
-    if megapixels > max_megapixels:
-        raise ImageInputError(
-            f"image is {width}x{height} = {megapixels:.1f} megapixels, over the {max_megapixels:g} MP limit "
-            "(a possible decompression bomb; raise --max-megapixels if you trust it)"
-        )
+    check_pixels(width, height, max_megapixels, MIN_SIDE)
 
 
 def load_image(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> Image.Image:
-    """Open and fully decode an image file, or raise ImageInputError with one clear line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImageInputError(f"{path}: no such file")
-    if path.stat().st_size == 0:
-        raise ImageInputError(f"{path}: empty file (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            # We apply our own pixel limit below, before decoding; Pillow's warning would only repeat it.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                check_size(opened.width, opened.height, max_megapixels)
-                opened.load()
-                image = ImageOps.exif_transpose(opened)
-    except ImageInputError as error:
-        raise ImageInputError(f"{path}: {error}") from None
-    except Image.DecompressionBombError as error:
-        raise ImageInputError(f"{path}: refused as a decompression bomb by Pillow ({error})") from None
-    except UnidentifiedImageError:
-        raise ImageInputError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data surfaces as these
-        raise ImageInputError(f"{path}: unreadable image data ({error})") from None
-    return image
+    """An image file the kernels can take (at least 32 px a side), or ImageInputError."""
+    return read_image(path, max_megapixels, MIN_SIDE)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:

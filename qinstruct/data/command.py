@@ -4,38 +4,26 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config.cli import add_job_parser
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from .jobs import ExportConfig, ValidateConfig
+
     parser = subparsers.add_parser("data", help="validate dataset files; export instruction data (LLaMA-Factory, TRL)")
     verbs = parser.add_subparsers(title="data verbs", metavar="VERB", required=True)
-
-    validate = verbs.add_parser("validate", help="load a file, report every problem with item and field")
-    validate.add_argument("file")
-    validate.add_argument("--format", choices=["instructions", "pathway", "mos", "qbench-outputs", "llvisionqa"],
-                          help="default: detected from the first item")
-    validate.add_argument("--skip-invalid", action="store_true", help="load what is valid and count the rest")
-    validate.add_argument("--image-root", help="check that every referenced image exists under this folder")
-    validate.add_argument("--strict", action="store_true", help="missing images are an error")
-    validate.set_defaults(func=run_validate)
-
-    export = verbs.add_parser("export", help="Q-Instruct / LLaVA JSON -> LLaMA-Factory (ShareGPT) or TRL")
-    export.add_argument("file", help="instruction JSON (LLaVA layout)")
-    export.add_argument("--to", dest="target", required=True, choices=["llamafactory", "trl", "llava"])
-    export.add_argument("--out", required=True, help="output folder")
-    export.add_argument("--name", default="qinstruct", help="dataset name (file name and dataset_info key)")
-    export.add_argument("--image-prefix", default="", help="prepended to every image path")
-    export.add_argument("--skip-invalid", action="store_true")
-    export.set_defaults(func=run_export)
+    add_job_parser(verbs, "validate", ValidateConfig, run_validate,
+                   help="load a file, report every problem with item and field (exit 1: invalid)")
+    add_job_parser(verbs, "export", ExportConfig, run_export,
+                   help="Q-Instruct / LLaVA JSON -> LLaVA, LLaMA-Factory (ShareGPT) or TRL files")
 
 
-def run_validate(args: argparse.Namespace) -> int:
-    from .loaders import DataError, load_any
+def run_validate(config, args: argparse.Namespace) -> int:
+    from .jobs import validate_file
+    from .loaders import DataError
 
-    options = {"skip_invalid": args.skip_invalid}
-    if args.image_root:
-        options.update(image_root=args.image_root, strict=args.strict)
     try:
-        result = load_any(args.file, args.format, **options)
+        result = validate_file(config)
     except DataError as error:
         print(f"invalid: {error}", file=sys.stderr)
         return 1
@@ -47,16 +35,11 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_export(args: argparse.Namespace) -> int:
-    from .exporters import export_instructions
-    from .loaders import DataError, load_instructions
+def run_export(config, args: argparse.Namespace) -> int:
+    from .jobs import export_file
 
-    try:
-        result = load_instructions(args.file, skip_invalid=args.skip_invalid)
-    except DataError as error:
-        print(f"invalid: {error}", file=sys.stderr)
-        return 1
-    for path in export_instructions(result.items, args.out, args.target, args.name, args.image_prefix):
+    files, result = export_file(config)
+    for path in files:
         print(path)
     if result.errors:
         print(f"{len(result.errors)} invalid item(s) skipped; first: {result.errors[0]}", file=sys.stderr)

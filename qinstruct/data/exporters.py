@@ -12,9 +12,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from ..config import ConfigError
+from ..fileio import write_json, write_jsonl
 from .records import IMAGE_TOKENS, InstructionItem
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 _TOKEN = re.compile("|".join(re.escape(t) for t in IMAGE_TOKENS))
 _ROLE = {"human": "user", "gpt": "assistant"}
@@ -64,26 +68,64 @@ def to_trl(item: InstructionItem, image_prefix: str = "") -> dict[str, Any]:
     return {"messages": messages, "images": images}
 
 
+ExportFunction = Callable[[list[InstructionItem], Path, str, str], list[Path]]
+_EXPORTERS: dict[str, tuple[ExportFunction, str]] = {}
+
+
+def register_exporter(name: str, description: str):
+    def decorate(function: ExportFunction) -> ExportFunction:
+        _EXPORTERS[name] = (function, description)
+        return function
+    return decorate
+
+
+def list_exporters() -> list[str]:
+    return list(_EXPORTERS)
+
+
+def exporter_description(name: str) -> str:
+    return _EXPORTERS[name][1]
+
+
+@register_exporter("llava", "Q-Instruct / LLaVA JSON (the official training scripts)")
+def _export_llava(items, out_dir: Path, name: str, image_prefix: str) -> list[Path]:
+    rows = [i.to_json() for i in items]
+    if image_prefix:
+        rows = [{**row, "image": _image_path(item, image_prefix)[0]} if item.image else row
+                for row, item in zip(rows, items)]
+    return [write_json(out_dir / f"{name}.json", rows)]
+
+
+@register_exporter("llamafactory", "LLaMA-Factory ShareGPT JSON + dataset_info.json")
+def _export_llamafactory(items, out_dir: Path, name: str, image_prefix: str) -> list[Path]:
+    data_file = write_json(out_dir / f"{name}.json", [to_llamafactory(i, image_prefix) for i in items])
+    info_file = out_dir / "dataset_info.json"
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
+    except ValueError:
+        info = {}  # a broken dataset_info.json is rewritten with this dataset's entry
+    info.update(llamafactory_dataset_info(name, data_file.name))
+    return [data_file, write_json(info_file, info, indent=2)]
+
+
+@register_exporter("trl", "TRL SFTTrainer JSON Lines (messages with image placeholders)")
+def _export_trl(items, out_dir: Path, name: str, image_prefix: str) -> list[Path]:
+    return [write_jsonl(out_dir / f"{name}.jsonl", [to_trl(i, image_prefix) for i in items])]
+
+
+def check_dataset_name(name: str) -> str:
+    """A dataset name becomes a file name inside the output folder: no folders, no '..'."""
+    if not name or name != Path(name).name or name.startswith(".") or not _NAME.fullmatch(name):
+        raise ConfigError(f"dataset name {name!r}: use letters, digits, '.', '_' or '-' (it becomes a file name "
+                          "inside the output folder)")
+    return name
+
+
 def export_instructions(items: list[InstructionItem], out_dir: str | Path, target: str, name: str = "qinstruct",
                         image_prefix: str = "") -> list[Path]:
-    """Write `items` in the target format into out_dir; returns the files written."""
+    """Write `items` in the target format into out_dir, each file atomically; returns the files written."""
+    if target not in _EXPORTERS:
+        raise ConfigError(f"unknown export format {target!r}; known: {', '.join(_EXPORTERS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if target == "llamafactory":
-        data_file = out_dir / f"{name}.json"
-        data_file.write_text(json.dumps([to_llamafactory(i, image_prefix) for i in items], ensure_ascii=False,
-                                        indent=1))
-        info_file = out_dir / "dataset_info.json"
-        info = json.loads(info_file.read_text()) if info_file.exists() else {}
-        info.update(llamafactory_dataset_info(name, data_file.name))
-        info_file.write_text(json.dumps(info, indent=2))
-        return [data_file, info_file]
-    if target == "trl":
-        data_file = out_dir / f"{name}.jsonl"
-        data_file.write_text("".join(json.dumps(to_trl(i, image_prefix), ensure_ascii=False) + "\n" for i in items))
-        return [data_file]
-    if target == "llava":
-        data_file = out_dir / f"{name}.json"
-        data_file.write_text(json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1))
-        return [data_file]
-    raise ValueError(f"unknown export target {target!r}; use llamafactory, trl or llava")
+    return _EXPORTERS[target][0](items, out_dir, check_dataset_name(name), image_prefix)

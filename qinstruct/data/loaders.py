@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
+from ..errors import UserError
 from .records import (
     IMAGE_TOKENS,
     QUESTION_CONCERNS,
@@ -28,7 +29,7 @@ T = TypeVar("T")
 LIST, JSONL, CONCATENATED = "JSON list", "JSON Lines", "concatenated JSON objects (}{)"
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A data problem located as precisely as we can: file, item index or line, field."""
 
     def __init__(self, path: str | Path, message: str, *, index: int | None = None, line: int | None = None,

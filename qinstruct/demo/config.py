@@ -1,31 +1,22 @@
 """WorldConfig, kept apart from the generator so that the CLI can read its defaults without heavy imports."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
-from ..config import ConfigError
+from ..config import option
 
 
 @dataclass
 class WorldConfig:
-    out: str = field(metadata={"help": "output folder"})
-    images: int = field(default=2000, metadata={"help": "training images (each gets pathway feedbacks)"})
-    eval_images: int = field(default=400, metadata={"help": "held-out evaluation images"})
-    size: int = field(default=64, metadata={"help": "image side in px (64: what CPU micro models learn from)"})
-    seed: int = field(default=0, metadata={"help": "same seed, same files"})
-    pristine_share: float = field(default=0.1, metadata={"help": "share of images left uncorrupted"})
-    scene_share: float = field(default=0.5, metadata={"help": "share of procedural scenes (rest: photo crops)"})
-    feedbacks_per_image: int = field(default=3, metadata={"help": "pathway feedbacks per image (>= 3)"})
-    questions_per_eval_image: int = field(default=2, metadata={"help": "LLVisionQA questions per held-out image"})
+    COMMAND: ClassVar = ("demo", "world")
 
-    def validate(self) -> None:
-        if self.images < 1 or self.eval_images < 1:
-            raise ConfigError("images and eval_images must be at least 1")
-        if not 32 <= self.size <= 1024:
-            raise ConfigError("size must be in 32..1024 px")
-        if not 0 <= self.pristine_share <= 1 or not 0 <= self.scene_share <= 1:
-            raise ConfigError("pristine_share and scene_share must be in [0, 1]")
-        if not 3 <= self.feedbacks_per_image <= 5:
-            raise ConfigError("feedbacks_per_image must be 3..5 (five styles exist)")
-        if self.questions_per_eval_image < 1:
-            raise ConfigError("questions_per_eval_image must be at least 1")
+    out: str = option(help="output folder (a run folder; world.json appears when the world is complete)")
+    images: int = option(2000, help="training images (each gets pathway feedbacks)", min=1, max=1_000_000)
+    eval_images: int = option(400, help="held-out evaluation images", min=1, max=1_000_000)
+    size: int = option(64, help="image side in px (64: what CPU micro models learn from)", min=32, max=1024)
+    seed: int = option(0, help="same seed, same files", min=0, max=2**32 - 1)
+    pristine_share: float = option(0.1, help="share of images left uncorrupted", min=0, max=1)
+    scene_share: float = option(0.5, help="share of procedural scenes (the rest: photo crops)", min=0, max=1)
+    feedbacks_per_image: int = option(3, help="pathway feedbacks per image (five styles exist)", min=3, max=5)
+    questions_per_eval_image: int = option(2, help="LLVisionQA questions per held-out image", min=1, max=12)

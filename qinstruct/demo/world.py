@@ -15,14 +15,17 @@ Layout of the output folder (paths inside the files are relative to it):
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from ..config import check_config
 from ..corrupt import corrupt, list_corruptions
 from ..data.records import InstructionItem, PathwayRecord
+from ..fileio import write_json, write_jsonl
+from ..runs import Progress, RunBusy, RunFolder
 from .config import WorldConfig
 from .feedback import write_feedbacks
 from .questions import CELLS, content_conversation, perception_questions
@@ -84,12 +87,17 @@ def _save_png(pixels: np.ndarray, path: Path) -> None:
     Image.fromarray(pixels).save(path, optimize=False)
 
 
-ProgressCallback = Callable[[int, int], None]
+def build_world(config: WorldConfig, progress: Progress | None = None) -> dict:
+    """Generate the world into config.out (a run folder, held while building); returns world.json's contents."""
+    check_config(config)
+    run = RunFolder(config.out, "demo-world")
+    with run.hold(config):
+        summary = _build(config, run.tracker(progress))
+        run.summary = summary["counts"]
+        return summary
 
 
-def build_world(config: WorldConfig, progress: ProgressCallback | None = None) -> dict:
-    """Generate the world into config.out; returns the contents of world.json."""
-    config.validate()
+def _build(config: WorldConfig, progress: Progress) -> dict:
     out = Path(config.out)
     for sub in ("images/pristine", "images/train", "images/eval", "eval"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -112,7 +120,7 @@ def build_world(config: WorldConfig, progress: ProgressCallback | None = None) -
             id=f"content-{index:06d}", image=f"images/train/{name}",
             conversations=content_conversation(rated.rng, rated.sample.content),
             meta={"type": "content", "synthetic": True}))
-        if progress and index % 50 == 0:
+        if index % 50 == 0:
             progress(index, total)
 
     questions, mos_list = [], []
@@ -129,13 +137,13 @@ def build_world(config: WorldConfig, progress: ProgressCallback | None = None) -
             item.img_path = f"images/eval/{name}"
             item.meta = {"synthetic": True, "corruption": rated.corruption, "severity": rated.severity or None}
             questions.append(item.to_json())
-        if progress and index % 50 == 0:
+        if index % 50 == 0:
             progress(config.images + index, total)
 
-    _write_jsonl(out / "pathway.jsonl", [r.to_json() for r in pathway])
-    _write_json(out / "instruct_content.json", [i.to_json() for i in content_items])
-    _write_json(out / "eval" / "llvisionqa.json", questions)
-    _write_json(out / "eval" / "mos.json", mos_list)
+    write_jsonl(out / "pathway.jsonl", [r.to_json() for r in pathway])
+    write_json(out / "instruct_content.json", [i.to_json() for i in content_items])
+    write_json(out / "eval" / "llvisionqa.json", questions)
+    write_json(out / "eval" / "mos.json", mos_list)
     summary = {
         "version": WORLD_VERSION,
         "synthetic": True,
@@ -146,32 +154,24 @@ def build_world(config: WorldConfig, progress: ProgressCallback | None = None) -
         "files": {"pathway": "pathway.jsonl", "content": "instruct_content.json",
                   "llvisionqa": "eval/llvisionqa.json", "mos": "eval/mos.json"},
     }
-    _write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete
-    if progress:
-        progress(total, total)
+    write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete
+    progress(total, total)
     return summary
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
 
 
 def world_ready(folder: str | Path) -> bool:
     return (Path(folder) / WORLD_FILE).is_file()
 
 
-def ensure_world(folder: str | Path, config: WorldConfig | None = None,
-                 progress: ProgressCallback | None = None) -> dict:
-    """The world in `folder`, built with `config` (default size) if it is not there yet."""
+def ensure_world(folder: str | Path, config: WorldConfig | None = None, progress: Progress | None = None) -> dict:
+    """The world in `folder`, built with `config` (default size) if it is not there yet.  Two processes
+    starting at once: the second waits for the first one's lock, then finds the world ready."""
     folder = Path(folder)
-    if world_ready(folder):
-        return json.loads((folder / WORLD_FILE).read_text())
-    return build_world(config or WorldConfig(out=str(folder)), progress)
+    for _ in range(600):
+        if world_ready(folder):
+            return json.loads((folder / WORLD_FILE).read_text())
+        try:
+            return build_world(config or WorldConfig(out=str(folder)), progress)
+        except RunBusy:
+            time.sleep(1.0)
+    raise RunBusy(f"{folder}: another process has been building the demo world for 10 minutes")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ConfigError
+from ..config import ConfigError, check_config
 from .dataset import StatsDataset
 
 
@@ -86,3 +86,26 @@ def flatness(counts: np.ndarray) -> float:
         return 0.0
     p = counts[counts > 0] / total
     return float(-(p * np.log(p)).sum() / np.log(len(counts)))
+
+
+def run_balance_job(config) -> list[str]:
+    """The `qinstruct stats balance` job (a BalanceJobConfig): write the balanced MOS list to config.out;
+    returns one line per source (items before -> after, histogram flatness)."""
+    from ..fileio import write_json
+    from .dataset import load_inputs
+
+    check_config(config)
+    default, per_source = config.budgets()
+    data = load_inputs(config)
+    if default is None:
+        default = max(len(data), 1)  # only the named sources are cut
+    sampled = balance(data, BalanceConfig(default, config.bins, config.seed, per_source))
+    write_json(config.out, [{"img_path": i, "gt_score": round(m, 4), "source": s}
+                            for i, m, s in zip(sampled.images, sampled.mos, sampled.sources)])
+    lines = []
+    for source in data.source_names():
+        before = histogram(data.filter([source]).mos_array, config.bins)
+        after = histogram(sampled.filter([source]).mos_array, config.bins)
+        lines.append(f"{source}: {before.sum()} -> {after.sum()} items; flatness {flatness(before):.3f} -> "
+                     f"{flatness(after):.3f}; histogram {after.tolist()}")
+    return lines

@@ -7,11 +7,14 @@ to [0, 100]: by a factor the user declares (--scale SOURCE=FACTOR) or one inferr
 """
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..config import ConfigError
 from ..data.loaders import DataError, detect_format, load_any
 
 
@@ -78,10 +81,29 @@ def parse_scales(specs: list[str] | None) -> dict[str, float]:
         try:
             scales[source] = float(factor)
         except ValueError:
-            raise ValueError(f"--scale expects SOURCE=FACTOR, got {spec!r}") from None
+            raise ConfigError(f"--scale expects SOURCE=FACTOR, got {spec!r}") from None
         if not sep or not source or scales[source] <= 0:
-            raise ValueError(f"--scale expects SOURCE=FACTOR with a positive factor, got {spec!r}")
+            raise ConfigError(f"--scale expects SOURCE=FACTOR with a positive factor, got {spec!r}")
     return scales
+
+
+def load_inputs(config) -> StatsDataset:
+    """The files of a statistics job (a StatsInput config), from a cache while they are unchanged."""
+    stamps = []
+    for spec in config.files:
+        path = parse_file_spec(spec)[0]
+        try:
+            stamps.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            stamps.append(0)  # the loader reports the missing file
+    return _load_cached(tuple(config.files), tuple(config.scales), bool(config.skip_invalid), tuple(stamps))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(files: tuple[str, ...], scales: tuple[str, ...], skip_invalid: bool,
+                 stamps: tuple[int, ...]) -> StatsDataset:
+    # stamps (modification times) make an edited file load again; callers never modify the dataset
+    return load_stats_dataset(list(files), parse_scales(list(scales)), skip_invalid)
 
 
 def load_stats_dataset(specs: list[str], scales: dict[str, float] | None = None,

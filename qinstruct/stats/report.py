@@ -11,37 +11,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..config import ConfigError
+from ..config import check_config
 from ..data.vocabulary import load_vocabulary
+from ..fileio import write_bytes
 from . import figures
+from .config import StatsConfig
 from .balance import BalanceConfig, balance, flatness, histogram
-from .dataset import StatsDataset
+from .dataset import StatsDataset, load_inputs
 from .table1 import SourceStats, format_table1, table1
 from .text import MOS_BANDS, NO_CONCLUSION, TextStats, text_stats
-
-
-@dataclass
-class StatsConfig:
-    files: list[str] = field(default_factory=list, metadata={"help": "FILE or FILE=SOURCE; pathway, MOS list, ..."})
-    scales: list[str] = field(default_factory=list, metadata={"help": "SOURCE=FACTOR rescales MOS to [0, 100]"})
-    sources: list[str] = field(default_factory=list, metadata={"help": "keep only these sources (empty: all)"})
-    mos_min: float = field(default=0.0, metadata={"help": "keep rows with MOS >= this"})
-    mos_max: float = field(default=100.0, metadata={"help": "keep rows with MOS <= this"})
-    budget: int = field(default=0, metadata={"help": "balanced sample size per source (0: no balancing)"})
-    bins: int = field(default=10, metadata={"help": "MOS bins for histograms and balancing"})
-    seed: int = field(default=0, metadata={"help": "seed of the balancing sampler"})
-
-    def validate(self) -> None:
-        if not 0 <= self.mos_min <= self.mos_max <= 100:
-            raise ConfigError("need 0 <= mos_min <= mos_max <= 100")
-        if self.budget < 0:
-            raise ConfigError("budget must be >= 0")
-        if not 2 <= self.bins <= 100:
-            raise ConfigError("bins must be in 2..100")
-
-    @property
-    def filters_mos(self) -> bool:
-        return self.mos_min > 0 or self.mos_max < 100
 
 
 @dataclass
@@ -67,7 +45,7 @@ class StatsReport:
 
 def compute_report(data: StatsDataset, config: StatsConfig) -> StatsReport:
     """Filter, balance (if asked), and compute Table 1, text statistics and every figure."""
-    config.validate()
+    check_config(config)
     started = time.perf_counter()
     selected = data.filter(config.sources or None, config.mos_min if config.filters_mos else None,
                            config.mos_max if config.filters_mos else None)
@@ -137,23 +115,26 @@ def report_markdown(report: StatsReport) -> str:
               "![Conclusion by MOS band](conclusion_by_mos.png)", ""]
     if any(report.data.origin.get(s, ("", ""))[1] == "pathway" for s in report.data.source_names()):
         lines += ["Feedbacks of the embedded demo world are synthetic (written from known corruptions).", ""]
-    lines.append(f"Computed in {report.seconds:.2f} s.")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)  # no timings: the same data and config give the same bytes
 
 
 def export_report(report: StatsReport, out_dir: Path) -> Path:
-    """Write every figure (PNG), table (CSV) and report.md into out_dir, plus report.zip of them all."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = []
-    for name, image in report.images.items():
-        (out_dir / f"{name}.png").write_bytes(figures.to_png(image))
-        names.append(f"{name}.png")
-    for name, content in report_tables(report).items():
-        (out_dir / name).write_text(content)
-        names.append(name)
-    (out_dir / "report.md").write_text(report_markdown(report))
-    names.append("report.md")
-    with zipfile.ZipFile(out_dir / "report.zip", "w") as archive:
-        for name in names:
-            archive.write(out_dir / name, arcname=name)
-    return out_dir / "report.zip"
+    """Write every figure (PNG), table (CSV) and report.md into out_dir, plus report.zip of them all; the same
+    report gives the same bytes (the archive carries a fixed date)."""
+    files: dict[str, bytes] = {f"{name}.png": figures.to_png(image) for name, image in report.images.items()}
+    files.update({name: content.encode() for name, content in report_tables(report).items()})
+    files["report.md"] = report_markdown(report).encode()
+    for name, data in files.items():
+        write_bytes(out_dir / name, data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    return write_bytes(out_dir / "report.zip", buffer.getvalue())
+
+
+def run_report(config: StatsConfig) -> tuple[StatsReport, Path]:
+    """The `qinstruct stats report` job: load, compute, write into config.out; returns the report and its zip."""
+    check_config(config)
+    report = compute_report(load_inputs(config), config)
+    return report, export_report(report, Path(config.out))

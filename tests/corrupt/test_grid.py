@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qinstruct.config import ConfigError
+from qinstruct.errors import UserError
 from qinstruct.corrupt import corrupt
 from qinstruct.corrupt.grid import GridConfig, contact_sheet, load_grid, run_grid, zip_grid
 from qinstruct.demo.photos import demo_photo, list_demo_photos
@@ -52,10 +52,11 @@ def test_rgba_upload_keeps_alpha_in_cells(tmp_path):
     (GridConfig(corruptions=[]), "at least one corruption"),
     (GridConfig(severities=[0]), "severities"),
     (GridConfig(max_side=16), "max_side"),
-    (GridConfig(corruptions=["nope"]), "unknown corruption"),
+    (GridConfig(corruptions=["nope"]), "corruptions: expected one of gaussian_noise"),
+    (GridConfig(max_side=0, max_megapixels=0.1), "over the 0.1 MP limit"),
 ])
 def test_bad_grid_configs(tmp_path, config, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(UserError, match=message):  # ConfigError, or ImageInputError for the size
         run_grid(demo_photo("camera"), config, tmp_path)
 
 

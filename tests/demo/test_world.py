@@ -9,6 +9,7 @@ import pytest
 from qinstruct.cli import main
 from qinstruct.data import load_instructions, load_llvisionqa, load_mos_list, load_pathway
 from qinstruct.demo.world import WorldConfig, build_world, world_ready
+from qinstruct.runs import RUN_FILES, read_status
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def world(tmp_path_factory):
 def test_same_seed_same_files_other_seed_other_files(world, tmp_path):
     assert main(["demo", "world", "--out", str(tmp_path / "again"), "--images", "150", "--eval-images", "60",
                  "--seed", "7"]) == 0
-    comparison = filecmp.dircmp(world, tmp_path / "again")
+    comparison = filecmp.dircmp(world, tmp_path / "again", ignore=list(RUN_FILES))  # they name their folder
     assert not comparison.diff_files and not comparison.left_only and not comparison.right_only
     for sub in ("images/train", "images/eval", "images/pristine", "eval"):
         match, mismatch, errors = filecmp.cmpfiles(world / sub, tmp_path / "again" / sub,
@@ -85,3 +86,9 @@ def test_content_data_and_eval_sets(world):
     assert len(mos) == 60
     summary = json.loads((world / "world.json").read_text())
     assert summary["synthetic"] is True and summary["counts"]["feedbacks"] == 450
+
+
+def test_world_folder_is_a_run_folder(world):
+    status = read_status(world)
+    assert status.kind == "demo-world" and status.state == "done" and status.summary["eval_questions"] == 120
+    assert status.command == f"qinstruct demo world --out {world} --images 150 --eval-images 60 --seed 7"

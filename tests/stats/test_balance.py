@@ -50,6 +50,6 @@ def test_balance_command_writes_the_sample(shared_data, tmp_path, capsys):
 
 def test_bad_budget_is_a_clear_error(shared_data, capsys):
     assert main(["stats", "balance", f"{shared_data}/qbench/mos/agi.json", "--budget", "lots", "--out", "x"]) == 2
-    assert "--budget expects N or SOURCE=N" in capsys.readouterr().err
+    assert "budget: expected N or SOURCE=N, got 'lots'" in capsys.readouterr().err
     with pytest.raises(Exception, match="budgets must be at least 1"):
         BalanceConfig(budget=0).validate()

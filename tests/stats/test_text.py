@@ -2,7 +2,7 @@
 import json
 
 from qinstruct.stats.dataset import load_stats_dataset
-from qinstruct.stats.report import StatsConfig, compute_report, export_report, report_tables
+from qinstruct.stats.report import StatsConfig, compute_report, export_report, report_tables, run_report
 from qinstruct.stats.text import conclusion_level, text_stats
 
 LEVELS = ("excellent", "good", "fair", "poor", "bad")
@@ -41,15 +41,26 @@ def test_text_statistics(tmp_path):
 
 
 def test_report_export_and_filters(tmp_path):
-    data = load_stats_dataset([str(write_pathway(tmp_path))])
-    report = compute_report(data, StatsConfig(sources=["koniq"], mos_min=20, mos_max=60))
+    path = str(write_pathway(tmp_path))
+    data = load_stats_dataset([path])
+    common = {"files": [path], "out": str(tmp_path / "out")}
+    report = compute_report(data, StatsConfig(**common, sources=["koniq"], mos_min=20, mos_max=60))
     assert len(report.data) == 1 and report.text.n_feedbacks == 1
-    archive = export_report(compute_report(data, StatsConfig(budget=1)), tmp_path / "out")
+    archive = export_report(compute_report(data, StatsConfig(**common, budget=1)), tmp_path / "out")
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"table1.csv", "report.md", "word_cloud.png", "mos_histograms.png", "lowlevel_words.png",
             "feedback_lengths.png", "attributes_per_source.png", "conclusion_by_mos.png"} <= names
     assert archive.name == "report.zip"
-    table = report_tables(compute_report(data, StatsConfig()))["table1.csv"].splitlines()
+    table = report_tables(compute_report(data, StatsConfig(**common)))["table1.csv"].splitlines()
     assert table[0] == "source,size,mean,std,sampled_size,sampled_mean,sampled_std"
     assert table[1].startswith("koniq,2,50.0,25.0")
     assert "| koniq | 2 | 50.00 | 25.00 |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_report_job_is_reproducible(tmp_path):
+    path = str(write_pathway(tmp_path))
+    for out in ("a", "b"):
+        run_report(StatsConfig(files=[path], out=str(tmp_path / out), budget=1, seed=3))
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "report.zip" in names
+    assert all((tmp_path / "a" / n).read_bytes() == (tmp_path / "b" / n).read_bytes() for n in names)

@@ -1,0 +1,46 @@
+"""The data jobs: validate any dataset file; export instruction data for other trainers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from ..config import option
+from .exporters import export_instructions, list_exporters
+from .loaders import LOADERS, LoadResult, load_any, load_instructions
+
+
+@dataclass
+class ValidateConfig:
+    COMMAND: ClassVar = ("data", "validate")
+
+    file: str = option(help="the dataset file to check", positional=True)
+    format: str | None = option(None, help="the file's format (default: detected from the first item)",
+                                choices=lambda: list(LOADERS))
+    skip_invalid: bool = option(False, help="load what is valid and count the rest")
+    image_root: str | None = option(None, help="check that every referenced image exists under this folder")
+    strict: bool = option(False, help="missing images are an error")
+
+
+def validate_file(config: ValidateConfig) -> LoadResult:
+    options = {"skip_invalid": config.skip_invalid}
+    if config.image_root:
+        options.update(image_root=config.image_root, strict=config.strict)
+    return load_any(config.file, config.format, **options)
+
+
+@dataclass
+class ExportConfig:
+    COMMAND: ClassVar = ("data", "export")
+
+    file: str = option(help="instruction JSON (Q-Instruct / LLaVA layout)", positional=True)
+    to: str = option(help="target format", choices=list_exporters)
+    out: str = option(help="output folder")
+    name: str = option("qinstruct", help="dataset name: the file name and the dataset_info key")
+    image_prefix: str = option("", help="prepended to every image path")
+    skip_invalid: bool = option(False, help="export the valid items and count the rest")
+
+
+def export_file(config: ExportConfig) -> tuple[list[Path], LoadResult]:
+    result = load_instructions(config.file, skip_invalid=config.skip_invalid)
+    return export_instructions(result.items, config.out, config.to, config.name, config.image_prefix), result

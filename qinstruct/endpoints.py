@@ -1,0 +1,50 @@
+"""OpenAI-compatible endpoints (OpenAI, vLLM, SGLang, Ollama...): defaults, and which key goes where.
+
+A key typed by a user belongs to that user's request only.  The key in the environment (`OPENAI_API_KEY`)
+belongs to whoever started the process: on the command line that is the user, so it goes to any endpoint;
+in the studio it goes only to the endpoints the operator configured (`KeyPolicy.env_key_endpoints`), never to
+a URL a browser user typed.  Keys are never logged, written to a file or shown back.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"  # the one default model name for every OpenAI-compatible job
+NO_KEY = "no-key-for-local-servers"  # what the client sends when there is no key (local servers ignore it)
+
+
+def normalise_url(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def default_base_url() -> str:
+    return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """Where the environment's key may go.  None: anywhere (the command line); a set: only there."""
+    env_key_endpoints: frozenset[str] | None = None
+
+    @classmethod
+    def for_studio(cls, endpoints: list[str] | tuple[str, ...] = ()) -> "KeyPolicy":
+        """The operator's endpoints: those given with --endpoint, plus the default one (OPENAI_BASE_URL or
+        OpenAI's), which is where a key put in the studio's environment is meant to go."""
+        return cls(frozenset(normalise_url(url) for url in [*endpoints, default_base_url()]))
+
+    def env_key_allowed(self, base_url: str) -> bool:
+        return self.env_key_endpoints is None or normalise_url(base_url) in self.env_key_endpoints
+
+    def key_for(self, base_url: str, typed_key: str | None) -> str:
+        """The key to send to `base_url`: the one the user typed, else the environment's where allowed."""
+        if typed_key:
+            return typed_key
+        env_key = os.environ.get("OPENAI_API_KEY")
+        if env_key and self.env_key_allowed(base_url):
+            return env_key
+        return NO_KEY
+
+
+COMMAND_LINE = KeyPolicy()  # the user started the process: their environment key is theirs to send

@@ -1,0 +1,108 @@
+"""Writing files so that a crash, a kill or a full disk never leaves a half-written file under the real name.
+
+Every writer goes through a temporary file in the same folder (`.NAME.PID.tmp`), flushed to disk, then renamed
+over the target; if anything fails the temporary file is removed and the previous version stays intact.  A job
+holding its run folder's lock removes leftovers of a killed run (`remove_stale_temporaries`).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from .errors import UserError
+
+
+class WriteError(UserError):
+    """A file could not be written (disk full, permission, read-only folder); nothing half-written is left."""
+
+    exit_code = 3
+
+
+def temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file to write; on success it replaces `path`, on any error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, mode, encoding=None if "b" in mode else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(f"{path}: cannot write ({error.strerror or error}); the previous file, if any, is "
+                         "unchanged") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_json(path: str | Path, data: Any, indent: int | None = 1) -> Path:
+    return write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
+    return write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def append_line(path: str | Path, record: dict) -> None:
+    """Append one JSON line with a single write(2) on an O_APPEND descriptor: concurrent writers never
+    interleave inside a line, and a kill leaves at worst a torn last line, which readers drop."""
+    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | Path, repair: bool = False) -> list[dict]:
+    """The complete lines of a JSON Lines file; a torn last line (killed mid-write) is ignored, and with
+    repair=True cut off the file so that appending continues cleanly."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records, keep = [], 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                records.append(json.loads(raw))
+            except ValueError:
+                break
+            keep += len(raw)
+    if repair and keep != path.stat().st_size:
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+    return records
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Leftovers of a killed writer (`.NAME.PID.tmp`).  Call only while holding the folder's lock."""
+    removed = 0
+    for stale in folder.rglob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+        removed += 1
+    return removed
