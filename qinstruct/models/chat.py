@@ -8,33 +8,17 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from PIL import Image
 
 from .families import pad_to_square
-from .loading import LoadedModel
+from .types import ChatModel, GenerationOptions, Turn
 
+if TYPE_CHECKING:
+    from .local import LoadedModel
 
-@dataclass
-class Turn:
-    user: str
-    assistant: str | None = None
-
-
-@dataclass
-class GenerationOptions:
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0: greedy, as the paper
-    top_p: float = 1.0
-    seed: int = 0
-
-    def generate_kwargs(self) -> dict:
-        if self.temperature <= 0:
-            return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
-        return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p,
-                "max_new_tokens": self.max_new_tokens}
+__all__ = ["GenerationOptions", "Turn", "batch_inputs", "prompt_text", "reply", "stream_rows", "warm_up"]
 
 
 def messages_for(turns: list[Turn], with_image: bool) -> list[dict]:
@@ -204,15 +188,7 @@ def warm_up(loaded: LoadedModel, batches: tuple[int, ...] = (1,), adapter_names:
                 fast_decoder(loaded, batch, length, names).generate(inputs, 4)
 
 
-def stream_reply(loaded: LoadedModel, turns: list[Turn], image: Image.Image | None,
-                 options: GenerationOptions | None = None) -> Iterator[str]:
-    """Stream one answer to the last turn (whose assistant is None)."""
-    options = options or GenerationOptions()
-    text = prompt_text(loaded, turns, image is not None)
-    for deltas in stream_rows(loaded, [text], [image] if image is not None else None, options):
-        yield deltas[0]
-
-
-def reply(loaded: LoadedModel, turns: list[Turn], image: Image.Image | None,
+def reply(model: ChatModel, turns: list[Turn], image: Image.Image | None,
           options: GenerationOptions | None = None) -> str:
-    return "".join(stream_reply(loaded, turns, image, options))
+    """The whole answer of any model (local or remote) to the last turn."""
+    return "".join(model.stream(turns, image, options))

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 
 from .fused import FusedLlamaStep, NotFusable
-from .loading import BASE_ROW
+from .types import BASE_ROW
 
 SUPPORTED_MODEL_TYPES = ("llava", "idefics3", "smolvlm")
 

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from .loading import ModelLoadError
+from .types import ModelLoadError
 
 SYSTEM_PROMPT = ("A chat between a curious human and an artificial intelligence assistant. The assistant gives "
                  "helpful, detailed, and polite answers to the human's questions.")

@@ -1,25 +1,23 @@
-"""Model specs -> loaded models.
-
-A spec is one string, as typed in the Chat tab or on the command line:
-
-  tiny:llava | tiny:qwen2-vl | tiny:idefics3 [@SEED]   a tiny random model built in-process (untrained)
-  openai:MODEL[@BASE_URL]                               a remote OpenAI-compatible endpoint (see remote.py)
-  DIR with adapter_config.json                          a LoRA adapter on its base (tuned = base + adapter)
-  DIR with mm_vision_tower / mm_projector_type          an original-LLaVA checkpoint, converted once and cached
-  DIR or HUB_ID                                         a transformers checkpoint (AutoModelForImageTextToText)
+"""Specs -> loaded models.  One dispatcher (`load_model`) over the spec kinds of specs.py.
 
 Weights load on the GPU in bf16 when there is one, else on the CPU in fp32.  trust_remote_code is passed only
-when the caller asks (needed by mPLUG-Owl-2 / InternLM-XComposer checkpoints; see README).
+when the caller asks and the access policy allows it for that spec (the studio: only the operator's list).
 """
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
-from .families import GENERIC, Family, family_of, tiny_model
+from ..access import UNRESTRICTED, AccessPolicy
+from .families import family_of, tiny_model
+from .local import LoadedModel
+from .remote import RemoteModel
+from .specs import AdapterSpec, HubOrFolderSpec, ModelSpec, OriginalLlavaSpec, RemoteSpec, TinySpec, parse_spec
+from .types import ADAPTER_NAME, BASE_ROW, ChatModel, LoadOptions, ModelLoadError
+
+__all__ = ["ADAPTER_NAME", "BASE_ROW", "LoadOptions", "LoadedModel", "ModelLoadError", "attach_adapter",
+           "load_model", "trained_marker"]
 
 
 def _quiet_transformers() -> None:
@@ -27,51 +25,13 @@ def _quiet_transformers() -> None:
 
     logging.disable_progress_bar()  # "Loading weights" bars belong in a terminal, not in the studio's log
 
-ADAPTER_NAME = "tuned"
-BASE_ROW = "__base__"  # peft's row name for "no adapter" in a mixed batch
-
-
-class ModelLoadError(RuntimeError):
-    """One line a user can act on: what failed to load and why."""
-
-
-@dataclass
-class LoadOptions:
-    device: str | None = None  # "cuda", "cpu", ... (default: cuda if available)
-    dtype: str | None = None  # "bfloat16", "float32", ... (default: bf16 on GPU, fp32 on CPU)
-    trust_remote_code: bool = False
-    cache_dir: str | None = None  # where converted original-LLaVA checkpoints are kept
-
-
-@dataclass
-class LoadedModel:
-    spec: str
-    model: Any
-    processor: Any
-    family: Family
-    label: str
-    trained: bool = True
-    adapter: str | None = None  # the LoRA adapter this side uses inside a PeftModel (None: the base)
-    base_spec: str | None = None  # for adapters: the base they sit on
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def device(self):
-        return next(self.model.parameters()).device
-
-    @property
-    def tokenizer(self):
-        return getattr(self.processor, "tokenizer", self.processor)
-
-    @property
-    def is_remote(self) -> bool:
-        return False
-
 
 def choose_device_dtype(options: LoadOptions):
     import torch
 
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r}: no CUDA GPU is available here; use --device cpu")
     if options.dtype:
         dtype = getattr(torch, options.dtype, None)
         if not isinstance(dtype, torch.dtype):
@@ -79,29 +39,6 @@ def choose_device_dtype(options: LoadOptions):
     else:
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     return device, dtype
-
-
-def spec_kind(spec: str) -> str:
-    if spec.startswith("tiny:"):
-        return "tiny"
-    if spec.startswith("openai:"):
-        return "remote"
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if (path / "adapter_config.json").is_file():
-            return "adapter"
-        config = path / "config.json"
-        if config.is_file():
-            try:
-                keys = json.loads(config.read_text())
-            except ValueError:
-                raise ModelLoadError(f"{config}: not valid JSON") from None
-            if "mm_vision_tower" in keys or "mm_projector_type" in keys:
-                return "llava-original"
-        return "hf"
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
-        raise ModelLoadError(f"{spec}: no such model folder")
-    return "hf"  # a hub id; offline, it must already be in the local cache
 
 
 def _prepare(model, processor, device, dtype) -> None:
@@ -118,61 +55,58 @@ def _prepare(model, processor, device, dtype) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def load_tiny(spec: str, options: LoadOptions) -> LoadedModel:
-    name, _, seed = spec[len("tiny:"):].partition("@")
+def trained_marker(folder: Path) -> dict:
+    """Models the project saves carry qinstruct.json ({"label", "trained"})."""
+    marker = folder / "qinstruct.json"
     try:
-        model, processor = tiny_model(name, int(seed or 0))
-    except (KeyError, ValueError) as error:
-        raise ModelLoadError(f"{spec}: {error}") from None
+        data = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_tiny(spec: TinySpec, options: LoadOptions, policy: AccessPolicy) -> LoadedModel:
+    model, processor = tiny_model(spec.family, spec.seed)
     device, dtype = choose_device_dtype(options)
     _prepare(model, processor, device, dtype)
-    return LoadedModel(spec, model, processor, family_of(model.config.model_type),
-                       f"{spec} (untrained: random weights)", trained=False)
+    return LoadedModel(spec.text, model, processor, family_of(model.config.model_type),
+                       f"{spec.text} (untrained: random weights)", trained=False)
 
 
-def load_hf(path: str, options: LoadOptions, spec: str | None = None) -> LoadedModel:
+def load_transformers(source: str, options: LoadOptions, label_spec: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForImageTextToText
 
     from .processors import load_processor
 
     device, dtype = choose_device_dtype(options)
+    trust = options.trust_remote_code
     try:
-        config = AutoConfig.from_pretrained(path, trust_remote_code=options.trust_remote_code)
-        processor = load_processor(path, config.model_type, options.trust_remote_code)
-        model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype,
-                                                            trust_remote_code=options.trust_remote_code)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust)
+        processor = load_processor(source, config.model_type, trust)
+        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, trust_remote_code=trust)
     except ModelLoadError:
         raise
     except Exception as error:  # transformers raises many kinds; the user needs one line, not a traceback
-        raise ModelLoadError(f"{spec or path}: cannot load ({_first_line(error)})") from error
+        raise ModelLoadError(f"{label_spec}: cannot load ({_first_line(error)})") from error
     try:
         _prepare(model, processor, device, dtype)
     except RuntimeError as error:
         if "out of memory" in str(error).lower():
-            raise ModelLoadError(f"{spec or path}: out of memory on {device}") from error
+            raise ModelLoadError(f"{label_spec}: out of memory on {device}") from error
         raise
-    info = trained_marker(Path(path))
-    return LoadedModel(spec or path, model, processor, family_of(config.model_type),
-                       info.get("label", spec or path), trained=info.get("trained", True))
+    info = trained_marker(Path(source))
+    return LoadedModel(label_spec, model, processor, family_of(config.model_type),
+                       info.get("label", label_spec), trained=info.get("trained", True))
 
 
-def trained_marker(folder: Path) -> dict:
-    """Models the project saves carry qinstruct.json ({"label", "trained"}), e.g. the demo's stand-ins."""
-    marker = folder / "qinstruct.json"
-    try:
-        return json.loads(marker.read_text()) if marker.is_file() else {}
-    except ValueError:
-        return {}
+def load_folder(spec: HubOrFolderSpec, options: LoadOptions, policy: AccessPolicy) -> LoadedModel:
+    return load_transformers(spec.source, options, spec.text)
 
 
-def adapter_base(path: str) -> str:
-    config = json.loads((Path(path) / "adapter_config.json").read_text())
-    base = config.get("base_model_name_or_path")
-    if not base:
-        raise ModelLoadError(f"{path}: adapter_config.json names no base_model_name_or_path")
-    if not Path(base).is_absolute() and (Path(path) / base).exists():
-        base = str((Path(path) / base).resolve())  # a base path relative to the adapter folder
-    return base
+def load_original(spec: OriginalLlavaSpec, options: LoadOptions, policy: AccessPolicy) -> LoadedModel:
+    from .llava_original import converted_path
+
+    return load_transformers(converted_path(spec.folder, options.cache_dir), options, spec.text)
 
 
 def attach_adapter(base: LoadedModel, adapter_path: str, name: str = ADAPTER_NAME):
@@ -187,43 +121,46 @@ def attach_adapter(base: LoadedModel, adapter_path: str, name: str = ADAPTER_NAM
                              f"({_first_line(error)})") from error
 
 
-def load_adapter(path: str, options: LoadOptions) -> LoadedModel:
-    base_spec = adapter_base(path)
-    base = load_model(base_spec, options)
-    peft_model = attach_adapter(base, path)
-    info = trained_marker(Path(path))
-    label = info.get("label", f"{path} (LoRA on {base_spec})")
-    return LoadedModel(path, peft_model, base.processor, base.family, label, trained=info.get("trained", True),
-                       adapter=ADAPTER_NAME, base_spec=base_spec)
+def adapter_label(spec: AdapterSpec) -> tuple[str, bool]:
+    info = trained_marker(Path(spec.folder))
+    return info.get("label", f"{spec.text} (LoRA on {spec.base.text})"), info.get("trained", True)
 
 
-def load_model(spec: str, options: LoadOptions | None = None):
-    """Resolve a spec and load it: a LoadedModel, or a RemoteModel for openai: specs."""
-    options = options or LoadOptions()
+def load_adapter(spec: AdapterSpec, options: LoadOptions, policy: AccessPolicy) -> LoadedModel:
+    base = load_spec(spec.base, options, policy)
+    if not isinstance(base, LoadedModel):
+        raise ModelLoadError(f"{spec.text}: a LoRA adapter needs local base weights, not {spec.base.text}")
+    peft_model = attach_adapter(base, spec.folder)
+    label, trained = adapter_label(spec)
+    return LoadedModel(spec.text, peft_model, base.processor, base.family, label, trained=trained,
+                       adapter=ADAPTER_NAME, base_spec=spec.base.text)
+
+
+def load_remote(spec: RemoteSpec, options: LoadOptions, policy: AccessPolicy) -> RemoteModel:
+    return RemoteModel(spec.text, spec.model, spec.base_url, key_policy=policy.keys)
+
+
+LOADERS: dict[type, Callable[[ModelSpec, LoadOptions, AccessPolicy], ChatModel]] = {
+    TinySpec: load_tiny, RemoteSpec: load_remote, HubOrFolderSpec: load_folder, OriginalLlavaSpec: load_original,
+    AdapterSpec: load_adapter,
+}
+
+
+def load_spec(spec: ModelSpec, options: LoadOptions, policy: AccessPolicy = UNRESTRICTED) -> ChatModel:
+    if options.trust_remote_code and not policy.may_trust(spec.text):
+        raise ModelLoadError(f"{spec.text}: trust_remote_code is not allowed for this model here (the operator "
+                             "allows it only for the specs given with --trust-remote-code)")
     _quiet_transformers()
-    spec = spec.strip()
-    if not spec:
-        raise ModelLoadError("empty model spec")
-    kind = spec_kind(spec)
-    if kind == "tiny":
-        return load_tiny(spec, options)
-    if kind == "remote":
-        from .remote import RemoteModel
+    return LOADERS[type(spec)](spec, options, policy)
 
-        return RemoteModel.from_spec(spec)
-    if kind == "adapter":
-        return load_adapter(spec, options)
-    if kind == "llava-original":
-        from .llava_original import converted_path
 
-        return load_hf(converted_path(spec, options.cache_dir), options, spec=spec)
-    return load_hf(spec, options)
+def load_model(spec: str | ModelSpec, options: LoadOptions | None = None,
+               policy: AccessPolicy = UNRESTRICTED) -> ChatModel:
+    """Parse (if needed) and load a spec: a LoadedModel or a RemoteModel, both ChatModels."""
+    options = options or LoadOptions()
+    return load_spec(spec if isinstance(spec, ModelSpec) else parse_spec(spec, policy), options, policy)
 
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0][:300] if text else type(error).__name__
-
-
-__all__ = ["ADAPTER_NAME", "GENERIC", "LoadOptions", "LoadedModel", "ModelLoadError", "adapter_base",
-           "attach_adapter", "load_model", "spec_kind"]

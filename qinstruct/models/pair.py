@@ -3,89 +3,75 @@
 When the tuned side is a LoRA adapter of the baseline, one copy of the base weights serves both: the adapter is
 attached to the base, and each request runs as one batch whose rows pick their adapter (peft's mixed-adapter
 batches: "__base__" for the baseline row, the adapter for the tuned row).  Memory is about one model, time
-about one stream.  Otherwise each side is loaded on its own; a side that fails to load carries its error and
-the other side keeps working.
+about one stream.  Otherwise each side is loaded on its own; a side that fails to load is a FailedModel that
+says why, and the other side keeps working.
 """
 from __future__ import annotations
 
 import queue
 import threading
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator
 
 from PIL import Image
 
-from .chat import GenerationOptions, Turn, prompt_text, stream_reply, stream_rows
-from .loading import ADAPTER_NAME, BASE_ROW, LoadedModel, LoadOptions, ModelLoadError, adapter_base, attach_adapter, \
-    load_model, spec_kind, trained_marker
-from .rating import Rating, rate
-from .remote import RemoteModel
-
-Side = Union[LoadedModel, RemoteModel, ModelLoadError]
-
-
-def same_model(a: str, b: str) -> bool:
-    if Path(a).expanduser().exists() and Path(b).expanduser().exists():
-        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
-    return a.strip() == b.strip()
+from ..access import UNRESTRICTED, AccessPolicy
+from ..errors import UserError
+from .chat import prompt_text, stream_rows
+from .loading import adapter_label, attach_adapter, load_spec
+from .specs import AdapterSpec, parse_spec, same_weights
+from .types import ADAPTER_NAME, BASE_ROW, ChatModel, FailedModel, GenerationOptions, LoadOptions, Turn
 
 
 @dataclass
 class SidePair:
-    left: Side
-    right: Side
-    shared: bool = False  # one PeftModel serves both sides
+    left: ChatModel
+    right: ChatModel
+    shared: bool = False  # one PeftModel serves both sides (then both are LoadedModels)
 
     @property
-    def sides(self) -> tuple[Side, Side]:
+    def sides(self) -> tuple[ChatModel, ChatModel]:
         return self.left, self.right
 
+    def bind(self, api_key: str | None) -> "SidePair":
+        """The pair for one request, remote sides holding that user's key (never the shared pair itself)."""
+        return SidePair(self.left.bind(api_key), self.right.bind(api_key), self.shared)
 
-def load_pair(left_spec: str, right_spec: str, options: LoadOptions | None = None,
-              api_key: str | None = None) -> SidePair:
+
+def load_side(text: str, options: LoadOptions, policy: AccessPolicy = UNRESTRICTED) -> ChatModel:
+    try:
+        return load_spec(parse_spec(text, policy), options, policy)
+    except UserError as error:
+        return FailedModel(text, error)
+
+
+def load_pair(left_text: str, right_text: str, options: LoadOptions | None = None,
+              policy: AccessPolicy = UNRESTRICTED) -> SidePair:
     options = options or LoadOptions()
     try:
-        shares_base = (bool(left_spec.strip()) and spec_kind(right_spec) == "adapter"
-                       and same_model(adapter_base(right_spec), left_spec))
-    except ModelLoadError:
-        shares_base = False  # the right side's own load reports the problem
-    if shares_base:
-        try:
-            base = load_model(left_spec, options)
-        except ModelLoadError as error:
-            return SidePair(error, error)
-        try:
-            peft_model = attach_adapter(base, right_spec)
-        except ModelLoadError as error:
-            return SidePair(base, error)
-        left = replace(base, model=peft_model, adapter=BASE_ROW)
-        info = trained_marker(Path(right_spec))
-        right = replace(base, spec=right_spec, model=peft_model, adapter=ADAPTER_NAME, base_spec=left_spec,
-                        label=info.get("label", f"{right_spec} (LoRA on {left_spec})"),
-                        trained=info.get("trained", True))
-        right.lock = left.lock  # one model, one lock
-        return SidePair(left, right, shared=True)
-    return SidePair(load_side(left_spec, options, api_key), load_side(right_spec, options, api_key))
+        left_spec, right_spec = parse_spec(left_text, policy), parse_spec(right_text, policy)
+    except UserError:
+        left_spec = right_spec = None  # each side's own load reports its problem
+    if isinstance(right_spec, AdapterSpec) and same_weights(right_spec.base, left_spec):
+        return _shared_pair(left_spec, right_spec, options, policy)
+    return SidePair(load_side(left_text, options, policy), load_side(right_text, options, policy))
 
 
-def load_side(spec: str, options: LoadOptions, api_key: str | None = None) -> Side:
+def _shared_pair(left_spec, right_spec: AdapterSpec, options: LoadOptions, policy: AccessPolicy) -> SidePair:
     try:
-        side = load_model(spec, options)
-    except ModelLoadError as error:
-        return error
-    if isinstance(side, RemoteModel) and api_key:
-        side.api_key = api_key
-    return side
-
-
-def stream_side(side: Side, turns: list[Turn], image: Image.Image | None,
-                options: GenerationOptions) -> Iterator[str]:
-    if isinstance(side, ModelLoadError):
-        raise side
-    if isinstance(side, RemoteModel):
-        return side.stream(turns, image, options)
-    return stream_reply(side, turns, image, options)
+        base = load_spec(left_spec, options, policy)
+    except UserError as error:
+        return SidePair(FailedModel(left_spec.text, error), FailedModel(right_spec.text, error))
+    try:
+        peft_model = attach_adapter(base, right_spec.folder)
+    except UserError as error:
+        return SidePair(base, FailedModel(right_spec.text, error))
+    left = replace(base, model=peft_model, adapter=BASE_ROW)
+    label, trained = adapter_label(right_spec)
+    right = replace(base, spec=right_spec.text, model=peft_model, adapter=ADAPTER_NAME, base_spec=left_spec.text,
+                    label=label, trained=trained)
+    right.lock = left.lock  # one model, one lock
+    return SidePair(left, right, shared=True)
 
 
 def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Image.Image | None,
@@ -102,9 +88,9 @@ def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Ima
         return
     events: queue.Queue = queue.Queue()
 
-    def run(index: int, side: Side) -> None:
+    def run(index: int, side: ChatModel) -> None:
         try:
-            for delta in stream_side(side, turns[index], image, options):
+            for delta in side.stream(turns[index], image, options):
                 events.put((index, delta))
         except Exception as error:  # shown to the user on that side; the other side continues
             events.put((index, f"⚠ {error}"))
@@ -120,12 +106,3 @@ def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Ima
             finished += 1
             continue
         yield (delta, "") if index == 0 else ("", delta)
-
-
-def rate_side(side: Side, images: list[Image.Image]) -> list[Rating]:
-    if isinstance(side, ModelLoadError):
-        raise side
-    if isinstance(side, RemoteModel):
-        return side.rate(images)
-    names = [side.adapter] * len(images) if side.adapter else None
-    return rate(side, images, adapter_names=names)

@@ -10,35 +10,16 @@ Batches are left-padded with explicit position ids, so a batched rating equals t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
-from ..data.records import QUALITY_LEVELS
-from .chat import Turn, batch_inputs, prompt_text
-from .loading import LoadedModel
+from .chat import batch_inputs, prompt_text
+from .types import ANSWER_PREFIX, LEVELS, RATING_QUESTION, Rating, Turn, ratings_from_level_logits
 
-RATING_QUESTION = "Rate the quality of the image."
-ANSWER_PREFIX = "The quality of the image is"
-LEVELS = QUALITY_LEVELS
-LEVEL_WEIGHTS = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
-
-
-@dataclass
-class Rating:
-    p_good: float  # softmax over (good, poor)
-    level_probs: dict[str, float]  # softmax over the five levels
-    score: float  # Q-Align score on [0, 1]
-    approximate: bool = False  # True when a remote server gave no logprobs (one-hot from the answer's word)
-
-    @property
-    def score5(self) -> float:
-        return 1 + 4 * self.score
-
-    def line(self) -> str:
-        top = max(self.level_probs, key=self.level_probs.get)
-        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top})"
+if TYPE_CHECKING:
+    from .local import LoadedModel
 
 
 def first_token_id(tokenizer, word: str) -> int:
@@ -52,20 +33,9 @@ def level_token_ids(tokenizer) -> list[int]:
     return [first_token_id(tokenizer, level) for level in LEVELS]
 
 
-def _softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = x / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def ratings_from_logits(logits: np.ndarray, level_ids: list[int], temperature: float = 1.0) -> list[Rating]:
     """logits: (batch, vocab) at the position after the answer prefix."""
-    levels = logits[:, level_ids].astype(np.float64)
-    good_poor = _softmax(levels[:, [1, 3]], temperature)[:, 0]
-    level_probs = _softmax(levels)
-    return [Rating(float(g), dict(zip(LEVELS, map(float, p))), float(p @ LEVEL_WEIGHTS))
-            for g, p in zip(good_poor, level_probs)]
+    return ratings_from_level_logits(logits[:, level_ids], temperature)
 
 
 def rating_forward(model, inputs: dict, adapter_names: list[str] | None = None):

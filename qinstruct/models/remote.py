@@ -1,7 +1,8 @@
 """A remote OpenAI-compatible endpoint as a chat side (OpenAI, vLLM, SGLang, Ollama, ...).
 
-Spec: openai:MODEL[@BASE_URL].  The key comes from the caller (the Chat tab's password box) or OPENAI_API_KEY;
-it lives only in this object's client and is never logged or written anywhere.
+Spec: openai:MODEL[@BASE_URL].  The key is bound per request (`bind`: the Chat tab's password box of that
+browser session), else the environment's where the key policy allows (see qinstruct.endpoints); it lives only
+in this object's client and is never logged or written anywhere.
 
 Rating asks the model to continue "The quality of the image is" (vLLM / SGLang honour
 continue_final_message) with top logprobs of the next token; P(good) and the five-level distribution come
@@ -12,18 +13,15 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-from dataclasses import dataclass, field
-from typing import Iterator
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, Iterator
 
 import numpy as np
 from PIL import Image
 
-from .chat import GenerationOptions, Turn
-from .loading import ModelLoadError
-from .rating import ANSWER_PREFIX, LEVEL_WEIGHTS, LEVELS, RATING_QUESTION, Rating
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+from ..endpoints import COMMAND_LINE, KeyPolicy
+from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
+                    ratings_from_level_logits)
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -50,45 +48,64 @@ class RemoteModel:
     model_name: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
+    key_policy: KeyPolicy = field(default=COMMAND_LINE, repr=False)
     timeout: float = 60.0
     max_retries: int = 2
-    label: str = ""
     trained: bool = True
+    kind: ClassVar[str] = "remote"
 
-    is_remote = True
+    @property
+    def label(self) -> str:
+        return f"{self.model_name} @ {self.base_url}"
 
-    @classmethod
-    def from_spec(cls, spec: str, api_key: str | None = None) -> "RemoteModel":
-        body = spec[len("openai:"):]
-        name, _, url = body.partition("@")
-        if not name:
-            raise ModelLoadError(f"{spec}: expected openai:MODEL[@BASE_URL]")
-        url = url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        return cls(spec, name, url, api_key, label=f"{name} @ {url}")
+    def bind(self, api_key: str | None) -> "RemoteModel":
+        """A copy for one request with that user's key: the shared object never holds a user's key."""
+        return replace(self, api_key=api_key or None)
 
     def client(self):
         from openai import OpenAI
 
-        key = self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed-for-local-servers"
-        return OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries)
+        return OpenAI(api_key=self.key_policy.key_for(self.base_url, self.api_key), base_url=self.base_url,
+                      timeout=self.timeout, max_retries=self.max_retries)
+
+    def _call(self, **request):
+        """One request; transport and HTTP failures become one line naming the endpoint."""
+        import openai
+
+        try:
+            return self.client().chat.completions.create(model=self.model_name, **request)
+        except openai.APIStatusError as error:
+            raise ModelLoadError(f"{self.spec}: the endpoint answered HTTP {error.status_code} "
+                                 f"({_first_line(error)})") from None
+        except openai.APITimeoutError:
+            raise ModelLoadError(f"{self.spec}: the endpoint did not answer within {self.timeout:g} s") from None
+        except openai.APIConnectionError:
+            raise ModelLoadError(f"{self.spec}: cannot reach {self.base_url}") from None
+        except openai.OpenAIError as error:
+            raise ModelLoadError(f"{self.spec}: {_first_line(error)}") from None
 
     def stream(self, turns: list[Turn], image: Image.Image | None,
                options: GenerationOptions | None = None) -> Iterator[str]:
+        import openai
+
         options = options or GenerationOptions()
-        stream = self.client().chat.completions.create(
-            model=self.model_name, messages=remote_messages(turns, image), stream=True,
-            max_tokens=options.max_new_tokens, temperature=max(options.temperature, 0.0), top_p=options.top_p,
-            seed=options.seed)
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                yield chunk.choices[0].delta.content
+        stream = self._call(messages=remote_messages(turns, image), stream=True,
+                            max_tokens=options.max_new_tokens, temperature=max(options.temperature, 0.0),
+                            top_p=options.top_p, seed=options.seed)
+        try:
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except (openai.OpenAIError, ValueError) as error:  # the stream broke off, or sent what is not JSON
+            raise ModelLoadError(f"{self.spec}: the answer stream broke off ({_first_line(error)})") from None
 
     def rate_one(self, image: Image.Image) -> Rating:
         messages = remote_messages([Turn(RATING_QUESTION)], image)
         messages.append({"role": "assistant", "content": ANSWER_PREFIX})
-        response = self.client().chat.completions.create(
-            model=self.model_name, messages=messages, max_tokens=1, temperature=0.0, logprobs=True,
-            top_logprobs=20, extra_body={"continue_final_message": True, "add_generation_prompt": False})
+        response = self._call(messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=20,
+                              extra_body={"continue_final_message": True, "add_generation_prompt": False})
+        if not getattr(response, "choices", None):
+            raise ModelLoadError(f"{self.spec}: the endpoint returned no answer")
         choice = response.choices[0]
         scores = {level: -np.inf for level in LEVELS}
         if choice.logprobs and choice.logprobs.content:
@@ -101,14 +118,25 @@ class RemoteModel:
             text = (choice.message.content or "").lower()
             found = next((level for level in LEVELS if level in text), "fair")
             scores = {level: 0.0 if level == found else -np.inf for level in LEVELS}
-        logits = np.array([scores[level] for level in LEVELS])
-        finite = np.where(np.isinf(logits), -1e9, logits)
-        levels = np.exp(finite - finite.max())
-        levels /= levels.sum()
-        pair = np.exp(finite[[1, 3]] - finite[[1, 3]].max())
-        p_good = float(pair[0] / pair.sum())
-        return Rating(p_good, dict(zip(LEVELS, map(float, levels))), float(levels @ LEVEL_WEIGHTS),
-                      approximate=approximate)
+        return ratings_from_level_logits(np.array([[scores[level] for level in LEVELS]]), approximate=approximate)[0]
 
     def rate(self, images: list[Image.Image], batch_size: int = 16) -> list[Rating]:
         return [self.rate_one(image) for image in images]
+
+    def count_tokens(self, text: str) -> int | None:
+        return None  # the endpoint's tokenizer is not here
+
+    def describe(self) -> dict:
+        return {"spec": self.spec, "kind": self.kind, "label": self.label, "trained": self.trained,
+                "model": self.model_name, "base_url": self.base_url}
+
+    def warm_up(self) -> None:
+        pass  # nothing loads here
+
+    def compile(self) -> int:
+        return 0  # nothing to compile: the endpoint runs the model
+
+
+def _first_line(error: BaseException) -> str:
+    text = (getattr(error, "message", None) or str(error)).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__

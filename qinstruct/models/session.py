@@ -6,9 +6,7 @@ chatting at once never see each other's turns.  Votes and finished exchanges are
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,14 +14,13 @@ from typing import Iterator
 
 from PIL import Image
 
-from .chat import GenerationOptions, Turn
-from .loading import LoadOptions, ModelLoadError
-from .pair import SidePair, rate_side, stream_pair
+from ..errors import UserError
+from ..fileio import append_line
+from .pair import SidePair, stream_pair
 from .pool import ModelPool
-from .rating import Rating
+from .types import GenerationOptions, LoadOptions, Rating, Turn
 
 VOTES = ("A is better", "B is better", "Tie", "Both are bad")
-_LOG_LOCK = threading.Lock()
 
 
 @dataclass
@@ -44,13 +41,6 @@ class Timing:
                 speed += f" ({tokens / seconds:.0f} tok/s)"
             parts.append(f"{name}: {speed}")
         return " · ".join(parts + [first])
-
-
-def _answer_tokens(side, answer: str) -> int | None:
-    tokenizer = getattr(side, "tokenizer", None)
-    if tokenizer is None or getattr(side, "is_remote", False) or isinstance(side, ModelLoadError):
-        return None
-    return len(tokenizer.encode(answer, add_special_tokens=False))
 
 
 @dataclass
@@ -110,7 +100,7 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
         yield session
     answers = (session.turns[0][-1].assistant, session.turns[1][-1].assistant)
     session.last_timing = Timing(first, (last[0], last[1]),
-                                 (_answer_tokens(pair.left, answers[0]), _answer_tokens(pair.right, answers[1])))
+                                 (pair.left.count_tokens(answers[0]), pair.right.count_tokens(answers[1])))
     yield session
 
 
@@ -130,8 +120,8 @@ def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
     out = []
     for side in pair.sides:
         try:
-            out.append(rate_side(side, [image])[0])
-        except (ModelLoadError, ValueError, RuntimeError) as error:
+            out.append(side.rate([image])[0])
+        except (UserError, ValueError, RuntimeError) as error:  # a failed side, a dead endpoint, a bad image
             out.append(f"⚠ {error}")
     return out[0], out[1]
 
@@ -142,8 +132,7 @@ def log_event(log_path: Path, kind: str, session: ChatSession, **extra) -> dict:
               "swapped": session.swapped, "image_sha256": session.image_sha256,
               "turns": [[asdict(t) for t in side] for side in session.turns], **extra}
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with _LOG_LOCK, log_path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    append_line(log_path, record)  # one write per line: sessions logging at once never interleave
     return record
 
 

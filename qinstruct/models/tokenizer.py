@@ -1,42 +1,34 @@
-"""An offline tokenizer for tiny and micro models: byte-level BPE trained on text the project writes itself.
+"""An offline tokenizer for tiny models: byte-level BPE trained on text the project ships with.
 
-The corpus is the demo world's language (synthetic feedbacks, questions, rating prompts), so the words the
-protocols need (" good", " poor", " excellent", ...) become single tokens: merges run to completion
-(vocabulary large enough), unlike a capped BPE that splits " good" into pieces.
+The corpus is the protocols' own wording (rating prompts, the A1 instruction, the five quality levels) and the
+curated low-level vocabulary in sentences, so the words the protocols need (" good", " poor", " excellent",
+...) become single tokens: merges run to completion (vocabulary large enough), unlike a capped BPE that splits
+" good" into pieces.
 """
 from __future__ import annotations
 
 import functools
 
-import numpy as np
+from ..data.records import QUALITY_LEVELS
+from ..data.vocabulary import load_vocabulary
+from .types import ANSWER_PREFIX, RATING_QUESTION
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+PROTOCOL_LINES = [RATING_QUESTION, ANSWER_PREFIX, "Describe and evaluate the quality of the image.",
+                  "Is this image clear?", "Rate the quality of the image. Think step by step.",
+                  "Answer with the option's letter from the given choices directly.", "USER: ASSISTANT:",
+                  "Describe the quality, aesthetics and other low-level appearance of the image in details."]
 
 
-def training_corpus(n_images: int = 1500, seed: int = 0) -> list[str]:
-    from ..corrupt import list_corruptions
-    from ..demo.feedback import QUALITY_LEVELS, write_feedbacks
-    from ..demo.questions import DISTORTION_NOUNS, FAMILY_QUESTIONS
-    from ..demo.scenes import COLOURS, PHOTOS, POSITIONS, SHAPES
-
-    rng = np.random.default_rng(seed)
-    lines = ["Rate the quality of the image.", "The quality of the image is", "Describe and evaluate the quality "
-             "of the image.", "Is this image clear?", "Rate the quality of the image. Think step by step.",
-             "Answer with the option's letter from the given choices directly.", "USER: ASSISTANT:"]
-    lines += [f"The quality of the image is {level}." for level in QUALITY_LEVELS] * 20
-    lines += [q for pair in FAMILY_QUESTIONS.values() for q in pair] + list(DISTORTION_NOUNS.values())
-    common = list_corruptions("common")
-    for i in range(n_images):
-        if rng.random() < 0.5:
-            objects = [{"shape": SHAPES[int(rng.integers(4))], "colour": sorted(COLOURS)[int(rng.integers(6))],
-                        "position": list(POSITIONS.values())[int(rng.integers(9))]}]
-            content = {"kind": "scene", "background": "clutter", "objects": objects}
-        else:
-            subject, category = list(PHOTOS.values())[int(rng.integers(len(PHOTOS)))]
-            content = {"kind": "photo", "photo": "x", "subject": subject, "category": category}
-        corruption = common[i % 15] if i % 10 else None
-        lines += [t for _, t in write_feedbacks(rng, content, corruption, int(rng.integers(1, 6)),
-                                                 float(rng.uniform(0, 100)), 3)]
+def default_corpus() -> list[str]:
+    """Sentences from the protocols and the low-level vocabulary, each level and term many times over."""
+    lines = list(PROTOCOL_LINES)
+    lines += [f"{ANSWER_PREFIX} {level}." for level in QUALITY_LEVELS] * 40
+    for attribute, terms in load_vocabulary().attributes.items():
+        for term in terms:
+            for level in QUALITY_LEVELS:
+                lines.append(f"The {attribute} of the image shows {term}, so the quality of the image is {level}.")
+    lines += [f"{letter}. {level}" for letter in "ABCD" for level in QUALITY_LEVELS] * 5
     return lines
 
 
@@ -49,7 +41,7 @@ def _trained_tokenizer_json(vocab_size: int, extra_special: tuple[str, ...]) -> 
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + list(extra_special),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(training_corpus(), trainer=trainer)
+    tokenizer.train_from_iterator(default_corpus(), trainer=trainer)
     return tokenizer.to_str()
 
 

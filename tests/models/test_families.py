@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from qinstruct.models.chat import GenerationOptions, Turn, reply, stream_reply
+from qinstruct.models.chat import GenerationOptions, Turn, reply
 from qinstruct.models.loading import load_model
 from qinstruct.models.rating import LEVELS, first_token_id, next_token_logits, rate
 
@@ -15,7 +15,7 @@ def test_chat_rate_save_reload(family, photos, tmp_path):
     model = load_model(f"tiny:{family}")
     assert not model.trained and "untrained" in model.label
     options = GenerationOptions(max_new_tokens=12)
-    pieces = list(stream_reply(model, [Turn("Describe and evaluate the quality of the image.")], photos[0], options))
+    pieces = list(model.stream([Turn("Describe and evaluate the quality of the image.")], photos[0], options))
     assert len(pieces) >= 2 and "".join(pieces).strip()  # streamed in several pieces
     second = reply(model, [Turn("Is this image clear?", "".join(pieces)), Turn("Why?")], photos[0], options)
     assert second.strip()

@@ -155,11 +155,11 @@ def test_cache_length_fits_the_request_and_warm_up_builds_the_decoder_a_first_qu
     assert list(model._decoders) == [(1, 320, ())]  # sized for the default 256-token answer
     warmed = model._decoders[(1, 320, ())]
     question = [Turn("Is this image clear?")]
-    assert "".join(chat.stream_reply(model, question, photos[0], GenerationOptions()))
+    assert "".join(model.stream(question, photos[0], GenerationOptions()))
     assert list(model._decoders) == [(1, 320, ())] and model._decoders[(1, 320, ())] is warmed
-    assert "".join(chat.stream_reply(model, question, photos[0], GenerationOptions(max_new_tokens=400, seed=1)))
+    assert "".join(model.stream(question, photos[0], GenerationOptions(max_new_tokens=400, seed=1)))
     assert list(model._decoders) == [(1, 320, ()), (1, 512, ())]
-    list(chat.stream_reply(model, question, photos[0], GenerationOptions(max_new_tokens=600)))
+    list(model.stream(question, photos[0], GenerationOptions(max_new_tokens=600)))
     assert len(model._decoders) == 2  # no cache length holds it: generate() answered
 
 

@@ -8,7 +8,8 @@ from safetensors.torch import save_file
 from transformers import CLIPVisionModel
 
 from qinstruct.models.families import tiny_model
-from qinstruct.models.loading import load_model, spec_kind
+from qinstruct.models.loading import load_model
+from qinstruct.models.specs import OriginalLlavaSpec, parse_spec
 from qinstruct.models.rating import next_token_logits
 
 INVERSE = (("model.multi_modal_projector.linear_1.", "model.mm_projector.0."),
@@ -44,7 +45,7 @@ def test_converts_and_matches(tmp_path, photos, monkeypatch):
     monkeypatch.setenv("QINSTRUCT_CACHE", str(tmp_path / "cache"))
     model, processor = tiny_model("llava", seed=5)
     original = write_original(model, processor, tmp_path)
-    assert spec_kind(str(original)) == "llava-original"
+    assert isinstance(parse_spec(str(original)), OriginalLlavaSpec)
     converted = load_model(str(original))
     reference = load_model("tiny:llava@5")
     # the converted template adds LLaVA-v1's system prompt: compare on the same prompt text

@@ -9,7 +9,8 @@ from peft import LoraConfig, get_peft_model
 from qinstruct.models.chat import GenerationOptions, Turn, reply
 from qinstruct.models.families import tiny_model
 from qinstruct.models.loading import ModelLoadError, load_model
-from qinstruct.models.pair import load_pair, rate_side, stream_pair
+from qinstruct.models.types import FailedModel
+from qinstruct.models.pair import load_pair, stream_pair
 
 OPTIONS = GenerationOptions(max_new_tokens=16)
 TURNS = [Turn("Describe and evaluate the quality of the image.")]
@@ -49,10 +50,10 @@ def test_shared_base_equals_base_and_merged(checkpoints, photos, monkeypatch, fa
     assert left == reply(load_model(str(checkpoints / "base")), TURNS, photos[0], OPTIONS)
     assert right == reply(load_model(str(checkpoints / "merged")), TURNS, photos[0], OPTIONS)
     assert left != right
-    base_rating = rate_side(load_model(str(checkpoints / "base")), photos[:2])
-    merged_rating = rate_side(load_model(str(checkpoints / "merged")), photos[:2])
-    assert [r.p_good for r in rate_side(pair.left, photos[:2])] == pytest.approx([r.p_good for r in base_rating])
-    assert [r.p_good for r in rate_side(pair.right, photos[:2])] == pytest.approx(
+    base_rating = load_model(str(checkpoints / "base")).rate(photos[:2])
+    merged_rating = load_model(str(checkpoints / "merged")).rate(photos[:2])
+    assert [r.p_good for r in pair.left.rate(photos[:2])] == pytest.approx([r.p_good for r in base_rating])
+    assert [r.p_good for r in pair.right.rate(photos[:2])] == pytest.approx(
         [r.p_good for r in merged_rating], abs=1e-5)
 
 
@@ -81,12 +82,12 @@ def test_load_failures_are_one_line_and_the_other_side_works(checkpoints, tmp_pa
     config["base_model_name_or_path"] = "tiny:idefics3"
     (wrong / "adapter_config.json").write_text(json.dumps(config))
     cases = [(str(tmp_path / "missing"), "no such model folder"), (str(broken), "cannot load"),
-             (str(wrong), "adapter does not fit its base"), ("tiny:gpt5", "unknown model family")]
+             (str(wrong), "adapter does not fit its base"), ("tiny:gpt5", "unknown tiny family")]
     for spec, message in cases:
         with pytest.raises(ModelLoadError, match=message) as info:
             load_model(spec)
         assert "\n" not in str(info.value)
         pair = load_pair(str(checkpoints / "base"), spec)
-        assert isinstance(pair.right, ModelLoadError)
+        assert isinstance(pair.right, FailedModel) and message in pair.right.label
         left, right = collect(pair, photos[0])
         assert left.strip() and right.startswith("⚠ ") and message in right

@@ -8,7 +8,7 @@ from PIL import Image
 
 from qinstruct.models.chat import GenerationOptions, Turn, reply
 from qinstruct.models.loading import load_model
-from qinstruct.models.pair import load_pair, rate_side, stream_pair
+from qinstruct.models.pair import load_pair, stream_pair
 from qinstruct.models.rating import next_token_logits, rate
 
 from ..helpers.openai_server import chunk, completion, openai_server
@@ -62,8 +62,7 @@ def serve_tiny_model(body):
 
 def test_remote_stream_equals_local_model(photos):
     with openai_server(serve_tiny_model) as (url, requests):
-        remote = load_model(f"openai:tiny@{url}")
-        remote.api_key = "sk-test-secret"
+        remote = load_model(f"openai:tiny@{url}").bind("sk-test-secret")
         options = GenerationOptions(max_new_tokens=16)
         pieces = list(remote.stream([Turn("Is this image clear?")], photos[0], options))
         assert len(pieces) > 1
@@ -100,4 +99,4 @@ def test_remote_error_stays_on_its_side(photos):
             out[1] += right
         assert out[0].strip() and out[1].startswith("⚠ ") and "500" in out[1]
         with pytest.raises(Exception, match="500"):
-            rate_side(pair.right, photos[:1])
+            pair.right.rate(photos[:1])

@@ -1,0 +1,132 @@
+"""`qinstruct chat` and `qinstruct rate` as jobs: configs and the functions the CLI and scripts call."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterator
+
+from ..config import ConfigError, option
+from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_rgb
+from .specs import spec_help
+from .types import GenerationOptions, LoadOptions, Rating, Turn
+
+
+@dataclass(kw_only=True)
+class ChatConfig(GenerationOptions, LoadOptions):
+    COMMAND: ClassVar = ("chat",)
+
+    models: list[str] = option(help=f"model spec, twice for a side-by-side (baseline, tuned): {spec_help()}",
+                               flag="--model", metavar="SPEC")
+    prompt: str = option(help="the question")
+    image: str | None = option(None, help="image file the question is about")
+    rate: bool = option(False, help="also rate the image with each model (P(good), Q-Align score)")
+
+    def validate(self) -> None:
+        LoadOptions.validate(self)
+        if not 1 <= len(self.models) <= 2:
+            raise ConfigError(f"models: give one or two --model, got {len(self.models)}")
+        if not self.prompt.strip():
+            raise ConfigError("prompt: empty question")
+
+
+@dataclass(kw_only=True)
+class RateConfig(LoadOptions):
+    COMMAND: ClassVar = ("rate",)
+
+    images: list[str] = option(help="image files", positional=True, metavar="IMAGE")
+    model: str = option(help=f"model spec: {spec_help()}", metavar="SPEC")
+    batch_size: int = option(16, help="images per forward pass", min=1, max=4096)
+    compile: bool = option(False, help="compile the model's repeated blocks first (~20 s once on a GPU; faster "
+                           "for many images)")
+    max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images", gt=0)
+
+    def validate(self) -> None:
+        LoadOptions.validate(self)
+        if not self.images:
+            raise ConfigError("images: give at least one image file")
+
+
+@dataclass
+class SideAnswer:
+    spec: str
+    label: str
+    answer: str = ""
+    error: str | None = None
+    rating: Rating | None = None
+
+    def as_dict(self) -> dict:
+        out = {"spec": self.spec, "label": self.label, "answer": self.answer}
+        if self.error:
+            out["error"] = self.error
+        if self.rating is not None:
+            out["rating"] = self.rating.as_dict()
+        return out
+
+
+def run_chat(config: ChatConfig) -> list[SideAnswer]:
+    """Ask one or two models; a side that fails says why and the other still answers."""
+    from .pair import load_pair, load_side, stream_pair
+
+    image = load_rgb(config.image) if config.image else None
+    options, turns = config.generation_options(), [Turn(config.prompt)]
+    if len(config.models) == 2:
+        pair = load_pair(config.models[0], config.models[1], config.load_options())
+        sides, answers = list(pair.sides), ["", ""]
+        for left, right in stream_pair(pair, (turns, turns), image, options):
+            answers[0] += left
+            answers[1] += right
+    else:
+        sides = [load_side(config.models[0], config.load_options())]
+        try:
+            answers = ["".join(sides[0].stream(turns, image, options))]
+        except Exception as error:  # noqa: BLE001 - any failure of a side is reported as that side's answer
+            answers = [f"⚠ {error}"]
+    out = []
+    for side, answer in zip(sides, answers):
+        result = SideAnswer(side.spec, side.label, answer.strip())
+        if answer.startswith("⚠"):
+            result.answer, result.error = "", answer[1:].strip()
+        if config.rate and image is not None and not result.error:
+            try:
+                result.rating = side.rate([image])[0]
+            except Exception as error:  # noqa: BLE001 - as above: reported on that side
+                result.error = str(error)
+        out.append(result)
+    return out
+
+
+@dataclass
+class RatedImage:
+    path: str
+    rating: Rating | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, **(self.rating.as_dict() if self.rating else {"error": self.error})}
+
+
+def run_rate(config: RateConfig) -> Iterator[RatedImage]:
+    """Rate every image, batch by batch; unreadable images come back with their error, in input order."""
+    from .loading import load_model
+
+    model = load_model(config.model, config.load_options())
+    if config.compile:
+        model.compile()
+    pending: list[tuple[str, object]] = []
+    for index, path in enumerate(config.images):
+        try:
+            pending.append((path, load_rgb(path, config.max_megapixels)))
+        except ImageInputError as error:
+            pending.append((path, error))
+        if len(pending) == config.batch_size or index == len(config.images) - 1:
+            yield from _rate_batch(model, pending)
+            pending = []
+
+
+def _rate_batch(model, batch: list[tuple[str, object]]) -> Iterator[RatedImage]:
+    good = [(path, image) for path, image in batch if not isinstance(image, Exception)]
+    ratings = iter(model.rate([image for _, image in good], batch_size=max(1, len(good)))) if good else iter(())
+    for path, image in batch:
+        yield RatedImage(path, error=str(image)) if isinstance(image, Exception) else RatedImage(path, next(ratings))
+
+
+__all__ = ["ChatConfig", "RateConfig", "RatedImage", "SideAnswer", "run_chat", "run_rate"]

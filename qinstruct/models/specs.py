@@ -1,0 +1,167 @@
+"""Model specs: the one string a user types (Chat tab, --model), parsed once into a typed spec.
+
+The kinds, in the order they are tried (this table also fills the CLI help and the Chat tab's hint):
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar
+
+from ..access import UNRESTRICTED, AccessPolicy
+from ..endpoints import default_base_url
+from .types import ModelLoadError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    text: str  # as the user typed it (labels, logs, the trusted list)
+    kind: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class TinySpec(ModelSpec):
+    family: str = "llava"
+    seed: int = 0
+    kind: ClassVar[str] = "tiny"
+
+
+@dataclass(frozen=True)
+class RemoteSpec(ModelSpec):
+    model: str = ""
+    base_url: str = ""
+    kind: ClassVar[str] = "remote"
+
+
+@dataclass(frozen=True)
+class HubOrFolderSpec(ModelSpec):
+    source: str = ""  # a folder (resolved) or a hub id
+    kind: ClassVar[str] = "hf"
+
+
+@dataclass(frozen=True)
+class OriginalLlavaSpec(ModelSpec):
+    folder: str = ""
+    kind: ClassVar[str] = "llava-original"
+
+
+@dataclass(frozen=True)
+class AdapterSpec(ModelSpec):
+    folder: str = ""
+    base: ModelSpec | None = None
+    kind: ClassVar[str] = "adapter"
+
+
+@dataclass(frozen=True)
+class SpecKind:
+    name: str
+    syntax: str
+    description: str
+    parse: Callable[[str, AccessPolicy], ModelSpec | None]  # None: not this kind
+
+
+def _parse_tiny(text: str, policy: AccessPolicy) -> ModelSpec | None:
+    if not text.startswith("tiny:"):
+        return None
+    from .families import FAMILIES
+
+    family, _, seed = text[len("tiny:"):].partition("@")
+    if family not in FAMILIES:
+        raise ModelLoadError(f"{text}: unknown tiny family {family!r}; known: {', '.join(FAMILIES)}")
+    try:
+        return TinySpec(text, family, int(seed or 0))
+    except ValueError:
+        raise ModelLoadError(f"{text}: the seed after @ must be an integer") from None
+
+
+def _parse_remote(text: str, policy: AccessPolicy) -> ModelSpec | None:
+    if not text.startswith("openai:"):
+        return None
+    name, _, url = text[len("openai:"):].partition("@")
+    if not name:
+        raise ModelLoadError(f"{text}: expected openai:MODEL[@BASE_URL]")
+    url = url or default_base_url()
+    if not url.startswith(("http://", "https://")):
+        raise ModelLoadError(f"{text}: the base URL must start with http:// or https://")
+    return RemoteSpec(text, name, url)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{path}: cannot read ({error})") from None
+    except ValueError as error:
+        raise ModelLoadError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: expected a JSON object")
+    return data
+
+
+def _parse_folder(text: str, policy: AccessPolicy) -> ModelSpec | None:
+    folder = policy.model_path(text)
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        raise ModelLoadError(f"{text}: no such model folder")
+    if (folder / "adapter_config.json").is_file():
+        base_text = _read_json(folder / "adapter_config.json").get("base_model_name_or_path")
+        if not base_text:
+            raise ModelLoadError(f"{text}: adapter_config.json names no base_model_name_or_path")
+        if not Path(base_text).is_absolute() and (folder / base_text).exists():
+            base_text = str((folder / base_text).resolve())  # a base path relative to the adapter folder
+        return AdapterSpec(text, str(folder), parse_spec(base_text, policy))
+    config = folder / "config.json"
+    if config.is_file():
+        keys = _read_json(config)
+        if "mm_vision_tower" in keys or "mm_projector_type" in keys:
+            return OriginalLlavaSpec(text, str(folder))
+        return HubOrFolderSpec(text, str(folder))
+    raise ModelLoadError(f"{text}: not a model folder (no config.json or adapter_config.json)")
+
+
+def _parse_hub(text: str, policy: AccessPolicy) -> ModelSpec | None:
+    return HubOrFolderSpec(text, text)  # offline, it must already be in the local Hugging Face cache
+
+
+SPEC_KINDS = [
+    SpecKind("tiny", "tiny:llava|qwen2-vl|idefics3[@SEED]", "a tiny random model built in-process (untrained)",
+             _parse_tiny),
+    SpecKind("remote", "openai:MODEL[@BASE_URL]", "an OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, Ollama)",
+             _parse_remote),
+    SpecKind("folder", "DIR", "a transformers checkpoint, a LoRA adapter (on its base) or an original-LLaVA "
+             "checkpoint (converted once)", _parse_folder),
+    SpecKind("hub", "ORG/NAME", "a Hugging Face hub id already in the local cache", _parse_hub),
+]
+
+
+def parse_spec(text: str, policy: AccessPolicy = UNRESTRICTED) -> ModelSpec:
+    """Parse a spec once; raises ModelLoadError (or AccessDenied) with one line when it cannot be used."""
+    text = (text or "").strip()
+    if not text:
+        raise ModelLoadError("empty model spec")
+    for kind in SPEC_KINDS:
+        spec = kind.parse(text, policy)
+        if spec is not None:
+            return spec
+    raise ModelLoadError(f"{text}: not a model spec")  # unreachable: the hub kind takes anything left
+
+
+def spec_help() -> str:
+    return "; ".join(f"{k.syntax}: {k.description}" for k in SPEC_KINDS)
+
+
+def base_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec whose weights actually load: an adapter's base, else the spec itself."""
+    return spec.base if isinstance(spec, AdapterSpec) and spec.base is not None else spec
+
+
+def same_weights(a: ModelSpec, b: ModelSpec) -> bool:
+    def key(spec: ModelSpec) -> str:
+        for attribute in ("source", "folder"):
+            value = getattr(spec, attribute, None)
+            if value:
+                return str(Path(value).resolve()) if Path(value).exists() else value
+        return spec.text
+    return type(a) is type(b) and key(a) == key(b)

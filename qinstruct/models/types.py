@@ -1,0 +1,174 @@
+"""The bottom of the model layer: what every model answers, and the plain types around it.
+
+A model -- local weights, a remote endpoint, or a side that failed to load -- answers the same calls
+(`ChatModel`): stream a chat turn, rate a batch of images, say what it is, count tokens.  Chat, `rate`, `chat` and
+the evaluators never ask which kind they hold.  Nothing here imports torch or transformers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Protocol
+
+import numpy as np
+from PIL import Image
+
+from ..config import option
+from ..data.records import QUALITY_LEVELS
+from ..errors import UserError
+
+RATING_QUESTION = "Rate the quality of the image."
+ANSWER_PREFIX = "The quality of the image is"
+LEVELS = QUALITY_LEVELS  # excellent, good, fair, poor, bad
+LEVEL_WEIGHTS = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
+DTYPES = ("bfloat16", "float16", "float32")
+ADAPTER_NAME = "tuned"  # the LoRA adapter's name inside a PeftModel
+BASE_ROW = "__base__"  # peft's row name for "no adapter" in a mixed batch
+DEVICES = ("cuda", "cpu", "mps")
+
+
+class ModelLoadError(UserError, RuntimeError):
+    """One line a user can act on: what failed to load and why."""
+
+
+@dataclass
+class LoadOptions:
+    device: str | None = option(None, help="where to load weights: cuda, cuda:1, cpu, mps (default: cuda when "
+                                "available)")
+    dtype: str | None = option(None, help="weights' dtype (default: bfloat16 on a GPU, float32 on the CPU)",
+                               choices=DTYPES)
+    trust_remote_code: bool = option(False, help="run Python code shipped with a checkpoint (mPLUG-Owl-2, "
+                                     "InternLM-XComposer); off unless asked")
+    cache_dir: str | None = option(None, help="where converted original-LLaVA checkpoints are kept (default: "
+                                   "~/.cache/qinstruct/converted)")
+
+    def validate(self) -> None:
+        from ..config import ConfigError
+
+        if self.device is not None and self.device.split(":")[0] not in DEVICES:
+            raise ConfigError(f"device: expected cuda, cuda:N, cpu or mps, got {self.device!r}")
+
+    def load_options(self) -> "LoadOptions":
+        """The loading part of a job config that extends LoadOptions."""
+        return LoadOptions(self.device, self.dtype, self.trust_remote_code, self.cache_dir)
+
+
+@dataclass
+class GenerationOptions:
+    max_new_tokens: int = option(256, help="longest answer, in tokens", min=1, max=32768)
+    temperature: float = option(0.0, help="0: greedy decoding, as the paper; above 0 samples", min=0, max=5)
+    top_p: float = option(1.0, help="nucleus sampling mass (with temperature > 0)", gt=0, max=1)
+    seed: int = option(0, help="sampling seed", min=0)
+
+    def generate_kwargs(self) -> dict:
+        if self.temperature <= 0:
+            return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
+        return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens}
+
+    def generation_options(self) -> "GenerationOptions":
+        """The decoding part of a job config that extends GenerationOptions."""
+        return GenerationOptions(self.max_new_tokens, self.temperature, self.top_p, self.seed)
+
+
+@dataclass
+class Turn:
+    user: str
+    assistant: str | None = None
+
+
+@dataclass
+class Rating:
+    p_good: float  # softmax over (good, poor)
+    level_probs: dict[str, float]  # softmax over the five levels
+    score: float  # Q-Align score on [0, 1]
+    approximate: bool = False  # True when a remote server gave no logprobs (one-hot from the answer's word)
+
+    @property
+    def score5(self) -> float:
+        return 1 + 4 * self.score
+
+    def line(self) -> str:
+        top = max(self.level_probs, key=self.level_probs.get)
+        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top})"
+
+    def as_dict(self) -> dict:
+        return {"p_good": self.p_good, "levels": self.level_probs, "score5": self.score5,
+                "approximate": self.approximate}
+
+
+def softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = x / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def ratings_from_level_logits(levels: np.ndarray, temperature: float = 1.0, approximate: bool = False
+                              ) -> list[Rating]:
+    """(batch, 5) logits (or log-probabilities) of the five levels -> ratings.  P(good) is the softmax of the
+    good and poor entries at `temperature` (Q-Bench uses 100 for its A3 score; SRCC does not depend on it);
+    the Q-Align distribution is the softmax of all five at T = 1.  -inf entries (a level a server did not
+    report) count as probability 0."""
+    levels = np.where(np.isneginf(levels), -1e9, np.asarray(levels, dtype=np.float64))
+    good_poor = softmax(levels[:, [1, 3]], temperature)[:, 0]
+    level_probs = softmax(levels)
+    return [Rating(float(g), dict(zip(LEVELS, map(float, p))), float(p @ LEVEL_WEIGHTS), approximate)
+            for g, p in zip(good_poor, level_probs)]
+
+
+class ChatModel(Protocol):
+    """What every model of the studio answers, local or remote."""
+    spec: str
+    label: str
+    trained: bool
+    kind: ClassVar[str]
+
+    def stream(self, turns: list[Turn], image: Image.Image | None,
+               options: GenerationOptions | None = None) -> Iterator[str]: ...
+
+    def rate(self, images: list[Image.Image], batch_size: int = 16) -> list[Rating]: ...
+
+    def count_tokens(self, text: str) -> int | None: ...
+
+    def describe(self) -> dict: ...
+
+    def bind(self, api_key: str | None) -> "ChatModel": ...
+
+    def warm_up(self) -> None: ...
+
+    def compile(self) -> int: ...
+
+
+@dataclass
+class FailedModel:
+    """A side that could not load: every call raises its error, so the other side of a pair keeps working
+    and this one says why."""
+    spec: str
+    error: UserError  # ModelLoadError, or AccessDenied for a spec outside what the studio may load
+    trained: bool = False
+    kind: ClassVar[str] = "failed"
+
+    @property
+    def label(self) -> str:
+        return f"⚠ {self.error}"
+
+    def stream(self, turns, image, options=None) -> Iterator[str]:
+        raise self.error
+
+    def rate(self, images, batch_size: int = 16) -> list[Rating]:
+        raise self.error
+
+    def count_tokens(self, text: str) -> int | None:
+        return None
+
+    def describe(self) -> dict:
+        return {"spec": self.spec, "kind": self.kind, "error": str(self.error)}
+
+    def bind(self, api_key: str | None) -> "FailedModel":
+        return self
+
+    def warm_up(self) -> None:
+        pass
+
+    def compile(self) -> int:
+        return 0
