@@ -34,6 +34,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workspace", default=None, help="workspace folder (default ./workspace or $QINSTRUCT_HOME)")
     parser.add_argument("--auth", type=parse_auth, action="append", default=None, metavar="USER:PASSWORD",
                         help="require a login (repeatable); mandatory for a non-loopback --host")
+    parser.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
+                        help="a folder (besides the workspace) whose data browser users may read (repeatable)")
+    parser.add_argument("--models-dir", action="append", default=[], metavar="DIR",
+                        help="a folder (besides the workspace's models/ and runs/) of models users may load")
+    parser.add_argument("--trust-remote-code", action="append", default=[], metavar="SPEC",
+                        help="a model spec allowed to run the code shipped with it (repeatable; off for all others)")
+    parser.add_argument("--endpoint", action="append", default=[], metavar="URL",
+                        help="an OpenAI-compatible base URL that may receive the server's OPENAI_API_KEY (besides "
+                        "$OPENAI_BASE_URL or OpenAI); users' typed keys go only with their own requests")
     parser.add_argument("--ssl-keyfile", default=None)
     parser.add_argument("--ssl-certfile", default=None)
     return parser.parse_args(argv)
@@ -60,17 +69,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to serve on {args.host} without --auth USER:PASSWORD (anyone on the network could use "
               "the studio); bind 127.0.0.1 or add --auth", file=sys.stderr)
         return 2
+    from qinstruct.access import AccessPolicy
     from qinstruct.workspace import Workspace
 
     from .main import build, launch_kwargs
 
     workspace = Workspace.open(args.workspace)
     ensure_demo_world(workspace)
-    blocks = build(workspace)
+    access = AccessPolicy.for_studio(workspace.root, args.allow_dir, args.models_dir, args.trust_remote_code,
+                                     args.endpoint)
+    blocks = build(workspace, access)
     blocks.queue(default_concurrency_limit=2)
     print(f"Q-Instruct Studio on http://{args.host}:{args.port}  (workspace {workspace.root})", flush=True)
     blocks.launch(server_name=args.host, server_port=args.port, auth=args.auth, quiet=True,
-                  ssl_keyfile=args.ssl_keyfile, ssl_certfile=args.ssl_certfile, **launch_kwargs(workspace))
+                  ssl_keyfile=args.ssl_keyfile, ssl_certfile=args.ssl_certfile, **launch_kwargs(workspace, blocks))
     return 0
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 import importlib
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from qinstruct.access import AccessPolicy
 from qinstruct.workspace import Workspace
 
 from .context import AppContext
+from .serving import LoginWall
 
 # module name under app.tabs, in display order
 TABS = ["corrupt", "stats", "convert", "tune", "chat", "evaluate"]
@@ -18,15 +21,15 @@ CSS = """
 """
 
 
-def build(workspace: Workspace | str | None = None) -> gr.Blocks:
+def build(workspace: Workspace | str | None = None, access: AccessPolicy | None = None) -> gr.Blocks:
     """Create the studio.  Nothing heavy runs here: tabs compute when a user asks, or on page load."""
     workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
-    ctx = AppContext(workspace=workspace)
+    ctx = AppContext.open(workspace, access)
     with gr.Blocks(title="Q-Instruct Studio", analytics_enabled=False) as blocks:
         gr.Markdown(
             "# Q-Instruct Studio\n"
             "Low-level visual instruction tuning (Q-Instruct, CVPR 2024): corrupt images, explore feedback, "
-            f"convert, tune, chat and evaluate. Workspace: `{workspace.root}`"
+            "convert, tune, chat and evaluate. Everything is kept in the studio's workspace folder."
         )
         with gr.Tabs():
             for name in TABS:
@@ -34,6 +37,8 @@ def build(workspace: Workspace | str | None = None) -> gr.Blocks:
     return blocks
 
 
-def launch_kwargs(workspace: Workspace) -> dict:
-    """Serving options shared by `python -m app` and the tests: only the workspace is served from disk."""
-    return {"allowed_paths": [str(workspace.root)], "css": CSS, "footer_links": ["api"], "show_error": True}
+def launch_kwargs(workspace: Workspace, blocks: gr.Blocks) -> dict:
+    """Serving options shared by `python -m app` and the tests: only the workspace is served from disk, and
+    with a login every route is behind it."""
+    return {"allowed_paths": [str(workspace.root)], "css": CSS, "footer_links": ["api"], "show_error": True,
+            "app_kwargs": {"middleware": [Middleware(LoginWall, blocks=blocks)]}}

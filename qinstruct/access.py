@@ -73,6 +73,11 @@ class AccessPolicy:
                                "with --allow-dir")
         return path
 
+    def data_spec(self, text: str) -> str:
+        """FILE or FILE=SOURCE with FILE confined like data_path (statistics inputs name their source)."""
+        path, sep, source = text.strip().partition("=")
+        return str(self.data_path(path, "file")) + (sep + source if sep else "")
+
     def model_path(self, text: str) -> Path | None:
         """The folder a model spec names, confined to the model roots; None when the spec is not a path
         (a hub id).  Raises AccessDenied for a folder outside the roots."""

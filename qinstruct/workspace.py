@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fileio import write_bytes
+
 DEFAULT_WORKSPACE = "workspace"
 
 
@@ -53,17 +55,72 @@ class Workspace:
 
     @property
     def batches(self) -> Path:
+        """Corruption batches, one run folder per batch name."""
         return self.folder("corrupt", "batches")
+
+    def batch_folder(self, name: str | None) -> Path:
+        """A batch's run folder: the given name made safe, or a new dated one."""
+        return self.batches / (safe_name(name) if name and name.strip() else new_run_id("batch-"))
+
+    def keep_uploads(self, name: str, files: list[str]) -> tuple[Path, list[str]]:
+        """Copy uploaded image files into uploads/NAME (a batch's source folder); returns the folder and the
+        names refused because they are not image files (only images enter the served workspace)."""
+        from .images import IMAGE_SUFFIXES
+
+        folder, refused = self.folder("uploads", safe_name(name)), []
+        for file in files:
+            source = Path(file)
+            if source.suffix.lower() not in IMAGE_SUFFIXES:
+                refused.append(source.name)
+                continue
+            target = folder / safe_name(source.name)
+            if not target.exists():
+                write_bytes(target, source.read_bytes())
+        return folder, refused
 
     @property
     def demo_world(self) -> Path:
         """Where the embedded demo world lives (built on the studio's first start)."""
         return self.root / "demo" / "world"
 
+    def demo_file(self, key: str) -> Path:
+        """A file of the demo world by its role (world.json's "files": pathway, content, llvisionqa, mos)."""
+        from .config import ConfigError
+        from .demo.world import WORLD_FILES, world_ready
+
+        if not world_ready(self.demo_world):
+            raise ConfigError("the demo world is not built yet: press “Build demo world” on the Statistics tab, "
+                              f"or run `qinstruct demo world --out {self.demo_world}`")
+        return self.demo_world / WORLD_FILES[key]
+
     @property
     def reports(self) -> Path:
         return self.folder("stats", "reports")
 
     @property
-    def uploads(self) -> Path:
-        return self.folder("uploads")
+    def conversions(self) -> Path:
+        """Conversion run folders, one per run name."""
+        return self.folder("convert")
+
+    def conversion_folder(self, name: str | None) -> Path:
+        """A conversion's run folder: the given name made safe (the same name resumes)."""
+        return self.conversions / safe_name(name or "conversion", "conversion")
+
+    @property
+    def conversion_cache(self) -> Path:
+        """The response cache every conversion of the studio shares (the same request is never paid twice)."""
+        return self.folder("convert", ".cache")
+
+    @property
+    def models(self) -> Path:
+        return self.folder("models")
+
+    @property
+    def runs(self) -> Path:
+        """Training runs (their checkpoints are models the Chat tab offers)."""
+        return self.folder("runs")
+
+    @property
+    def chat_log(self) -> Path:
+        """Finished exchanges and votes of the Chat tab, one JSON line each."""
+        return self.folder("chat") / "log.jsonl"

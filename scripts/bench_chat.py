@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qinstruct.demo.photos import demo_photo  # noqa: E402
 from qinstruct.demo.standins import ensure_standins  # noqa: E402
-from qinstruct.models.chat import GenerationOptions, Turn, stream_reply  # noqa: E402
+from qinstruct.models.chat import GenerationOptions, Turn  # noqa: E402
 from qinstruct.models.pair import stream_pair  # noqa: E402
 from qinstruct.models.pool import ModelPool  # noqa: E402
 
@@ -43,8 +43,8 @@ def main() -> int:
     options = GenerationOptions(max_new_tokens=args.tokens)
     image = demo_photo("chelsea")
     with tempfile.TemporaryDirectory() as folder:
-        left_spec, right_spec = ensure_standins(Path(folder))
-        pair = ModelPool().pair(left_spec, right_spec)
+        left_spec, right_spec = ensure_standins(Path(folder), Path(folder))
+        pair = ModelPool().pair(str(Path(folder) / left_spec), str(Path(folder) / right_spec))
 
         def both():
             answers = ["", ""]
@@ -54,7 +54,7 @@ def main() -> int:
             return answers
 
         def one():
-            return "".join(stream_reply(pair.left, QUESTION, image, options))
+            return "".join(pair.left.stream(QUESTION, image, options))
 
         rows = []
         for label, turn in (("both sides (one batch of 2)", both), ("baseline alone", one)):

@@ -1,22 +1,23 @@
 """Chat tab: one image, one question, two answers streaming side by side (baseline vs tuned), ratings, blind
-A/B votes.  Conversations live in each browser session's state; models are shared by the studio's pool."""
+A/B votes.  Conversations and API keys live in each browser session; models are shared by the studio's pool."""
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import asdict
 from typing import Iterator
 
 import gradio as gr
 
+from qinstruct.config import check_config
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.standins import ensure_standins
-from qinstruct.models.chat import GenerationOptions
-from qinstruct.models.loading import LoadOptions, ModelLoadError
-from qinstruct.models.pool import ModelPool, list_model_specs
+from qinstruct.models.pool import list_model_specs
 from qinstruct.models.session import VOTES, ChatSession, log_event, rate_both, regenerate, send, vote
+from qinstruct.models.specs import spec_help
+from qinstruct.models.types import GenerationOptions, LoadOptions
 
 from ..context import AppContext
+from ..forms import bind, label, reports_errors
 
 EXAMPLES = ["Describe and evaluate the quality of the image.", "Is this image clear?",
             "Rate the quality of the image. Think step by step."]
@@ -46,78 +47,99 @@ def _rating_text(rating) -> str:
     return f"**P(good) = {rating.p_good:.3f}** · Q-Align **{rating.score5:.2f} / 5**{note}  \n{levels}"
 
 
+def columns_view(session: ChatSession):
+    a, b = session.columns()
+    labels = ("Model A", "Model B") if session.blind else ("Baseline", "Tuned")
+    return (gr.Chatbot(value=_messages(session.turns[a]), label=labels[0]),
+            gr.Chatbot(value=_messages(session.turns[b]), label=labels[1]))
+
+
+def session_for(state, left, right, blind) -> ChatSession:
+    if state is None or (state.left_spec, state.right_spec, state.blind) != (left, right, bool(blind)):
+        return ChatSession.start(left, right, bool(blind))
+    return state
+
+
+def generation(max_tokens, temperature, top_p) -> GenerationOptions:
+    options = GenerationOptions(int(max_tokens), float(temperature), float(top_p))
+    check_config(options, "decoding")
+    return options
+
+
+def status_line(ctx: AppContext, session: ChatSession) -> str:
+    pair = ctx.pool.pair(session.left_spec, session.right_spec)
+    names = ("A", "B") if session.blind else ("baseline", "tuned")
+    parts = [f"{name}: {side.label}" for name, side in zip(names, pair.sides)
+             if not session.blind or side.kind == "failed"]
+    if pair.shared and not session.blind:
+        parts.append("one base model serves both sides (LoRA per row)")
+    status = " · ".join(parts)
+    if session.last_timing is not None:
+        status += "  \n" + session.last_timing.line(names, session.blind)
+    return status
+
+
+@reports_errors
+def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key):
+    if not left or not right:
+        raise gr.Error("Choose a model for each side.")
+    session = session_for(state, left, right, blind)
+    try:
+        stream = send(ctx.pool, session, image, text or "", generation(max_tokens, temperature, top_p),
+                      LoadOptions(trust_remote_code=bool(trust)), api_key or None)
+        for session in _throttled(stream):
+            yield (session, *columns_view(session), "", "streaming…")
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    log_event(ctx.workspace.chat_log, "turn", session,
+              timing=asdict(session.last_timing) if session.last_timing else None)
+    yield session, *columns_view(session), "", status_line(ctx, session)
+
+
+@reports_errors
+def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p, trust, api_key):
+    if state is None:
+        raise gr.Error("Nothing to regenerate yet.")
+    session = state
+    try:
+        for session in _throttled(regenerate(ctx.pool, state, image,
+                                             options=generation(max_tokens, temperature, top_p),
+                                             load_options=LoadOptions(trust_remote_code=bool(trust)),
+                                             api_key=api_key or None)):
+            yield (session, *columns_view(session), "streaming…")
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    yield session, *columns_view(session), status_line(ctx, session)
+
+
+@reports_errors
+def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key):
+    if image is None:
+        raise gr.Error("Rating needs an image.")
+    session = session_for(state, left, right, blind)
+    ratings = rate_both(ctx.pool, session, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
+    a, b = session.columns()
+    return session, _rating_text(ratings[a]), _rating_text(ratings[b])
+
+
+def on_vote(ctx: AppContext, state, choice: str):
+    if state is None:
+        raise gr.Error("Ask something before voting.")
+    try:
+        return f"Vote recorded: **{choice}**. {vote(ctx.workspace.chat_log, state, choice)}"
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+
+
+def on_clear(left, right, blind):
+    session = ChatSession.start(left, right, bool(blind))
+    return (session, *columns_view(session), "", "", "new conversation" + (
+        " (blind: the sides are shuffled as A and B)" if blind else ""))
+
+
 def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
-    pool = ModelPool(capacity=2)
-    models_dir = ctx.workspace.folder("models")
-    log_path = ctx.workspace.root / "chat" / "log.jsonl"
-    default_left, default_right = ensure_standins(models_dir)
-    choices = list_model_specs(models_dir, ctx.workspace.root / "runs")
-
-    def columns_view(session: ChatSession):
-        a, b = session.columns()
-        turns = session.turns
-        labels = ("Model A", "Model B") if session.blind else ("Baseline", "Tuned")
-        return (gr.Chatbot(value=_messages(turns[a]), label=labels[0]),
-                gr.Chatbot(value=_messages(turns[b]), label=labels[1]))
-
-    def session_for(state, left, right, blind) -> ChatSession:
-        if state is None or (state.left_spec, state.right_spec, state.blind) != (left, right, bool(blind)):
-            return ChatSession.start(left, right, bool(blind))
-        return state
-
-    def options(max_tokens, temperature, top_p):
-        return GenerationOptions(int(max_tokens), float(temperature), float(top_p))
-
-    def load_options(trust):
-        return LoadOptions(trust_remote_code=bool(trust))
-
-    def on_send(state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key):
-        if not left or not right:
-            raise gr.Error("Choose a model for each side.")
-        session = session_for(state, left, right, blind)
-        try:
-            stream = send(pool, session, image, text or "", options(max_tokens, temperature, top_p),
-                          load_options(trust), api_key or None)
-            for session in _throttled(stream):
-                yield (session, *columns_view(session), "", "streaming…")
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        log_event(log_path, "turn", session, timing=asdict(session.last_timing) if session.last_timing else None)
-        yield session, *columns_view(session), "", _status(session, pool)
-
-    def on_regenerate(state, image, max_tokens, temperature, top_p, trust, api_key):
-        if state is None:
-            raise gr.Error("Nothing to regenerate yet.")
-        session = state
-        try:
-            for session in _throttled(regenerate(pool, state, image, options=options(max_tokens, temperature, top_p),
-                                                 load_options=load_options(trust), api_key=api_key or None)):
-                yield (session, *columns_view(session), "streaming…")
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-        yield session, *columns_view(session), _status(session, pool)
-
-    def on_rate(state, left, right, blind, image, trust, api_key):
-        if image is None:
-            raise gr.Error("Rating needs an image.")
-        session = session_for(state, left, right, blind)
-        ratings = rate_both(pool, session, image, load_options(trust), api_key or None)
-        a, b = session.columns()
-        return session, _rating_text(ratings[a]), _rating_text(ratings[b])
-
-    def on_vote(state, choice: str):
-        if state is None:
-            raise gr.Error("Ask something before voting.")
-        try:
-            return f"Vote recorded: **{choice}**. {vote(log_path, state, choice)}"
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
-
-    def on_clear(left, right, blind):
-        session = ChatSession.start(left, right, bool(blind))
-        return (session, *columns_view(session), "", "", "new conversation" + (
-            " (blind: the sides are shuffled as A and B)" if blind else ""))
-
+    default_left, default_right = ensure_standins(ctx.workspace.root, ctx.workspace.models)
+    choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
     with gr.Tab("Chat", id="chat"):
         state = gr.State(None)
         with gr.Row():
@@ -126,15 +148,18 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                 photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
                 blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
                 with gr.Accordion("Models and decoding", open=False):
-                    left = gr.Dropdown(choices, value=default_left, allow_custom_value=True,
-                                       label="Baseline (left): a spec, folder, hub id, or openai:MODEL@URL")
-                    right = gr.Dropdown(choices, value=default_right, allow_custom_value=True,
-                                        label="Tuned (right)")
-                    api_key = gr.Textbox(label="API key for openai: specs (kept in memory only)", type="password")
-                    trust = gr.Checkbox(label="trust_remote_code (runs code shipped with a checkpoint)")
-                    max_tokens = gr.Slider(16, 1024, value=256, step=16, label="Max new tokens")
-                    temperature = gr.Slider(0, 1.5, value=0, step=0.05, label="Temperature (0: greedy)")
-                    top_p = gr.Slider(0.1, 1, value=1, step=0.05, label="Top-p")
+                    gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
+                    left = gr.Dropdown(choices, value=default_left, allow_custom_value=True, label="Baseline (left)")
+                    right = gr.Dropdown(choices, value=default_right, allow_custom_value=True, label="Tuned (right)")
+                    api_key = gr.Textbox(label="API key for openai: specs (kept in memory for your requests only)",
+                                         type="password")
+                    trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code",
+                                                    "(only for the models the operator allowed)"),
+                                        visible=ctx.access.trust_offered)
+                    max_tokens = gr.Slider(16, 1024, value=256, step=16, label=label(GenerationOptions,
+                                                                                      "max_new_tokens"))
+                    temperature = gr.Slider(0, 1.5, value=0, step=0.05, label=label(GenerationOptions, "temperature"))
+                    top_p = gr.Slider(0.1, 1, value=1, step=0.05, label=label(GenerationOptions, "top_p"))
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 with gr.Row():
@@ -159,20 +184,22 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
 
     send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key]
     send_outputs = [state, chat_a, chat_b, prompt, status]
-    for trigger in (send_button.click, prompt.submit):
-        trigger(on_send, send_inputs, send_outputs, api_name="chat_send" if trigger == send_button.click else False,
+    for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
+        trigger(bind(on_send, ctx), send_inputs, send_outputs, api_name=name,
                 concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
-    regen_button.click(on_regenerate, [state, image, max_tokens, temperature, top_p, trust, api_key],
+    regen_button.click(bind(on_regenerate, ctx),
+                       [state, image, max_tokens, temperature, top_p, trust, api_key],
                        [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
                        concurrency_limit=1)
-    rate_button.click(on_rate, [state, left, right, blind, image, trust, api_key], [state, rating_a, rating_b],
-                      api_name="chat_rate", concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
-    clear_button.click(on_clear, [left, right, blind], [state, chat_a, chat_b, rating_a, rating_b, status],
-                       api_name="chat_clear")
-    blind.change(on_clear, [left, right, blind], [state, chat_a, chat_b, rating_a, rating_b, status], api_name=False)
+    rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],
+                      [state, rating_a, rating_b], api_name="chat_rate", concurrency_id=DEVICE_QUEUE,
+                      concurrency_limit=1)
+    clear_outputs = [state, chat_a, chat_b, rating_a, rating_b, status]
+    clear_button.click(on_clear, [left, right, blind], clear_outputs, api_name="chat_clear")
+    blind.change(on_clear, [left, right, blind], clear_outputs, api_name=False)
     for choice, button, name in zip(VOTES, vote_buttons, ("a", "b", "tie", "bad")):
-        button.click(functools.partial(on_vote, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
-    photo.input(lambda name: demo_photo(name), photo, image, api_name=False)
+        button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
+    photo.input(demo_photo, photo, image, api_name=False)
 
 
 def _throttled(stream: Iterator[ChatSession]) -> Iterator[ChatSession]:
@@ -184,20 +211,3 @@ def _throttled(stream: Iterator[ChatSession]) -> Iterator[ChatSession]:
         if now - shown >= STREAM_INTERVAL_S:
             shown = now
             yield session
-
-
-def _status(session: ChatSession, pool: ModelPool) -> str:
-    pair = pool.pair(session.left_spec, session.right_spec)
-    parts = []
-    for name, side in zip(("A", "B") if session.blind else ("baseline", "tuned"), pair.sides):
-        if isinstance(side, ModelLoadError):
-            parts.append(f"{name}: ⚠ {side}")
-        elif not session.blind:
-            parts.append(f"{name}: {side.label}")
-    if pair.shared and not session.blind:
-        parts.append("one base model serves both sides (LoRA per row)")
-    status = " · ".join(parts)
-    if session.last_timing is not None:
-        names = ("A", "B") if session.blind else ("baseline", "tuned")
-        status += "  \n" + session.last_timing.line(names, session.blind)
-    return status

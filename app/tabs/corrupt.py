@@ -1,20 +1,18 @@
 """Corrupt tab: the corruption x severity grid of one image, a large view, downloads, and folder batches."""
 from __future__ import annotations
 
-import shlex
 import time
 from pathlib import Path
 
 import gradio as gr
 
-from qinstruct.config import ConfigError
-from qinstruct.corrupt import ImageInputError, SEVERITIES, list_corruptions
+from qinstruct.corrupt import SEVERITIES, list_corruptions
 from qinstruct.corrupt.batch import CorruptJobConfig, run_corrupt_job
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
 from qinstruct.demo.photos import demo_photo, list_demo_photos
-from qinstruct.workspace import new_run_id, safe_name
 
 from ..context import AppContext
+from ..forms import bind, label, reports_errors, shell_note
 
 # element ids, used by the browser tests
 IMAGE_ID = "corrupt-image"
@@ -23,8 +21,9 @@ GALLERY_ID = "corrupt-gallery"
 STATUS_ID = "corrupt-status"
 SELECTED_ID = "corrupt-selected"
 ORIGINAL_ID = "corrupt-original"
+BATCH_STATUS_ID = "corrupt-batch-status"
 
-SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size", 0)]
+SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size (up to 16 MP)", 0)]
 DEFAULT_PHOTO = "astronaut"
 
 
@@ -49,78 +48,74 @@ def _grid_outputs(result: GridResult, reused: bool, n_severities: int):
     )
 
 
+@reports_errors
+def make_grid(ctx: AppContext, image, corruptions, severities, seed, max_side):
+    if image is None:
+        raise gr.Error("Upload an image or pick a demo photo first.")
+    config = GridConfig(corruptions=list(corruptions or []), severities=sorted(int(s) for s in severities or []),
+                        seed=int(seed or 0), max_side=int(max_side))
+    result, reused = run_grid(image, config, ctx.workspace.grids)
+    return _grid_outputs(result, reused, len(config.severities))
+
+
+def default_grid(ctx: AppContext):
+    image = demo_photo(DEFAULT_PHOTO)
+    config = GridConfig()
+    return (image, *_grid_outputs(*run_grid(image, config, ctx.workspace.grids), len(config.severities)))
+
+
+def select_cell(folder: str, evt: gr.SelectData):
+    if not folder:
+        return None, None, gr.DownloadButton(interactive=False), ""
+    result = load_grid(Path(folder))
+    cell = result.cells[evt.index]
+    png = str(result.path(cell.image))
+    return str(result.path(result.original)), png, gr.DownloadButton(value=png, interactive=True), cell.caption
+
+
+def prepare_zip(folder: str):
+    if not folder:
+        return gr.DownloadButton(interactive=False)
+    result = load_grid(Path(folder))
+    return gr.DownloadButton(value=str(zip_grid(result, result.folder / "grid.zip")), interactive=True)
+
+
+def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers,
+                 name) -> tuple[CorruptJobConfig, list[str]]:
+    """The batch's job config from the form, and the uploaded names refused (not image files)."""
+    out_dir = ctx.workspace.batch_folder(name)
+    refused: list[str] = []
+    if files:
+        source, refused = ctx.workspace.keep_uploads(out_dir.name, [str(f) for f in files])
+    elif folder_text and folder_text.strip():
+        source = ctx.access.data_path(folder_text, "folder")
+    else:
+        raise gr.Error("Upload images or type a folder in the workspace.")
+    config = CorruptJobConfig(
+        source=str(source), out=str(out_dir), corruptions=[] if random_assign else list(corruptions or []),
+        severities=sorted(int(s) for s in severities or []) if not random_assign else [3],
+        random_assign=bool(random_assign), seed=int(seed or 0), workers=int(workers))
+    return config, refused
+
+
+@reports_errors
+def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers, name,
+              progress=gr.Progress()):
+    config, refused = batch_config(ctx, files, folder_text, corruptions, severities, seed, random_assign, workers,
+                                   name)
+    started = time.perf_counter()
+    summary = run_corrupt_job(config, lambda done, total: progress((done, max(total, 1)), unit="images"))
+    lines = [f"**{summary.written} written**, {summary.skipped_done} already done (resumed), "
+             f"{len(summary.failed) + len(refused)} skipped in {time.perf_counter() - started:.1f} s → "
+             f"`{Path(config.out).name}`", shell_note(config)]
+    reasons = [f"{name}: not an image file (not copied)" for name in refused] + [r for _, r in summary.failed]
+    lines += [f"- skipped: {reason}" for reason in reasons[:20]]
+    if len(reasons) > 20:
+        lines.append(f"- … and {len(reasons) - 20} more")
+    return "\n\n".join(lines), gr.DownloadButton(value=summary.manifest, interactive=True)
+
+
 def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
-    grids_root = ctx.workspace.grids
-
-    def make_grid(image, corruptions, severities, seed, max_side):
-        if image is None:
-            raise gr.Error("Upload an image or pick a demo photo first.")
-        config = GridConfig(corruptions=list(corruptions or []), severities=sorted(int(s) for s in severities or []),
-                            seed=int(seed or 0), max_side=int(max_side))
-        try:
-            result, reused = run_grid(image, config, grids_root)
-        except (ConfigError, ImageInputError) as error:
-            raise gr.Error(str(error)) from None
-        return _grid_outputs(result, reused, len(config.severities))
-
-    def default_grid():
-        image = demo_photo(DEFAULT_PHOTO)
-        config = GridConfig()
-        return (image, *_grid_outputs(*run_grid(image, config, grids_root), len(config.severities)))
-
-    def select_cell(folder: str, evt: gr.SelectData):
-        if not folder:
-            return None, None, gr.DownloadButton(interactive=False), ""
-        result = load_grid(Path(folder))
-        cell = result.cells[evt.index]
-        png = str(result.path(cell.image))
-        return str(result.path(result.original)), png, gr.DownloadButton(value=png, interactive=True), cell.caption
-
-    def prepare_zip(folder: str):
-        if not folder:
-            return gr.DownloadButton(interactive=False)
-        result = load_grid(Path(folder))
-        path = zip_grid(result, result.folder / "grid.zip")
-        return gr.DownloadButton(value=str(path), interactive=True)
-
-    def run_batch(files, folder_text, corruptions, severities, seed, random_assign, workers, name,
-                  progress=gr.Progress()):
-        out_name = safe_name(name) if name else new_run_id("batch-")
-        out_dir = ctx.workspace.batches / out_name
-        if files:
-            source = ctx.workspace.folder("uploads", out_name)
-            for file in files:
-                target = source / safe_name(Path(file).name)
-                if not target.exists():
-                    target.write_bytes(Path(file).read_bytes())
-        elif folder_text:
-            source = Path(folder_text).expanduser()
-        else:
-            raise gr.Error("Upload images or type a folder on this machine.")
-        config = CorruptJobConfig(
-            source=str(source), out=str(out_dir),
-            corruptions=[] if random_assign else list(corruptions or []),
-            severities=sorted(int(s) for s in severities or []) if not random_assign else [3],
-            random_assign=bool(random_assign), seed=int(seed or 0), workers=int(workers),
-        )
-        try:
-            config.validate()
-        except ConfigError as error:
-            raise gr.Error(str(error)) from None
-        started = time.perf_counter()
-        summary = run_corrupt_job(config, lambda done, total: progress((done, max(total, 1)), unit="images"))
-        command = ["qinstruct", "corrupt", str(source), "--out", str(out_dir), "--seed", str(config.seed),
-                   "--workers", str(config.workers)]
-        command += (["--random-assign"] if config.random_assign else
-                    ["--corruption", *config.corruptions, "--severity", *map(str, config.severities)])
-        lines = [f"**{summary.written} written**, {summary.skipped_done} already done (resumed), "
-                 f"{len(summary.failed)} skipped in {time.perf_counter() - started:.1f} s → `{out_dir}`",
-                 f"Same job from a shell (resumes too): `{shlex.join(command)}`"]
-        lines += [f"- skipped: {reason}" for _, reason in summary.failed[:20]]
-        if len(summary.failed) > 20:
-            lines.append(f"- … and {len(summary.failed) - 20} more")
-        return "\n\n".join(lines), gr.DownloadButton(value=summary.manifest, interactive=True)
-
     with gr.Tab("Corrupt", id="corrupt"):
         grid_folder = gr.State("")
         with gr.Row():
@@ -132,7 +127,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                                                label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
                 severities = gr.CheckboxGroup(list(SEVERITIES), value=[3], label="Severities")
                 with gr.Row():
-                    seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+                    seed = gr.Number(0, precision=0, minimum=0, label=label(CorruptJobConfig, "seed"))
                     max_side = gr.Dropdown(SIZE_CHOICES, value=512, label="Working size")
                 run = gr.Button("Corrupt", variant="primary", elem_id=RUN_ID)
             with gr.Column(scale=2):
@@ -152,21 +147,23 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                         "running again with the same name resumes.")
             with gr.Row():
                 batch_files = gr.File(label="Upload images", file_count="multiple", file_types=["image"])
-                batch_folder = gr.Textbox(label="…or a folder on this machine", placeholder="/data/pristine")
+                batch_folder = gr.Textbox(label="…or a folder in the workspace (or one the operator allowed)",
+                                          placeholder="demo/world/images/pristine")
             with gr.Row():
-                random_assign = gr.Checkbox(label="Random assignment (paper's custom variant)")
-                workers = gr.Slider(1, 8, value=2, step=1, label="Worker processes")
+                random_assign = gr.Checkbox(label=label(CorruptJobConfig, "random_assign"))
+                workers = gr.Slider(1, 8, value=2, step=1, label=label(CorruptJobConfig, "workers"))
                 batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
             batch_run = gr.Button("Run batch")
-            batch_status = gr.Markdown()
+            batch_status = gr.Markdown(elem_id=BATCH_STATUS_ID)
             manifest = gr.DownloadButton("Download manifest.jsonl", interactive=False)
 
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
-    photo.input(lambda name: demo_photo(name), photo, image, api_name="demo_photo")
-    run.click(make_grid, [image, corruptions, severities, seed, max_side], grid_outputs, api_name="corrupt_grid") \
-        .then(prepare_zip, grid_folder, download_zip, api_name=False)
+    photo.input(demo_photo, photo, image, api_name="demo_photo")
+    run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
+              api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
-    batch_run.click(run_batch, [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers,
-                                batch_name], [batch_status, manifest], api_name="corrupt_batch")
-    blocks.load(default_grid, None, [image, *grid_outputs], api_name=False) \
+    batch_run.click(bind(run_batch, ctx), [batch_files, batch_folder, corruptions, severities, seed,
+                                                        random_assign, workers, batch_name],
+                    [batch_status, manifest], api_name="corrupt_batch")
+    blocks.load(bind(default_grid, ctx), None, [image, *grid_outputs], api_name=False) \
         .then(prepare_zip, grid_folder, download_zip, api_name=False)

@@ -1,28 +1,26 @@
 """Statistics tab: Table 1 (original vs MOS-balanced), Fig. 3 figures, filters, PNG / CSV / Markdown export."""
 from __future__ import annotations
 
-import functools
 import io
-import os
-from pathlib import Path
 
 import gradio as gr
 from PIL import Image
 
-from qinstruct.config import ConfigError
-from qinstruct.data.loaders import DataError
 from qinstruct.demo.world import ensure_world, world_ready
-from qinstruct.stats.dataset import StatsDataset, load_stats_dataset, parse_scales
+from qinstruct.stats.config import StatsConfig
+from qinstruct.stats.dataset import load_inputs
 from qinstruct.stats.figures import to_png
-from qinstruct.stats.report import StatsConfig, compute_report, export_report
+from qinstruct.stats.report import run_report
 from qinstruct.stats.table1 import format_table1
 from qinstruct.workspace import new_run_id
 
 from ..context import AppContext
+from ..forms import bind, label, reports_errors, shell_note
 
 DEMO, FILES = "Embedded demo world", "Files"
 STATUS_ID = "stats-status"
 TABLE_ID = "stats-table1"
+SHELL_ID = "stats-shell"
 FIGURE_IDS = {name: f"stats-{name.replace('_', '-')}" for name in
               ("mos_histograms", "feedback_lengths", "word_cloud", "lowlevel_words", "attributes_per_source",
                "conclusion_by_mos")}
@@ -31,77 +29,74 @@ FIGURE_LABELS = {"mos_histograms": "MOS per source (original vs balanced)", "fee
                  "attributes_per_source": "Attributes per source", "conclusion_by_mos": "Conclusion by MOS band"}
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(specs: tuple[str, ...], scales: tuple[str, ...], stamps: tuple[float, ...]) -> StatsDataset:
-    # stamps (modification times) make an edited file load again
-    return load_stats_dataset(list(specs), parse_scales(list(scales)), skip_invalid=True)
-
-
-def load_selection(specs: list[str], scales: list[str]) -> StatsDataset:
-    stamps = tuple(os.path.getmtime(spec.partition("=")[0]) if os.path.exists(spec.partition("=")[0]) else 0.0
-                   for spec in specs)
-    return _load_cached(tuple(specs), tuple(scales), stamps)
-
-
 def _as_image(figure) -> Image.Image:
     return figure if isinstance(figure, Image.Image) else Image.open(io.BytesIO(to_png(figure)))
 
 
+def input_files(ctx: AppContext, kind: str, uploads, paths: str) -> list[str]:
+    """The demo world's pathway file, or the uploads and typed FILE[=SOURCE] lines (inside what the studio may
+    read)."""
+    if kind == DEMO:
+        return [str(ctx.workspace.demo_file("pathway"))]
+    specs = [str(f) for f in uploads or []]
+    specs += [ctx.access.data_spec(line) for line in (paths or "").splitlines() if line.strip()]
+    if not specs:
+        raise gr.Error("Upload files or type paths (one per line, FILE or FILE=SOURCE).")
+    return specs
+
+
+def _selection(ctx: AppContext, kind, uploads, paths, scales_text) -> tuple[dict, list[str]]:
+    config = StatsConfig(files=input_files(ctx, kind, uploads, paths), out="",
+                         scales=[s.strip() for s in (scales_text or "").split(",") if s.strip()])
+    data = load_inputs(config)
+    if not len(data):
+        raise gr.Error("No valid rows: " + ("; ".join(data.problems) or "the files are empty"))
+    for problem in data.problems:
+        gr.Warning(problem)
+    return {"files": config.files, "scales": config.scales}, data.source_names()
+
+
+@reports_errors
+def load(ctx: AppContext, kind, uploads, paths, scales_text):
+    selection, sources = _selection(ctx, kind, uploads, paths, scales_text)
+    return selection, gr.CheckboxGroup(choices=sources, value=sources)
+
+
+@reports_errors
+def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, seed):
+    if not selection:
+        raise gr.Error("Load a dataset first.")
+    config = StatsConfig(files=selection["files"], scales=selection["scales"], sources=list(sources or []),
+                         mos_min=float(mos_min), mos_max=float(mos_max), budget=int(budget or 0), bins=int(bins),
+                         seed=int(seed or 0), out=str(ctx.workspace.reports / new_run_id("report-")))
+    report, archive = run_report(config)
+    text = report.text
+    status = (f"**{len(report.data):,} images**, {len(report.data.source_names())} source(s), "
+              f"{text.n_feedbacks:,} feedbacks ({text.mean_words:.1f} words on average) · computed in "
+              f"{report.seconds:.2f} s")
+    if report.sampled is not None:
+        status += " · flatness original → balanced: " + ", ".join(
+            f"{s} {b:.2f}→{a:.2f}" for s, (b, a) in report.flatness().items())
+    figures = [_as_image(report.images[name]) for name in FIGURE_IDS]
+    return (status, format_table1(report.table, report.sampled_table), *figures,
+            gr.DownloadButton(value=str(archive), interactive=True), shell_note(config))
+
+
+def build_demo(ctx: AppContext, progress=gr.Progress()):
+    ensure_world(ctx.workspace.demo_world, progress=lambda done, total: progress((done, total), unit="images"))
+    return gr.Radio(value=DEMO)
+
+
+def initial(ctx: AppContext, n_outputs: int):
+    if not world_ready(ctx.workspace.demo_world):
+        return (None, gr.CheckboxGroup(), "The demo world is not built yet: press “Build demo world”.",
+                *([None] * (n_outputs - 1)))
+    selection, sources = _selection(ctx, DEMO, None, "", "")
+    return selection, gr.CheckboxGroup(choices=sources, value=sources), *update(ctx, selection, sources, 0, 100, 0,
+                                                                                10, 0)
+
+
 def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
-    world = ctx.workspace.demo_world
-
-    def specs_for(kind: str, uploads, paths: str) -> list[str]:
-        if kind == DEMO:
-            if not world_ready(world):
-                raise gr.Error("The demo world is not built yet: press “Build demo world”.")
-            return [str(world / "pathway.jsonl")]
-        specs = [str(Path(f)) for f in uploads or []]
-        specs += [line.strip() for line in (paths or "").splitlines() if line.strip()]
-        if not specs:
-            raise gr.Error("Upload files or type paths (one per line, FILE or FILE=SOURCE).")
-        return specs
-
-    def load(kind, uploads, paths, scales_text):
-        specs = specs_for(kind, uploads, paths)
-        scales = [s.strip() for s in (scales_text or "").split(",") if s.strip()]
-        try:
-            data = load_selection(specs, scales)
-        except (DataError, ValueError, ConfigError) as error:
-            raise gr.Error(str(error)) from None
-        if not len(data):
-            raise gr.Error("No valid rows: " + ("; ".join(data.problems) or "the files are empty"))
-        for problem in data.problems:
-            gr.Warning(problem)
-        sources = data.source_names()
-        return {"specs": specs, "scales": scales}, gr.CheckboxGroup(choices=sources, value=sources)
-
-    def update(selection, sources, mos_min, mos_max, budget, bins, seed):
-        if not selection:
-            raise gr.Error("Load a dataset first.")
-        config = StatsConfig(files=selection["specs"], scales=selection["scales"], sources=list(sources or []),
-                             mos_min=float(mos_min), mos_max=float(mos_max), budget=int(budget or 0),
-                             bins=int(bins), seed=int(seed or 0))
-        try:
-            report = compute_report(load_selection(config.files, config.scales), config)
-        except (ConfigError, DataError, ValueError) as error:
-            raise gr.Error(str(error)) from None
-        text = report.text
-        status = (f"**{len(report.data):,} images**, {len(report.data.source_names())} source(s), "
-                  f"{text.n_feedbacks:,} feedbacks ({text.mean_words:.1f} words on average) · computed in "
-                  f"{report.seconds:.2f} s")
-        if report.sampled is not None:
-            status += " · flatness original → balanced: " + ", ".join(
-                f"{s} {b:.2f}→{a:.2f}" for s, (b, a) in report.flatness().items())
-        out_dir = ctx.workspace.reports / new_run_id("report-")
-        archive = export_report(report, out_dir)
-        figures = [_as_image(report.images[name]) for name in FIGURE_IDS]
-        return (status, format_table1(report.table, report.sampled_table), *figures,
-                gr.DownloadButton(value=str(archive), interactive=True))
-
-    def build_demo(progress=gr.Progress()):
-        ensure_world(world, progress=lambda done, total: progress((done, total), unit="images"))
-        return gr.Radio(value=DEMO)
-
     with gr.Tab("Statistics", id="stats"):
         selection = gr.State(None)
         with gr.Row():
@@ -109,17 +104,18 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                 kind = gr.Radio([DEMO, FILES], value=DEMO, label="Dataset")
                 with gr.Group(visible=False) as files_group:
                     uploads = gr.File(label="Upload files", file_count="multiple", file_types=[".json", ".jsonl"])
-                    paths = gr.Textbox(label="…or paths on this machine, one per line (FILE or FILE=SOURCE)", lines=3)
-                    scales = gr.Textbox(label="Rescale (SOURCE=FACTOR, comma separated; default inferred)")
+                    paths = gr.Textbox(label="…or paths in the workspace (or a folder the operator allowed), one per "
+                                       "line: FILE or FILE=SOURCE", lines=3)
+                    scales = gr.Textbox(label=label(StatsConfig, "scales", "(comma separated)"))
                 load_button = gr.Button("Load", variant="primary")
-                build_button = gr.Button("Build demo world", visible=not world_ready(world))
+                build_button = gr.Button("Build demo world", visible=not world_ready(ctx.workspace.demo_world))
                 sources = gr.CheckboxGroup([], label="Sources")
-                mos_min = gr.Slider(0, 100, value=0, step=1, label="MOS from")
-                mos_max = gr.Slider(0, 100, value=100, step=1, label="MOS to")
-                budget = gr.Number(0, precision=0, minimum=0, label="Balanced sample per source (0: off)")
+                mos_min = gr.Slider(0, 100, value=0, step=1, label=label(StatsConfig, "mos_min"))
+                mos_max = gr.Slider(0, 100, value=100, step=1, label=label(StatsConfig, "mos_max"))
+                budget = gr.Number(0, precision=0, minimum=0, label=label(StatsConfig, "budget"))
                 with gr.Row():
-                    bins = gr.Slider(4, 20, value=10, step=1, label="MOS bins")
-                    seed = gr.Number(0, precision=0, minimum=0, label="Sampler seed")
+                    bins = gr.Slider(4, 20, value=10, step=1, label=label(StatsConfig, "bins"))
+                    seed = gr.Number(0, precision=0, minimum=0, label=label(StatsConfig, "seed"))
                 refresh = gr.Button("Update")
                 download = gr.DownloadButton("Download report (.zip: PNG, CSV, Markdown)", interactive=False)
             with gr.Column(scale=3):
@@ -133,26 +129,19 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                             images[name] = gr.Image(label=FIGURE_LABELS[name], show_label=False, type="pil",
                                                     interactive=False, elem_id=FIGURE_IDS[name],
                                                     buttons=["download", "fullscreen"])
+                shell = gr.Markdown(elem_id=SHELL_ID)
 
-    outputs = [status, table, *[images[name] for name in FIGURE_IDS], download]
+    outputs = [status, table, *[images[name] for name in FIGURE_IDS], download, shell]
     filters = [selection, sources, mos_min, mos_max, budget, bins, seed]
+    do_update = bind(update, ctx)
     kind.change(lambda k: gr.Group(visible=k == FILES), kind, files_group, api_name=False)
-    load_button.click(load, [kind, uploads, paths, scales], [selection, sources], api_name="stats_load") \
-        .then(update, filters, outputs, api_name=False)
-    refresh.click(update, filters, outputs, api_name="stats_update")
+    load_button.click(bind(load, ctx), [kind, uploads, paths, scales], [selection, sources],
+                      api_name="stats_load").then(do_update, filters, outputs, api_name=False)
+    refresh.click(do_update, filters, outputs, api_name="stats_update")
     for control in (sources, budget, bins, seed):
-        control.input(update, filters, outputs, api_name=False)
+        control.input(do_update, filters, outputs, api_name=False)
     for slider in (mos_min, mos_max):
-        slider.release(update, filters, outputs, api_name=False)
-    build_button.click(build_demo, None, kind, api_name=False).then(lambda: gr.Button(visible=False), None,
-                                                                     build_button, api_name=False)
-
-    def initial():
-        if not world_ready(world):
-            return None, gr.CheckboxGroup(), "The demo world is not built yet: press “Build demo world”.", \
-                *([None] * (len(outputs) - 1))
-        chosen = {"specs": specs_for(DEMO, None, ""), "scales": []}
-        names = load_selection(chosen["specs"], []).source_names()
-        return chosen, gr.CheckboxGroup(choices=names, value=names), *update(chosen, names, 0, 100, 0, 10, 0)
-
-    blocks.load(initial, None, [selection, sources, *outputs], api_name=False)
+        slider.release(do_update, filters, outputs, api_name=False)
+    build_button.click(bind(build_demo, ctx), None, kind, api_name=False) \
+        .then(lambda: gr.Button(visible=False), None, build_button, api_name=False)
+    blocks.load(bind(initial, ctx, len(outputs)), None, [selection, sources, *outputs], api_name=False)

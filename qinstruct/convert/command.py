@@ -42,7 +42,7 @@ def run(config, args: argparse.Namespace) -> int:
     for feedback_id, reason in report.failed[:10]:
         print(f"failed: {feedback_id}: {reason}", file=sys.stderr)
     if report.output and config.export:
-        for path in export_items(config, config.export):
+        for path in export_items(config.out, config.export):
             print(path)
     if report.output:
         print(report.output)

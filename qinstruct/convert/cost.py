@@ -70,7 +70,7 @@ class CostEstimate:
 
     def line(self, model: str) -> str:
         if self.calls == 0 and self.cached_calls == 0:
-            return "no API calls: nothing to pay"
+            return "no API calls: costs nothing"
         price = f"≈ ${self.usd:,.2f}" if self.usd is not None else "no price known for this model (local server?)"
         kind = "tiktoken" if self.exact_tokens else "approximate: ~4 characters per token"
         return (f"{self.calls:,} call(s) to make ({self.cached_calls:,} cached), {self.input_tokens:,} input + "

@@ -28,9 +28,10 @@ from ..fileio import append_line, read_jsonl, write_json
 from ..runs import Progress, RunFolder
 from ..workspace import safe_name
 from . import prompts
-from .backends import Conversion, ConversionError, FeedbackRef, backend_class, create_backend, list_backends
+from .backends import (Conversion, ConversionError, FeedbackRef, backend_class, convert_once, create_backend,
+                       list_backends)
 from .cache import ResponseCache
-from .cost import CostEstimate, estimate, load_prices
+from .cost import CostEstimate, estimate, load_prices, usage_cost
 from .items import SUBSETS
 
 ITEMS, REPORT, PARTIAL = "items.json", "report.json", "partial.jsonl"
@@ -68,9 +69,6 @@ class ConvertJobConfig:
     def cache_folder(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else Path(self.out).parent / ".qinstruct-cache"
 
-    @property
-    def items_path(self) -> Path:
-        return Path(self.out) / ITEMS
 
 
 @dataclass
@@ -223,11 +221,26 @@ async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress,
     return report
 
 
-def export_items(config: ConvertJobConfig, target: str) -> list[Path]:
-    """The finished items in another trainer's format, in OUT/export-TARGET/."""
+def export_items(run_folder: str | Path, target: str) -> list[Path]:
+    """A finished conversion's items in another trainer's format, in RUN/export-TARGET/."""
     from ..data.exporters import export_instructions
     from ..data.loaders import load_instructions
 
-    items = load_instructions(config.items_path).items
-    return export_instructions(items, Path(config.out) / f"export-{target}", target,
-                               safe_name(Path(config.out).name, "qinstruct"))
+    run_folder = Path(run_folder)
+    items = load_instructions(run_folder / ITEMS).items
+    return export_instructions(items, run_folder / f"export-{target}", target, safe_name(run_folder.name, "qinstruct"))
+
+
+def preview_conversion(config: ConvertJobConfig, ref: FeedbackRef, api_key: str | None = None,
+                       key_policy: KeyPolicy = COMMAND_LINE) -> Conversion:
+    """One feedback's conversion with everything shown: exact prompts, raw responses, items, usage."""
+    check_config(config)
+    return asyncio.run(convert_once(make_backend(config, api_key, key_policy), ref, tuple(config.subsets)))
+
+
+def usage_line(conversion: Conversion, model: str) -> str:
+    """Calls, cache hits, tokens and dollars of a conversion, as the server reported them."""
+    usd = usage_cost(model, conversion.prompt_tokens, conversion.completion_tokens)
+    return (f"{conversion.calls} call(s), {conversion.cached_groups} from the cache · {conversion.prompt_tokens} "
+            f"prompt + {conversion.completion_tokens} completion tokens · "
+            + (f"${usd:.4f}" if usd is not None else "no price known for this model"))

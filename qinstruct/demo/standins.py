@@ -9,7 +9,8 @@ from pathlib import Path
 BASELINE, TUNED = "demo-baseline-untrained", "demo-tuned-untrained-lora"
 
 
-def ensure_standins(models_dir: Path) -> tuple[str, str]:
+def ensure_standins(root: Path, models_dir: Path) -> tuple[str, str]:
+    """Build the stand-ins in models_dir if missing; returns their specs relative to `root` (the workspace)."""
     base, tuned = models_dir / BASELINE, models_dir / TUNED
     if not (base / "qinstruct.json").is_file():
         from ..models.families import tiny_model
@@ -33,4 +34,4 @@ def ensure_standins(models_dir: Path) -> tuple[str, str]:
         peft_model.save_pretrained(tuned)
         (tuned / "qinstruct.json").write_text(json.dumps(
             {"label": "demo tuned (untrained: random LoRA on the baseline)", "trained": False}))
-    return str(base), str(tuned)
+    return str(base.relative_to(root)), str(tuned.relative_to(root))

@@ -33,6 +33,8 @@ from .scenes import Sample, make_sample
 
 WORLD_VERSION = 1
 WORLD_FILE = "world.json"
+WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",
+               "mos": "eval/mos.json"}
 
 # Synthetic MOS: per-source base quality (mean, std), then a drop for the corruption: how much severity 5 of
 # each corruption hurts (fraction of MAX_DROP), shaped by severity.  Values chosen so that the MOS spread
@@ -151,8 +153,7 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
         "counts": {"images": config.images, "feedbacks": sum(len(r.feedbacks) for r in pathway),
                    "content_items": len(content_items), "eval_images": config.eval_images,
                    "eval_questions": len(questions)},
-        "files": {"pathway": "pathway.jsonl", "content": "instruct_content.json",
-                  "llvisionqa": "eval/llvisionqa.json", "mos": "eval/mos.json"},
+        "files": WORLD_FILES,
     }
     write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete
     progress(total, total)

@@ -13,17 +13,21 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def studio(tmp_path_factory):
     from app.main import build, launch_kwargs
+    from qinstruct.access import AccessPolicy
+    from qinstruct.demo.world import WorldConfig, build_world
     from qinstruct.workspace import Workspace
 
-    from qinstruct.demo.world import WorldConfig, build_world
+    from ..conftest import SHARED_DATA
 
     workspace = Workspace.open(tmp_path_factory.mktemp("workspace"))
     # a small demo world, as `python -m app` builds on first start (default size there)
     build_world(WorldConfig(out=str(workspace.demo_world), images=240, eval_images=60, seed=1))
-    blocks = build(workspace)
+    # as `python -m app --allow-dir ../shared/data` would: the reference data may be read by typed paths
+    access = AccessPolicy.for_studio(workspace.root, data_dirs=[str(SHARED_DATA)])
+    blocks = build(workspace, access)
     blocks.queue(default_concurrency_limit=2)
     port = free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                  **launch_kwargs(workspace))
+                  **launch_kwargs(workspace, blocks))
     yield {"url": f"http://127.0.0.1:{port}/", "workspace": workspace, "blocks": blocks}
     blocks.close()

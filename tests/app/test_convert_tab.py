@@ -47,6 +47,7 @@ def test_batch_and_export(client, studio):
     status, counts = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
                                     api_key="", api_name="/convert_run")
     assert "720 feedback(s) converted" in status or "already done" in status
+    assert "Same job from a shell" in status and "qinstruct convert" in status
     assert {row[0] for row in counts["data"]} >= {"pathway", "yes-no", "what", "how", "yes / no"}
     files = client.predict(target="trl", api_name="/convert_export")
     assert any(Path(f).name.endswith(".jsonl") for f in files)

@@ -22,7 +22,8 @@ def test_load_files_filter_and_balance(client, shared_data):
         f"{shared_data}/qbench/mos/agi.json=AGIQA-3K", "", api_name="/stats_load")
     assert sources["choices"] and {c[0] for c in sources["choices"]} == {"livec", "AGIQA-3K"}
     outputs = client.predict(["AGIQA-3K"], 0, 100, 500, 10, 0, api_name="/stats_update")
-    status, table, *figures, download = outputs
+    status, table, *figures, download, shell = outputs
+    assert "Same job from a shell" in shell and "qinstruct stats report" in shell
     assert "**2,982 images**, 1 source(s)" in status
     assert "| AGIQA-3K | 2,982 | 50.01 | 19.95 | 500 |" in table
     assert all(Path(f).is_file() for f in figures)
@@ -47,8 +48,8 @@ def test_demo_world_figures_in_the_browser(studio, artifacts):
         assert "240 images" in page.locator(f"#{tab.STATUS_ID}").inner_text()
         table = page.locator(f"#{tab.TABLE_ID}").inner_text()
         assert "scenes" in table and "σ" in table
-        page.get_by_label("Balanced sample per source (0: off)").fill("30")
-        page.get_by_label("Balanced sample per source (0: off)").press("Enter")
+        page.get_by_label("Also balance to N items per source (0: no balancing)").fill("30")
+        page.get_by_label("Also balance to N items per source (0: no balancing)").press("Enter")
         page.get_by_role("button", name="Update").click()
         page.get_by_text("sampled size").wait_for(timeout=30_000)
         page.locator(f"#{tab.FIGURE_IDS['conclusion_by_mos']} img").wait_for()

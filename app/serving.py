@@ -1,0 +1,91 @@
+"""Serving the studio safely: with --auth, every route requires the login.
+
+Gradio checks the login on its API and file routes, but its page `/` embeds the app's full API description
+(server paths in every example value) for anyone, and some routes (`cancel`, `reset`, `heartbeat`) answer
+without a login.  `LoginWall` sits in front of every route: without a valid login cookie only the login form
+and the login request get through; everything else answers 401.
+"""
+from __future__ import annotations
+
+import json
+from http.cookies import SimpleCookie
+
+# the login form's request, and the start-up ping Gradio's launch() sends itself (it only starts the queue once)
+OPEN_PATHS = {"/login", "/login/", "/favicon.ico", "/gradio_api/startup-events"}
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Q-Instruct Studio: log in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+ body { font-family: system-ui, sans-serif; background: #f6f7f9; display: grid; place-items: center;
+        min-height: 100vh; margin: 0; }
+ form { background: white; padding: 2em 2.5em; border-radius: 12px; box-shadow: 0 2px 12px #0002;
+        display: grid; gap: .8em; min-width: 18em; }
+ h1 { font-size: 1.25em; margin: 0 0 .4em; }
+ input, button { font-size: 1em; padding: .55em .7em; border-radius: 6px; border: 1px solid #ccd; }
+ button { background: #ea580c; color: white; border: none; cursor: pointer; }
+ #error { color: #b91c1c; min-height: 1.2em; font-size: .9em; }
+</style></head>
+<body><form id="login">
+ <h1>Q-Instruct Studio</h1>
+ <input name="username" placeholder="user" autocomplete="username" required autofocus>
+ <input name="password" type="password" placeholder="password" autocomplete="current-password" required>
+ <button type="submit">Log in</button><div id="error"></div>
+</form>
+<script>
+document.getElementById("login").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const response = await fetch("login", {method: "POST", body: new URLSearchParams(new FormData(event.target)),
+                                         credentials: "include"});
+  if (response.ok) { window.location.reload(); }
+  else { document.getElementById("error").textContent = "Wrong user or password."; }
+});
+</script></body></html>"""
+
+
+class LoginWall:
+    """ASGI middleware: `blocks` is the Gradio app being served (its login tokens live on `blocks.app`)."""
+
+    def __init__(self, app, blocks):
+        self.app = app
+        self.blocks = blocks
+
+    def _logged_in(self, scope) -> bool:
+        server = getattr(self.blocks, "server_app", None) or getattr(self.blocks, "app", None)
+        if server is None or getattr(server, "auth", None) is None:
+            return True  # no login configured (loopback without --auth)
+        cookies = SimpleCookie()
+        for name, value in scope.get("headers", []):
+            if name == b"cookie":
+                try:
+                    cookies.load(value.decode("latin-1"))
+                except Exception:  # noqa: BLE001 - a malformed cookie header is simply no login
+                    return False
+        for name in (f"access-token-{server.cookie_id}", f"access-token-unsecure-{server.cookie_id}"):
+            morsel = cookies.get(name)
+            if morsel is not None and morsel.value in server.tokens:
+                return True
+        return False
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket") or self._logged_in(scope):
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "/")
+        root = (scope.get("root_path") or "").rstrip("/")
+        if root and path.startswith(root):
+            path = path[len(root):] or "/"
+        if path in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        if path == "/" and scope.get("method") in ("GET", "HEAD"):
+            return await _respond(send, 200, "text/html; charset=utf-8", LOGIN_PAGE.encode())
+        body = json.dumps({"detail": "Not authenticated"}).encode()
+        return await _respond(send, 401, "application/json", body)
+
+
+async def _respond(send, status: int, content_type: str, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": body})
