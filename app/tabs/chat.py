@@ -66,12 +66,12 @@ def generation(max_tokens, temperature, top_p) -> GenerationOptions:
     return options
 
 
-def status_line(ctx: AppContext, session: ChatSession) -> str:
-    pair = ctx.pool.pair(session.left_spec, session.right_spec)
+def status_line(session: ChatSession) -> str:
     names = ("A", "B") if session.blind else ("baseline", "tuned")
-    parts = [f"{name}: {side.label}" for name, side in zip(names, pair.sides)
-             if not session.blind or side.kind == "failed"]
-    if pair.shared and not session.blind:
+    columns = session.columns() if session.blind else (0, 1)  # blind: a failure is named by its column
+    parts = [f"{name}: {session.labels[side]}" for name, side in zip(names, columns)
+             if not session.blind or session.failed[side]]
+    if session.shared and not session.blind:
         parts.append("one base model serves both sides (LoRA per row)")
     status = " · ".join(parts)
     if session.last_timing is not None:
@@ -93,7 +93,7 @@ def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens,
         raise gr.Error(str(error)) from None
     log_event(ctx.workspace.chat_log, "turn", session,
               timing=asdict(session.last_timing) if session.last_timing else None)
-    yield session, *columns_view(session), "", status_line(ctx, session)
+    yield session, *columns_view(session), "", status_line(session)
 
 
 @reports_errors
@@ -109,7 +109,7 @@ def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p,
             yield (session, *columns_view(session), "streaming…")
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    yield session, *columns_view(session), status_line(ctx, session)
+    yield session, *columns_view(session), status_line(session)
 
 
 @reports_errors

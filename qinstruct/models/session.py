@@ -54,6 +54,9 @@ class ChatSession:
     session_id: str = field(default_factory=lambda: secrets.token_hex(6))
     voted: bool = False
     last_timing: Timing | None = None
+    labels: tuple[str, str] = ("", "")  # what each side is, as the last request loaded it (a failure says why)
+    failed: tuple[bool, bool] = (False, False)
+    shared: bool = False  # one base model served both sides
 
     @classmethod
     def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> "ChatSession":
@@ -62,6 +65,11 @@ class ChatSession:
     def columns(self) -> tuple[int, int]:
         """Which side each displayed column (A, B) shows."""
         return (1, 0) if self.swapped else (0, 1)
+
+    def remember(self, pair: SidePair) -> None:
+        self.labels = (pair.left.label, pair.right.label)
+        self.failed = (pair.left.kind == "failed", pair.right.kind == "failed")
+        self.shared = pair.shared
 
     def reveal(self) -> str:
         a, b = self.columns()
@@ -87,6 +95,7 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
     for side in (0, 1):
         session.turns[side].append(Turn(text, ""))
     pair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
+    session.remember(pair)
     history = tuple([Turn(t.user, t.assistant) for t in turns[:-1]] + [Turn(text)] for turns in session.turns)
     start = time.perf_counter()
     first, last = None, [0.0, 0.0]
@@ -117,6 +126,7 @@ def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
               api_key: str | None = None) -> tuple[Rating | str, Rating | str]:
     """Each side's rating of the image, or the side's error message."""
     pair: SidePair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
+    session.remember(pair)
     out = []
     for side in pair.sides:
         try:

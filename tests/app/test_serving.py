@@ -75,3 +75,73 @@ def test_auth_is_enforced_and_files_outside_workspace_are_not_served(tmp_path):
         server.terminate()
         output = server.communicate(timeout=20)[0]
     assert "s3cret-pass" not in output  # the password is never printed
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """A studio with a login, in this process (so its route table can be walked)."""
+    from app.main import build, launch_kwargs
+    from qinstruct.workspace import Workspace
+
+    workspace = Workspace.open(tmp_path_factory.mktemp("guarded"))
+    blocks = build(workspace)
+    blocks.queue()
+    port = free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                  auth=[("alice", "s3cret-pass")], **launch_kwargs(workspace, blocks))
+    yield {"url": f"http://127.0.0.1:{port}", "blocks": blocks, "workspace": workspace}
+    blocks.close()
+
+
+def _fetch(url: str, method: str = "GET", opener=None, data: bytes | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=data,
+                                     headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with (opener or urllib.request.build_opener()).open(request, timeout=10) as response:
+            return response.status, response.read(200_000).decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(200_000).decode(errors="replace")
+
+
+OPEN_WITHOUT_LOGIN = {"/login", "/login/", "/favicon.ico", "/gradio_api/startup-events"}
+
+
+def test_every_route_requires_the_login(guarded):
+    import re
+
+    app, base = guarded["blocks"].server_app, guarded["url"]
+    paths = set()
+    for route in app.routes:
+        for candidate in [route, *getattr(route, "_effective_candidates", [])]:
+            path = getattr(candidate, "path", None)
+            methods = getattr(candidate, "methods", None) or {"GET"}
+            if path:
+                paths.add((re.sub(r"\{[^}]*\}", "x", path), "POST" if "POST" in methods else "GET"))
+    assert len(paths) > 40  # the whole table: API, files, uploads, queue, cancel, reset, heartbeat, monitoring...
+    workspace = str(guarded["workspace"].root)
+    for path, method in sorted(paths):
+        if path in OPEN_WITHOUT_LOGIN or path.startswith("/login"):
+            continue
+        status, body = _fetch(base + path, method, data=b"{}" if method == "POST" else None)
+        if path == "/":
+            assert status == 200 and "<form" in body and "gradio_api_info" not in body  # the login form only
+        else:
+            assert status == 401, (path, method, status)
+        assert workspace not in body
+
+
+def test_the_page_after_login_and_file_routes_stay_in_the_workspace(guarded, tmp_path):
+    base = guarded["url"]
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    assert _fetch(base + "/login", "POST", browser, b"")[0] in (400, 401, 422)  # an empty login is refused
+    request = urllib.request.Request(base + "/login", data=b"username=alice&password=s3cret-pass", method="POST")
+    assert browser.open(request, timeout=10).status == 200
+    status, page = _fetch(base + "/", opener=browser)
+    assert status == 200 and "Q-Instruct Studio" in page
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private")
+    root = guarded["workspace"].root
+    for attempt in (str(secret), f"{root}/../{secret.name}", f"{root}/..%2F..%2F..%2Fetc%2Fpasswd",
+                    "%2Fetc%2Fpasswd", "/etc/passwd", f"{root}/%2e%2e/%2e%2e/etc/passwd"):
+        status, body = _fetch(f"{base}/gradio_api/file={attempt}", opener=browser)
+        assert status in (403, 404) and "private" not in body and "root:" not in body, attempt

@@ -1,0 +1,85 @@
+"""The two security holes and their neighbours, tried through the running studio as a browser user would."""
+import json
+from pathlib import Path
+
+import pytest
+from gradio.utils import get_upload_folder
+from gradio_client import Client, handle_file
+
+from qinstruct.endpoints import NO_KEY
+
+from ..helpers.openai_server import chunk, openai_server
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    return Client(studio["url"], verbose=False)
+
+
+def send(client, left, right, trust=False, api_key=""):
+    return client.predict(left=left, right=right, blind=False, image=None, text="Hi", max_tokens=16, temperature=0,
+                          top_p=1, trust=trust, api_key=api_key, api_name="/chat_send")
+
+
+def streamed(body):
+    return [chunk("fine"), chunk("", finish="stop")] if body.get("stream") else (500, {"error": {"message": "no"}})
+
+
+def test_uploaded_code_never_runs(client, studio, tmp_path):
+    marker = tmp_path / "ran"
+    code = tmp_path / "evil_code.py"
+    code.write_text(f"open({str(marker)!r}, 'w').write('pwned')\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model_type": "evil", "auto_map": {"AutoConfig": "evil_code.EvilConfig"}}))
+    # 1. the batch upload takes image files only (Gradio refuses the others; the tab would not copy them)
+    with pytest.raises(Exception, match="Invalid file type"):
+        client.predict([handle_file(str(code)), handle_file(str(config))], "", ["fog"], [1], 0, False, 1, "evil",
+                       api_name="/corrupt_batch")
+    folder, refused = studio["workspace"].keep_uploads("evil", [str(code), str(config)])
+    assert refused == ["evil_code.py", "config.json"] and not list(folder.iterdir())
+    # 2. a folder outside the workspace's models/ and runs/ (Gradio's upload folder, say) is no model spec,
+    #    and trust_remote_code is refused for every spec the operator did not list
+    uploaded = Path(get_upload_folder()) / "security-test-evil"  # where Gradio keeps uploads
+    uploaded.mkdir(parents=True, exist_ok=True)
+    for source in (code, config):
+        (uploaded / source.name).write_text(source.read_text())
+    for spec in (str(uploaded), str(tmp_path), "../../../../" + str(uploaded)):
+        chat_a, chat_b, _, status = send(client, spec, "models/demo-tuned-untrained-lora", trust=True)
+        assert "⚠" in status and ("model folders must be in the workspace" in status
+                                  or "no such model folder" in status)
+    _, _, _, status = send(client, "models/demo-baseline-untrained", "models/demo-tuned-untrained-lora", trust=True)
+    assert "trust_remote_code is not allowed" in status
+    assert not marker.exists()
+
+
+def test_keys_belong_to_one_session_and_the_server_key_stays_home(studio, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server-secret")
+    with openai_server(streamed) as (url, requests):
+        spec = f"openai:m@{url}"
+        alice, bob = Client(studio["url"], verbose=False), Client(studio["url"], verbose=False)
+        send(alice, "tiny:llava", spec, api_key="sk-alice")
+        send(bob, "tiny:llava", spec)
+        keys = [r["headers"]["authorization"] for r in requests]
+        assert keys == ["Bearer sk-alice", f"Bearer {NO_KEY}"]  # not Alice's key, not the server's
+        # the Convert tab's typed base URL gets no server key either
+        try:
+            alice.predict(kind="Embedded demo world", pasted="Blurry. The quality is poor.", backend="openai",
+                          model="m", base_url=url, api_key="", subsets=["yes-no"], api_name="/convert_preview")
+        except Exception:  # noqa: BLE001 - the test server does not speak JSON schema; only the header matters
+            pass
+        assert requests[-1]["headers"]["authorization"] == f"Bearer {NO_KEY}"
+    everything = "".join(p.read_text(errors="ignore") for p in studio["workspace"].root.rglob("*")
+                         if p.is_file() and p.stat().st_size < 5_000_000)
+    assert "sk-alice" not in everything and "sk-server-secret" not in everything
+
+
+@pytest.mark.parametrize("api, args", [
+    ("/corrupt_batch", [None, "/etc", ["fog"], [1], 0, False, 1, "etc"]),
+    ("/corrupt_batch", [None, "../../../../usr/share/pixmaps", ["fog"], [1], 0, False, 1, "pix"]),
+    ("/stats_load", ["Files", None, "/etc/passwd", ""]),
+    ("/convert_load", ["A Q-Pathway file", None, "/etc/hostname"]),
+])
+def test_typed_paths_stay_in_the_workspace(client, studio, api, args):
+    with pytest.raises(Exception, match="outside the folders this studio may read"):
+        client.predict(*args, api_name=api)
+    assert not (studio["workspace"].batches / "etc" / "manifest.jsonl").exists()

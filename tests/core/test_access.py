@@ -1,0 +1,105 @@
+"""What a browser user may reach: data paths, model folders, remote code, and which key goes where."""
+import json
+import shutil
+
+import pytest
+
+from qinstruct.access import AccessDenied, AccessPolicy
+from qinstruct.endpoints import NO_KEY, KeyPolicy
+from qinstruct.models.loading import load_model
+from qinstruct.models.specs import AdapterSpec, HubOrFolderSpec, RemoteSpec, TinySpec, parse_spec
+from qinstruct.models.types import LoadOptions, ModelLoadError
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    root = tmp_path / "ws"
+    (root / "models" / "mine").mkdir(parents=True)
+    (root / "models" / "mine" / "config.json").write_text(json.dumps({"model_type": "llava"}))
+    (root / "runs").mkdir()
+    (root / "data").mkdir()
+    (root / "data" / "p.jsonl").write_text("")
+    return root
+
+
+def test_data_paths_are_confined(workspace, tmp_path):
+    policy = AccessPolicy.for_studio(workspace)
+    assert policy.data_path("data/p.jsonl") == workspace / "data" / "p.jsonl"  # relative to the workspace
+    assert policy.data_spec("data/p.jsonl=KonIQ") == f"{workspace / 'data' / 'p.jsonl'}=KonIQ"
+    assert policy.data_path("~/.ssh/id_rsa") == workspace / "~" / ".ssh" / "id_rsa"  # no home expansion
+    for text in ("/etc", "/etc/passwd", "../outside", "data/../../outside", str(tmp_path)):
+        with pytest.raises(AccessDenied, match="outside the folders this studio may read"):
+            policy.data_path(text)
+    allowed = AccessPolicy.for_studio(workspace, data_dirs=[str(tmp_path / "extra")])
+    assert allowed.data_path(str(tmp_path / "extra" / "x.json")) == tmp_path / "extra" / "x.json"
+    link = workspace / "data" / "escape"
+    link.symlink_to("/etc")
+    with pytest.raises(AccessDenied):  # a symlink inside the workspace pointing out of it
+        policy.data_path("data/escape/passwd")
+    assert AccessPolicy.unrestricted().data_path("/etc/hostname").name == "hostname"  # the command line: all
+
+
+def test_model_specs_are_confined(workspace, tmp_path):
+    policy = AccessPolicy.for_studio(workspace)
+    assert parse_spec("models/mine", policy) == HubOrFolderSpec("models/mine", str(workspace / "models" / "mine"))
+    assert isinstance(parse_spec("llava-hf/llava-1.5-7b-hf", policy), HubOrFolderSpec)  # a hub id
+    assert parse_spec("tiny:llava@3", policy) == TinySpec("tiny:llava@3", "llava", 3)
+    assert isinstance(parse_spec("openai:gpt-x@http://127.0.0.1:9/v1", policy), RemoteSpec)
+    uploaded = tmp_path / "gradio" / "upload" / "evil"
+    uploaded.mkdir(parents=True)
+    (uploaded / "config.json").write_text("{}")
+    for text in (str(uploaded), "data", "../gradio/upload/evil", "/etc", "a/b/c"):
+        with pytest.raises(AccessDenied):
+            parse_spec(text, policy)
+    # an adapter inside the workspace whose base lies outside it is refused too
+    adapter = workspace / "models" / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(uploaded)}))
+    with pytest.raises(AccessDenied):
+        parse_spec("models/lora", policy)
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "../mine"}))
+    spec = parse_spec("models/lora", policy)
+    assert isinstance(spec, AdapterSpec) and spec.base.source == str(workspace / "models" / "mine")
+
+
+def test_remote_code_only_for_the_operators_specs(workspace, tmp_path):
+    evil = workspace / "models" / "evil"
+    evil.mkdir()
+    marker = tmp_path / "ran"
+    (evil / "config.json").write_text(json.dumps({"model_type": "evil", "auto_map": {
+        "AutoConfig": "evil_code.EvilConfig"}}))
+    (evil / "evil_code.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n"
+                                       "from transformers import PretrainedConfig\n"
+                                       "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n")
+    studio = AccessPolicy.for_studio(workspace)
+    assert not studio.trust_offered
+    with pytest.raises(ModelLoadError, match="trust_remote_code is not allowed"):
+        load_model("models/evil", LoadOptions(trust_remote_code=True), studio)
+    listed = AccessPolicy.for_studio(workspace, trusted_specs=["models/mine"])
+    assert listed.trust_offered and listed.may_trust("models/mine") and not listed.may_trust("models/evil")
+    with pytest.raises(ModelLoadError, match="trust_remote_code is not allowed"):
+        load_model("models/evil", LoadOptions(trust_remote_code=True), listed)
+    with pytest.raises(ModelLoadError):  # without trust, transformers refuses the custom code
+        load_model("models/evil", LoadOptions(), studio)
+    assert not marker.exists()  # the shipped code never ran
+
+
+def test_environment_key_goes_only_to_configured_endpoints(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    studio = KeyPolicy.for_studio(["http://127.0.0.1:8000/v1/"])
+    assert studio.key_for("http://127.0.0.1:8000/v1", None) == "sk-server"
+    assert studio.key_for("https://api.openai.com/v1", None) == "sk-server"  # the default endpoint
+    assert studio.key_for("http://attacker.example/v1", None) == NO_KEY
+    assert studio.key_for("http://attacker.example/v1", "sk-user") == "sk-user"  # a user's own key, their choice
+    assert KeyPolicy().key_for("http://anywhere/v1", None) == "sk-server"  # the command line: the user's key
+
+
+def test_adapter_base_with_a_bad_json_is_one_line(workspace):
+    adapter = workspace / "models" / "broken"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="adapter_config.json: not valid JSON") as info:
+        parse_spec("models/broken", AccessPolicy.for_studio(workspace))
+    assert "\n" not in str(info.value)
+    shutil.rmtree(adapter)
