@@ -148,5 +148,5 @@ def add_job_parser(subparsers: argparse._SubParsersAction, name: str, cls: type,
             return 0
         return run(config, args)
 
-    parser.set_defaults(func=func)
+    parser.set_defaults(func=func, job_class=cls)  # job_class: which config the verb reads (tools, tests)
     return parser

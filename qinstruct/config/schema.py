@@ -45,7 +45,13 @@ def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], A
 
 
 def job_fields(cls: type) -> list[dataclasses.Field]:
-    return [f for f in dataclasses.fields(cls) if f.init]
+    """The fields a user sets, the job's own first: a chat job lists its models and prompt before the loading
+    and decoding options it shares with other jobs (dataclasses put inherited fields first)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    order: list[str] = []
+    for klass in cls.__mro__:
+        order += [name for name in vars(klass).get("__annotations__", {}) if name in fields and name not in order]
+    return [fields[name] for name in order]
 
 
 def field_help(cls: type, name: str) -> str:

@@ -10,16 +10,19 @@ from ..config.cli import add_job_parser
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from .jobs import ChatConfig, RateConfig
+    from .specs import SPEC_KINDS
+
+    kinds = "Model specs:\n" + "\n".join(f"  {k.syntax:40s} {k.description}" for k in SPEC_KINDS)
 
     chat = add_job_parser(subparsers, "chat", ChatConfig, run_chat,
                           help="ask one or two models about an image (baseline vs tuned)",
                           description="Ask one or two models about an image. Exit status: 0 answered, 1 a side "
-                          "failed, 2 bad arguments.")
+                          "failed, 2 bad arguments.\n\n" + kinds)
     chat.add_argument("--json", action="store_true", help='print [{"spec", "label", "answer", "rating"?}] per side')
     rate = add_job_parser(subparsers, "rate", RateConfig, run_rate,
                           help="P(good) and the Q-Align 5-level score, one line per image",
                           description="Rate images with one model. Exit status: 0 all rated, 3 some images "
-                          "skipped, 2 bad arguments or a model that cannot load.")
+                          "skipped, 2 bad arguments or a model that cannot load.\n\n" + kinds)
     rate.add_argument("--json", action="store_true",
                       help='print [{"path", "p_good", "levels", "score5", "approximate"}] (or "error") per image')
 

@@ -6,7 +6,6 @@ from typing import ClassVar, Iterator
 
 from ..config import ConfigError, option
 from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_rgb
-from .specs import spec_help
 from .types import GenerationOptions, LoadOptions, Rating, Turn
 
 
@@ -14,8 +13,8 @@ from .types import GenerationOptions, LoadOptions, Rating, Turn
 class ChatConfig(GenerationOptions, LoadOptions):
     COMMAND: ClassVar = ("chat",)
 
-    models: list[str] = option(help=f"model spec, twice for a side-by-side (baseline, tuned): {spec_help()}",
-                               flag="--model", metavar="SPEC")
+    models: list[str] = option(help="model spec (a folder, a hub id, tiny:FAMILY or openai:MODEL@URL), twice for "
+                               "a side-by-side: baseline, tuned", flag="--model", metavar="SPEC")
     prompt: str = option(help="the question")
     image: str | None = option(None, help="image file the question is about")
     rate: bool = option(False, help="also rate the image with each model (P(good), Q-Align score)")
@@ -33,7 +32,7 @@ class RateConfig(LoadOptions):
     COMMAND: ClassVar = ("rate",)
 
     images: list[str] = option(help="image files", positional=True, metavar="IMAGE")
-    model: str = option(help=f"model spec: {spec_help()}", metavar="SPEC")
+    model: str = option(help="model spec (a folder, a hub id, tiny:FAMILY or openai:MODEL@URL)", metavar="SPEC")
     batch_size: int = option(16, help="images per forward pass", min=1, max=4096)
     compile: bool = option(False, help="compile the model's repeated blocks first (~20 s once on a GPU; faster "
                            "for many images)")
