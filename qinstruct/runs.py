@@ -198,3 +198,24 @@ def describe(status: RunStatus) -> str:
 
 __all__ = ["Aborted", "Progress", "RunBusy", "RunFolder", "RunStatus", "STATES", "describe", "list_runs",
            "read_log", "read_status"]
+
+
+def add_parser(subparsers) -> None:
+    """`qinstruct runs`: the run folders under a workspace, newest first."""
+    parser = subparsers.add_parser("runs", help="list the runs (batches, conversions, worlds...) under a workspace")
+    parser.add_argument("--workspace", default=None, help="the workspace (default ./workspace or $QINSTRUCT_HOME)")
+    parser.add_argument("--kind", default=None, help="only this kind (corrupt, convert, demo-world, ...)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list of the status files")
+    parser.set_defaults(func=_list_command)
+
+
+def _list_command(args) -> int:
+    from .workspace import default_workspace
+
+    runs = list_runs(args.workspace or default_workspace(), args.kind)
+    if args.json:
+        print(json.dumps([{**dataclasses.asdict(r), "path": str(r.path)} for r in runs]))
+    else:
+        for status in runs:
+            print(f"{status.kind:12s} {describe(status)}  [{status.path}]")
+    return 0

@@ -77,3 +77,15 @@ def test_full_disk_keeps_the_previous_file(tiny_disk):
     with pytest.raises(WriteError, match="No space left on device"):
         write_text(target, "x" * 200_000)  # larger than the 64 KiB disk
     assert target.read_text() == "good" and not list(tiny_disk.glob(".*.tmp"))
+
+
+def test_runs_command_lists_the_workspace(tmp_path, capsys):
+    from qinstruct.cli import main
+
+    with RunFolder(tmp_path / "convert" / "one", "convert").hold():
+        pass
+    with RunFolder(tmp_path / "corrupt" / "batches" / "two", "corrupt").hold():
+        pass
+    assert main(["runs", "--workspace", str(tmp_path), "--kind", "convert", "--json"]) == 0
+    (listed,) = __import__("json").loads(capsys.readouterr().out)
+    assert listed["kind"] == "convert" and listed["state"] == "done" and listed["path"].endswith("convert/one")
