@@ -92,7 +92,7 @@ class AccessPolicy:
                                    + (" or a folder the operator listed" if len(self.model_roots or ()) > 2 else "")
                                    + "; copy the model there")
             return path
-        if _looks_like_path(text) or not HUB_ID.fullmatch(text):
+        if _looks_like_path(text, self.base) or not HUB_ID.fullmatch(text):
             raise AccessDenied(f"{text}: no such model folder in the workspace's models/ or runs/")
         if Path(text).exists():  # the hub loader would read the server's working directory first
             raise AccessDenied(f"{text}: names a folder in the server's working directory, not a hub id")
@@ -114,9 +114,12 @@ class AccessPolicy:
         return self.trusted_specs is None or bool(self.trusted_specs)
 
 
-def _looks_like_path(text: str) -> bool:
-    """A hub id is NAME or ORG/NAME; anything else with slashes, or starting like a path, is a path."""
-    return text.startswith((".", "/", "~")) or text.count("/") > 1
+def _looks_like_path(text: str, base: Path | None = None) -> bool:
+    """A hub id is NAME or ORG/NAME; anything else with slashes, starting like a path, or whose first part is a
+    local folder (runs/x, models/x), is a path."""
+    first = text.split("/", 1)[0]
+    return (text.startswith((".", "/", "~")) or text.count("/") > 1
+            or ("/" in text and ((base or Path.cwd()) / first).is_dir()))
 
 
 UNRESTRICTED = AccessPolicy.unrestricted()

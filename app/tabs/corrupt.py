@@ -109,6 +109,7 @@ def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed
              f"{len(summary.failed) + len(refused)} skipped in {time.perf_counter() - started:.1f} s → "
              f"`{Path(config.out).name}`", shell_note(config)]
     reasons = [f"{name}: not an image file (not copied)" for name in refused] + [r for _, r in summary.failed]
+    lines += [f"- note: {note}" for note in summary.notes[:20]]
     lines += [f"- skipped: {reason}" for reason in reasons[:20]]
     if len(reasons) > 20:
         lines.append(f"- … and {len(reasons) - 20} more")

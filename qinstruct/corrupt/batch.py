@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class JobSummary:
     written: int = 0
     skipped_done: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, one-line reason)
+    notes: list[str] = field(default_factory=list)  # what a user should know about a source that was written
     manifest: str = ""
 
     @property
@@ -171,7 +173,9 @@ def process_source(source: str, relpath: str, out_dir: str, tasks: list[Task], m
                 "output": task.output,
             }
         )
-    return {"source": source, "records": records}
+    frames = image.info.get("frames", 1)
+    note = f"{source}: animated, the first of its {frames} frames was used" if frames > 1 else None
+    return {"source": source, "records": records, "note": note}
 
 
 def save_image_atomic(image: Image.Image, path: Path) -> None:
@@ -197,10 +201,21 @@ def savable(image: Image.Image, kind: str) -> Image.Image:
     return image
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
+    import threading
+
     import cv2
 
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (-9 gives it no chance to stop the pool) would wait for work forever:
+    it leaves as soon as it is re-parented."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def run_corrupt_job(config: CorruptJobConfig, progress: Progress | None = None) -> JobSummary:
@@ -242,6 +257,8 @@ def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress:
             if "error" in result:
                 summary.failed.append((result["source"], result["error"]))
                 return
+            if result.get("note"):
+                summary.notes.append(result["note"])
             for record in result["records"]:
                 manifest.write(json.dumps(record) + "\n")
             manifest.flush()
@@ -264,7 +281,8 @@ def _execute(work: list[tuple[str, str, list[Task]]], out_dir: str, config: Corr
         return
     # spawn, not fork: the studio calls this from a threaded server, where fork can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
+                             initargs=(os.getpid(),)) as pool:
         pending: dict[Future, int] = {}
         queue = iter(work)
         for path, relpath, tasks in queue:
@@ -283,6 +301,8 @@ def _execute(work: list[tuple[str, str, list[Task]]], out_dir: str, config: Corr
 
 def print_summary(summary: JobSummary, stream=None) -> None:
     stream = stream or sys.stderr
+    for note in summary.notes:
+        print(f"note: {note}", file=stream)
     for _, reason in summary.failed:
         print(f"skipped: {reason}", file=stream)
     print(

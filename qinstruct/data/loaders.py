@@ -75,15 +75,36 @@ class LoadResult(Generic[T]):
 # ----------------------------------------------------------------------------------------------- reading
 
 
-def read_json_objects(path: str | Path) -> tuple[list[tuple[Any, int | None]], str]:
-    """Parse a file into (object, line-or-None) pairs and name its layout."""
-    path = Path(path)
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: far above the real Q-Instruct release (~0.2 GB); beyond, a file is refused
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        size = path.stat().st_size
+        if path.is_dir():
+            raise DataError(path, "is a folder, not a data file")
+        if size > MAX_FILE_BYTES:
+            raise DataError(path, f"{size / 1e6:,.0f} MB, over the {MAX_FILE_BYTES / 1e6:,.0f} MB a data file may be "
+                            "(split it, or keep one source per file)")
+        return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(path, "no such file") from None
     except UnicodeDecodeError as error:
         raise DataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise DataError(path, f"cannot read ({error.strerror or error})") from None
+
+
+def read_json_objects(path: str | Path) -> tuple[list[tuple[Any, int | None]], str]:
+    """Parse a file into (object, line-or-None) pairs and name its layout."""
+    path = Path(path)
+    try:
+        return _parse_objects(path, _read_text(path))
+    except RecursionError:
+        raise DataError(path, "JSON nested too deeply to read") from None
+
+
+def _parse_objects(path: Path, text: str) -> tuple[list[tuple[Any, int | None]], str]:
     stripped = text.strip()
     if not stripped:
         raise DataError(path, "empty file")
@@ -92,6 +113,8 @@ def read_json_objects(path: str | Path) -> tuple[list[tuple[Any, int | None]], s
             data = json.loads(text)
         except json.JSONDecodeError as error:
             raise DataError(path, f"bad JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
+        if not isinstance(data, list):
+            raise DataError(path, "expected a JSON list")
         return [(item, None) for item in data], LIST
     decoder = json.JSONDecoder()
     objects: list[tuple[Any, int | None]] = []

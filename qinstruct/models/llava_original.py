@@ -103,9 +103,9 @@ def convert(src: Path, out: Path) -> None:
     if config.get("mm_projector_type", "mlp2x_gelu") != "mlp2x_gelu":
         raise ModelLoadError(f"{src}: projector {config['mm_projector_type']!r} is not supported (mlp2x_gelu is)")
     try:
-        vision_config = CLIPVisionConfig.from_pretrained(tower)
-        image_processor = CLIPImageProcessorPil.from_pretrained(tower)
-        tokenizer = AutoTokenizer.from_pretrained(str(src), use_fast=True)
+        vision_config = CLIPVisionConfig.from_pretrained(tower, local_files_only=True)
+        image_processor = CLIPImageProcessorPil.from_pretrained(tower, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(src), use_fast=True, local_files_only=True)
     except OSError as error:
         raise ModelLoadError(f"{src}: cannot read the vision tower {tower!r} or the tokenizer offline ({error})") \
             from None
@@ -130,7 +130,7 @@ def convert(src: Path, out: Path) -> None:
         if new is not None:
             state[new] = value
     if not any(k.startswith("model.vision_tower.") for k in state):
-        for key, value in CLIPVisionModel.from_pretrained(tower).state_dict().items():
+        for key, value in CLIPVisionModel.from_pretrained(tower, local_files_only=True).state_dict().items():
             suffix = key.split("vision_model.", 1)[-1]  # older transformers nest the tower in vision_model
             new = rename_key(f"vision_model.{suffix}", target_keys)
             if new is not None:

@@ -80,12 +80,20 @@ def load_transformers(source: str, options: LoadOptions, label_spec: str) -> Loa
 
     device, dtype = choose_device_dtype(options)
     trust = options.trust_remote_code
+    local = Path(source).is_dir()
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust)
+        # a hub id loads from the local cache only: nothing is downloaded while the studio or a job runs
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust, local_files_only=True)
         processor = load_processor(source, config.model_type, trust)
-        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, trust_remote_code=trust)
+        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype, trust_remote_code=trust,
+                                                            local_files_only=True)
     except ModelLoadError:
         raise
+    except OSError as error:
+        if local:
+            raise ModelLoadError(f"{label_spec}: cannot load ({_first_line(error)})") from error
+        raise ModelLoadError(f"{label_spec}: not in the local Hugging Face cache (nothing is downloaded while the "
+                             f"studio runs); fetch it first, e.g. `hf download {source}`") from error
     except Exception as error:  # transformers raises many kinds; the user needs one line, not a traceback
         raise ModelLoadError(f"{label_spec}: cannot load ({_first_line(error)})") from error
     try:

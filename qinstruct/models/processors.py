@@ -29,15 +29,15 @@ def load_processor(path: str, model_type: str, trust_remote_code: bool = False):
     from transformers import AutoProcessor, AutoTokenizer
 
     try:
-        return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+        return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
     except (ImportError, ValueError, OSError, TypeError, AttributeError) as error:
         if model_type not in ("qwen2_vl", "qwen2_5_vl"):
             raise
         from transformers.models.qwen2_vl import Qwen2VLImageProcessorPil
 
         try:
-            image_processor = Qwen2VLImageProcessorPil.from_pretrained(path)
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            image_processor = Qwen2VLImageProcessorPil.from_pretrained(path, local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError):
             raise error from None
         template_file = Path(path) / "chat_template.jinja"

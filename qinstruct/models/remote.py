@@ -83,6 +83,8 @@ class RemoteModel:
             raise ModelLoadError(f"{self.spec}: cannot reach {self.base_url}") from None
         except openai.OpenAIError as error:
             raise ModelLoadError(f"{self.spec}: {_first_line(error)}") from None
+        except ValueError:  # a 200 whose body is not JSON (a proxy's error page, say)
+            raise ModelLoadError(f"{self.spec}: the endpoint answered with something that is not JSON") from None
 
     def stream(self, turns: list[Turn], image: Image.Image | None,
                options: GenerationOptions | None = None) -> Iterator[str]:
@@ -92,12 +94,23 @@ class RemoteModel:
         stream = self._call(messages=remote_messages(turns, image), stream=True,
                             max_tokens=options.max_new_tokens, temperature=max(options.temperature, 0.0),
                             top_p=options.top_p, seed=options.seed)
+        import httpx
+
+        refusal, finished = "", False
         try:
             for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
-        except (openai.OpenAIError, ValueError) as error:  # the stream broke off, or sent what is not JSON
+                choice = chunk.choices[0] if chunk.choices else None
+                if choice is not None and choice.delta is not None:
+                    if choice.delta.content:
+                        yield choice.delta.content
+                    refusal += getattr(choice.delta, "refusal", None) or ""
+                finished = finished or bool(choice is not None and choice.finish_reason)
+        except (openai.OpenAIError, httpx.HTTPError, ValueError) as error:  # cut off, or not JSON
             raise ModelLoadError(f"{self.spec}: the answer stream broke off ({_first_line(error)})") from None
+        if not finished:
+            raise ModelLoadError(f"{self.spec}: the answer stream ended before the answer did")
+        if refusal:
+            raise ModelLoadError(f"{self.spec}: the model refused ({refusal.strip()[:200]})")
 
     def rate_one(self, image: Image.Image) -> Rating:
         messages = remote_messages([Turn(RATING_QUESTION)], image)

@@ -195,3 +195,38 @@ def test_list_prints_all_names(capsys):
     assert main(["corrupt", "--list"]) == 0
     printed = capsys.readouterr().out.split()
     assert all(name in printed for name in list_corruptions())
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_workers_leave_when_the_parent_is_killed(tmp_path):
+    make_images(tmp_path / "src", 12, size=64)
+    command = [sys.executable, "-m", "qinstruct", "corrupt", str(tmp_path / "src"), "--out", str(tmp_path / "out"),
+               "--all", "--severity", "1", "2", "3", "4", "5", "--workers", "2"]
+    process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [p for p in _children(process.pid)
+                   if "multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="ignore")]
+        time.sleep(0.05)
+    assert workers, "the pool should have started"
+    process.send_signal(signal.SIGKILL)  # the parent alone: its pool never gets to shut down
+    process.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.1)
+    alive = [p for p in workers if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"workers still running after their parent died: {alive}"

@@ -1,0 +1,205 @@
+"""Run the bad-input corpus against the CLI and a running studio; print "N tried, N clean, 0 tracebacks, 0 crashes".
+
+    .venv/bin/python scripts/badinputs.py [--json report.json] [--only SUBSTRING]
+
+The corpus is written by tests/badinputs/corpus.py into a temporary folder; the cases are in
+tests/badinputs/cases.py.  CLI cases call the `qinstruct` entry point (`qinstruct.cli.main`) in this process with
+its output captured; API cases drive a studio started as a user would (`python -m app`, its own process) through
+gradio_client, and check after each one that the studio still serves.  A case is clean when it ends with the
+expected exit status or answer, its message says what went wrong, no traceback is printed and no temporary
+file is left behind.  Exit status 0 when every case is clean.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False")):
+    os.environ.setdefault(name, value)
+
+from tests.badinputs import cases, corpus, endpoint  # noqa: E402
+from tests.helpers.openai_server import openai_server  # noqa: E402
+
+
+@dataclass
+class Outcome:
+    name: str
+    where: str  # cli | api
+    clean: bool
+    traceback: bool = False
+    crash: bool = False
+    detail: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fill(text: str, places: dict[str, str]) -> str:
+    for key, value in places.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def run_cli(case: cases.Cli, places: dict[str, str]) -> Outcome:
+    from qinstruct.cli import main
+
+    out_dir = Path(places["WORK"]) / f"out-{abs(hash(case.name))}"
+    argv = [fill(part, {**places, "O": str(out_dir)}) for part in case.argv]
+    captured = io.StringIO()
+    crashed = None
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+        try:
+            code = main(argv)
+        except BaseException:  # noqa: BLE001 - anything escaping the entry point is what we count
+            code, crashed = None, traceback.format_exc()
+    text = captured.getvalue()
+    leftovers = [str(p) for p in out_dir.rglob(".*.tmp")] if out_dir.exists() else []
+    problems = []
+    if crashed or "Traceback (most recent call last)" in text:
+        problems.append("traceback")
+    if code not in case.codes:
+        problems.append(f"exit {code}, expected {case.codes}")
+    if fill(case.message, places) not in text:
+        problems.append(f"message {case.message!r} missing")
+    if leftovers:
+        problems.append(f"temporary files left: {leftovers[:3]}")
+    detail = "; ".join(problems) + ("\n" + (crashed or text)[-1500:] if problems else "")
+    return Outcome(case.name, "cli", not problems, traceback="traceback" in problems, detail=detail)
+
+
+def _arguments(kwargs: dict, places: dict[str, str]):
+    from gradio_client import handle_file
+
+    def one(value):
+        if isinstance(value, str) and value.startswith("file:"):
+            return handle_file(fill(value[len("file:"):], places))
+        if isinstance(value, str):
+            return fill(value, places)
+        if isinstance(value, list):
+            return [one(v) for v in value]
+        return value
+    return {k: one(v) for k, v in kwargs.items()}
+
+
+def serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "config", timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcome:
+    problems, answer, error = [], None, None
+    try:
+        answer = client.predict(**_arguments(case.kwargs, places), api_name=case.api_name)
+    except Exception as failure:  # noqa: BLE001 - an error shown on the tab is the expected outcome of some cases
+        error = str(failure)
+    text = json.dumps(answer, default=str) if answer is not None else (error or "")
+    if "Traceback" in text:
+        problems.append("traceback")
+    if case.expect == "ok" and error is not None:
+        problems.append(f"error: {error[:300]}")
+    if case.expect == "error" and error is None:
+        problems.append("accepted, expected an error message")
+    if case.message and fill(case.message, places) not in text:
+        problems.append(f"message {case.message!r} missing in {text[:300]!r}")
+    alive = serving(url)
+    if not alive:
+        problems.append("the studio stopped serving")
+    return Outcome(case.name, "api", not problems, traceback="traceback" in problems, crash=not alive,
+                   detail="; ".join(problems))
+
+
+@contextlib.contextmanager
+def studio(workspace: Path, allowed: Path):
+    from qinstruct.demo.config import WorldConfig
+    from qinstruct.demo.world import build_world
+
+    build_world(WorldConfig(out=str(workspace / "demo" / "world"), images=60, eval_images=12, seed=0))
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workspace", str(workspace),
+                                "--allow-dir", str(allowed)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while not serving(url):
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError("the studio did not start:\n" + (process.stdout.read() if process.stdout else ""))
+        time.sleep(0.3)
+    try:
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run(only: str | None = None) -> list[Outcome]:
+    from gradio_client import Client
+
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="badinputs-") as tmp, openai_server(endpoint.respond) as (url, _):
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)  # the fault server drops connections on purpose
+        tmp = Path(tmp)
+        corpus.build(tmp / "corpus")
+        places = {"I": str(tmp / "corpus" / "images"), "D": str(tmp / "corpus" / "data"),
+                  "C": str(tmp / "corpus" / "configs"), "M": str(tmp / "corpus" / "models"), "URL": url,
+                  "DEAD": f"http://127.0.0.1:{free_port()}/v1", "WORK": str(tmp / "work")}
+        for case in cases.CLI_CASES:
+            if not only or only in case.name:
+                outcomes.append(run_cli(case, places))
+        api = [case for case in cases.API_CASES if not only or only in case.name]
+        if api:
+            with studio(tmp / "workspace", tmp / "corpus") as (studio_url, process):
+                client = Client(studio_url, verbose=False)
+                for case in api:
+                    outcomes.append(run_api(case, client, studio_url, places))
+                if process.poll() is not None:
+                    outcomes.append(Outcome("studio process", "api", False, crash=True, detail="exited"))
+    return outcomes
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    return (f"{len(outcomes)} tried, {sum(o.clean for o in outcomes)} clean, {sum(o.traceback for o in outcomes)} "
+            f"tracebacks, {sum(o.crash for o in outcomes)} crashes")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write every case's outcome to this file")
+    parser.add_argument("--only", help="only the cases whose name contains this")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    outcomes = run(args.only)
+    for outcome in outcomes:
+        if not outcome.clean:
+            print(f"NOT CLEAN [{outcome.where}] {outcome.name}: {outcome.detail}", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+    print(f"{summary(outcomes)} ({time.perf_counter() - started:.0f} s)")
+    return 0 if all(o.clean for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

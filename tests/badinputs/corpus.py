@@ -1,0 +1,160 @@
+"""The bad-input corpus, written by code into a folder (nothing binary is committed).
+
+`build(folder)` writes awkward images, data files, configs and model folders, and returns nothing: the cases
+(cases.py) name the files they use.  Everything is small except two sparse files, which take no disk space.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SIZE = 64
+
+
+def _rgb(size: int = SIZE) -> Image.Image:
+    y, x = np.mgrid[0:size, 0:size]
+    return Image.fromarray(np.stack([x * 4 % 256, y * 4 % 256, (x + y) * 2 % 256], -1).astype(np.uint8))
+
+
+def _jpeg_bytes(image: Image.Image, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", **kwargs)
+    return buffer.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _bomb_png(width: int, height: int) -> bytes:
+    """A valid PNG header declaring width x height, with one tiny compressed row: the bytes are few, the
+    decoded pixels would be billions."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + _png_chunk(b"IEND", b""))
+
+
+XPM = """/* XPM */
+static char *tiny[] = {
+"40 40 2 1",
+"  c #FFFFFF",
+". c #000000",
+""" + ",\n".join('"' + ("." * 20 + " " * 20) + '"' for _ in range(40)) + "\n};\n"
+
+
+def images(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    good = _jpeg_bytes(_rgb())
+    (folder / "zero.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (folder / "text.jpg").write_text("this is not a JPEG, it is a sentence.\n")
+    (folder / "page.png").write_text("<!doctype html><html><body>not a PNG</body></html>\n")
+    (folder / "bomb.png").write_bytes(_bomb_png(30000, 30000))
+    Image.new("1", (10000, 10000)).save(folder / "hundred-mp.png")  # 100 MP, a few KB on disk
+    _rgb().convert("CMYK").save(folder / "cmyk.jpg", format="JPEG")
+    Image.fromarray((np.arange(SIZE * SIZE).reshape(SIZE, SIZE) * 16).astype(np.uint16)).save(folder / "grey16.png")
+    Image.fromarray(np.linspace(0, 1, SIZE * SIZE, dtype=np.float32).reshape(SIZE, SIZE)).save(folder / "float.tif")
+    _rgb().convert("LAB").save(folder / "lab.tif")
+    palette = _rgb().convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    palette.info["transparency"] = 0
+    palette.save(folder / "palette.png", transparency=0)
+    frames = [_rgb().rotate(angle) for angle in (0, 90, 180)]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    frames[0].save(folder / "animated.webp", save_all=True, append_images=frames[1:], duration=100)
+    _rgb(1).resize((1, 1)).save(folder / "one.png")
+    _rgb(31).resize((31, 31)).save(folder / "thirty-one.png")
+    exif = Image.Exif()
+    exif[0x9286] = "x" * 60_000  # UserComment: a 60 KB EXIF block
+    _rgb().save(folder / "huge-exif.jpg", exif=exif.tobytes())
+    rotated = Image.Exif()
+    rotated[0x0112] = 6  # orientation: rotate 90 degrees clockwise
+    _rgb().crop((0, 0, SIZE, SIZE // 2)).save(folder / "rotated.jpg", exif=rotated.tobytes())
+    (folder / "drawing.xpm").write_text(XPM)
+    (folder / "fuzzed.qoi").write_bytes(b"qoif" + struct.pack(">II", 64, 64) + b"\x04\x00" + bytes(range(256)) * 3)
+    twins = folder / "twins"
+    twins.mkdir(exist_ok=True)
+    _rgb().save(twins / "photo.jpg")
+    _rgb().rotate(90).save(twins / "photo.png")
+    mixed = folder / "mixed"
+    mixed.mkdir(exist_ok=True)
+    for name in ("cmyk.jpg", "lab.tif", "float.tif", "grey16.png", "palette.png", "animated.gif", "text.jpg"):
+        (mixed / name).write_bytes((folder / name).read_bytes())
+
+
+def data(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    mos = [{"img_path": f"img/{i}.jpg", "gt_score": 3.0 + i / 10} for i in range(5)]
+    (folder / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(mos).encode())
+    (folder / "trailing-comma.json").write_text('[{"img_path": "a.jpg", "gt_score": 3.1},]')
+    joined = "".join(json.dumps({"img_path": f"x/{i}.jpg", "gt_score": f"{i + 1.5} ", "logit_good": 1.0 + i,
+                                 "logit_poor": 0.5}) for i in range(4))
+    (folder / "qbench-joined.json").write_text(joined)
+    (folder / "wrong-types.json").write_text('[{"img_path": 5, "gt_score": "high"}]')
+    (folder / "unknown-type.json").write_text(json.dumps([{"img_path": "a.jpg", "question": "Is it clear?",
+                                                           "candidates": ["Yes", "No"], "correct_ans": "Yes",
+                                                           "type": 7, "concern": 0}]))
+    (folder / "missing-images.json").write_text(json.dumps([{"id": "1", "image": "nowhere/1.jpg", "conversations": [
+        {"from": "human", "value": "<image>\nRate."}, {"from": "gpt", "value": "Good."}]}]))
+    (folder / "empty.json").write_text("")
+    (folder / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with open(folder / "sparse-200mb.json", "wb") as handle:
+        handle.truncate(200 * 10**6)  # zeros on no disk: read, then refused as not JSON
+    with open(folder / "sparse-1100mb.json", "wb") as handle:
+        handle.truncate(1100 * 10**6)  # refused by its size before reading
+    (folder / "latin1.json").write_bytes('[{"img_path": "café.jpg", "gt_score": 3}]'.encode("latin-1"))
+    (folder / "a-folder.json").mkdir(exist_ok=True)
+    record = {"image": "img/1.png", "source": "test", "mos": 40.0}
+    (folder / "pathway-twice.jsonl").write_text(
+        json.dumps({**record, "feedbacks": ["The image is blurry. The quality is poor."]}) + "\n"
+        + json.dumps({**record, "feedbacks": ["Heavy noise everywhere. Overall the quality is bad."]}) + "\n")
+    (folder / "pathway-bad.jsonl").write_text('{"image": 3, "feedbacks": "none"}\n')
+    items = [{"id": str(i), "image": f"img/{i}.jpg", "conversations": [
+        {"from": "human", "value": "<image>\nRate the quality."}, {"from": "gpt", "value": "Good."}]} for i in range(3)]
+    (folder / "instructions.json").write_text(json.dumps(items))
+
+
+def configs(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "unknown-key.yaml").write_text("source: a\nout: b\ncorruptions: [fog]\ncolour: red\n")
+    (folder / "wrong-type.yaml").write_text("source: a\nout: b\ncorruptions: [fog]\nseed: many\n")
+    (folder / "negative.yaml").write_text("input: p.jsonl\nout: o\ntimeout: -1\n")
+    (folder / "latin1.yaml").write_bytes("source: café\nout: b\n".encode("latin-1"))
+    (folder / "list.yaml").write_text("- source\n- out\n")
+    (folder / "broken.yaml").write_text("source: [unclosed\n")
+
+
+def models(folder: Path) -> None:
+    """Model folders that cannot load, each for its own reason (a tiny random LLaVA is their raw material)."""
+    from qinstruct.models.families import tiny_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model, processor = tiny_model("llava", 0)
+    base = folder / "base"
+    if not (base / "config.json").is_file():
+        model.save_pretrained(base)
+        processor.save_pretrained(base)
+    no_processor = folder / "no-processor"
+    if not (no_processor / "config.json").is_file():
+        model.save_pretrained(no_processor)
+    adapter = {"base_model_name_or_path": str(base), "peft_type": "LORA", "r": 4, "lora_alpha": 8,
+               "target_modules": ["q_proj"], "task_type": None}
+    for name, config in (("adapter-missing-base", {**adapter, "base_model_name_or_path": str(folder / "gone")}),
+                         ("adapter-mismatched", {**adapter, "base_model_name_or_path": "tiny:idefics3"})):
+        (folder / name).mkdir(exist_ok=True)
+        (folder / name / "adapter_config.json").write_text(json.dumps(config))
+    (folder / "adapter-bad-json").mkdir(exist_ok=True)
+    (folder / "adapter-bad-json" / "adapter_config.json").write_text("{'not': json")
+
+
+def build(folder: Path) -> Path:
+    images(folder / "images")
+    data(folder / "data")
+    configs(folder / "configs")
+    models(folder / "models")
+    return folder
