@@ -31,14 +31,20 @@ def build(workspace: Workspace | str | None = None, access: AccessPolicy | None 
             "Low-level visual instruction tuning (Q-Instruct, CVPR 2024): corrupt images, explore feedback, "
             "convert, tune, chat and evaluate. Everything is kept in the studio's workspace folder."
         )
+        modules = [importlib.import_module(f"app.tabs.{name}") for name in TABS]
+        # components a tab needs at the page's top level (a tab's own content mounts only when it opens)
+        page: dict = {}
+        for module in modules:
+            page.update(module.page_components(ctx) if hasattr(module, "page_components") else {})
         with gr.Tabs():
-            for name in TABS:
-                importlib.import_module(f"app.tabs.{name}").create_tab(ctx, blocks)
+            for module in modules:
+                module.create_tab(ctx, blocks, page)
     return blocks
 
 
 def launch_kwargs(workspace: Workspace, blocks: gr.Blocks) -> dict:
     """Serving options shared by `python -m app` and the tests: only the workspace is served from disk, and
     with a login every route is behind it."""
-    return {"allowed_paths": [str(workspace.root)], "css": CSS, "footer_links": ["api"], "show_error": True,
+    return {"allowed_paths": [str(workspace.root)], "blocked_paths": [str(p) for p in workspace.private], "css": CSS,
+            "footer_links": ["api"], "show_error": True,
             "app_kwargs": {"middleware": [Middleware(LoginWall, blocks=blocks)]}}

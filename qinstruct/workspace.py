@@ -49,6 +49,22 @@ class Workspace:
     def contains(self, path: str | Path) -> bool:
         return Path(path).resolve().is_relative_to(self.root)
 
+    def secret(self, name: str) -> str:
+        """A random secret kept in the workspace (readable by its owner only), the same after a restart."""
+        path = self.folder(".secrets") / safe_name(name)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    @property
+    def private(self) -> list[Path]:
+        """Folders the studio never serves, although they are inside the workspace."""
+        return [self.root / ".secrets"]
+
     @property
     def grids(self) -> Path:
         return self.folder("corrupt", "grids")
@@ -119,6 +135,11 @@ class Workspace:
     def runs(self) -> Path:
         """Training runs (their checkpoints are models the Chat tab offers)."""
         return self.folder("runs")
+
+    @property
+    def chat_sessions(self) -> Path:
+        """Each browser session's conversation, kept so that a page reload picks it up again."""
+        return self.folder("chat", "sessions")
 
     @property
     def chat_log(self) -> Path:

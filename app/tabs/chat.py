@@ -12,7 +12,8 @@ from qinstruct.config import check_config
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.standins import ensure_standins
 from qinstruct.models.pool import list_model_specs
-from qinstruct.models.session import VOTES, ChatSession, log_event, rate_both, regenerate, send, vote
+from qinstruct.models.session import (VOTES, ChatSession, load_session, log_event, rate_both, regenerate,
+                                      save_session, send, vote)
 from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 
@@ -27,6 +28,7 @@ RATING_IDS = ("chat-rating-left", "chat-rating-right")
 STATUS_ID = "chat-status"
 PHOTO_ID = "chat-photo"
 DEVICE_QUEUE = "device"  # one queue for everything that runs a model: chat, rating, evaluation
+SAVED_KEY = "chat-session"
 STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 
 
@@ -88,12 +90,15 @@ def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens,
         stream = send(ctx.pool, session, image, text or "", generation(max_tokens, temperature, top_p),
                       LoadOptions(trust_remote_code=bool(trust)), api_key or None)
         for session in _throttled(stream):
-            yield (session, *columns_view(session), "", "streaming…")
+            yield (session, *columns_view(session), "", "streaming…", session.session_id)
     except ValueError as error:
         raise gr.Error(str(error)) from None
+    finally:  # also when the page goes away mid-answer: the reloaded page shows what was said so far
+        if session.turns[0]:
+            save_session(ctx.workspace.chat_sessions, session, image)
     log_event(ctx.workspace.chat_log, "turn", session,
               timing=asdict(session.last_timing) if session.last_timing else None)
-    yield session, *columns_view(session), "", status_line(session)
+    yield session, *columns_view(session), "", status_line(session), session.session_id
 
 
 @reports_errors
@@ -131,15 +136,34 @@ def on_vote(ctx: AppContext, state, choice: str):
         raise gr.Error(str(error)) from None
 
 
+def restore(ctx: AppContext, saved_id: str):
+    """On page load: the conversation this browser had, with its image, models and mode."""
+    found = load_session(ctx.workspace.chat_sessions, saved_id or "")
+    if found is None:
+        return None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Dropdown(), gr.Dropdown(), gr.Checkbox(), ""
+    session, image = found
+    note = "conversation restored" + (f" · {status_line(session)}" if session.labels[0] else "")
+    return (session, *columns_view(session), image, gr.Dropdown(value=session.left_spec),
+            gr.Dropdown(value=session.right_spec), gr.Checkbox(value=session.blind), note)
+
+
 def on_clear(left, right, blind):
     session = ChatSession.start(left, right, bool(blind))
     return (session, *columns_view(session), "", "", "new conversation" + (
         " (blind: the sides are shuffled as A and B)" if blind else ""))
 
 
-def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
+def page_components(ctx: AppContext) -> dict:
+    """This browser's conversation id, kept in its local storage (encrypted with the workspace's own secret, so
+    that it still opens after the studio restarts): a reload or the next visit resumes the conversation."""
+    return {SAVED_KEY: gr.BrowserState("", storage_key="qinstruct-chat-session",
+                                       secret=ctx.workspace.secret("browser-state"))}
+
+
+def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     default_left, default_right = ensure_standins(ctx.workspace.root, ctx.workspace.models)
     choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
+    saved = page[SAVED_KEY]
     with gr.Tab("Chat", id="chat"):
         state = gr.State(None)
         with gr.Row():
@@ -183,7 +207,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                 vote_result = gr.Markdown()
 
     send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key]
-    send_outputs = [state, chat_a, chat_b, prompt, status]
+    send_outputs = [state, chat_a, chat_b, prompt, status, saved]
     for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
         trigger(bind(on_send, ctx), send_inputs, send_outputs, api_name=name,
                 concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
@@ -196,10 +220,11 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
                       concurrency_limit=1)
     clear_outputs = [state, chat_a, chat_b, rating_a, rating_b, status]
     clear_button.click(on_clear, [left, right, blind], clear_outputs, api_name="chat_clear")
-    blind.change(on_clear, [left, right, blind], clear_outputs, api_name=False)
+    blind.input(on_clear, [left, right, blind], clear_outputs, api_name=False)  # a user click, not a restore
     for choice, button, name in zip(VOTES, vote_buttons, ("a", "b", "tie", "bad")):
         button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
     photo.input(demo_photo, photo, image, api_name=False)
+    blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, left, right, blind, status], api_name=False)
 
 
 def _throttled(stream: Iterator[ChatSession]) -> Iterator[ChatSession]:

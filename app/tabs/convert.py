@@ -109,7 +109,7 @@ def export(ctx: AppContext, run_folder, target):
     return [str(path) for path in export_items(run_folder, target)]
 
 
-def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
+def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Convert", id="convert"):
         run_folder = gr.State("")
         with gr.Row():

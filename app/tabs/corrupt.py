@@ -116,7 +116,7 @@ def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed
     return "\n\n".join(lines), gr.DownloadButton(value=summary.manifest, interactive=True)
 
 
-def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
+def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Corrupt", id="corrupt"):
         grid_folder = gr.State("")
         with gr.Row():

@@ -96,7 +96,7 @@ def initial(ctx: AppContext, n_outputs: int):
                                                                                 10, 0)
 
 
-def create_tab(ctx: AppContext, blocks: gr.Blocks) -> None:
+def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Statistics", id="stats"):
         selection = gr.State(None)
         with gr.Row():

@@ -6,6 +6,8 @@ chatting at once never see each other's turns.  Votes and finished exchanges are
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,7 +17,7 @@ from typing import Iterator
 from PIL import Image
 
 from ..errors import UserError
-from ..fileio import append_line
+from ..fileio import append_line, write_bytes, write_json
 from .pair import SidePair, stream_pair
 from .pool import ModelPool
 from .types import GenerationOptions, LoadOptions, Rating, Turn
@@ -51,7 +53,7 @@ class ChatSession:
     swapped: bool = False  # blind mode: column A shows the right (tuned) side
     turns: tuple[list[Turn], list[Turn]] = field(default_factory=lambda: ([], []))
     image_sha256: str | None = None
-    session_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    session_id: str = field(default_factory=lambda: secrets.token_hex(16))  # also the key to resume it
     voted: bool = False
     last_timing: Timing | None = None
     labels: tuple[str, str] = ("", "")  # what each side is, as the last request loaded it (a failure says why)
@@ -156,3 +158,36 @@ def vote(log_path: Path, session: ChatSession, choice: str) -> str:
     log_event(log_path, "vote", session, vote=choice, a=specs[a], b=specs[b])
     session.voted = True
     return session.reveal()
+
+
+def _session_paths(folder: Path, session_id: str) -> tuple[Path, Path]:
+    if not session_id or not all(c in "0123456789abcdef" for c in session_id):
+        raise ValueError("not a session id")
+    return folder / f"{session_id}.json", folder / f"{session_id}.png"
+
+
+def save_session(folder: Path, session: ChatSession, image: Image.Image | None) -> None:
+    """Keep a conversation (and its image) so that a page reload, or the next visit, picks it up again."""
+    data, picture = _session_paths(folder, session.session_id)
+    if image is not None and not picture.exists():
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="PNG")
+        write_bytes(picture, buffer.getvalue())
+    write_json(data, {**asdict(session), "turns": [[asdict(t) for t in side] for side in session.turns]})
+
+
+def load_session(folder: Path, session_id: str) -> tuple[ChatSession, Image.Image | None] | None:
+    """The saved conversation, or None when there is none (or it cannot be read: a fresh start, not an error)."""
+    try:
+        data_path, picture = _session_paths(folder, session_id)
+        data = json.loads(data_path.read_text(encoding="utf-8"))
+        turns = tuple([Turn(t["user"], t["assistant"]) for t in side] for side in data.pop("turns"))
+        timing = data.pop("last_timing", None)
+        session = ChatSession(**{**data, "turns": turns, "labels": tuple(data.get("labels", ("", ""))),
+                                 "failed": tuple(data.get("failed", (False, False))),
+                                 "last_timing": Timing(timing["first_text_s"], tuple(timing["seconds"]),
+                                                       tuple(timing["tokens"])) if timing else None})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    image = Image.open(picture).convert("RGB") if picture.is_file() else None
+    return session, image

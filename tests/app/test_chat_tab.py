@@ -36,14 +36,15 @@ def test_two_sessions_do_not_see_each_other(studio, shared_data):
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    (a1, b1, prompt1, status1), (a2, _, _, _) = results["first"], results["second"]
+    (a1, b1, prompt1, status1, id1), (a2, _, _, _, id2) = results["first"], results["second"]
+    assert len(id1) == 32 and id1 != id2  # each browser session resumes its own conversation
     assert said(a1, "user") == ["Is this image clear?"]
     assert said(a2, "user") == ["Describe and evaluate the quality of the image."]
     assert said(a1, "assistant") != said(b1, "assistant")  # baseline and tuned answer differently
     assert prompt1 == "" and "one base model serves both sides" in status1
     assert "baseline: " in status1 and "tok/s" in status1  # the turn's speed per side
     # a follow-up continues the first session only
-    a3, _, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), text="Why?", max_tokens=16,
+    a3, _, _, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), text="Why?", max_tokens=16,
                                 api_key="", api_name="/chat_send")
     assert said(a3, "user") == ["Is this image clear?", "Why?"]
     again_a, _, _ = first.predict(image=handle_file(str(shared_data / "images/211.jpg")), max_tokens=16, api_key="",
@@ -89,3 +90,9 @@ def test_chat_in_the_browser(studio, artifacts, shared_data):
         page.get_by_text("Vote recorded").wait_for(timeout=30_000)
         assert "A was" in page.get_by_text("Vote recorded").inner_text()
         page.screenshot(path=str(artifacts / "chat_tab.png"), full_page=True)
+        page.reload()  # the conversation, its image and the blind mode come back
+        page.get_by_role("tab", name="Chat").click()
+        page.locator(f"#{tab.STATUS_ID}").get_by_text("conversation restored").wait_for(timeout=30_000)
+        page.locator(f"#{tab.LEFT_ID}").get_by_text("Is this image clear?").wait_for(timeout=30_000)
+        assert page.get_by_text("Model A").first.is_visible()
+        page.screenshot(path=str(artifacts / "chat_tab_restored.png"), full_page=True)

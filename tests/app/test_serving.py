@@ -141,7 +141,7 @@ def test_the_page_after_login_and_file_routes_stay_in_the_workspace(guarded, tmp
     secret = tmp_path / "secret.txt"
     secret.write_text("private")
     root = guarded["workspace"].root
-    for attempt in (str(secret), f"{root}/../{secret.name}", f"{root}/..%2F..%2F..%2Fetc%2Fpasswd",
+    for attempt in (str(secret), f"{root}/.secrets/browser-state", f"{root}/../{secret.name}", f"{root}/..%2F..%2F..%2Fetc%2Fpasswd",
                     "%2Fetc%2Fpasswd", "/etc/passwd", f"{root}/%2e%2e/%2e%2e/etc/passwd"):
         status, body = _fetch(f"{base}/gradio_api/file={attempt}", opener=browser)
         assert status in (403, 404) and "private" not in body and "root:" not in body, attempt
