@@ -43,3 +43,30 @@ def test_validate_command(tmp_path, shared_data, capsys):
     bad.write_text('[{"img_path": "a"}]')
     assert main(["data", "validate", str(bad), "--format", "mos"]) == 1
     assert "field 'gt_score': missing" in capsys.readouterr().err
+
+
+def test_export_to_a_full_disk_keeps_the_previous_export(tiny_disk, shared_data):
+    import pytest
+
+    from qinstruct.fileio import WriteError
+
+    items = load_instructions(shared_data / "qalign/train_koniq_first300.json").items
+    (first,) = export_instructions(items[:5], tiny_disk, "trl", name="qi")
+    before = first.read_bytes()
+    with pytest.raises(WriteError, match="No space left on device"):
+        export_instructions(items * 3, tiny_disk, "trl", name="qi")  # ~0.4 MB into 64 KiB
+    assert first.read_bytes() == before and sorted(p.name for p in tiny_disk.iterdir()) == ["qi.jsonl"]
+    assert main(["data", "export", str(shared_data / "qalign/train_koniq_first300.json"), "--to", "llava", "--out",
+                 str(tiny_disk), "--name", "big"]) == 3  # the command line says so with its own exit status
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["qi.jsonl"]
+
+
+def test_dataset_name_cannot_leave_the_output_folder(tmp_path):
+    import pytest
+
+    from qinstruct.config import ConfigError
+
+    for name in ("../../x", "a/b", ".hidden", ""):
+        with pytest.raises(ConfigError, match="dataset name"):
+            export_instructions([ITEM], tmp_path / "out", "trl", name=name)
+    assert not (tmp_path / "x.jsonl").exists()

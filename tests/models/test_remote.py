@@ -100,3 +100,17 @@ def test_remote_error_stays_on_its_side(photos):
         assert out[0].strip() and out[1].startswith("⚠ ") and "500" in out[1]
         with pytest.raises(Exception, match="500"):
             pair.right.rate(photos[:1])
+
+
+def test_endpoint_dying_mid_stream_stays_on_its_side(photos):
+    from tests.badinputs.endpoint import respond
+
+    with openai_server(respond) as (url, _):
+        pair = load_pair("tiny:llava", f"openai:cut@{url}")
+        out = ["", ""]
+        for left, right in stream_pair(pair, ([Turn("Hi")], [Turn("Hi")]), photos[0],
+                                       GenerationOptions(max_new_tokens=8)):
+            out[0] += left
+            out[1] += right
+    assert out[0].strip() and "⚠" in out[1] and "broke off" in out[1]
+    assert out[1].startswith("The quality")  # what arrived before the cut is kept, then the side says why
