@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint", action="append", default=[], metavar="URL",
                         help="an OpenAI-compatible base URL that may receive the server's OPENAI_API_KEY (besides "
                         "$OPENAI_BASE_URL or OpenAI); users' typed keys go only with their own requests")
+    parser.add_argument("--endpoints-only", action="store_true",
+                        help="users may reach only the --endpoint URLs (and $OPENAI_BASE_URL or OpenAI): the server "
+                        "makes no request to a URL a user types")
     parser.add_argument("--ssl-keyfile", default=None)
     parser.add_argument("--ssl-certfile", default=None)
     return parser.parse_args(argv)
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace.open(args.workspace)
     ensure_demo_world(workspace)
     access = AccessPolicy.for_studio(workspace.root, args.allow_dir, args.models_dir, args.trust_remote_code,
-                                     args.endpoint)
+                                     args.endpoint, args.endpoints_only)
     blocks = build(workspace, access)
     blocks.queue(default_concurrency_limit=2)
     print(f"Q-Instruct Studio on http://{args.host}:{args.port}  (workspace {workspace.root})", flush=True)

@@ -7,7 +7,7 @@ import inspect
 
 import gradio as gr
 
-from qinstruct.config import field_help, shell_line
+from qinstruct.config import field_help, job_fields, shell_line
 from qinstruct.errors import UserError
 
 
@@ -70,3 +70,98 @@ def bind(handler, *bound_args, **bound_kwargs):
     bound.__signature__ = signature.replace(parameters=remaining)
     bound.__annotations__ = {k: v for k, v in getattr(handler, "__annotations__", {}).items() if k in names}
     return bound
+
+
+def bounds(cls: type, name: str, ui_max: float | None = None) -> dict:
+    """value, minimum and maximum of a form control from the field (a slider may stop below the field's own
+    maximum: `ui_max`)."""
+    from qinstruct.config.schema import field_default
+
+    field = next(f for f in job_fields(cls) if f.name == name)
+    low = field.metadata.get("min", field.metadata.get("gt"))
+    high = field.metadata.get("max")
+    out = {"value": field_default(field)}
+    if low is not None:
+        out["minimum"] = low
+    if ui_max is not None or high is not None:
+        out["maximum"] = min(x for x in (ui_max, high) if x is not None)
+    return out
+
+
+def config_form(cls: type, values: dict, skip: tuple[str, ...] = ()) -> dict[str, gr.components.Component]:
+    """One control per field of a job config, in the class's GROUPS (an accordion each, the first open): labels
+    are the field names, the help text is the control's info line, choices, ranges and defaults come from the
+    field.  `values` overrides defaults (a preset); `skip` leaves fields to the caller."""
+    from qinstruct.config.schema import field_choices, field_default, is_list, scalar_type, type_hints
+
+    hints = type_hints(cls)
+    fields = {f.name: f for f in job_fields(cls)}
+    groups = getattr(cls, "GROUPS", {"options": tuple(fields)})
+    controls: dict[str, gr.components.Component] = {}
+    for index, (group, names) in enumerate(groups.items()):
+        with gr.Accordion(group.capitalize(), open=index < 2):
+            for name in names:
+                if name in skip:
+                    continue
+                field, hint = fields[name], hints[name]
+                value = values.get(name, field_default(field))
+                common = {"label": name.replace("_", " "), "info": field.metadata.get("help", ""),
+                          "elem_id": f"form-{name.replace('_', '-')}"}
+                choices = field_choices(field, hint)
+                kind = scalar_type(hint)
+                if is_list(hint):
+                    controls[name] = gr.Textbox("\n".join(map(str, value or [])), lines=2, **common)
+                elif kind is bool:
+                    controls[name] = gr.Checkbox(bool(value), **common)
+                elif choices is not None:
+                    controls[name] = gr.Dropdown(choices, value=value, **common)
+                elif kind in (int, float):
+                    limits = {k: v for k, v in (("minimum", field.metadata.get("min", field.metadata.get("gt"))),
+                                                ("maximum", field.metadata.get("max"))) if v is not None}
+                    controls[name] = gr.Number(value, precision=0 if kind is int else None, **limits, **common)
+                else:
+                    controls[name] = gr.Textbox("" if value is None else str(value), **common)
+    return controls
+
+
+def form_values(cls: type, names: list[str], values: tuple) -> dict:
+    """Form values back to config keys (lists from lines, numbers typed, empty optional text as None); the
+    config's own checks then say what is wrong."""
+    from qinstruct.config.schema import is_list, scalar_type, type_hints
+
+    hints = type_hints(cls)
+    out = {}
+    for name, value in zip(names, values):
+        hint, kind = hints[name], scalar_type(hints[name])
+        if is_list(hint):
+            items = [line.strip() for line in str(value or "").splitlines() if line.strip()]
+            out[name] = [_number(item, kind) for item in items] if kind in (int, float) else items
+        elif kind is int and isinstance(value, float) and value.is_integer():
+            out[name] = int(value)
+        elif kind is str and value is None:
+            out[name] = ""
+        else:
+            out[name] = value
+    return out
+
+
+def _number(text: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        return text  # the config's check names the field and says a number is expected
+
+
+def named(handler, names: list[str]):
+    """A handler taking `*values` (a whole form), shown to Gradio -- and to API users -- with one parameter per
+    form field, so that `client.predict(max_steps=60, ...)` works."""
+    signature = inspect.signature(handler)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    fields = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names]
+
+    @functools.wraps(handler)
+    def call(*args):
+        return handler(*args)
+
+    call.__signature__ = signature.replace(parameters=fixed + fields)
+    return call

@@ -36,9 +36,13 @@ def build(workspace: Workspace | str | None = None, access: AccessPolicy | None 
         page: dict = {}
         for module in modules:
             page.update(module.page_components(ctx) if hasattr(module, "page_components") else {})
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
+            page["tabs"] = tabs
             for module in modules:
                 module.create_tab(ctx, blocks, page)
+        for module in modules:  # events between tabs, once every tab exists
+            if hasattr(module, "wire"):
+                module.wire(ctx, page)
     return blocks
 
 

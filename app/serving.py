@@ -8,7 +8,8 @@ and the login request get through; everything else answers 401.
 from __future__ import annotations
 
 import json
-from http.cookies import SimpleCookie
+
+from starlette.requests import cookie_parser
 
 # the login form's request, and the start-up ping Gradio's launch() sends itself (it only starts the queue once)
 OPEN_PATHS = {"/login", "/login/", "/favicon.ico", "/gradio_api/startup-events"}
@@ -53,18 +54,12 @@ class LoginWall:
         server = getattr(self.blocks, "server_app", None) or getattr(self.blocks, "app", None)
         if server is None or getattr(server, "auth", None) is None:
             return True  # no login configured (loopback without --auth)
-        cookies = SimpleCookie()
+        cookies: dict[str, str] = {}
         for name, value in scope.get("headers", []):
-            if name == b"cookie":
-                try:
-                    cookies.load(value.decode("latin-1"))
-                except Exception:  # noqa: BLE001 - a malformed cookie header is simply no login
-                    return False
-        for name in (f"access-token-{server.cookie_id}", f"access-token-unsecure-{server.cookie_id}"):
-            morsel = cookies.get(name)
-            if morsel is not None and morsel.value in server.tokens:
-                return True
-        return False
+            if name == b"cookie":  # lenient parsing, as Starlette's: one odd cookie must not hide the others
+                cookies.update(cookie_parser(value.decode("latin-1")))
+        return any(cookies.get(name) in server.tokens
+                   for name in (f"access-token-{server.cookie_id}", f"access-token-unsecure-{server.cookie_id}"))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket") or self._logged_in(scope):

@@ -40,14 +40,17 @@ class AccessPolicy:
 
     @classmethod
     def for_studio(cls, workspace_root: Path, data_dirs: list[str] = (), model_dirs: list[str] = (),
-                   trusted_specs: list[str] = (), endpoints: list[str] = ()) -> "AccessPolicy":
+                   trusted_specs: list[str] = (), endpoints: list[str] = (),
+                   endpoints_only: bool = False) -> "AccessPolicy":
+        """The studio's policy from the operator's flags (their paths are the operator's: relative to the
+        directory the studio was started in, ~ expanded)."""
         root = Path(workspace_root).resolve()
-        data = tuple(dict.fromkeys([root, *(Path(d).expanduser().resolve() for d in data_dirs)]))
-        models = tuple(dict.fromkeys([root / "models", root / "runs",
-                                      *(Path(d).expanduser().resolve() for d in model_dirs)]))
-        policy = cls(data, models, root, frozenset(), KeyPolicy.for_studio(list(endpoints)))
-        return cls(data, models, root, frozenset(policy.resolve_spec_text(s) for s in trusted_specs),
-                   policy.keys)
+        data = tuple(dict.fromkeys([root, *(_operator_path(d) for d in data_dirs)]))
+        models = tuple(dict.fromkeys([(root / "models").resolve(), (root / "runs").resolve(),
+                                      *(_operator_path(d) for d in model_dirs)]))
+        trusted = frozenset(str(_operator_path(s)) if _operator_path(s).exists() else s.strip()
+                            for s in trusted_specs)
+        return cls(data, models, root, trusted, KeyPolicy.for_studio(list(endpoints), endpoints_only))
 
     @property
     def restricted(self) -> bool:
@@ -99,7 +102,7 @@ class AccessPolicy:
         return None
 
     def resolve_spec_text(self, text: str) -> str:
-        """A spec in the form used to compare it with the trusted list (folders resolved)."""
+        """A spec as typed by a user, in the form of the trusted list (an existing folder: its resolved path)."""
         if text.startswith(("tiny:", "openai:")):
             return text.strip()
         path = self._resolve(text) if self.restricted else Path(text).expanduser()
@@ -112,6 +115,10 @@ class AccessPolicy:
     def trust_offered(self) -> bool:
         """Whether a user of this process can ask for trust_remote_code at all."""
         return self.trusted_specs is None or bool(self.trusted_specs)
+
+
+def _operator_path(text: str) -> Path:
+    return Path(text.strip()).expanduser().resolve()
 
 
 def _looks_like_path(text: str, base: Path | None = None) -> bool:

@@ -25,14 +25,23 @@ def default_base_url() -> str:
 
 @dataclass(frozen=True)
 class KeyPolicy:
-    """Where the environment's key may go.  None: anywhere (the command line); a set: only there."""
+    """Where the environment's key may go (None: anywhere, as on the command line; a set: only there), and
+    whether users may reach other endpoints at all (`only_configured`: the studio's --endpoints-only, which
+    keeps a browser user from making the server call arbitrary URLs)."""
     env_key_endpoints: frozenset[str] | None = None
+    only_configured: bool = False
 
     @classmethod
-    def for_studio(cls, endpoints: list[str] | tuple[str, ...] = ()) -> "KeyPolicy":
+    def for_studio(cls, endpoints: list[str] | tuple[str, ...] = (), only_configured: bool = False) -> "KeyPolicy":
         """The operator's endpoints: those given with --endpoint, plus the default one (OPENAI_BASE_URL or
         OpenAI's), which is where a key put in the studio's environment is meant to go."""
-        return cls(frozenset(normalise_url(url) for url in [*endpoints, default_base_url()]))
+        return cls(frozenset(normalise_url(url) for url in [*endpoints, default_base_url()]), only_configured)
+
+    def check(self, base_url: str) -> None:
+        from .errors import UserError
+
+        if self.only_configured and normalise_url(base_url) not in (self.env_key_endpoints or ()):
+            raise UserError(f"{base_url}: this studio reaches only the endpoints its operator configured")
 
     def env_key_allowed(self, base_url: str) -> bool:
         return self.env_key_endpoints is None or normalise_url(base_url) in self.env_key_endpoints

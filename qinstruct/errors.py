@@ -10,3 +10,10 @@ class UserError(Exception):
     """Bad input, a missing file, a model that cannot load...: the user can fix it."""
 
     exit_code = 2
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (an API error's own message when it has one), for a one-line
+    report: libraries raise multi-line messages a user does not need."""
+    text = (getattr(error, "message", None) or str(error)).strip().splitlines()
+    return text[0][:limit] if text and text[0] else type(error).__name__

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -22,7 +23,8 @@ class WriteError(UserError):
 
 
 def temporary_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Unique per writer (process, thread and call), so that two writers of one file never share a temporary."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
 @contextlib.contextmanager
@@ -78,21 +80,25 @@ def append_line(path: str | Path, record: dict) -> None:
 
 
 def read_jsonl(path: str | Path, repair: bool = False) -> list[dict]:
-    """The complete lines of a JSON Lines file; a torn last line (killed mid-write) is ignored, and with
-    repair=True cut off the file so that appending continues cleanly."""
+    """The JSON objects of a JSON Lines file.  A torn last line (a writer killed mid-write) is ignored, and with
+    repair=True cut off the file so that appending continues cleanly; a damaged line elsewhere is skipped, never
+    cut, so no complete line after it is lost."""
     path = Path(path)
     if not path.exists():
         return []
-    records, keep = [], 0
+    records, keep, size = [], 0, 0
     with path.open("rb") as handle:
         for raw in handle:
+            size += len(raw)
             if not raw.endswith(b"\n"):
-                break
+                break  # the torn tail
+            keep = size
             try:
-                records.append(json.loads(raw))
+                record = json.loads(raw)
             except ValueError:
-                break
-            keep += len(raw)
+                continue
+            if isinstance(record, dict):
+                records.append(record)
     if repair and keep != path.stat().st_size:
         with path.open("r+b") as handle:
             handle.truncate(keep)

@@ -36,10 +36,6 @@ class RunBusy(ConfigError):
     """Another process holds the run folder."""
 
 
-class Aborted(Exception):
-    """Raised inside a job to stop it on request; the run is recorded as aborted, not failed."""
-
-
 @dataclasses.dataclass
 class RunStatus:
     path: Path
@@ -55,13 +51,20 @@ class RunStatus:
     def name(self) -> str:
         return self.path.name
 
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed", "aborted", "interrupted")
-
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _lock(handle, attempts: int = 1) -> bool:
+    for attempt in range(attempts):
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < attempts:
+                time.sleep(0.05)
+    return False
 
 
 def lock_is_held(folder: Path) -> bool:
@@ -69,9 +72,7 @@ def lock_is_held(folder: Path) -> bool:
     if not lock.exists():
         return False
     with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(handle):
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
@@ -91,13 +92,11 @@ class RunFolder:
         """Take the folder for this process; write config.yaml and status.json; record how the job ends."""
         self.path.mkdir(parents=True, exist_ok=True)
         with (self.path / LOCK_FILE).open("a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _lock(handle, attempts=10):  # a moment's grace: list_runs probes locks too
                 handle.seek(0)
                 holder = handle.read().strip() or "another process"
                 raise RunBusy(f"{self.path} is in use by {holder}; wait for it to finish or choose another "
-                              "output folder") from None
+                              "output folder")
             handle.seek(0)
             handle.truncate()
             handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n")
@@ -116,7 +115,7 @@ class RunFolder:
         self._write_status({**base, "state": "running"})
         try:
             yield self
-        except (Aborted, KeyboardInterrupt) as error:
+        except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM turned into it (the Tune tab's Abort)
             self._write_status({**base, "state": "aborted", "ended": _now(), "error": str(error) or "stopped"})
             raise
         except BaseException as error:
@@ -196,7 +195,7 @@ def describe(status: RunStatus) -> str:
     return text
 
 
-__all__ = ["Aborted", "Progress", "RunBusy", "RunFolder", "RunStatus", "STATES", "describe", "list_runs",
+__all__ = ["Progress", "RunBusy", "RunFolder", "RunStatus", "STATES", "describe", "list_runs",
            "read_log", "read_status"]
 
 

@@ -46,9 +46,6 @@ class Workspace:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def contains(self, path: str | Path) -> bool:
-        return Path(path).resolve().is_relative_to(self.root)
-
     def secret(self, name: str) -> str:
         """A random secret kept in the workspace (readable by its owner only), the same after a restart."""
         path = self.folder(".secrets") / safe_name(name)
@@ -62,8 +59,9 @@ class Workspace:
 
     @property
     def private(self) -> list[Path]:
-        """Folders the studio never serves, although they are inside the workspace."""
-        return [self.root / ".secrets"]
+        """Folders the studio never serves, although they are inside the workspace: secrets, every user's
+        conversations and votes, and the conversion cache."""
+        return [self.root / ".secrets", self.root / "chat", self.root / "convert" / ".cache"]
 
     @property
     def grids(self) -> Path:

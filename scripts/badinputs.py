@@ -17,13 +17,10 @@ import io
 import json
 import logging
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +31,7 @@ for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), 
 
 from tests.badinputs import cases, corpus, endpoint  # noqa: E402
 from tests.helpers.openai_server import openai_server  # noqa: E402
+from tests.helpers.studio import free_port, serving, studio_process  # noqa: E402
 
 
 @dataclass
@@ -44,12 +42,6 @@ class Outcome:
     traceback: bool = False
     crash: bool = False
     detail: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fill(text: str, places: dict[str, str]) -> str:
@@ -99,14 +91,6 @@ def _arguments(kwargs: dict, places: dict[str, str]):
     return {k: one(v) for k, v in kwargs.items()}
 
 
-def serving(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "config", timeout=10) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcome:
     problems, answer, error = [], None, None
     try:
@@ -129,32 +113,6 @@ def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcom
                    detail="; ".join(problems))
 
 
-@contextlib.contextmanager
-def studio(workspace: Path, allowed: Path):
-    from qinstruct.demo.config import WorldConfig
-    from qinstruct.demo.world import build_world
-
-    build_world(WorldConfig(out=str(workspace / "demo" / "world"), images=60, eval_images=12, seed=0))
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workspace", str(workspace),
-                                "--allow-dir", str(allowed)], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while not serving(url):
-        if process.poll() is not None or time.time() > deadline:
-            raise RuntimeError("the studio did not start:\n" + (process.stdout.read() if process.stdout else ""))
-        time.sleep(0.3)
-    try:
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def run(only: str | None = None) -> list[Outcome]:
     from gradio_client import Client
 
@@ -171,7 +129,7 @@ def run(only: str | None = None) -> list[Outcome]:
                 outcomes.append(run_cli(case, places))
         api = [case for case in cases.API_CASES if not only or only in case.name]
         if api:
-            with studio(tmp / "workspace", tmp / "corpus") as (studio_url, process):
+            with studio_process(tmp / "workspace", "--allow-dir", str(tmp / "corpus")) as (studio_url, process):
                 client = Client(studio_url, verbose=False)
                 for case in api:
                     outcomes.append(run_api(case, client, studio_url, places))

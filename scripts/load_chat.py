@@ -14,8 +14,6 @@ import argparse
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False")):
     os.environ.setdefault(name, value)
+
+from tests.helpers.studio import studio_process  # noqa: E402
 
 QUESTIONS = ["Is this image clear?", "Describe and evaluate the quality of the image.", "Is there any noise?"]
 PHOTOS = ["chelsea", "coffee", "rocket", "astronaut", "motorcycle"]
@@ -99,46 +99,8 @@ def other_tab(url: str, deadline: float, record: Recorder) -> None:
 
 @contextmanager
 def studio():
-    from qinstruct.demo.config import WorldConfig
-    from qinstruct.demo.world import build_world
-
-    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
-        workspace = Path(tmp) / "workspace"
-        build_world(WorldConfig(out=str(workspace / "demo" / "world"), images=60, eval_images=12))
-        port = _free_port()
-        process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workspace", str(workspace)],
-                                   cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            _wait(url, process)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(url: str, process) -> None:
-    import urllib.request
-
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the studio exited while starting")
-        try:
-            urllib.request.urlopen(url + "config", timeout=5)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(url)
+    with tempfile.TemporaryDirectory(prefix="load-") as tmp, studio_process(Path(tmp) / "workspace") as (url, _):
+        yield url
 
 
 def run(url: str, sessions: int, seconds: float) -> dict:

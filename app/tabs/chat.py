@@ -18,7 +18,7 @@ from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 
 from ..context import AppContext
-from ..forms import bind, label, reports_errors
+from ..forms import bind, bounds, label, reports_errors
 
 EXAMPLES = ["Describe and evaluate the quality of the image.", "Is this image clear?",
             "Rate the quality of the image. Think step by step."]
@@ -82,10 +82,12 @@ def status_line(session: ChatSession) -> str:
 
 
 @reports_errors
-def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key):
+def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key,
+            request: gr.Request):
     if not left or not right:
         raise gr.Error("Choose a model for each side.")
     session = session_for(state, left, right, blind)
+    session.owner = request.username if request else None  # only this user gets it back after a reload
     try:
         stream = send(ctx.pool, session, image, text or "", generation(max_tokens, temperature, top_p),
                       LoadOptions(trust_remote_code=bool(trust)), api_key or None)
@@ -136,9 +138,9 @@ def on_vote(ctx: AppContext, state, choice: str):
         raise gr.Error(str(error)) from None
 
 
-def restore(ctx: AppContext, saved_id: str):
-    """On page load: the conversation this browser had, with its image, models and mode."""
-    found = load_session(ctx.workspace.chat_sessions, saved_id or "")
+def restore(ctx: AppContext, saved_id: str, request: gr.Request):
+    """On page load: the conversation this browser had (its user's own), with its image, models and mode."""
+    found = load_session(ctx.workspace.chat_sessions, saved_id or "", request.username if request else None)
     if found is None:
         return None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Dropdown(), gr.Dropdown(), gr.Checkbox(), ""
     session, image = found
@@ -180,10 +182,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code",
                                                     "(only for the models the operator allowed)"),
                                         visible=ctx.access.trust_offered)
-                    max_tokens = gr.Slider(16, 1024, value=256, step=16, label=label(GenerationOptions,
-                                                                                      "max_new_tokens"))
-                    temperature = gr.Slider(0, 1.5, value=0, step=0.05, label=label(GenerationOptions, "temperature"))
-                    top_p = gr.Slider(0.1, 1, value=1, step=0.05, label=label(GenerationOptions, "top_p"))
+                    max_tokens = gr.Slider(step=16, label=label(GenerationOptions, "max_new_tokens"),
+                                           **bounds(GenerationOptions, "max_new_tokens", ui_max=1024))
+                    temperature = gr.Slider(step=0.05, label=label(GenerationOptions, "temperature"),
+                                            **bounds(GenerationOptions, "temperature", ui_max=1.5))
+                    top_p = gr.Slider(step=0.05, label=label(GenerationOptions, "top_p"),
+                                      **bounds(GenerationOptions, "top_p"))
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 with gr.Row():
@@ -224,6 +228,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     for choice, button, name in zip(VOTES, vote_buttons, ("a", "b", "tie", "bad")):
         button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
     photo.input(demo_photo, photo, image, api_name=False)
+    page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, left, right, blind, status], api_name=False)
 
 

@@ -14,7 +14,7 @@ from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
 
 from ..context import AppContext
-from ..forms import bind, label, reports_errors, shell_note
+from ..forms import bind, bounds, label, reports_errors, shell_note
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
@@ -84,9 +84,12 @@ def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name)
     stop = _STOPS.setdefault(request.session_hash, threading.Event())
     stop.clear()
-    report = run_convert_job(config, api_key or None,
-                             lambda done, total: progress((done, max(total, 1)), unit="feedbacks"), stop,
-                             ctx.access.keys)
+    try:
+        report = run_convert_job(config, api_key or None,
+                                 lambda done, total: progress((done, max(total, 1)), unit="feedbacks"), stop,
+                                 ctx.access.keys)
+    finally:
+        _STOPS.pop(request.session_hash, None)
     lines = [f"**{report.summary()}**", shell_note(config)]
     if report.failed:
         lines.append("Failed (retried on the next run): " + "; ".join(f"{i}: {r}" for i, r in report.failed[:5]))
@@ -98,7 +101,10 @@ def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url
 
 
 def stop_batch(request: gr.Request):
-    _STOPS.setdefault(request.session_hash, threading.Event()).set()
+    stop = _STOPS.get(request.session_hash)
+    if stop is None:
+        return "No batch of yours is running."
+    stop.set()
     return "Stopping after the requests in flight…"
 
 
@@ -138,7 +144,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         with gr.Accordion("Batch over the dataset (resumable: same name continues)", open=True):
             with gr.Row():
                 name = gr.Textbox("demo-offline", label="Run name")
-                concurrency = gr.Slider(1, 64, value=16, step=1, label=label(ConvertJobConfig, "concurrency"))
+                concurrency = gr.Slider(step=1, label=label(ConvertJobConfig, "concurrency"),
+                                        **bounds(ConvertJobConfig, "concurrency", ui_max=64))
             with gr.Row():
                 estimate_button = gr.Button("Estimate cost")
                 run_button = gr.Button("Run", variant="primary")

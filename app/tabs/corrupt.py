@@ -12,7 +12,7 @@ from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, 
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 
 from ..context import AppContext
-from ..forms import bind, label, reports_errors, shell_note
+from ..forms import bind, bounds, label, reports_errors, shell_note
 
 # element ids, used by the browser tests
 IMAGE_ID = "corrupt-image"
@@ -128,7 +128,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                                label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
                 severities = gr.CheckboxGroup(list(SEVERITIES), value=[3], label="Severities")
                 with gr.Row():
-                    seed = gr.Number(0, precision=0, minimum=0, label=label(CorruptJobConfig, "seed"))
+                    seed = gr.Number(precision=0, label=label(CorruptJobConfig, "seed"), **bounds(CorruptJobConfig,
+                                                                                                    "seed"))
                     max_side = gr.Dropdown(SIZE_CHOICES, value=512, label="Working size")
                 run = gr.Button("Corrupt", variant="primary", elem_id=RUN_ID)
             with gr.Column(scale=2):
@@ -152,7 +153,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                           placeholder="demo/world/images/pristine")
             with gr.Row():
                 random_assign = gr.Checkbox(label=label(CorruptJobConfig, "random_assign"))
-                workers = gr.Slider(1, 8, value=2, step=1, label=label(CorruptJobConfig, "workers"))
+                workers = gr.Slider(step=1, label=label(CorruptJobConfig, "workers"),
+                                    **bounds(CorruptJobConfig, "workers", ui_max=8))
                 batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
             batch_run = gr.Button("Run batch")
             batch_status = gr.Markdown(elem_id=BATCH_STATUS_ID)

@@ -12,10 +12,9 @@ from qinstruct.stats.dataset import load_inputs
 from qinstruct.stats.figures import to_png
 from qinstruct.stats.report import run_report
 from qinstruct.stats.table1 import format_table1
-from qinstruct.workspace import new_run_id
 
 from ..context import AppContext
-from ..forms import bind, label, reports_errors, shell_note
+from ..forms import bind, bounds, label, reports_errors, shell_note
 
 DEMO, FILES = "Embedded demo world", "Files"
 STATUS_ID = "stats-status"
@@ -68,7 +67,8 @@ def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, 
         raise gr.Error("Load a dataset first.")
     config = StatsConfig(files=selection["files"], scales=selection["scales"], sources=list(sources or []),
                          mos_min=float(mos_min), mos_max=float(mos_max), budget=int(budget or 0), bins=int(bins),
-                         seed=int(seed or 0), out=str(ctx.workspace.reports / new_run_id("report-")))
+                         seed=int(seed or 0), out="")
+    config.out = str(ctx.workspace.reports / config.key())  # the same view, the same folder: disk use stays flat
     report, archive = run_report(config)
     text = report.text
     status = (f"**{len(report.data):,} images**, {len(report.data.source_names())} source(s), "
@@ -92,8 +92,9 @@ def initial(ctx: AppContext, n_outputs: int):
         return (None, gr.CheckboxGroup(), "The demo world is not built yet: press “Build demo world”.",
                 *([None] * (n_outputs - 1)))
     selection, sources = _selection(ctx, DEMO, None, "", "")
-    return selection, gr.CheckboxGroup(choices=sources, value=sources), *update(ctx, selection, sources, 0, 100, 0,
-                                                                                10, 0)
+    defaults = StatsConfig(files=selection["files"], out="")
+    return selection, gr.CheckboxGroup(choices=sources, value=sources), *update(
+        ctx, selection, sources, defaults.mos_min, defaults.mos_max, defaults.budget, defaults.bins, defaults.seed)
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
@@ -110,12 +111,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 load_button = gr.Button("Load", variant="primary")
                 build_button = gr.Button("Build demo world", visible=not world_ready(ctx.workspace.demo_world))
                 sources = gr.CheckboxGroup([], label="Sources")
-                mos_min = gr.Slider(0, 100, value=0, step=1, label=label(StatsConfig, "mos_min"))
-                mos_max = gr.Slider(0, 100, value=100, step=1, label=label(StatsConfig, "mos_max"))
-                budget = gr.Number(0, precision=0, minimum=0, label=label(StatsConfig, "budget"))
+                mos_min = gr.Slider(step=1, label=label(StatsConfig, "mos_min"), **bounds(StatsConfig, "mos_min"))
+                mos_max = gr.Slider(step=1, label=label(StatsConfig, "mos_max"), **bounds(StatsConfig, "mos_max"))
+                budget = gr.Number(precision=0, label=label(StatsConfig, "budget"), **bounds(StatsConfig, "budget"))
                 with gr.Row():
-                    bins = gr.Slider(4, 20, value=10, step=1, label=label(StatsConfig, "bins"))
-                    seed = gr.Number(0, precision=0, minimum=0, label=label(StatsConfig, "seed"))
+                    bins = gr.Slider(step=1, label=label(StatsConfig, "bins"), **bounds(StatsConfig, "bins", ui_max=20))
+                    seed = gr.Number(precision=0, label=label(StatsConfig, "seed"), **bounds(StatsConfig, "seed"))
                 refresh = gr.Button("Update")
                 download = gr.DownloadButton("Download report (.zip: PNG, CSV, Markdown)", interactive=False)
             with gr.Column(scale=3):

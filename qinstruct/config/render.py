@@ -37,8 +37,9 @@ def config_to_yaml(config: Any) -> str:
     command = getattr(cls, "COMMAND", None)
     if command:
         lines.append(f"# {PROGRAM} {' '.join(command)} --config THIS_FILE  (flags given as well override it)")
+    values = config_to_dict(config)
     for field in job_fields(cls):
-        value = config_to_dict(config)[field.name]
+        value = values[field.name]
         comment = field.metadata.get("help", "")
         choices = field_choices(field, hints[field.name])
         if choices is not None and len(choices) <= 8 and hints[field.name] is not bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy, default_base_url
-from ..errors import UserError
+from ..errors import UserError, first_line
 from . import prompts
 from .cache import ResponseCache
 from .items import SUBSETS, Item, Provenance, direct, mcq, stable_rng, validate, yes_no, yes_no_balance
@@ -182,6 +182,7 @@ class OpenAIBackend:
                  timeout: float = 60.0, max_attempts: int = 5, cache: ResponseCache | None = None,
                  backoff_base: float = 0.5, key_policy: KeyPolicy = COMMAND_LINE, **_ignored):
         self.model, self.base_url, self.cache, self.timeout = model, base_url or default_base_url(), cache, timeout
+        key_policy.check(self.base_url)
         self.max_attempts, self.backoff_base = max_attempts, backoff_base
         self._api_key = key_policy.key_for(self.base_url, api_key)
         self._clients: dict[int, object] = {}
@@ -235,11 +236,11 @@ class OpenAIBackend:
                 failure, delay = error, self._backoff(attempt)
             except openai.APIStatusError as error:
                 if error.status_code not in RETRYABLE_STATUS:
-                    raise ConversionError(f"HTTP {error.status_code}: {_message(error)}") from None
+                    raise ConversionError(f"HTTP {error.status_code}: {first_line(error)}") from None
                 failure, delay = error, self._backoff(attempt)
             if attempt == self.max_attempts:
                 raise ConversionError(f"gave up after {attempt} attempts ({type(failure).__name__}: "
-                                      f"{_message(failure)})") from None
+                                      f"{first_line(failure)})") from None
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -249,7 +250,8 @@ class OpenAIBackend:
     async def _group(self, group: str, ref: FeedbackRef, conversion: Conversion, on_delta=None) -> list[Item]:
         messages = prompts.messages(group, ref.text)
         conversion.prompts[group] = prompts.prompt_text(group, ref.text)
-        key = self.cache.key(self.name, self.model, self.prompt_version, group, ref.text) if self.cache else None
+        key = self.cache.key(self.name, self.model, self.base_url, self.prompt_version, group, ref.text) \
+            if self.cache else None
         if key and (hit := self.cache.get(key)) is not None:
             conversion.cached_groups += 1
             conversion.raw[group] = hit["content"]
@@ -298,10 +300,6 @@ def _retry_after(error) -> float | None:
     except (AttributeError, ValueError):
         return None
 
-
-def _message(error) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 async def convert_once(backend, ref: FeedbackRef, subsets: tuple[str, ...] = SUBSETS, on_delta=None) -> Conversion:

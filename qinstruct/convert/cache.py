@@ -1,11 +1,13 @@
-"""Content-addressed cache of model responses: the same feedback, prompt version, model and group never cost a
-second call.  One small JSON file per response, written atomically."""
+"""Content-addressed cache of model responses: the same feedback, prompt version, model, endpoint and group never
+cost a second call.  One small JSON file per response, written atomically.  The endpoint is part of the key:
+answers from one server are never served as another server's (a studio shares its cache between users)."""
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from ..fileio import write_text
 
 
 class ResponseCache:
@@ -13,7 +15,8 @@ class ResponseCache:
         self.folder = Path(folder)
 
     @staticmethod
-    def key(*parts: str) -> str:
+    def key(backend: str, model: str, base_url: str, prompt_version: str, group: str, text: str) -> str:
+        parts = [backend, model, base_url.rstrip("/").lower(), prompt_version, group, text]
         return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -26,8 +29,4 @@ class ResponseCache:
             return None
 
     def put(self, key: str, value: dict) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(value, ensure_ascii=False))
-        os.replace(tmp, path)
+        write_text(self._path(key), json.dumps(value, ensure_ascii=False))

@@ -23,7 +23,7 @@ from typing import ClassVar
 from ..config import ConfigError, check_config, option
 from ..data.exporters import list_exporters
 from ..data.loaders import load_pathway
-from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy
+from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy, default_base_url
 from ..fileio import append_line, read_jsonl, write_json
 from ..runs import Progress, RunFolder
 from ..workspace import safe_name
@@ -134,9 +134,11 @@ def feedback_refs(path: str, limit: int = 0) -> list[FeedbackRef]:
     return refs[:limit] if limit else refs
 
 
-def read_done(partial: Path) -> dict[str, dict]:
-    """Finished feedbacks by id; a torn last line (killed mid-write) is cut off the file."""
-    return {record["feedback_id"]: record for record in read_jsonl(partial, repair=True)}
+def read_done(partial: Path, repair: bool = True) -> dict[str, dict]:
+    """Finished feedbacks by id; a torn last line (killed mid-write) is cut off the file (only by the job that
+    holds the run folder: an estimate reads without repairing)."""
+    return {str(record["feedback_id"]): record for record in read_jsonl(partial, repair=repair)
+            if "feedback_id" in record and isinstance(record.get("items"), list)}
 
 
 def make_backend(config: ConvertJobConfig, api_key: str | None, key_policy: KeyPolicy = COMMAND_LINE):
@@ -151,7 +153,7 @@ def estimate_cost(config: ConvertJobConfig, refs: list[FeedbackRef] | None = Non
     refs = refs if refs is not None else feedback_refs(config.input, config.limit)
     if not backend_class(config.backend).remote:
         return CostEstimate(0, 0, 0, 0, 0.0, True)
-    done = read_done(Path(config.out) / PARTIAL)
+    done = read_done(Path(config.out) / PARTIAL, repair=False)
     cache = ResponseCache(config.cache_folder)
     calls, cached = [], 0
     for ref in refs:
@@ -160,7 +162,8 @@ def estimate_cost(config: ConvertJobConfig, refs: list[FeedbackRef] | None = Non
         for group, members in prompts.GROUPS.items():
             if not any(s in config.subsets for s in members):
                 continue
-            key = cache.key("openai", config.model, prompts.PROMPT_VERSION, group, ref.text)
+            key = cache.key(config.backend, config.model, config.base_url or default_base_url(),
+                            backend_class(config.backend).prompt_version, group, ref.text)
             if cache.get(key) is not None:
                 cached += 1
             else:

@@ -32,6 +32,7 @@ from .images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_image
 from .registry import SEVERITIES, list_corruptions
 
 MANIFEST = "manifest.jsonl"
+MANIFEST_KEYS = {"source_rel", "corruption", "severity", "seed", "output"}  # a line without them is not a record
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 
 
@@ -60,7 +61,7 @@ class CorruptJobConfig:
             raise ConfigError("choose corruptions (--corruption NAME..., --all) or --random-assign")
         if not self.severities:
             raise ConfigError("give at least one severity (1..5)")
-        if not (Path(self.out).resolve() != Path(self.source).resolve()):
+        if Path(self.out).resolve() == Path(self.source).resolve():
             raise ConfigError("out must differ from source: the outputs would be mixed with the originals")
 
 
@@ -236,7 +237,7 @@ def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress:
     done = {
         _task_key(r["source_rel"], r["corruption"], r["severity"], r["seed"])
         for r in read_manifest(manifest_path)
-        if (out_dir / r["output"]).exists()
+        if MANIFEST_KEYS <= r.keys() and (out_dir / str(r["output"])).exists()
     }
     summary = JobSummary(manifest=str(manifest_path))
     work: list[tuple[str, str, list[Task]]] = []

@@ -9,6 +9,7 @@ from ..config.cli import add_job_parser
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from .jobs import ExportConfig, ValidateConfig
+    from .levels import LevelsConfig
 
     parser = subparsers.add_parser("data", help="validate dataset files; export instruction data (LLaMA-Factory, TRL)")
     verbs = parser.add_subparsers(title="data verbs", metavar="VERB", required=True)
@@ -16,6 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="load a file, report every problem with item and field (exit 1: invalid)")
     add_job_parser(verbs, "export", ExportConfig, run_export,
                    help="Q-Instruct / LLaVA JSON -> LLaVA, LLaMA-Factory (ShareGPT) or TRL files")
+    add_job_parser(verbs, "levels", LevelsConfig, run_levels,
+                   help="MOS lists -> Q-Align rating items (five levels by equal intervals of the MOS range)")
 
 
 def run_validate(config, args: argparse.Namespace) -> int:
@@ -43,4 +46,13 @@ def run_export(config, args: argparse.Namespace) -> int:
         print(path)
     if result.errors:
         print(f"{len(result.errors)} invalid item(s) skipped; first: {result.errors[0]}", file=sys.stderr)
+    return 0
+
+
+def run_levels(config, args: argparse.Namespace) -> int:
+    from .levels import build_levels
+
+    counts = build_levels(config)
+    print(", ".join(f"{level} {n}" for level, n in counts.items()), file=sys.stderr)
+    print(config.out)
     return 0

@@ -18,7 +18,7 @@ from ..config import ConfigError
 from ..fileio import write_json, write_jsonl
 from .records import IMAGE_TOKENS, InstructionItem
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 
 _TOKEN = re.compile("|".join(re.escape(t) for t in IMAGE_TOKENS))
 _ROLE = {"human": "user", "gpt": "assistant"}
@@ -83,8 +83,9 @@ def list_exporters() -> list[str]:
     return list(_EXPORTERS)
 
 
-def exporter_description(name: str) -> str:
-    return _EXPORTERS[name][1]
+def exporters_help() -> str:
+    """`name: what it writes` for every exporter, for help texts and forms."""
+    return "; ".join(f"{name}: {description}" for name, (_, description) in _EXPORTERS.items())
 
 
 @register_exporter("llava", "Q-Instruct / LLaVA JSON (the official training scripts)")

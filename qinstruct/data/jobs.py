@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..config import option
-from .exporters import export_instructions, list_exporters
+from .exporters import export_instructions, exporters_help, list_exporters
 from .loaders import LOADERS, LoadResult, load_any, load_instructions
 
 
@@ -34,7 +34,7 @@ class ExportConfig:
     COMMAND: ClassVar = ("data", "export")
 
     file: str = option(help="instruction JSON (Q-Instruct / LLaVA layout)", positional=True)
-    to: str = option(help="target format", choices=list_exporters)
+    to: str = option(help=f"target format ({exporters_help()})", choices=list_exporters)
     out: str = option(help="output folder")
     name: str = option("qinstruct", help="dataset name: the file name and the dataset_info key")
     image_prefix: str = option("", help="prepended to every image path")

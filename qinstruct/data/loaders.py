@@ -245,6 +245,38 @@ def validate_instruction(obj: dict) -> InstructionItem:
     return InstructionItem(str(item_id), image, turns, meta)
 
 
+_SHAREGPT_ROLES = {"user": "human", "human": "human", "assistant": "gpt", "gpt": "gpt"}
+
+
+def validate_sharegpt(obj: dict) -> InstructionItem:
+    """LLaMA-Factory's ShareGPT layout ({"messages": [{"role", "content"}], "images": [path]}) as an instruction
+    item; a system message is kept in meta, one image per item (the first)."""
+    messages = obj.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ItemError("messages", "missing or not a non-empty list")
+    turns, system = [], None
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            raise ItemError(f"messages[{i}]", "expected an object with 'role' and a string 'content'")
+        role = message.get("role")
+        if role == "system":
+            system = message["content"]
+            continue
+        if role not in _SHAREGPT_ROLES:
+            raise ItemError(f"messages[{i}].role", f"expected user or assistant, got {role!r}")
+        turns.append(Turn(_SHAREGPT_ROLES[role], message["content"]))
+    if not turns or turns[0].role != "human":
+        raise ItemError("messages", "a conversation starts with a user message")
+    images = obj.get("images") or []
+    if not isinstance(images, list) or not all(isinstance(i, str) for i in images):
+        raise ItemError("images", "expected a list of paths")
+    image = images[0] if images else None
+    if image is not None and not any(token in turns[0].value for token in IMAGE_TOKENS):
+        turns[0] = Turn("human", "<image>" + turns[0].value)
+    meta = {"system": system} if system else {}
+    return InstructionItem(str(obj.get("id", "")), image, turns, meta)
+
+
 def validate_pathway(obj: dict) -> PathwayRecord:
     image = _string(obj, "image")
     source = _string(obj, "source")
@@ -342,6 +374,13 @@ def load_instructions(path, *, skip_invalid=False, image_root=None, strict=False
     return _with_images(result, image_root, strict, "image")
 
 
+def load_sharegpt(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[InstructionItem]:
+    result = _load(path, validate_sharegpt, {LIST, JSONL}, skip_invalid, "ShareGPT")
+    for index, item in enumerate(result.items):
+        item.id = item.id or f"{Path(path).stem}-{index}"
+    return _with_images(result, image_root, strict, "image")
+
+
 def load_pathway(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[PathwayRecord]:
     result = _load(path, validate_pathway, {JSONL, LIST}, skip_invalid, "Q-Pathway")
     return _with_images(result, image_root, strict, "image")
@@ -363,6 +402,7 @@ def load_llvisionqa(path, *, skip_invalid=False, image_root=None, strict=False) 
 
 LOADERS: dict[str, Callable[..., LoadResult]] = {
     "instructions": load_instructions,
+    "sharegpt": load_sharegpt,
     "pathway": load_pathway,
     "mos": load_mos_list,
     "qbench-outputs": load_qbench_outputs,
@@ -379,6 +419,8 @@ def detect_format(path: str | Path) -> str:
     keys = set(first)
     if "conversations" in keys:
         return "instructions"
+    if "messages" in keys:
+        return "sharegpt"
     if "feedbacks" in keys:
         return "pathway"
     if any(k.startswith("logit_") for k in keys):

@@ -62,6 +62,10 @@ def batch_inputs(loaded: LoadedModel, texts: list[str], images: list[Image.Image
             for k, v in inputs.items()}
 
 
+class GenerationAbandoned(Exception):
+    """Raised inside generation when its reader has gone."""
+
+
 class RowStreamer:
     """A generate() streamer for any batch size: collects each row's new tokens and publishes per-row text
     deltas on a queue; holds back an incomplete UTF-8 sequence until its last byte arrives."""
@@ -72,8 +76,11 @@ class RowStreamer:
         self.sent = [""] * rows
         self.queue: queue.Queue = queue.Queue()
         self.prompt_seen = False
+        self.abandoned = threading.Event()  # set when nobody reads any more (a closed page): stop generating
 
     def put(self, value) -> None:
+        if self.abandoned.is_set():
+            raise GenerationAbandoned  # unwinds generate() at the next token: the model is free again
         if not self.prompt_seen:  # generate() first passes the prompt
             self.prompt_seen = True
             return
@@ -156,14 +163,19 @@ def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image]
                     extra = {"adapter_names": adapter_names} if adapter_names else {}
                     loaded.model.generate(**inputs, **options.generate_kwargs(), streamer=streamer,
                                           pad_token_id=tokenizer.pad_token_id, **extra)
+        except GenerationAbandoned:
+            streamer.queue.put(None)
         except BaseException as error:  # surfaced to the consumer, which re-raises it
             streamer.queue.put(error)
             streamer.queue.put(None)
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    yield from streamer
-    worker.join()
+    try:
+        yield from streamer
+    finally:  # also when the reader stops early (its generator closed): generation stops at the next token
+        streamer.abandoned.set()
+        worker.join()
 
 
 def warm_up(loaded: LoadedModel, batches: tuple[int, ...] = (1,), adapter_names: list[str] | None = None,

@@ -149,3 +149,29 @@ def tiny_model(family: str, seed: int = 0):
     if family not in FAMILIES:
         raise KeyError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
     return FAMILIES[family].build_tiny(seed)
+
+
+# Where each part of a vision-language model lives, by module name, across the families we know (LLaVA,
+# Qwen2-VL, Idefics3/SmolVLM): the projector first, as Qwen2-VL's sits inside its vision module.
+PROJECTOR_MODULES = ("multi_modal_projector", "visual.merger", "connector", "mm_projector")
+VISION_MODULES = ("vision_tower", "visual", "vision_model")
+LLM_MODULES = ("language_model", "text_model")
+
+
+def part_of(parameter_name: str) -> str:
+    """vision | projector | llm (the language model, its embeddings and head: everything else)."""
+    if any(f".{name}." in f".{parameter_name}" for name in PROJECTOR_MODULES):
+        return "projector"
+    if any(f".{name}." in f".{parameter_name}" for name in VISION_MODULES):
+        return "vision"
+    return "llm"
+
+
+def lora_pattern(vision: bool) -> str:
+    """The modules that get adapters: the language model's projections, and the vision tower's if asked (a
+    bare q_proj would also match the vision tower)."""
+    llm = rf".*\.({'|'.join(LLM_MODULES)})\..*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    if not vision:
+        return llm
+    tower = rf".*\.({'|'.join(VISION_MODULES)})\.(?!merger).*\.(q_proj|k_proj|v_proj|out_proj|qkv|fc1|fc2)"
+    return f"(?:{llm})|(?:{tower})"

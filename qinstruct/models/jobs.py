@@ -51,9 +51,10 @@ class SideAnswer:
     answer: str = ""
     error: str | None = None
     rating: Rating | None = None
+    model: dict | None = None  # what the model is (kind, family, device, base...)
 
     def as_dict(self) -> dict:
-        out = {"spec": self.spec, "label": self.label, "answer": self.answer}
+        out = {"spec": self.spec, "label": self.label, "answer": self.answer, "model": self.model}
         if self.error:
             out["error"] = self.error
         if self.rating is not None:
@@ -81,7 +82,7 @@ def run_chat(config: ChatConfig) -> list[SideAnswer]:
             answers = [f"⚠ {error}"]
     out = []
     for side, answer in zip(sides, answers):
-        result = SideAnswer(side.spec, side.label, answer.strip())
+        result = SideAnswer(side.spec, side.label, answer.strip(), model=side.describe())
         if answer.startswith("⚠"):
             result.answer, result.error = "", answer[1:].strip()
         if config.rate and image is not None and not result.error:

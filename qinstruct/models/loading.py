@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from ..errors import first_line
 from ..access import UNRESTRICTED, AccessPolicy
 from .families import family_of, tiny_model
 from .local import LoadedModel
@@ -91,11 +92,11 @@ def load_transformers(source: str, options: LoadOptions, label_spec: str) -> Loa
         raise
     except OSError as error:
         if local:
-            raise ModelLoadError(f"{label_spec}: cannot load ({_first_line(error)})") from error
+            raise ModelLoadError(f"{label_spec}: cannot load ({first_line(error)})") from error
         raise ModelLoadError(f"{label_spec}: not in the local Hugging Face cache (nothing is downloaded while the "
                              f"studio runs); fetch it first, e.g. `hf download {source}`") from error
     except Exception as error:  # transformers raises many kinds; the user needs one line, not a traceback
-        raise ModelLoadError(f"{label_spec}: cannot load ({_first_line(error)})") from error
+        raise ModelLoadError(f"{label_spec}: cannot load ({first_line(error)})") from error
     try:
         _prepare(model, processor, device, dtype)
     except RuntimeError as error:
@@ -126,7 +127,7 @@ def attach_adapter(base: LoadedModel, adapter_path: str, name: str = ADAPTER_NAM
         return PeftModel.from_pretrained(base.model, adapter_path, adapter_name=name, autocast_adapter_dtype=False)
     except Exception as error:  # peft reports shape mismatches and missing modules in many ways
         raise ModelLoadError(f"{adapter_path}: adapter does not fit its base {base.spec} "
-                             f"({_first_line(error)})") from error
+                             f"({first_line(error)})") from error
 
 
 def adapter_label(spec: AdapterSpec) -> tuple[str, bool]:
@@ -145,6 +146,7 @@ def load_adapter(spec: AdapterSpec, options: LoadOptions, policy: AccessPolicy) 
 
 
 def load_remote(spec: RemoteSpec, options: LoadOptions, policy: AccessPolicy) -> RemoteModel:
+    policy.keys.check(spec.base_url)
     return RemoteModel(spec.text, spec.model, spec.base_url, key_policy=policy.keys)
 
 
@@ -167,8 +169,3 @@ def load_model(spec: str | ModelSpec, options: LoadOptions | None = None,
     """Parse (if needed) and load a spec: a LoadedModel or a RemoteModel, both ChatModels."""
     options = options or LoadOptions()
     return load_spec(spec if isinstance(spec, ModelSpec) else parse_spec(spec, policy), options, policy)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__

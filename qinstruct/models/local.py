@@ -21,6 +21,7 @@ class LoadedModel:
     trained: bool = True
     adapter: str | None = None  # the LoRA adapter this side uses inside a PeftModel (None: the base)
     base_spec: str | None = None  # for adapters: the base they sit on
+    shared: bool = False  # one PeftModel serves two sides: each row names its adapter
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     kind: ClassVar[str] = "local"
 
@@ -39,13 +40,13 @@ class LoadedModel:
         options = options or GenerationOptions()
         text = prompt_text(self, turns, image is not None)
         for deltas in stream_rows(self, [text], [image] if image is not None else None, options,
-                                  [self.adapter] if self.adapter else None):
+                                  [self.adapter] if self.shared else None):
             yield deltas[0]
 
     def rate(self, images: list[Image.Image], batch_size: int = 16) -> list[Rating]:
         from .rating import rate
 
-        names = [self.adapter] * len(images) if self.adapter else None
+        names = [self.adapter] * len(images) if self.shared else None
         return rate(self, images, batch_size, adapter_names=names)
 
     def count_tokens(self, text: str) -> int | None:

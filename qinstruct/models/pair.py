@@ -2,7 +2,8 @@
 
 When the tuned side is a LoRA adapter of the baseline, one copy of the base weights serves both: the adapter is
 attached to the base, and each request runs as one batch whose rows pick their adapter (peft's mixed-adapter
-batches: "__base__" for the baseline row, the adapter for the tuned row).  Memory is about one model, time
+batches: "__base__" for the baseline row, the adapter for the tuned row).  An adapter that also replaces whole
+modules (a trained projector, peft's modules_to_save) cannot share rows: then each side loads on its own.  Memory is about one model, time
 about one stream.  Otherwise each side is loaded on its own; a side that fails to load is a FailedModel that
 says why, and the other side keeps working.
 """
@@ -52,7 +53,7 @@ def load_pair(left_text: str, right_text: str, options: LoadOptions | None = Non
         left_spec, right_spec = parse_spec(left_text, policy), parse_spec(right_text, policy)
     except UserError:
         left_spec = right_spec = None  # each side's own load reports its problem
-    if isinstance(right_spec, AdapterSpec) and same_weights(right_spec.base, left_spec):
+    if isinstance(right_spec, AdapterSpec) and right_spec.mixable and same_weights(right_spec.base, left_spec):
         return _shared_pair(left_spec, right_spec, options, policy)
     return SidePair(load_side(left_text, options, policy), load_side(right_text, options, policy))
 
@@ -66,10 +67,10 @@ def _shared_pair(left_spec, right_spec: AdapterSpec, options: LoadOptions, polic
         peft_model = attach_adapter(base, right_spec.folder)
     except UserError as error:
         return SidePair(base, FailedModel(right_spec.text, error))
-    left = replace(base, model=peft_model, adapter=BASE_ROW)
+    left = replace(base, model=peft_model, adapter=BASE_ROW, shared=True)
     label, trained = adapter_label(right_spec)
     right = replace(base, spec=right_spec.text, model=peft_model, adapter=ADAPTER_NAME, base_spec=left_spec.text,
-                    label=label, trained=trained)
+                    label=label, trained=trained, shared=True)
     right.lock = left.lock  # one model, one lock
     return SidePair(left, right, shared=True)
 
@@ -87,22 +88,33 @@ def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Ima
             yield deltas[0], deltas[1]
         return
     events: queue.Queue = queue.Queue()
+    reader_gone = threading.Event()
 
     def run(index: int, side: ChatModel) -> None:
+        stream = None
         try:
-            for delta in side.stream(turns[index], image, options):
+            stream = side.stream(turns[index], image, options)  # a failed side raises here, not when iterated
+            for delta in stream:
+                if reader_gone.is_set():  # the page was closed: stop this side's generation too
+                    break
                 events.put((index, delta))
         except Exception as error:  # shown to the user on that side; the other side continues
             events.put((index, f"⚠ {error}"))
-        events.put((index, None))
+        finally:
+            if hasattr(stream, "close"):
+                stream.close()
+            events.put((index, None))  # always: the reader counts both sides' ends
 
     workers = [threading.Thread(target=run, args=(i, s), daemon=True) for i, s in enumerate(pair.sides)]
     for worker in workers:
         worker.start()
     finished = 0
-    while finished < 2:
-        index, delta = events.get()
-        if delta is None:
-            finished += 1
-            continue
-        yield (delta, "") if index == 0 else ("", delta)
+    try:
+        while finished < 2:
+            index, delta = events.get()
+            if delta is None:
+                finished += 1
+                continue
+            yield (delta, "") if index == 0 else ("", delta)
+    finally:
+        reader_gone.set()

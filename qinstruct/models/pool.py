@@ -33,9 +33,10 @@ class ModelPool:
                 pair = self._pairs[key]
             else:
                 pair = load_pair(left, right, options, self.policy)
-                self._pairs[key] = pair
-                while len(self._pairs) > self.capacity:
-                    self._pairs.popitem(last=False)
+                if not any(side.kind == "failed" for side in pair.sides):  # a failure is tried again next time
+                    self._pairs[key] = pair
+                    while len(self._pairs) > self.capacity:
+                        self._pairs.popitem(last=False)
                 _warm_up(pair)
         return pair.bind(api_key)
 

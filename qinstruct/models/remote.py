@@ -19,6 +19,7 @@ from typing import ClassVar, Iterator
 import numpy as np
 from PIL import Image
 
+from ..errors import first_line
 from ..endpoints import COMMAND_LINE, KeyPolicy
 from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
                     ratings_from_level_logits)
@@ -76,13 +77,13 @@ class RemoteModel:
             return self.client().chat.completions.create(model=self.model_name, **request)
         except openai.APIStatusError as error:
             raise ModelLoadError(f"{self.spec}: the endpoint answered HTTP {error.status_code} "
-                                 f"({_first_line(error)})") from None
+                                 f"({first_line(error)})") from None
         except openai.APITimeoutError:
             raise ModelLoadError(f"{self.spec}: the endpoint did not answer within {self.timeout:g} s") from None
         except openai.APIConnectionError:
             raise ModelLoadError(f"{self.spec}: cannot reach {self.base_url}") from None
         except openai.OpenAIError as error:
-            raise ModelLoadError(f"{self.spec}: {_first_line(error)}") from None
+            raise ModelLoadError(f"{self.spec}: {first_line(error)}") from None
         except ValueError:  # a 200 whose body is not JSON (a proxy's error page, say)
             raise ModelLoadError(f"{self.spec}: the endpoint answered with something that is not JSON") from None
 
@@ -106,7 +107,7 @@ class RemoteModel:
                     refusal += getattr(choice.delta, "refusal", None) or ""
                 finished = finished or bool(choice is not None and choice.finish_reason)
         except (openai.OpenAIError, httpx.HTTPError, ValueError) as error:  # cut off, or not JSON
-            raise ModelLoadError(f"{self.spec}: the answer stream broke off ({_first_line(error)})") from None
+            raise ModelLoadError(f"{self.spec}: the answer stream broke off ({first_line(error)})") from None
         if not finished:
             raise ModelLoadError(f"{self.spec}: the answer stream ended before the answer did")
         if refusal:
@@ -148,8 +149,3 @@ class RemoteModel:
 
     def compile(self) -> int:
         return 0  # nothing to compile: the endpoint runs the model
-
-
-def _first_line(error: BaseException) -> str:
-    text = (getattr(error, "message", None) or str(error)).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__

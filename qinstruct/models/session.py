@@ -59,6 +59,7 @@ class ChatSession:
     labels: tuple[str, str] = ("", "")  # what each side is, as the last request loaded it (a failure says why)
     failed: tuple[bool, bool] = (False, False)
     shared: bool = False  # one base model served both sides
+    owner: str | None = None  # the logged-in user whose conversation this is (None: no login)
 
     @classmethod
     def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> "ChatSession":
@@ -160,26 +161,28 @@ def vote(log_path: Path, session: ChatSession, choice: str) -> str:
     return session.reveal()
 
 
-def _session_paths(folder: Path, session_id: str) -> tuple[Path, Path]:
-    if not session_id or not all(c in "0123456789abcdef" for c in session_id):
+def _session_paths(folder: Path, session: str, image: str | None) -> tuple[Path, Path | None]:
+    if not session or not all(c in "0123456789abcdef" for c in session):
         raise ValueError("not a session id")
-    return folder / f"{session_id}.json", folder / f"{session_id}.png"
+    return folder / f"{session}.json", folder / f"{session}-{image}.png" if image else None
 
 
 def save_session(folder: Path, session: ChatSession, image: Image.Image | None) -> None:
     """Keep a conversation (and its image) so that a page reload, or the next visit, picks it up again."""
-    data, picture = _session_paths(folder, session.session_id)
-    if image is not None and not picture.exists():
+    data, picture = _session_paths(folder, session.session_id, session.image_sha256)
+    if image is not None and picture is not None and not picture.exists():
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="PNG")
         write_bytes(picture, buffer.getvalue())
     write_json(data, {**asdict(session), "turns": [[asdict(t) for t in side] for side in session.turns]})
 
 
-def load_session(folder: Path, session_id: str) -> tuple[ChatSession, Image.Image | None] | None:
-    """The saved conversation, or None when there is none (or it cannot be read: a fresh start, not an error)."""
+def load_session(folder: Path, session_id: str, owner: str | None = None
+                 ) -> tuple[ChatSession, Image.Image | None] | None:
+    """The saved conversation of `owner`, or None when there is none (or it cannot be read, or it is another
+    user's: a fresh start, not an error)."""
     try:
-        data_path, picture = _session_paths(folder, session_id)
+        data_path, _ = _session_paths(folder, session_id, None)
         data = json.loads(data_path.read_text(encoding="utf-8"))
         turns = tuple([Turn(t["user"], t["assistant"]) for t in side] for side in data.pop("turns"))
         timing = data.pop("last_timing", None)
@@ -187,7 +190,10 @@ def load_session(folder: Path, session_id: str) -> tuple[ChatSession, Image.Imag
                                  "failed": tuple(data.get("failed", (False, False))),
                                  "last_timing": Timing(timing["first_text_s"], tuple(timing["seconds"]),
                                                        tuple(timing["tokens"])) if timing else None})
+        if session.owner != owner:
+            return None
+        _, picture = _session_paths(folder, session.session_id, session.image_sha256)
+        image = Image.open(picture).convert("RGB") if picture is not None and picture.is_file() else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    image = Image.open(picture).convert("RGB") if picture.is_file() else None
     return session, image

@@ -19,6 +19,15 @@ class ModelSpec:
     text: str  # as the user typed it (labels, logs, the trusted list)
     kind: ClassVar[str] = ""
 
+    @property
+    def resolved(self) -> str:
+        """The spec as another process in another folder reads it (a folder: its absolute path)."""
+        for attribute in ("source", "folder"):
+            value = getattr(self, attribute, None)
+            if value and Path(value).exists():
+                return str(Path(value).resolve())
+        return self.text
+
 
 @dataclass(frozen=True)
 class TinySpec(ModelSpec):
@@ -50,6 +59,7 @@ class OriginalLlavaSpec(ModelSpec):
 class AdapterSpec(ModelSpec):
     folder: str = ""
     base: ModelSpec | None = None
+    mixable: bool = True  # peft can batch its rows with the base's: False when it replaces whole modules
     kind: ClassVar[str] = "adapter"
 
 
@@ -111,7 +121,8 @@ def _parse_folder(text: str, policy: AccessPolicy) -> ModelSpec | None:
             raise ModelLoadError(f"{text}: adapter_config.json names no base_model_name_or_path")
         if not Path(base_text).is_absolute() and (folder / base_text).exists():
             base_text = str((folder / base_text).resolve())  # a base path relative to the adapter folder
-        return AdapterSpec(text, str(folder), parse_spec(base_text, policy))
+        saved_modules = _read_json(folder / "adapter_config.json").get("modules_to_save")
+        return AdapterSpec(text, str(folder), parse_spec(base_text, policy), mixable=not saved_modules)
     config = folder / "config.json"
     if config.is_file():
         keys = _read_json(config)
@@ -152,16 +163,5 @@ def spec_help() -> str:
     return "; ".join(f"{k.syntax}: {k.description}" for k in SPEC_KINDS)
 
 
-def base_spec(spec: ModelSpec) -> ModelSpec:
-    """The spec whose weights actually load: an adapter's base, else the spec itself."""
-    return spec.base if isinstance(spec, AdapterSpec) and spec.base is not None else spec
-
-
 def same_weights(a: ModelSpec, b: ModelSpec) -> bool:
-    def key(spec: ModelSpec) -> str:
-        for attribute in ("source", "folder"):
-            value = getattr(spec, attribute, None)
-            if value:
-                return str(Path(value).resolve()) if Path(value).exists() else value
-        return spec.text
-    return type(a) is type(b) and key(a) == key(b)
+    return type(a) is type(b) and a.resolved == b.resolved

@@ -6,7 +6,7 @@ the evaluators never ask which kind they hold.  Nothing here imports torch or tr
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar, Iterator, Protocol
 
 import numpy as np
@@ -49,7 +49,7 @@ class LoadOptions:
 
     def load_options(self) -> "LoadOptions":
         """The loading part of a job config that extends LoadOptions."""
-        return LoadOptions(self.device, self.dtype, self.trust_remote_code, self.cache_dir)
+        return LoadOptions(**{f.name: getattr(self, f.name) for f in fields(LoadOptions)})
 
 
 @dataclass
@@ -67,7 +67,7 @@ class GenerationOptions:
 
     def generation_options(self) -> "GenerationOptions":
         """The decoding part of a job config that extends GenerationOptions."""
-        return GenerationOptions(self.max_new_tokens, self.temperature, self.top_p, self.seed)
+        return GenerationOptions(**{f.name: getattr(self, f.name) for f in fields(GenerationOptions)})
 
 
 @dataclass

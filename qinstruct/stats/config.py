@@ -20,16 +20,11 @@ class StatsInput:
     skip_invalid: bool = option(False, help="load what is valid and report the rest")
 
     def validate(self) -> None:
+        from .dataset import parse_scales
+
         if not self.files:
             raise ConfigError("files: give at least one FILE[=SOURCE]")
-        for spec in self.scales:
-            source, sep, factor = spec.partition("=")
-            try:
-                ok = bool(sep and source) and float(factor) > 0
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ConfigError(f"scales: expected SOURCE=FACTOR with a positive factor, got {spec!r}")
+        parse_scales(self.scales)
 
 
 @dataclass(kw_only=True)
@@ -93,3 +88,13 @@ class StatsConfig(StatsInput):
     @property
     def filters_mos(self) -> bool:
         return self.mos_min > 0 or self.mos_max < 100
+
+    def key(self) -> str:
+        """The same files and settings, the same key: a report folder named by it is rewritten, not repeated."""
+        import hashlib
+        import json
+
+        from ..config import config_to_dict
+
+        values = {k: v for k, v in config_to_dict(self).items() if k != "out"}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]

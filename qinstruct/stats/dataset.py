@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
+from ..data.kinds import item_kind
 from ..data.loaders import DataError, detect_format, load_any
 
 
@@ -106,6 +107,30 @@ def _load_cached(files: tuple[str, ...], scales: tuple[str, ...], skip_invalid: 
     return load_stats_dataset(list(files), parse_scales(list(scales)), skip_invalid)
 
 
+def _instruction_row(item, source: str) -> tuple:
+    """An instruction item as a row: its pathway answer (a long "describe and evaluate" answer in the Q-Instruct
+    release) is a feedback of its image."""
+    score = item.meta.get("gt_score")
+    try:
+        mos = float(score) if score is not None else np.nan
+    except (TypeError, ValueError):
+        mos = np.nan
+    feedbacks = [t.value for t in item.conversations if t.role == "gpt"] if item_kind(item) == "pathway" else []
+    return item.image or "", source, mos, feedbacks
+
+
+def _per_image(rows: list[tuple]) -> list[tuple]:
+    """One row per image (an instruction file has many items per image): its feedbacks gathered, its MOS the
+    first one given."""
+    merged: dict[tuple[str, str], list] = {}
+    for image, source, mos, feedbacks in rows:
+        row = merged.setdefault((image, source), [image, source, mos, []])
+        row[3] += feedbacks
+        if np.isnan(row[2]) and not np.isnan(mos):
+            row[2] = mos
+    return [tuple(row) for row in merged.values()]
+
+
 def load_stats_dataset(specs: list[str], scales: dict[str, float] | None = None,
                        skip_invalid: bool = False) -> StatsDataset:
     """Read every FILE[=SOURCE] into one dataset; MOS rescaled per source to [0, 100]."""
@@ -125,11 +150,12 @@ def load_stats_dataset(specs: list[str], scales: dict[str, float] | None = None,
             if fmt == "pathway":
                 rows.append((item.image, source or item.source, np.nan if item.mos is None else item.mos,
                              item.feedbacks))
-            elif fmt == "instructions":
-                score = item.meta.get("gt_score")
-                rows.append((item.image or "", default_source, float(score) if score is not None else np.nan, []))
+            elif fmt in ("instructions", "sharegpt"):
+                rows.append(_instruction_row(item, default_source))
             else:  # mos, qbench-outputs
                 rows.append((item.img_path, default_source, item.gt_score, []))
+        if fmt in ("instructions", "sharegpt"):
+            rows = _per_image(rows)
         by_source: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
             by_source.setdefault(row[1], []).append(i)

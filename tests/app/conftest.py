@@ -1,13 +1,7 @@
 """A real studio, launched once per test session on a free loopback port."""
-import socket
-
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ..helpers.studio import free_port  # noqa: F401 - the app tests import it from here
 
 
 @pytest.fixture(scope="session")

@@ -145,3 +145,15 @@ def test_the_page_after_login_and_file_routes_stay_in_the_workspace(guarded, tmp
                     "%2Fetc%2Fpasswd", "/etc/passwd", f"{root}/%2e%2e/%2e%2e/etc/passwd"):
         status, body = _fetch(f"{base}/gradio_api/file={attempt}", opener=browser)
         assert status in (403, 404) and "private" not in body and "root:" not in body, attempt
+
+
+def test_an_odd_cookie_does_not_hide_the_login(guarded):
+    base = guarded["url"]
+    jar = urllib.request.HTTPCookieProcessor()
+    browser = urllib.request.build_opener(jar)
+    browser.open(urllib.request.Request(base + "/login", data=b"username=alice&password=s3cret-pass",
+                                        method="POST"), timeout=10)
+    token = next(c for c in jar.cookiejar if c.name.startswith("access-token-unsecure"))
+    odd = f'prefs={{"theme": "dark mode"}}; {token.name}={token.value}'  # JSON and a space in another cookie
+    request = urllib.request.Request(base + "/config", headers={"Cookie": odd})
+    assert urllib.request.urlopen(request, timeout=10).status == 200

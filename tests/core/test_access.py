@@ -1,6 +1,7 @@
 """What a browser user may reach: data paths, model folders, remote code, and which key goes where."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -75,13 +76,40 @@ def test_remote_code_only_for_the_operators_specs(workspace, tmp_path):
     assert not studio.trust_offered
     with pytest.raises(ModelLoadError, match="trust_remote_code is not allowed"):
         load_model("models/evil", LoadOptions(trust_remote_code=True), studio)
-    listed = AccessPolicy.for_studio(workspace, trusted_specs=["models/mine"])
+    listed = AccessPolicy.for_studio(workspace, trusted_specs=[str(workspace / "models" / "mine")])
     assert listed.trust_offered and listed.may_trust("models/mine") and not listed.may_trust("models/evil")
     with pytest.raises(ModelLoadError, match="trust_remote_code is not allowed"):
         load_model("models/evil", LoadOptions(trust_remote_code=True), listed)
     with pytest.raises(ModelLoadError):  # without trust, transformers refuses the custom code
         load_model("models/evil", LoadOptions(), studio)
     assert not marker.exists()  # the shipped code never ran
+
+
+def test_operator_paths_and_a_symlinked_models_folder(workspace, tmp_path, monkeypatch):
+    shared = tmp_path / "shared-models"
+    (shared / "big").mkdir(parents=True)
+    (shared / "big" / "config.json").write_text("{}")
+    (workspace / "models" / "linked").symlink_to(shared / "big")
+    monkeypatch.chdir(tmp_path)  # the operator's relative paths start where the studio was started
+    policy = AccessPolicy.for_studio(workspace, model_dirs=["shared-models"], trusted_specs=["shared-models/big"])
+    assert parse_spec(str(shared / "big"), policy).source == str(shared / "big")
+    assert policy.may_trust(str(shared / "big")) and not policy.may_trust("models/mine")
+    linked = AccessPolicy.for_studio(workspace)
+    with pytest.raises(AccessDenied):  # a link inside models/ that leads out of the allowed folders
+        parse_spec("models/linked", linked)
+    (workspace / "models").rename(workspace / "real-models")
+    (workspace / "models").symlink_to(workspace / "real-models")  # models/ itself a link: still the models
+    assert parse_spec("models/mine", AccessPolicy.for_studio(workspace)).source == str(workspace / "real-models" /
+                                                                                      "mine")
+
+
+def test_endpoints_only(monkeypatch):
+    from qinstruct.errors import UserError
+
+    policy = AccessPolicy.for_studio(Path("."), endpoints=["http://127.0.0.1:8000/v1"], endpoints_only=True)
+    policy.keys.check("http://127.0.0.1:8000/v1/")
+    with pytest.raises(UserError, match="reaches only the endpoints its operator configured"):
+        load_model("openai:m@http://169.254.169.254/latest", LoadOptions(), policy)
 
 
 def test_environment_key_goes_only_to_configured_endpoints(monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 
 from qinstruct.demo.config import WorldConfig
 from qinstruct.fileio import WriteError, read_jsonl, write_text
-from qinstruct.runs import Aborted, RunBusy, RunFolder, list_runs, read_log, read_status
+from qinstruct.runs import RunBusy, RunFolder, list_runs, read_log, read_status
 
 
 def test_states_of_a_finished_failed_and_aborted_job(tmp_path):
@@ -29,9 +29,9 @@ def test_states_of_a_finished_failed_and_aborted_job(tmp_path):
             raise ValueError("disk\nfull")
     assert read_status(tmp_path / "b").state == "failed" and read_status(tmp_path / "b").error == "disk full"
 
-    with pytest.raises(Aborted):
+    with pytest.raises(KeyboardInterrupt):
         with RunFolder(tmp_path / "c", "x").hold():
-            raise Aborted("stopped by the user")
+            raise KeyboardInterrupt("stopped by the user")
     assert read_status(tmp_path / "c").state == "aborted"
     assert [s.name for s in list_runs(tmp_path, "x")] == ["c", "b"]  # newest first, only that kind
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -18,11 +17,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .studio import free_port
 
 
 def completion(content: str, model: str = "test", logprobs: list | None = None, finish: str = "stop") -> dict:
@@ -75,7 +70,7 @@ def make_app(respond: Callable, requests: list, latency: float = 0.0) -> FastAPI
 def openai_server(respond: Callable, latency: float = 0.0, port: int | None = None):
     """Yields (base_url, requests): requests records every request body and headers received."""
     requests: list = []
-    port = port or _free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(make_app(respond, requests, latency), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

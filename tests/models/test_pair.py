@@ -91,3 +91,19 @@ def test_load_failures_are_one_line_and_the_other_side_works(checkpoints, tmp_pa
         assert isinstance(pair.right, FailedModel) and message in pair.right.label
         left, right = collect(pair, photos[0])
         assert left.strip() and right.startswith("⚠ ") and message in right
+
+
+def test_closing_the_stream_stops_generation(photos):
+    """A page closed mid-answer frees the model at the next token instead of generating to max_new_tokens."""
+    import time
+
+    pair = load_pair("tiny:llava", "tiny:qwen2-vl")
+    options = GenerationOptions(max_new_tokens=4000)  # minutes of generation if nothing stopped it
+    stream = stream_pair(pair, ([Turn("Describe the image.")], [Turn("Describe the image.")]), photos[0], options)
+    next(stream)
+    started = time.perf_counter()
+    stream.close()
+    for side in pair.sides:  # each side's lock is free again at once: nothing is still generating
+        assert side.lock.acquire(timeout=30)
+        side.lock.release()
+    assert time.perf_counter() - started < 2

@@ -1,0 +1,84 @@
+"""MOS lists -> rating items in the Q-Align style: "The quality of the image is {level}." (five levels).
+
+Levels come from equal intervals between the source's lowest and highest MOS (or the range given): the first
+fifth is bad, then poor, fair, good, excellent; a MOS on a boundary belongs to the lower level, as Q-Align's own
+conversion does.  The question is one of Q-Align's templates, picked per image with a seeded generator.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import ConfigError, option
+from ..fileio import write_json
+from .loaders import load_mos_list
+from .records import IMAGE_TOKENS, QUALITY_LEVELS
+
+TEMPLATES = ("How would you rate the quality of this image?", "Could you evaluate the quality of this image?",
+             "Rate the quality of this image.", "How do you assess the quality of this image?",
+             "Can you rate the quality of this picture?", "What do you think about the quality of this image?",
+             "What's your opinion on the quality of this picture?", "What is your quality rating for this image?",
+             "How would you judge the quality of this image?")
+ANSWER = "The quality of the image is {level}."
+
+
+@dataclass(kw_only=True)
+class LevelsConfig:
+    COMMAND: ClassVar = ("data", "levels")
+
+    files: list[str] = option(help="MOS lists (Q-Bench A3 layout), each FILE or FILE=SOURCE", positional=True,
+                              metavar="FILE[=SOURCE]")
+    out: str = option(help="output JSON: rating items in the LLaVA layout")
+    range: list[float] = option(default_factory=list, help="MIN MAX of the MOS scale (default: each file's lowest "
+                                "and highest MOS)", metavar="N")
+    image_token: str = option("<image>", help="image token of the target model's data (mPLUG-Owl-2: <|image|>)",
+                              choices=list(IMAGE_TOKENS))
+    seed: int = option(0, help="seed of the question templates", min=0)
+
+    def validate(self) -> None:
+        if not self.files:
+            raise ConfigError("files: give at least one MOS list")
+        if self.range and (len(self.range) != 2 or not self.range[0] < self.range[1]):
+            raise ConfigError(f"range: expected MIN MAX with MIN < MAX, got {self.range}")
+
+
+def level_of(mos: float, low: float, high: float) -> str:
+    """bad .. excellent by equal fifths of [low, high]; a value on a boundary goes to the lower level."""
+    width = (high - low) / 5
+    for index, level in enumerate(reversed(QUALITY_LEVELS)):  # bad first
+        if mos <= low + (index + 1) * width + 1e-8:
+            return level
+    return QUALITY_LEVELS[0]
+
+
+def _template(seed: int, image: str) -> str:
+    digest = hashlib.sha256(f"{seed}:{image}".encode()).digest()
+    return TEMPLATES[int.from_bytes(digest[:4], "little") % len(TEMPLATES)]
+
+
+def build_levels(config: LevelsConfig) -> dict[str, int]:
+    """Write the items; returns how many items per level."""
+    from ..config import check_config
+
+    check_config(config)
+    items, counts = [], dict.fromkeys(reversed(QUALITY_LEVELS), 0)
+    for spec in config.files:
+        path, _, source = spec.partition("=")
+        rows = load_mos_list(path).items
+        if not rows:
+            raise ConfigError(f"{path}: no MOS rows")
+        scores = [row.gt_score for row in rows]
+        low, high = config.range if config.range else (min(scores), max(scores))
+        if not low < high:
+            raise ConfigError(f"{path}: every MOS is {low}; give --range MIN MAX")
+        for row in rows:
+            level = level_of(row.gt_score, low, high)
+            counts[level] += 1
+            items.append({"id": f"{row.img_path}->{row.gt_score}", "image": row.img_path,
+                          "conversations": [
+                              {"from": "human", "value": f"{_template(config.seed, row.img_path)}\n{config.image_token}"},
+                              {"from": "gpt", "value": ANSWER.format(level=level)}],
+                          "source": source or None, "gt_score": row.gt_score})
+    write_json(config.out, [{k: v for k, v in item.items() if v is not None} for item in items])
+    return counts

@@ -1,0 +1,114 @@
+"""The training mixture: which items, from which files, in what proportions (the paper's strategies, Fig. 5/6).
+
+Items come from Q-Instruct / LLaVA JSON or LLaMA-Factory ShareGPT files.  Each item gets a *kind* -- from its
+own `type` field when our converter wrote it, otherwise recognised from its turns, because the real Q-Instruct
+release carries no per-item type: pathway (a long "describe and evaluate" answer), yes-no, mcq (options A-D in
+the question), what-how (a short direct answer), extended (several exchanges).  Kinds drive the per-kind ratios
+and the counts a user can check before training.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import ConfigError
+from ..data.loaders import detect_format, load_any
+from ..data.kinds import item_kind
+from ..data.records import InstructionItem
+from .config import TrainConfig, parse_source
+
+
+
+@dataclass(frozen=True)
+class Example:
+    item: InstructionItem
+    image: Path | None
+    source: str
+    kind: str
+    level: str  # "high" | "low"
+
+
+@dataclass
+class Mixture:
+    train: list[Example] = field(default_factory=list)
+    eval: list[Example] = field(default_factory=list)
+    skipped_text_only: int = 0
+    missing_images: list[str] = field(default_factory=list)  # the first few, for the message
+    skipped_missing: int = 0
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        everything = self.train + self.eval
+        return {"level": dict(Counter(e.level for e in everything)), "kind": dict(Counter(e.kind for e in everything)),
+                "source": dict(Counter(e.source for e in everything))}
+
+    def summary(self) -> str:
+        counts = self.counts()
+        kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(counts["kind"].items()))
+        text = f"{len(self.train):,} training and {len(self.eval):,} held-out items ({kinds})"
+        if self.skipped_text_only:
+            text += f"; {self.skipped_text_only:,} text-only items skipped"
+        if self.skipped_missing:
+            text += f"; {self.skipped_missing:,} items skipped for a missing image (e.g. {self.missing_images[0]})"
+        return text
+
+
+def load_items(path: str) -> list[InstructionItem]:
+    fmt = detect_format(path)
+    if fmt not in ("instructions", "sharegpt"):
+        raise ConfigError(f"{path}: a {fmt} file is not instruction data (LLaVA JSON or LLaMA-Factory ShareGPT); "
+                          "convert feedbacks with `qinstruct convert` or MOS lists with `qinstruct data levels`")
+    return load_any(path, fmt).items
+
+
+def resample(items: list, ratio: float, rng: random.Random) -> list:
+    """ratio 2.5: every item twice plus a seeded half; 0.3: a seeded 30%."""
+    whole, part = int(ratio), ratio - int(ratio)
+    return items * whole + rng.sample(items, round(part * len(items)))
+
+
+def _examples(spec: str, level: str, config: TrainConfig, rng: random.Random, mixture: Mixture) -> list[Example]:
+    source = parse_source(spec)
+    roots = [Path(config.image_root)] if config.image_root else [Path(source.path).parent]
+    examples = []
+    for item in load_items(source.path):
+        if item.image is None:
+            mixture.skipped_text_only += 1
+            continue
+        image = next((root / item.image for root in roots if (root / item.image).is_file()), None)
+        if image is None:
+            mixture.skipped_missing += 1
+            if len(mixture.missing_images) < 3:
+                mixture.missing_images.append(str(roots[0] / item.image))
+            continue
+        examples.append(Example(item, image, Path(source.path).name, item_kind(item), level))
+    if level == "low":
+        ratios = {kind: float(ratio) for kind, _, ratio in (s.partition("=") for s in config.kind_ratios)}
+        by_kind: dict[str, list[Example]] = {}
+        for example in examples:
+            by_kind.setdefault(example.kind, []).append(example)
+        examples = [e for kind, group in by_kind.items() for e in resample(group, ratios.get(kind, 1.0), rng)]
+        examples = resample(examples, config.low_level_fraction, rng) if config.low_level_fraction < 1 else examples
+    examples = resample(examples, source.ratio, rng)
+    return examples[:source.cap] if source.cap else examples
+
+
+def build_mixture(config: TrainConfig) -> Mixture:
+    """The strategy's data: high-level and/or low-level files with their ratios and caps, shuffled with the
+    config's seed, a held-out share kept aside for the eval loss."""
+    rng = random.Random(config.seed)
+    mixture, everything = Mixture(), []
+    for level, specs in (("high", config.high_level if config.uses_high_level else []),
+                         ("low", config.low_level if config.uses_low_level else [])):
+        for spec in specs:
+            everything += _examples(spec, level, config, rng, mixture)
+    if not everything:
+        raise ConfigError("the mixture is empty: no item with an image in the given files" + (
+            f" ({mixture.skipped_missing} images not found, e.g. {mixture.missing_images[0]}; set image_root)"
+            if mixture.skipped_missing else ""))
+    rng.shuffle(everything)
+    held = int(round(len(everything) * config.eval_fraction))
+    held = min(max(held, 1 if config.eval_fraction > 0 else 0), len(everything) - 1)
+    mixture.eval, mixture.train = everything[:held], everything[held:]
+    return mixture

@@ -1,0 +1,259 @@
+"""`qinstruct train`: the paper's tuning on transformers' Trainer, in a run folder.
+
+    OUT/config.yaml, status.json, log.jsonl   the run folder (qinstruct.runs)
+    OUT/checkpoints/checkpoint-N/              Trainer checkpoints: a killed run resumes from the last one
+    OUT/model/                                 the result: a LoRA adapter (on the base it names) or full
+                                               weights + processor, with qinstruct.json (base, strategy, data,
+                                               config, final metrics): the Chat tab lists it at once
+
+Only the chosen parts train (LoRA adapters on the language model and the projector by default; full: the parts
+switched on); everything else stays frozen.  In a multi-process run every process trains and process 0 writes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..access import UNRESTRICTED
+from ..config import check_config, config_to_dict
+from ..runs import Progress, RunFolder
+from .config import TrainConfig
+from .data import Mixture, build_mixture
+from .supervision import Collator, Supervisor, TrainingSet, approximate_length
+
+CHECKPOINTS, MODEL = "checkpoints", "model"
+HELD_BY_PARENT = "QINSTRUCT_RUN_HELD"  # set by the launcher for its children: the parent holds the run folder
+
+
+@dataclass
+class TrainResult:
+    model_dir: str
+    steps: int
+    train_loss: float | None
+    eval_loss: float | None
+    trainable: int
+    total: int
+    mixture: str
+    seconds: float
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, local rank) of this process in a launched run; (0, 0) alone."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def load_for_training(config: TrainConfig):
+    """The starting model through the model layer (any spec), in training dtype on this process's device.
+    A LoRA adapter as the start of an `after` run keeps training that adapter."""
+    import torch
+
+    from ..models.loading import load_spec
+    from ..models.specs import AdapterSpec, parse_spec
+    from ..models.types import LoadOptions
+
+    spec = parse_spec(config.model, UNRESTRICTED)
+    gpu = config.device != "cpu" and torch.cuda.is_available()
+    if config.device == "cuda" and not gpu:
+        from ..config import ConfigError
+
+        raise ConfigError("device: cuda was asked for, but no CUDA GPU is available here")
+    distributed = config.deepspeed != "none" or config.fsdp
+    device = "cpu" if not gpu or distributed else f"cuda:{process_rank()[1]}"
+    dtype = "bfloat16" if gpu and config.bf16 else "float32"
+    loaded = load_spec(spec, LoadOptions(device=device, dtype=dtype, trust_remote_code=config.trust_remote_code),
+                       UNRESTRICTED)
+    return loaded, spec, isinstance(spec, AdapterSpec)
+
+
+def prepare_parameters(loaded, config: TrainConfig, continue_adapter: bool):
+    """Freeze or wrap the model as the method says; returns the model to train."""
+    from ..models.families import PROJECTOR_MODULES, lora_pattern, part_of
+
+    model = loaded.model
+    if config.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        if continue_adapter:  # the adapter of a finished run trains on (the `after` stage on a LoRA model)
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad = "lora_" in name or (config.tune_projector and part_of(name) == "projector")
+            return model
+        present = [name for name in PROJECTOR_MODULES if any(f".{name}." in f".{n}." for n, _ in
+                                                             model.named_modules())]
+        targets = lora_pattern(config.tune_vision_tower) if config.lora_targets == "auto" else config.lora_targets
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          target_modules=targets,
+                          modules_to_save=[n.split(".")[-1] for n in present] if config.tune_projector else None)
+        model = get_peft_model(model, lora)
+        if not config.tune_llm:  # adapters on the vision tower only, say
+            for name, parameter in model.named_parameters():
+                if "lora_" in name and part_of(name) == "llm":
+                    parameter.requires_grad = False
+        return model
+    wanted = {"vision": config.tune_vision_tower, "projector": config.tune_projector, "llm": config.tune_llm}
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = wanted[part_of(name)]
+    return model
+
+
+def training_arguments(config: TrainConfig, output: Path, gpu: bool):
+    """TrainingArguments from the config (field names differ between transformers 5.17 and 5.2x)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output / CHECKPOINTS), per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler, weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs, max_steps=config.max_steps or -1, logging_steps=config.logging_steps,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
+        eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps or None,
+        seed=config.seed, data_seed=config.seed, bf16=gpu and config.bf16, use_cpu=not gpu,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False}, remove_unused_columns=False, report_to="none",
+        dataloader_num_workers=config.dataloader_workers, disable_tqdm=True, save_only_model=False,
+        ddp_find_unused_parameters=False,
+        ddp_backend="gloo" if not gpu and int(os.environ.get("WORLD_SIZE", 1)) > 1 else None)
+    if "activation_checkpointing" in known:  # transformers >= 5.2x renamed it; 5.17 knows the old name only
+        kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
+        kwargs["activation_checkpointing_kwargs"] = kwargs.pop("gradient_checkpointing_kwargs")
+    if "warmup_ratio" in known:
+        kwargs["warmup_ratio"] = config.warmup_ratio
+    else:
+        kwargs["warmup_steps"] = config.warmup_ratio  # a float below 1 is a ratio in transformers >= 5.2x
+    if config.deepspeed != "none":
+        kwargs["deepspeed"] = str(deepspeed_file(config.deepspeed))
+    return TrainingArguments(**{k: v for k, v in kwargs.items() if k in known})
+
+
+def deepspeed_file(stage: str) -> Path:
+    return Path(__file__).resolve().parent / "launch_configs" / f"deepspeed_{stage}.json"
+
+
+def last_checkpoint(output: Path) -> str | None:
+    folder = output / CHECKPOINTS
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)
+             and (p / "trainer_state.json").is_file()]
+    return str(max(found, key=lambda p: int(p.name.split("-")[1]))) if found else None
+
+
+def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    check_config(config)
+    output = Path(config.output_dir)
+    rank, _ = process_rank()
+    if rank == 0 and not os.environ.get(HELD_BY_PARENT):
+        run = RunFolder(output, "train")
+        with run.hold(config):
+            result = _train(config, output, run, progress)
+            run.summary = {"steps": result.steps, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
+                           "model": result.model_dir}
+            return result
+    return _train(config, output, RunFolder(output, "train") if rank == 0 else None, progress)
+
+
+def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: Progress | None) -> TrainResult:
+    import torch
+
+    from .callbacks import RunLogCallback
+
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    mixture = build_mixture(config)
+    if run is not None:
+        run.log(event="mixture", summary=mixture.summary(), counts=mixture.counts())
+    loaded, spec, continue_adapter = load_for_training(config)
+    model = prepare_parameters(loaded, config, continue_adapter and config.method == "lora")
+    model.train()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    supervisor = Supervisor(loaded, config.max_length)
+    collator = Collator(loaded.tokenizer.pad_token_id)
+    gpu = next(model.parameters()).device.type == "cuda" or (config.device != "cpu" and torch.cuda.is_available())
+    arguments = training_arguments(config, output, gpu)
+    image_tokens = _image_tokens(supervisor, mixture)
+    trainer = _trainer_class()(
+        model=model, args=arguments, train_dataset=TrainingSet(mixture.train, supervisor),
+        eval_dataset=TrainingSet(mixture.eval, supervisor) if mixture.eval else None, data_collator=collator,
+        callbacks=[RunLogCallback(run, collator, progress)],
+        lengths=[approximate_length(e, image_tokens) for e in mixture.train] if config.group_by_length else None)
+    if config.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
+        model.enable_input_require_grads()
+    resume = last_checkpoint(output)
+    outcome = trainer.train(resume_from_checkpoint=resume)
+    eval_loss = trainer.evaluate()["eval_loss"] if mixture.eval else None
+    model_dir = output / MODEL
+    if trainer.is_world_process_zero():
+        _save(trainer, loaded, spec, config, model_dir, mixture,
+              {"train_loss": outcome.training_loss, "eval_loss": eval_loss, "steps": outcome.global_step})
+        if run is not None:
+            run.log(event="finished", step=outcome.global_step, train_loss=outcome.training_loss, eval_loss=eval_loss)
+    return TrainResult(str(model_dir), outcome.global_step, outcome.training_loss, eval_loss, trainable, total,
+                       mixture.summary(), time.perf_counter() - started)
+
+
+def _image_tokens(supervisor: Supervisor, mixture: Mixture) -> int:
+    """The image's share of a sequence (one encoded example), for length grouping."""
+    example = next((e for e in mixture.train if e.image is not None), None)
+    if example is None:
+        return 0
+    encoded = supervisor.encode(example)
+    words = sum(len(t.value.split()) for t in example.item.conversations)
+    return max(0, len(encoded["input_ids"]) - int(words * 1.3))
+
+
+def _trainer_class():
+    import torch
+    from transformers import PrinterCallback, Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    class MixtureTrainer(Trainer):
+        """Trainer with one seeded order of the items, the same in every process and after a resume (so that N
+        processes see the global batches one process would), grouped by lengths computed from the items' text
+        rather than by encoding every example (which would load every image before the first step)."""
+
+        def __init__(self, *args, lengths: list[int] | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.lengths = lengths
+            self.remove_callback(PrinterCallback)  # the run folder's log and our progress bar say it better
+
+        def _get_train_sampler(self, train_dataset=None):
+            generator = torch.Generator().manual_seed(self.args.seed)
+            if self.lengths is None:
+                return torch.utils.data.RandomSampler(train_dataset or self.train_dataset, generator=generator)
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=self.lengths, generator=generator)
+
+    return MixtureTrainer
+
+
+def _save(trainer, loaded, spec, config: TrainConfig, model_dir: Path, mixture: Mixture, metrics: dict) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model = trainer.model
+    if config.method == "lora":
+        base = spec.base.text if getattr(spec, "base", None) is not None else config.model
+        model.peft_config["default" if "default" in model.peft_config else next(iter(model.peft_config))] \
+            .base_model_name_or_path = _portable(base)
+        model.save_pretrained(model_dir)
+    else:
+        trainer.save_model(str(model_dir))
+        loaded.processor.save_pretrained(model_dir)
+    marker = {"label": f"{Path(config.output_dir).name} ({config.strategy}, {config.method}, trained)",
+              "trained": True, "base": config.model, "strategy": config.strategy, "method": config.method,
+              "data": {"high_level": config.high_level, "low_level": config.low_level},
+              "mixture": mixture.counts(), "metrics": metrics, "config": config_to_dict(config)}
+    (model_dir / "qinstruct.json").write_text(json.dumps(marker, indent=1))
+
+
+def _portable(base: str) -> str:
+    """A base folder is written as an absolute path (the adapter must find it from anywhere); hub ids and
+    tiny: specs as they are."""
+    path = Path(base).expanduser()
+    return str(path.resolve()) if path.exists() else base
+
+

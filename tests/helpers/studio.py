@@ -1,0 +1,60 @@
+"""A studio started as a user starts it (`python -m app`, its own process), for scripts and tests that drive it
+from outside, and a free loopback port."""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "config", timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def studio_process(workspace: Path, *args: str, images: int = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A small demo world in `workspace` (so the first start is quick), then the studio on a free port."""
+    from qinstruct.demo.config import WorldConfig
+    from qinstruct.demo.world import build_world, world_ready
+
+    world = workspace / "demo" / "world"
+    if not world_ready(world):
+        build_world(WorldConfig(out=str(world), images=images, eval_images=12, seed=0))
+    port = free_port()
+    log = workspace / "studio.log"  # a file, not a pipe: nobody reads a pipe, and a full one would stall the studio
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workspace", str(workspace),
+                                    *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    try:
+        while not serving(url):
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the studio did not start:\n" + log.read_text()[-3000:])
+            time.sleep(0.3)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

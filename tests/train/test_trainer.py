@@ -1,0 +1,129 @@
+"""Training on tiny models on the CPU: every strategy runs, only the trainable parts change, a killed run resumes
+on the same loss curve, two gloo processes match one, and the result loads where models are used."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from qinstruct.config import config_to_yaml
+from qinstruct.convert.job import ConvertJobConfig, run_convert_job
+from qinstruct.demo.config import WorldConfig
+from qinstruct.demo.world import build_world
+from qinstruct.models.families import part_of, tiny_model
+from qinstruct.models.loading import load_model
+from qinstruct.models.pool import list_model_specs
+from qinstruct.runs import read_log, read_status
+from qinstruct.train.config import TrainConfig
+from qinstruct.train.launch import accelerate_command, per_machine_commands
+from qinstruct.train.trainer import run_training
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("train-data")
+    build_world(WorldConfig(out=str(folder / "world"), images=24, eval_images=4, seed=3))
+    run_convert_job(ConvertJobConfig(input=str(folder / "world" / "pathway.jsonl"), out=str(folder / "conv")))
+    return {"high": str(folder / "world" / "instruct_content.json"), "low": str(folder / "conv" / "items.json"),
+            "root": str(folder / "world")}
+
+
+def config(data, out: Path, **changes) -> TrainConfig:
+    values = dict(model="tiny:llava", output_dir=str(out), strategy="mix", high_level=[data["high"]],
+                  low_level=[f"{data['low']}@48"], image_root=data["root"], max_steps=8, batch_size=4,
+                  learning_rate=5e-3, lora_r=8, lora_alpha=16, lora_dropout=0.0, eval_fraction=0.1, save_steps=4,
+                  group_by_length=False, gradient_checkpointing=False, warmup_ratio=0.0)
+    return TrainConfig(**{**values, **changes})
+
+
+def losses(folder: Path) -> dict[int, float]:
+    return {e["step"]: e["loss"] for e in read_log(folder) if "loss" in e}
+
+
+@pytest.mark.parametrize("strategy", ["mix", "after", "replace", "baseline"])
+def test_each_strategy_trains_lora_and_the_result_loads(data, tmp_path, strategy):
+    result = run_training(config(data, tmp_path / "runs" / strategy, strategy=strategy, max_steps=12))
+    curve = list(losses(tmp_path / "runs" / strategy).values())
+    assert len(curve) == 12 and sum(curve[-3:]) / 3 < sum(curve[:3]) / 3  # the loss falls
+    assert read_status(tmp_path / "runs" / strategy).state == "done"
+    adapter = load_file(Path(result.model_dir) / "adapter_model.safetensors")
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items())  # adapters trained
+    assert {part_of(k) for k in adapter if "lora_" not in k} == {"projector"}  # and the projector, nothing else
+    marker = json.loads((Path(result.model_dir) / "qinstruct.json").read_text())
+    assert marker["strategy"] == strategy and marker["trained"] and marker["metrics"]["steps"] == 12
+    model = load_model(result.model_dir)  # the model layer loads it on its base, as the Chat tab will
+    assert model.label.endswith("trained)") and model.rate(
+        [__import__("qinstruct.demo.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].p_good >= 0
+    assert f"runs/{strategy}/model" in list_model_specs(tmp_path, tmp_path / "runs")
+
+
+def test_full_fine_tuning_changes_only_the_chosen_parts(data, tmp_path):
+    result = run_training(config(data, tmp_path / "full", method="full", tune_vision_tower=False, max_steps=4))
+    trained = load_model(result.model_dir)  # weights and processor saved, loaded as any checkpoint
+    fresh = dict(tiny_model("llava", 0)[0].state_dict())
+    after = trained.model.state_dict()
+    assert set(after) == set(fresh)
+    changed = {part_of(k) for k, v in after.items() if not torch.equal(v, fresh[k])}
+    assert changed == {"projector", "llm"}  # the vision tower stayed frozen
+
+
+def test_killed_run_resumes_on_the_same_loss_curve(data, tmp_path):
+    whole = config(data, tmp_path / "whole", max_steps=8, save_steps=2)
+    run_training(whole)
+    killed = config(data, tmp_path / "killed", max_steps=8, save_steps=2)
+    (tmp_path / "killed.yaml").write_text(config_to_yaml(killed))
+    command = [sys.executable, "-m", "qinstruct", "train", "--config", str(tmp_path / "killed.yaml")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (tmp_path / "killed" / "checkpoints" / "checkpoint-4" / "trainer_state.json"
+                                          ).exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert read_status(tmp_path / "killed").state == "interrupted"
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed, reference = losses(tmp_path / "killed"), losses(tmp_path / "whole")
+    assert max(resumed) == 8 and min(s for s in resumed if s > 4) == 5  # continued after checkpoint 4, not anew
+    for step in range(5, 9):
+        assert resumed[step] == pytest.approx(reference[step], abs=1e-4), step
+
+
+def test_two_gloo_processes_match_one(data, tmp_path):
+    single = config(data, tmp_path / "one", batch_size=4, max_steps=4, eval_fraction=0.0, save_steps=10)
+    run_training(single)
+    double = config(data, tmp_path / "two", batch_size=2, max_steps=4, eval_fraction=0.0, save_steps=10,
+                    launcher="accelerate", num_processes=2, main_process_port=29517)
+    (tmp_path / "two.yaml").write_text(config_to_yaml(double))
+    done = subprocess.run([sys.executable, "-m", "qinstruct", "train", "--config", str(tmp_path / "two.yaml")],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
+    assert sorted(two) == [1, 2, 3, 4]
+    for step in one:  # the same global batches, gradients averaged over the two processes (summed in another order)
+        assert two[step] == pytest.approx(one[step], rel=1e-4)
+    assert read_status(tmp_path / "two").state == "done"
+
+
+def test_accelerate_commands():
+    base = dict(model="m", output_dir="o", strategy="after", low_level=["d.json"], launcher="accelerate")
+    one = accelerate_command(TrainConfig(**base), "o/config.yaml")
+    assert one[:3] == [sys.executable, "-m", "accelerate.commands.launch"] and "--multi_gpu" not in one
+    assert one[-7:] == ["-m", "qinstruct", "train", "--config", "o/config.yaml", "--launcher", "none"]
+    four = accelerate_command(TrainConfig(**base, num_processes=4), "c.yaml")
+    assert "--multi_gpu" in four and four[four.index("--num_processes") + 1] == "4"
+    zero = accelerate_command(TrainConfig(**base, num_processes=8, deepspeed="zero3"), "c.yaml")
+    assert "--use_deepspeed" in zero and Path(zero[zero.index("--deepspeed_config_file") + 1]).is_file()
+    nodes = per_machine_commands(TrainConfig(**base, num_processes=8, num_machines=2, main_process_ip="10.0.0.1",
+                                             deepspeed="zero3"), "c.yaml")
+    assert len(nodes) == 2 and "--num_processes 16" in nodes[0] and "--machine_rank 1" in nodes[1]
+    assert all("--main_process_ip 10.0.0.1" in line for line in nodes)
