@@ -34,7 +34,7 @@ class TrainConfig:
         "schedule": ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay",
                      "batch_size", "gradient_accumulation", "eval_steps", "save_steps", "save_total_limit",
                      "logging_steps"),
-        "hardware": ("device", "bf16", "gradient_checkpointing", "group_by_length", "dataloader_workers",
+        "hardware": ("device", "bf16", "gradient_checkpointing", "compile", "group_by_length", "dataloader_workers",
                      "launcher", "num_processes", "num_machines", "machine_rank", "main_process_ip",
                      "main_process_port", "deepspeed", "fsdp"),
     }
@@ -90,6 +90,8 @@ class TrainConfig:
     bf16: bool = option(True, help="bfloat16 on a GPU (the CPU always trains in float32)")
     gradient_checkpointing: bool = option(True, help="recompute activations in the backward pass (less memory, "
                                           "~30% slower)")
+    compile: bool = option(False, help="compile each repeated layer once (GPU; about a minute of compiling, then "
+                           "faster steps: scripts/bench_train.py measures it)")
     group_by_length: bool = option(True, help="batch sequences of similar length together (less padding)")
     dataloader_workers: int = option(0, help="processes preparing batches", min=0, max=64)
     launcher: str = option("none", help="none: this process; accelerate: `accelerate launch` with the options below",

@@ -184,6 +184,10 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
         lengths=[approximate_length(e, image_tokens) for e in mixture.train] if config.group_by_length else None)
     if config.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()
+    if config.compile and gpu:
+        from ..models.rating import compile_blocks
+
+        compile_blocks(model)
     resume = last_checkpoint(output)
     outcome = trainer.train(resume_from_checkpoint=resume)
     eval_loss = trainer.evaluate()["eval_loss"] if mixture.eval else None
@@ -237,9 +241,13 @@ def _save(trainer, loaded, spec, config: TrainConfig, model_dir: Path, mixture: 
     model = trainer.model
     if config.method == "lora":
         base = spec.base.text if getattr(spec, "base", None) is not None else config.model
-        model.peft_config["default" if "default" in model.peft_config else next(iter(model.peft_config))] \
-            .base_model_name_or_path = _portable(base)
-        model.save_pretrained(model_dir)
+        name = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
+        model.peft_config[name].base_model_name_or_path = _portable(base)
+        model.save_pretrained(model_dir, selected_adapters=[name])
+        if name != "default":  # peft puts other adapters in a subfolder; the folder itself is the model
+            for path in (model_dir / name).iterdir():
+                path.replace(model_dir / path.name)
+            (model_dir / name).rmdir()
     else:
         trainer.save_model(str(model_dir))
         loaded.processor.save_pretrained(model_dir)

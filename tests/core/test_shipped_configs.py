@@ -18,10 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "assets" / "configs").rglob("*.yaml"))
 # the order a new user would run them in: world, then what reads it
 RUN_ORDER = ["demo_world", "corrupt_random_assign", "convert_offline", "convert_openai_compatible", "stats_report",
-             "stats_balance", "data_export_llamafactory", "rate", "chat"]
-# a smaller world than the shipped default, and a local server instead of the real endpoint: flags after --config
+             "stats_balance", "data_export_llamafactory", "rate", "chat", "train_demo_cpu", "train_after_demo"]
+# real checkpoints and GPUs: loaded and checked, not run here
+LOAD_ONLY = ["train_llava15_7b_lora", "train_llava15_7b_full", "train_qwen2vl_lora"]
+# a smaller world and shorter runs than shipped, a local server instead of the real endpoint: flags after --config
 OVERRIDES = {"demo_world": ["--images", "60", "--eval-images", "12"],
-             "convert_openai_compatible": ["--limit", "4"]}
+             "convert_openai_compatible": ["--limit", "4"],
+             "train_demo_cpu": ["--max-steps", "6", "--eval-steps", "3", "--save-steps", "3"],
+             "train_after_demo": ["--max-steps", "4"]}
 
 
 def verb_of(path: Path) -> list[str]:
@@ -31,7 +35,7 @@ def verb_of(path: Path) -> list[str]:
 
 
 def test_every_config_is_known_to_the_run_order():
-    assert sorted(p.stem for p in CONFIGS) == sorted(RUN_ORDER)
+    assert sorted(p.stem for p in CONFIGS) == sorted(RUN_ORDER + LOAD_ONLY)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -63,3 +67,8 @@ def test_every_shipped_config_runs(tmp_path, monkeypatch):
     assert (tmp_path / "workspace/stats/reports/demo/report.zip").is_file()
     assert len((tmp_path / "workspace/corrupt/batches/random-assign/manifest.jsonl").read_text().splitlines()) == 60
     assert os.path.isfile(tmp_path / "workspace/stats/demo_eval_balanced.json")
+    after = json.loads((tmp_path / "workspace/runs/demo-mix-after/model/qinstruct.json").read_text())
+    assert after["strategy"] == "after" and after["metrics"]["steps"] == 4
+    from qinstruct.models.loading import load_model
+
+    assert load_model(str(tmp_path / "workspace/runs/demo-mix-after/model")).trained  # loads on its base
