@@ -2,12 +2,15 @@
 run, its progress, loss curve and log read back from the run folder (a reload re-attaches), Open in Chat."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from qinstruct.config import config_to_yaml, load_config, shell_line
 from qinstruct.convert.job import ConvertJobConfig, run_convert_job
 from qinstruct.errors import UserError
 from qinstruct.train.config import TrainConfig
+from qinstruct.train.launch import per_machine_commands
 from qinstruct.train.jobs import abort_run, launch_config, start_run, studio_config, train_runs, view_run
 
 from ..context import AppContext
@@ -44,7 +47,12 @@ def preview(ctx: AppContext, name, *values):
         config = config_of(ctx, name, values)
     except UserError as error:
         return f"# not ready: {error}", f"⚠ {error}"
-    return config_to_yaml(config), f"Same run from a shell: `{shell_line(config)}`"
+    text = f"Same run from a shell: `{shell_line(config)}`"
+    if config.launcher == "accelerate":
+        commands = per_machine_commands(config, str(launch_config(Path(config.output_dir))))
+        text += "\n\nWhat each machine runs:\n\n" + "\n".join(
+            f"- machine {rank}: `{command}`" for rank, command in enumerate(commands))
+    return config_to_yaml(config), text
 
 
 @reports_errors

@@ -144,7 +144,10 @@ def last_checkpoint(output: Path) -> str | None:
 
 
 def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    from ..models.specs import parse_spec
+
     check_config(config)
+    parse_spec(config.model, UNRESTRICTED)  # a missing model is said at once, before the data is read
     output = Path(config.output_dir)
     rank, _ = process_rank()
     if rank == 0 and not os.environ.get(HELD_BY_PARENT):

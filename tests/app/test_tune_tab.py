@@ -86,3 +86,20 @@ def test_live_loss_curve_in_the_browser(client, studio, artifacts):
         page.wait_for_timeout(3000)  # a few more steps on the curve
         page.screenshot(path=str(artifacts / "tune_tab.png"), full_page=True)
     watch_until(client, "browser-run", lambda s: ": done" in s)
+
+
+def test_preview_shows_each_machines_command(studio):
+    from app.context import AppContext
+    from qinstruct.access import AccessPolicy
+
+    ctx = AppContext.open(studio["workspace"], AccessPolicy.for_studio(studio["workspace"].root))
+    from qinstruct.config.schema import field_default, job_fields
+
+    values = {**tab.demo_values(ctx), "launcher": "accelerate", "num_processes": 8, "num_machines": 2,
+              "main_process_ip": "10.0.0.1", "deepspeed": "zero3"}
+    fields = {f.name: f for f in job_fields(tab.TrainConfig)}
+    row = [values[n] if n in values else field_default(fields[n]) for n in tab.field_names()]
+    yaml_text, shell = tab.preview(ctx, "multi", *["\n".join(v) if isinstance(v, list) else v for v in row])
+    assert "launcher: accelerate" in yaml_text
+    assert "machine 0:" in shell and "machine 1:" in shell and "--machine_rank 1" in shell
+    assert "--use_deepspeed" in shell and "--num_processes 16" in shell

@@ -117,6 +117,17 @@ CLI_CASES = [
     cli("endpoint refusal", "chat --model openai:refuse@{URL} --prompt hi", (1,), "refused"),
     cli("endpoint stream cut", "chat --model openai:cut@{URL} --prompt hi", (1,), "broke off"),
     cli("endpoint down while rating", "rate --model openai:ok@{DEAD} {I}/cmyk.jpg", (2,), "cannot reach"),
+    # training
+    cli("train: negative learning rate", "train --model tiny:llava --output-dir {O} --strategy after --low-level "
+        "{D}/instructions.json --learning-rate -0.1", (2,), "--learning-rate: expected a value > 0"),
+    cli("train: missing base model", "train --model {M}/gone --output-dir {O} --strategy after --low-level "
+        "{D}/instructions.json --image-root {I}", (2,), "no such model folder"),
+    cli("train: data that is not instructions", "train --model tiny:llava --output-dir {O} --strategy after "
+        "--low-level {D}/bom.json", (2,), "is not instruction data"),
+    cli("train: images not found", "train --model tiny:llava --output-dir {O} --strategy after --low-level "
+        "{D}/instructions.json", (2,), "images not found"),
+    cli("train: a mix without high-level data", "train --model tiny:llava --output-dir {O} --low-level "
+        "{D}/instructions.json", (2,), "high_level: the mix strategy"),
 ]
 
 DEMO = "Embedded demo world"
@@ -169,4 +180,11 @@ API_CASES = [
                                                         "blind": False, "image": "file:{I}/cmyk.jpg", "trust": False,
                                                         "api_key": ""}, "ok", "cannot reach"),
     Api("chat: vote before asking", "/chat_vote_tie", {}, "error", "before voting"),
+    Api("tune: a run with no name", "/tune_start", {"name": "", "max_steps": 5}, "error", "give the run a name"),
+    Api("tune: data outside the workspace", "/tune_start", {"name": "x", "high_level": "/etc/passwd"}, "error",
+        "outside the folders"),
+    Api("tune: a model outside", "/tune_start", {"name": "x", "model": "/etc"}, "error", "model folders must be"),
+    Api("tune: a learning rate of zero", "/tune_start", {"name": "x", "learning_rate": 0}, "error",
+        "learning_rate: expected a value > 0"),
+    Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "error", "Choose a run from the list"),
 ]
