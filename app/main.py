@@ -17,7 +17,6 @@ TABS = ["corrupt", "stats", "convert", "tune", "chat", "evaluate"]
 
 CSS = """
 .qi-status { min-height: 1.6em; }
-.qi-pending { max-width: 60em; }
 """
 
 

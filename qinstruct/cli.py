@@ -14,7 +14,8 @@ from .errors import UserError
 
 # verb modules, in the order of the studio's tabs
 VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.convert.command",
-                "qinstruct.data.command", "qinstruct.train.command", "qinstruct.demo.command", "qinstruct.models.command",
+                "qinstruct.data.command", "qinstruct.train.command", "qinstruct.models.command", "qinstruct.eval.command",
+                "qinstruct.demo.command",
                 "qinstruct.runs"]
 
 

@@ -135,6 +135,11 @@ class Workspace:
         return self.folder("runs")
 
     @property
+    def evals(self) -> Path:
+        """Evaluation runs (one folder per protocol run: items.jsonl, summary.json)."""
+        return self.folder("evals")
+
+    @property
     def chat_sessions(self) -> Path:
         """Each browser session's conversation, kept so that a page reload picks it up again."""
         return self.folder("chat", "sessions")

@@ -279,6 +279,32 @@ class OpenAIBackend:
             self.cache.put(key, {"content": content, "refusal": refusal, "flags": flags})
         return items
 
+    async def judge(self, description: str, reference: str) -> dict[str, int]:
+        """Q-Bench A2 scores of a description against a reference: {completeness, precision, relevance}, each
+        0-2; the same retries, cache and one corrective request as conversions; ConversionError if the judge
+        never answers validly."""
+        group = "a2-judge"
+        key = self.cache.key(self.name, self.model, self.base_url, prompts.JUDGE_VERSION, group,
+                             description + "\x00" + reference) if self.cache else None
+        if key and (hit := self.cache.get(key)) is not None:
+            return hit
+        messages = prompts.judge_messages(description, reference)
+        for attempt in range(2):
+            content, refusal, _ = await self._request(messages, group)
+            try:
+                scores = json.loads(content or "")
+                scores = {k: scores[k] for k in ("completeness", "precision", "relevance")}
+                if all(v in (0, 1, 2) and not isinstance(v, bool) for v in scores.values()):
+                    if key:
+                        self.cache.put(key, scores)
+                    return scores
+                problem = "each score must be 0, 1 or 2"
+            except (ValueError, KeyError, TypeError):
+                problem = refusal or "not the JSON object asked for"
+            messages = messages + [{"role": "assistant", "content": content or refusal or ""},
+                                   {"role": "user", "content": f"Invalid: {problem}. Return the JSON object only."}]
+        raise ConversionError(f"the judge gave no valid scores ({problem})")
+
     async def convert(self, ref: FeedbackRef, subsets: tuple[str, ...] = SUBSETS, on_delta=None) -> Conversion:
         conversion = Conversion(ref.feedback_id)
         items: list[Item] = []

@@ -60,6 +60,27 @@ SCHEMAS = {
 }
 
 
+JUDGE_VERSION = "a2-1"
+_SCORE = {"type": "integer", "enum": [0, 1, 2]}
+SCHEMAS["a2-judge"] = {
+    "type": "object", "additionalProperties": False, "required": ["completeness", "precision", "relevance"],
+    "properties": {"completeness": _SCORE, "precision": _SCORE, "relevance": _SCORE},
+}
+JUDGE_SYSTEM = ("You evaluate descriptions of an image's low-level visual quality (Q-Bench A2). Compare the "
+                "description with the reference and score three dimensions, each 0, 1 or 2.")
+JUDGE_RULES = """- completeness: 2 if it covers every low-level attribute of the reference (distortions, sharpness, noise,
+  lighting, colour, the overall quality); 1 if some; 0 if none.
+- precision: 2 if nothing it says contradicts the reference; 1 if minor contradictions; 0 if it gets the main
+  distortion or the overall quality wrong.
+- relevance: 2 if it is about low-level quality and aesthetics; 1 if partly; 0 if it only describes the content."""
+
+
+def judge_messages(description: str, reference: str) -> list[dict]:
+    user = (f"Reference:\n\"\"\"\n{reference.strip()}\n\"\"\"\n\nDescription to score:\n\"\"\"\n"
+            f"{description.strip()}\n\"\"\"\n\n{JUDGE_RULES}\n\nAnswer with JSON only.")
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+
 def messages(group: str, feedback: str) -> list[dict]:
     instructions = VQA_INSTRUCTIONS if group == "vqa" else EXTENDED_INSTRUCTIONS
     user = f"Feedback:\n\"\"\"\n{feedback.strip()}\n\"\"\"\n\n{instructions}\n\nAnswer with JSON only."

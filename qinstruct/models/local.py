@@ -49,6 +49,35 @@ class LoadedModel:
         names = [self.adapter] * len(images) if self.shared else None
         return rate(self, images, batch_size, adapter_names=names)
 
+    def answer_many(self, questions: list[str], images: list[Image.Image | None],
+                    options: GenerationOptions | None = None, batch_size: int = 8) -> list[str]:
+        """One-turn answers to many questions, generated in batches (greedy by default)."""
+        from .chat import prompt_text, stream_rows
+
+        options = options or GenerationOptions()
+        answers: list[str] = []
+        for start in range(0, len(questions), batch_size):
+            chunk, pictures = questions[start:start + batch_size], images[start:start + batch_size]
+            with_images = all(p is not None for p in pictures)
+            if not with_images and any(p is not None for p in pictures):  # mixed: one at a time
+                answers += ["".join(self.stream([Turn(q)], p, options)) for q, p in zip(chunk, pictures)]
+                continue
+            texts = [prompt_text(self, [Turn(q)], with_images) for q in chunk]
+            rows = [""] * len(chunk)
+            names = [self.adapter] * len(chunk) if self.shared else None
+            for deltas in stream_rows(self, texts, pictures if with_images else None, options, names):
+                rows = [row + delta for row, delta in zip(rows, deltas)]
+            answers += rows
+        return answers
+
+    def option_losses(self, question: str, options: list[str], image: Image.Image | None
+                      ) -> tuple[list[float], list[float]]:
+        """Q-Bench's likelihood protocol: each option after the prompt, mean loss over the whole sequence and
+        over the option's tokens, the options in one batch."""
+        from .likelihood import option_losses
+
+        return option_losses(self, question, options, image)
+
     def count_tokens(self, text: str) -> int | None:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 

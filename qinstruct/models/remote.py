@@ -137,6 +137,13 @@ class RemoteModel:
     def rate(self, images: list[Image.Image], batch_size: int = 16) -> list[Rating]:
         return [self.rate_one(image) for image in images]
 
+    def answer_many(self, questions, images, options=None) -> list[str]:
+        return ["".join(self.stream([Turn(q)], image, options)) for q, image in zip(questions, images)]
+
+    def option_losses(self, question, options, image):
+        raise ModelLoadError(f"{self.spec}: the likelihood protocol needs the model's own losses, which an "
+                             "endpoint does not give; use the letter protocol")
+
     def count_tokens(self, text: str) -> int | None:
         return None  # the endpoint's tokenizer is not here
 

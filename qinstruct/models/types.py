@@ -82,6 +82,7 @@ class Rating:
     level_probs: dict[str, float]  # softmax over the five levels
     score: float  # Q-Align score on [0, 1]
     approximate: bool = False  # True when a remote server gave no logprobs (one-hot from the answer's word)
+    good_minus_poor: float | None = None  # logit(" good") - logit(" poor"): Q-Bench's A3 score at any temperature
 
     @property
     def score5(self) -> float:
@@ -93,7 +94,7 @@ class Rating:
 
     def as_dict(self) -> dict:
         return {"p_good": self.p_good, "levels": self.level_probs, "score5": self.score5,
-                "approximate": self.approximate}
+                "approximate": self.approximate, "good_minus_poor": self.good_minus_poor}
 
 
 def softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -112,8 +113,10 @@ def ratings_from_level_logits(levels: np.ndarray, temperature: float = 1.0, appr
     levels = np.where(np.isneginf(levels), -1e9, np.asarray(levels, dtype=np.float64))
     good_poor = softmax(levels[:, [1, 3]], temperature)[:, 0]
     level_probs = softmax(levels)
-    return [Rating(float(g), dict(zip(LEVELS, map(float, p))), float(p @ LEVEL_WEIGHTS), approximate)
-            for g, p in zip(good_poor, level_probs)]
+    margins = levels[:, 1] - levels[:, 3]
+    return [Rating(float(g), dict(zip(LEVELS, map(float, p))), float(p @ LEVEL_WEIGHTS), approximate,
+                   None if approximate or abs(m) >= 1e8 else float(m))
+            for g, p, m in zip(good_poor, level_probs, margins)]
 
 
 class ChatModel(Protocol):
@@ -127,6 +130,12 @@ class ChatModel(Protocol):
                options: GenerationOptions | None = None) -> Iterator[str]: ...
 
     def rate(self, images: list[Image.Image], batch_size: int = 16) -> list[Rating]: ...
+
+    def answer_many(self, questions: list[str], images: list[Image.Image | None],
+                    options: GenerationOptions | None = None) -> list[str]: ...
+
+    def option_losses(self, question: str, options: list[str], image: Image.Image | None
+                      ) -> tuple[list[float], list[float]]: ...
 
     def count_tokens(self, text: str) -> int | None: ...
 
@@ -156,6 +165,12 @@ class FailedModel:
         raise self.error
 
     def rate(self, images, batch_size: int = 16) -> list[Rating]:
+        raise self.error
+
+    def answer_many(self, questions, images, options=None) -> list[str]:
+        raise self.error
+
+    def option_losses(self, question, options, image):
         raise self.error
 
     def count_tokens(self, text: str) -> int | None:

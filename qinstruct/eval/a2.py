@@ -1,0 +1,99 @@
+"""Q-Bench A2, description: the model describes the image's low-level appearance; a judge scores completeness,
+precision and relevance, each 0, 1 or 2, against a reference.
+
+A dimension's score is p1 + 2 p2 (the shares of 1s and 2s: out of 2), the sum of the three out of 6.  The judge is
+any OpenAI-compatible model (structured output, with the conversion backends' retries and cache) or, for the
+demo world, the offline judge, which knows each held-out image's real distortion and quality level.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import ConfigError
+from ..data.levels import level_of
+from ..data.records import QUALITY_LEVELS
+from ..data.vocabulary import load_vocabulary
+
+QUERY = "Describe the quality, aesthetics and other low-level appearance of the image in details."
+DIMENSIONS = ("completeness", "precision", "relevance")
+# the demo's corruptions by the low-level attribute a description should name (the vocabulary's attributes)
+CORRUPTION_ATTRIBUTE = {"gaussian_noise": "noise", "shot_noise": "noise", "impulse_noise": "noise",
+                        "speckle_noise": "noise", "defocus_blur": "blur", "glass_blur": "blur", "motion_blur": "blur",
+                        "zoom_blur": "blur", "gaussian_blur": "blur", "snow": "occlusion", "frost": "occlusion",
+                        "fog": "contrast", "brightness": "exposure", "contrast": "contrast",
+                        "elastic_transform": "geometry", "pixelate": "resolution", "jpeg_compression": "compression",
+                        "spatter": "occlusion", "saturate": "colour"}
+
+
+@dataclass
+class Reference:
+    img_path: str
+    text: str
+    attribute: str | None = None  # the low-level attribute of the image's distortion (None: pristine)
+    level: str | None = None  # its quality level (excellent .. bad)
+
+
+def load_references(path: str) -> list[Reference]:
+    """[{"img_path", "description" (or Q-Bench's "golden_description"), "attribute"?, "level"?}]."""
+    try:
+        rows = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the references ({error})") from None
+    out = []
+    for index, row in enumerate(rows if isinstance(rows, list) else []):
+        text = row.get("description") or row.get("golden_description") if isinstance(row, dict) else None
+        if not isinstance(text, str) or not isinstance(row.get("img_path"), str):
+            raise ConfigError(f"{path}: item {index}: expected img_path and description")
+        out.append(Reference(row["img_path"], text, row.get("attribute"), row.get("level")))
+    if not out:
+        raise ConfigError(f"{path}: no references (a JSON list of img_path and description)")
+    return out
+
+
+def demo_references(world: Path) -> list[Reference]:
+    """The demo world's held-out images with what is known of them: distortion and quality level."""
+    mos = {row["img_path"]: float(row["gt_score"]) for row in json.loads((world / "eval" / "mos.json").read_text())}
+    meta = {}
+    for question in json.loads((world / "eval" / "llvisionqa.json").read_text()):
+        meta.setdefault(question["img_path"], question.get("corruption"))
+    out = []
+    for path, score in mos.items():
+        attribute = CORRUPTION_ATTRIBUTE.get(meta.get(path) or "")
+        level = level_of(score, 0, 100)
+        text = (f"The image shows {attribute} as its main distortion" if attribute else
+                "The image shows no particular distortion") + f"; the quality of the image is {level}."
+        out.append(Reference(path, text, attribute, level))
+    return out
+
+
+def offline_judge(description: str, reference: Reference) -> dict[str, int]:
+    """The demo's judge: the description against the known distortion and level, by the low-level vocabulary."""
+    vocabulary = load_vocabulary()
+    said = {vocabulary.term_to_attribute[t] for t in vocabulary.find_terms(description)}
+    words = description.lower()
+    levels = [level for level in QUALITY_LEVELS if f" {level}" in f" {words}"]
+    names_distortion = reference.attribute is None or reference.attribute in said
+    right_level = bool(levels) and reference.level is not None and abs(
+        QUALITY_LEVELS.index(levels[-1]) - QUALITY_LEVELS.index(reference.level)) <= 1
+    wrong = {a for a in said if a not in ("clarity", "composition", "lighting", "colour", "texture")}
+    wrong.discard(reference.attribute)
+    completeness = int(names_distortion and reference.attribute is not None) + int(bool(levels))
+    if reference.attribute is None:
+        completeness = 2 if levels and not wrong else int(bool(levels))
+    precision = 2 - int(bool(wrong)) - int(bool(levels) and not right_level)
+    relevance = 2 if said and levels else 1 if said or levels else 0
+    return {"completeness": completeness, "precision": max(precision, 0), "relevance": relevance}
+
+
+def dimension_scores(scores: list[dict[str, int]]) -> dict[str, float]:
+    """p1 + 2 p2 per dimension (out of 2) and their sum (out of 6)."""
+    out = {}
+    for dimension in DIMENSIONS:
+        values = [s[dimension] for s in scores]
+        out[dimension] = (sum(v == 1 for v in values) + 2 * sum(v == 2 for v in values)) / len(values) \
+            if values else float("nan")
+    out["sum"] = sum(out[d] for d in DIMENSIONS)
+    out["n"] = len(scores)
+    return out

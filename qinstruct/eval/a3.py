@@ -1,0 +1,99 @@
+"""Q-Bench A3, quality assessment: correlation of a model's score with the MOS.
+
+The score is Q-Bench's: softmax([logit(" good"), logit(" poor")] / T)[0] with T = 100 (T changes PLCC, not SRCC),
+from the model layer's batched rating; beside it the Q-Align 5-level score.  SRCC and PLCC with scipy on raw
+scores, plus a PLCC after the usual 4-parameter logistic fit.  CGIQA-6K is scored as Q-Bench's leaderboard does:
+two halves ([:3000] and [3000:6000]), their correlations averaged.
+
+Published Q-Bench output files (concatenated JSON objects with logit_good / logit_poor, or logit_high /
+logit_low for the models that stored those) are scored by the same code, so any leaderboard row can be
+recomputed from its file.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+QBENCH_TEMPERATURE = 100.0
+DATASETS = {"spaq": "SPAQ", "koniq": "KonIQ-10k", "flive": "FLIVE", "livec": "LIVE-itw", "cgi": "CGIQA-6K",
+            "agi": "AGIQA-3K", "kadid": "KADID-10k"}
+LOGIT_PAIRS = (("good", "poor"), ("high", "low"))
+
+
+def score(good: np.ndarray, poor: np.ndarray, temperature: float = QBENCH_TEMPERATURE) -> np.ndarray:
+    """softmax([good, poor] / T)[0], computed stably."""
+    return 1.0 / (1.0 + np.exp(-(np.asarray(good, float) - np.asarray(poor, float)) / temperature))
+
+
+def _logistic(x, b1, b2, b3, b4):
+    return b2 + (b1 - b2) / (1 + np.exp(-(x - b3) / np.abs(b4)))
+
+
+def logistic_plcc(scores: np.ndarray, mos: np.ndarray) -> float | None:
+    """PLCC after fitting the 4-parameter logistic of VQEG; None when the fit does not converge."""
+    from scipy.optimize import curve_fit
+    from scipy.stats import pearsonr
+
+    guess = [mos.max(), mos.min(), float(np.mean(scores)), float(np.std(scores)) or 1.0]
+    try:
+        parameters, _ = curve_fit(_logistic, scores, mos, p0=guess, maxfev=20000)
+    except (RuntimeError, ValueError):
+        return None
+    return float(pearsonr(_logistic(scores, *parameters), mos)[0])
+
+
+@dataclass
+class Correlation:
+    n: int
+    srcc: float
+    plcc: float
+    plcc_logistic: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"n": self.n, "srcc": self.srcc, "plcc": self.plcc, "plcc_logistic": self.plcc_logistic}
+
+
+def _one(scores: np.ndarray, mos: np.ndarray, logistic: bool) -> Correlation:
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(scores) < 3 or np.ptp(scores) == 0 or np.ptp(mos) == 0:
+        return Correlation(len(scores), math.nan, math.nan, None)
+    return Correlation(len(scores), float(spearmanr(scores, mos)[0]), float(pearsonr(scores, mos)[0]),
+                       logistic_plcc(scores, mos) if logistic else None)
+
+
+def correlate(scores, mos, dataset: str = "", logistic: bool = True) -> Correlation:
+    """SRCC / PLCC of scores against MOS; CGIQA-6K as two halves averaged (its published convention)."""
+    scores, mos = np.asarray(scores, float), np.asarray(mos, float)
+    if dataset_key(dataset) == "cgi" and len(scores) >= 6000:
+        halves = [_one(scores[a:b], mos[a:b], logistic) for a, b in ((0, 3000), (3000, 6000))]
+        fitted = [h.plcc_logistic for h in halves]
+        return Correlation(len(scores), float(np.mean([h.srcc for h in halves])),
+                           float(np.mean([h.plcc for h in halves])),
+                           float(np.mean(fitted)) if all(f is not None for f in fitted) else None)
+    return _one(scores, mos, logistic)
+
+
+def dataset_key(name: str) -> str:
+    """Q-Bench's short dataset name from a name or a file stem (livec, agi, cgi, ...); '' when unknown."""
+    lowered = name.lower()
+    return next((key for key in DATASETS if lowered == key or lowered.startswith(key)), "")
+
+
+def score_qbench_file(path: str, dataset: str | None = None, temperature: float = QBENCH_TEMPERATURE) -> dict:
+    """A published Q-Bench output file's leaderboard row: {"file", "dataset", "n", "srcc", "plcc"}."""
+    from ..config import ConfigError
+    from ..data.loaders import load_qbench_outputs
+
+    rows = load_qbench_outputs(path).items
+    pair = next(((g, p) for g, p in LOGIT_PAIRS if rows and g in rows[0].logits and p in rows[0].logits), None)
+    if pair is None:
+        raise ConfigError(f"{path}: no logit_good/logit_poor (or logit_high/logit_low) fields")
+    good = np.array([r.logits[pair[0]] for r in rows])
+    poor = np.array([r.logits[pair[1]] for r in rows])
+    name = dataset or dataset_key(Path(path).stem) or Path(path).stem
+    result = correlate(score(good, poor, temperature), [r.gt_score for r in rows], name, logistic=False)
+    return {"file": str(path), "dataset": name, "n": result.n, "srcc": result.srcc, "plcc": result.plcc}

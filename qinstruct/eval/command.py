@@ -1,0 +1,122 @@
+"""`qinstruct eval a1|a2|a3|iqa|arena|report`: the Q-Bench protocols, published outputs, the arena, reports."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..config import option
+from ..config.cli import add_job_parser
+
+
+@dataclass(kw_only=True)
+class IqaConfig:
+    COMMAND: ClassVar = ("eval", "iqa")
+
+    qbench_outputs: list[str] = option(help="published Q-Bench output files (concatenated JSON objects with "
+                                       "logit_good/logit_poor or logit_high/logit_low), each FILE or FILE=DATASET",
+                                       metavar="FILE[=DATASET]")
+    temperature: float = option(100.0, help="softmax temperature of the score (Q-Bench's leaderboard: 100)", gt=0)
+
+
+@dataclass(kw_only=True)
+class ArenaConfig:
+    COMMAND: ClassVar = ("eval", "arena")
+
+    votes: str = option(help="the Chat tab's log (workspace/chat/log.jsonl): its vote records")
+    include_open: bool = option(False, help="also count votes cast outside blind mode")
+    bootstrap: int = option(200, help="bootstrap rounds for the 95% intervals (0: none)", min=0, max=100000)
+    seed: int = option(0, help="seed of the bootstrap", min=0)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from .jobs import A1Config, A2Config, A3Config
+    from .report import ReportConfig
+
+    parser = subparsers.add_parser("eval", help="Q-Bench A1 / A2 / A3, published outputs, the arena, reports")
+    verbs = parser.add_subparsers(title="eval verbs", metavar="VERB", required=True)
+    for name, cls, run, about in (
+            ("a1", A1Config, run_a1, "A1 perception: LLVisionQA accuracy by type and concern (letter and "
+                                     "likelihood protocols)"),
+            ("a2", A2Config, run_a2, "A2 description: completeness, precision, relevance from a judge"),
+            ("a3", A3Config, run_a3, "A3 quality assessment: SRCC / PLCC of the good/poor score against MOS"),
+            ("iqa", IqaConfig, run_iqa, "a published Q-Bench output file's leaderboard row (SRCC / PLCC)"),
+            ("arena", ArenaConfig, run_arena, "Bradley-Terry ratings and win rates from the Chat tab's votes"),
+            ("report", ReportConfig, run_report, "tables with +Δ, radar, A3 scatters and the scaling curve from "
+                                                 "evaluation runs")):
+        sub = add_job_parser(verbs, name, cls, run, help=about)
+        if name in ("a1", "a2", "a3", "iqa", "arena"):
+            sub.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _progress():
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="item", desc="eval", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+    return progress
+
+
+def _print(result, args) -> None:
+    print(json.dumps(result, indent=None if args.json else 1, default=float))
+
+
+def run_a1(config, args) -> int:
+    from .jobs import run_a1 as run
+
+    _print(run(config, None if config.answers else _progress()), args)
+    return 0
+
+
+def run_a2(config, args) -> int:
+    from .jobs import run_a2 as run
+
+    _print(run(config, _progress()), args)
+    return 0
+
+
+def run_a3(config, args) -> int:
+    from .jobs import run_a3 as run
+
+    _print(run(config, _progress()), args)
+    return 0
+
+
+def run_iqa(config, args) -> int:
+    from .a3 import score_qbench_file
+
+    rows = []
+    for spec in config.qbench_outputs:
+        path, _, dataset = spec.partition("=")
+        rows.append(score_qbench_file(path, dataset or None, config.temperature))
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['dataset']:10s} n={row['n']:5d}  SRCC {row['srcc']:.3f}  PLCC {row['plcc']:.3f}  {row['file']}")
+    return 0
+
+
+def run_arena(config, args) -> int:
+    from .arena import leaderboard, load_votes
+
+    board = leaderboard(load_votes(config.votes, config.include_open), config.bootstrap, config.seed)
+    if args.json:
+        print(json.dumps(board.as_dict()))
+    else:
+        for row in board.as_dict()["ratings"]:
+            print(f"{row['rating']:7.1f}  [{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}]  {row['wins']}-{row['ties']}-"
+                  f"{row['losses']}  {row['model']}")
+    return 0
+
+
+def run_report(config, args) -> int:
+    from .report import write_report
+
+    print(write_report(config))
+    return 0

@@ -1,0 +1,56 @@
+"""The Evaluate tab: the demo's held-out sets on the Chat tab's two models, tables and radar filling in, earlier
+runs compared, the arena from blind votes, and a browser screenshot."""
+import pytest
+from gradio_client import Client
+
+from app.tabs import evaluate as tab
+
+from .browser import chromium_page
+
+MODELS = ["models/demo-baseline-untrained", "models/demo-tuned-untrained-lora"]
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    return Client(studio["url"], verbose=False)
+
+
+def test_evaluate_compare_and_arena(client, studio):
+    status, tables, chart, runs = client.predict("tab", MODELS, ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
+                                                 "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
+                                                 "offline", 8, api_name="/eval_run")
+    assert "Done: 3 evaluation(s)" in status and "qinstruct eval a1 --questions" in status and "--model" in status
+    assert "A1 perception, letter protocol" in tables and "A3 quality assessment" in tables and "A2 description" in tables
+    assert tables.count(MODELS[1]) >= 4  # a row per table, with +Δ against the first model
+    assert sorted(runs["value"]) == ["tab-a1", "tab-a2", "tab-a3"]
+    evals = studio["workspace"].evals
+    assert (evals / "tab-a1" / "summary.json").is_file() and (evals / "tab-a3" / "items.jsonl").is_file()
+    compared, _ = client.predict(["tab-a1"], api_name="/eval_compare")
+    assert "A1 perception" in compared and "A3" not in compared
+    for _ in range(3):  # blind votes in the Chat tab feed the arena
+        client.predict(left=MODELS[0], right=MODELS[1], blind=True, image=None, text="Is this image clear?",
+                       max_tokens=8, temperature=0, top_p=1, trust=False, api_key="", api_name="/chat_send")
+        client.predict(api_name="/chat_vote_a")
+    ratings, matrix = client.predict(False, api_name="/eval_arena")
+    assert {row[0] for row in ratings["data"]} == set(MODELS) and "Votes per pair" in matrix
+
+
+def test_bad_choices_are_messages(client):
+    with pytest.raises(Exception, match="outside the folders this studio may read"):
+        client.predict("x", MODELS, ["A1"], "/etc/passwd", "", "", "demo/world", "offline", 2, api_name="/eval_run")
+    with pytest.raises(Exception, match="choose at least one model"):
+        client.predict("x", [], ["A1"], "demo/world/eval/llvisionqa.json", "", "", "demo/world", "offline", 2,
+                       api_name="/eval_run")
+
+
+def test_tables_and_radar_in_the_browser(client, studio, artifacts):
+    with chromium_page() as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Evaluate").click()
+        page.locator(f"#{tab.STATUS_ID}").wait_for()
+        page.get_by_label("Only the first N items (0: all)").fill("6")
+        page.get_by_role("button", name="Evaluate", exact=True).click()
+        page.locator(f"#{tab.STATUS_ID}").get_by_text("Done:").wait_for(timeout=180_000)
+        page.locator(f"#{tab.TABLES_ID} table").first.wait_for()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(artifacts / "evaluate_tab.png"), full_page=True)

@@ -1,0 +1,108 @@
+"""A3 against the published Q-Bench rows, A2 arithmetic and judges (offline, and a real local endpoint), the
+arena's Bradley-Terry fit on votes of known strengths."""
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from qinstruct.cli import main
+from qinstruct.convert.backends import ConversionError, create_backend
+from qinstruct.convert.cache import ResponseCache
+from qinstruct.eval.a2 import Reference, dimension_scores, offline_judge
+from qinstruct.eval.a3 import correlate, score
+from qinstruct.eval.arena import Vote, leaderboard
+
+from ..helpers.openai_server import completion, openai_server
+
+PUBLISHED = {"livec": (0.445, 0.481), "agi": (0.664, 0.754), "cgi": (0.285, 0.297)}
+
+
+def test_published_rows_to_the_third_decimal(shared_data, capsys):
+    files = [str(shared_data / f"qbench/iqa_outputs/llava_v1.5/{name}.json") for name in PUBLISHED]
+    assert main(["eval", "iqa", "--qbench-outputs", *files, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["dataset"] for r in rows] == list(PUBLISHED) and [r["n"] for r in rows] == [1169, 2982, 6000]
+    for row in rows:
+        assert (round(row["srcc"], 3), round(row["plcc"], 3)) == PUBLISHED[row["dataset"]]
+
+
+def test_cgiqa_halves_and_temperature():
+    rng = np.random.default_rng(0)
+    mos = rng.uniform(0, 5, 6000)
+    margin = mos + rng.normal(0, 1, 6000) + np.repeat([0.0, 4.0], 3000)  # the second half's scores run higher
+    halves = correlate(score(margin, 0, 1), mos, "cgi")
+    whole = correlate(score(margin, 0, 1), mos, "something")
+    assert halves.srcc == pytest.approx((correlate(score(margin[:3000], 0, 1), mos[:3000]).srcc
+                                         + correlate(score(margin[3000:], 0, 1), mos[3000:]).srcc) / 2)
+    assert halves.srcc > whole.srcc + 0.1  # scored as one set the offset between the halves costs rank order
+    t1, t100 = correlate(score(margin[:3000], 0, 1), mos[:3000]), correlate(score(margin[:3000], 0, 100), mos[:3000])
+    assert t1.srcc == pytest.approx(t100.srcc) and t1.plcc != pytest.approx(t100.plcc)  # T moves PLCC, not SRCC
+
+
+def test_dimension_scores_are_p1_plus_2_p2():
+    scores = [{"completeness": 2, "precision": 1, "relevance": 0}, {"completeness": 1, "precision": 1,
+                                                                    "relevance": 2}]
+    result = dimension_scores(scores)
+    assert result["completeness"] == 1.5 and result["precision"] == 1.0 and result["relevance"] == 1.0
+    assert result["sum"] == 3.5 and result["n"] == 2
+
+
+def test_offline_judge_knows_the_distortion_and_level():
+    blurred = Reference("x.png", "", attribute="blur", level="poor")
+    good = offline_judge("The image is blurry and out of focus; the quality of the image is poor.", blurred)
+    wrong = offline_judge("There is heavy noise and grain. The quality of the image is excellent.", blurred)
+    content = offline_judge("A cat sits on a sofa next to a cup.", blurred)
+    assert good == {"completeness": 2, "precision": 2, "relevance": 2}
+    assert wrong["precision"] == 0 and wrong["completeness"] == 1
+    assert content == {"completeness": 0, "precision": 2, "relevance": 0}
+
+
+def judge_server(answers):
+    calls = iter(answers)
+    return lambda body: completion(next(calls))
+
+
+def test_openai_judge_with_a_malformed_first_answer(tmp_path):
+    answers = ['{"completeness": 3, "precision": "x"}', '{"completeness": 2, "precision": 1, "relevance": 2}']
+    with openai_server(judge_server(answers)) as (url, requests):
+        backend = create_backend("openai", model="judge", base_url=url, api_key="k",
+                                 cache=ResponseCache(tmp_path / "cache"))
+        scores = asyncio.run(backend.judge("Blurry; poor quality.", "Motion blur; the quality is poor."))
+        assert scores == {"completeness": 2, "precision": 1, "relevance": 2} and len(requests) == 2
+        assert requests[0]["body"]["response_format"]["json_schema"]["name"] == "qinstruct_a2-judge"
+        assert "Invalid" in requests[1]["body"]["messages"][-1]["content"]  # the corrective request
+        again = create_backend("openai", model="judge", base_url=url, api_key="k",
+                               cache=ResponseCache(tmp_path / "cache"))
+        assert asyncio.run(again.judge("Blurry; poor quality.", "Motion blur; the quality is poor.")) == scores
+        assert len(requests) == 2  # from the cache
+    with openai_server(judge_server(["nonsense", "still nonsense"])) as (url, _):
+        backend = create_backend("openai", model="judge", base_url=url, api_key="k")
+        with pytest.raises(ConversionError, match="no valid scores"):
+            asyncio.run(backend.judge("a", "b"))
+
+
+def test_bradley_terry_recovers_known_strengths(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    truth = {"tuned": 1150.0, "baseline": 1000.0, "random": 850.0}
+    votes, log = [], []
+    names = list(truth)
+    for _ in range(4000):
+        a, b = rng.choice(names, 2, replace=False)
+        p = 1 / (1 + 10 ** ((truth[b] - truth[a]) / 400))
+        outcome = 1.0 if rng.random() < p else 0.0
+        votes.append(Vote(a, b, outcome))
+        log.append({"type": "vote", "blind": True, "a": a, "b": b, "vote": "A is better" if outcome else
+                    "B is better"})
+    log.append({"type": "vote", "blind": False, "a": "tuned", "b": "random", "vote": "Tie"})  # not blind: left out
+    board = leaderboard(votes, bootstrap=30).as_dict()
+    fitted = {row["model"]: row for row in board["ratings"]}
+    for name, rating in truth.items():
+        assert abs(fitted[name]["rating"] - rating) < 25
+        low, high = fitted[name]["ci95"]
+        assert low < fitted[name]["rating"] < high
+    assert 0.8 < board["win_rate"]["tuned"]["random"] < 0.9  # 300 points: 1 / (1 + 10 ** -0.75) = 0.85
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    assert main(["eval", "arena", "--votes", str(tmp_path / "log.jsonl"), "--bootstrap", "0", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert sum(printed["votes_per_pair"].values()) == 4000  # the open vote is not counted
