@@ -157,7 +157,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 with gr.Accordion("The run as config.yaml and as a command", open=False):
                     shell = gr.Markdown()
                     yaml_view = gr.Code(label="config.yaml", language="yaml", elem_id=PREVIEW_ID)
-        seen = gr.State(None)
+        seen, unseen = gr.State(None), gr.State(None)  # made inside the Tab: a component made between tabs becomes a tab
         timer = gr.Timer(1.0)
 
     inputs = [name, *[controls[n] for n in field_names()]]
@@ -170,7 +170,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     abort_button.click(bind(abort, ctx), run, message, api_name="tune_abort")
     watched = [status, plot, log_tail, chat_button, seen]
     timer.tick(bind(watch, ctx), [run, seen], watched, api_name=False, show_progress="hidden")
-    run.change(bind(watch, ctx), [run, gr.State(None)], watched, api_name="tune_watch")
+    run.change(bind(watch, ctx), [run, unseen], watched, api_name="tune_watch")
     blocks.load(bind(runs_list, ctx), None, run, api_name=False) \
         .then(form_preview, inputs, [yaml_view, shell], api_name=False)
     page["tune-open-in-chat"] = (chat_button, bind(open_in_chat, ctx), run)
