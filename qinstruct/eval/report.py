@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +29,15 @@ class ReportConfig:
     baseline: str = option("", help="the model the others are compared with (+Δ); default: the first one")
 
 
+def model_labels(models) -> dict[str, str]:
+    """Short names for tables and legends: local paths lose the folders they all share (a workspace's long
+    absolute prefix says nothing); hub ids stay as written.  CSV files keep the full specs."""
+    models = list(models)
+    paths = [m for m in models if Path(m).is_absolute()]
+    common = Path(os.path.commonpath([Path(p).parent for p in paths])) if paths else None
+    return {m: str(Path(m).relative_to(common)) if m in paths else m for m in models}
+
+
 @dataclass
 class Table:
     title: str
@@ -38,6 +48,7 @@ class Table:
         base = self.rows.get(baseline) if baseline else None
         best = [max((r[c] for r in self.rows.values() if r[c] is not None), default=None)
                 for c in range(len(self.columns))]
+        labels = model_labels(self.rows)
         lines = [f"### {self.title}", "", "| model | " + " | ".join(self.columns) + " |",
                  "|---|" + "---:|" * len(self.columns)]
         for model, values in self.rows.items():
@@ -50,7 +61,7 @@ class Table:
                 if base is not None and model != baseline and base[c] is not None:
                     cell += f" ({value - base[c]:+.3f})"
                 cells.append(f"**{cell}**" if value == best[c] and len(self.rows) > 1 else cell)
-            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+            lines.append(f"| {labels[model]} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
     def csv(self) -> str:
@@ -119,17 +130,18 @@ def radar(summaries: list[dict]):
         axes_names += [name for name in row if name not in axes_names]
     figure = Figure(figsize=(6.4, 6.4), dpi=100, layout="tight")
     axis = figure.add_subplot(projection="polar")
+    labels = model_labels(values)
     if len(axes_names) >= 3:
         angles = np.linspace(0, 2 * np.pi, len(axes_names), endpoint=False).tolist()
         for model, row in values.items():
             points = [row.get(name) or 0.0 for name in axes_names]
-            axis.plot(angles + angles[:1], points + points[:1], label=model)
+            axis.plot(angles + angles[:1], points + points[:1], label=labels[model])
             axis.fill(angles + angles[:1], points + points[:1], alpha=0.08)
         axis.set_xticks(angles)
         axis.set_xticklabels([name.replace("In-context ", "Ctx ") for name in axes_names], fontsize=7)
         axis.set_ylim(0, 1)
-        axis.legend(loc="upper right", bbox_to_anchor=(1.3, 1.1), fontsize=7)
-    axis.set_title("Abilities (A1 accuracy, A3 SRCC, A2 / 6)", fontsize=10)
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8)
+    axis.set_title("Abilities (A1 accuracy, A3 SRCC, A2 / 6)", fontsize=10, pad=18)
     return figure
 
 

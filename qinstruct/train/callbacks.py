@@ -1,6 +1,7 @@
 """The run folder's log.jsonl during training: step, total, loss, eval loss, lr, tokens/s, ETA, memory."""
 from __future__ import annotations
 
+import sys
 import time
 
 from transformers import TrainerCallback
@@ -22,6 +23,17 @@ def memory_gib() -> float | None:
     except OSError:
         pass
     return None
+
+
+def log_line(event: dict) -> str:
+    parts = [f"step {event['step']}/{event['total']}"]
+    parts += [f"{name} {event[key]:.4f}" for key, name in (("loss", "loss"), ("eval_loss", "eval loss"))
+              if key in event]
+    if event.get("tokens_per_s"):
+        parts.append(f"{event['tokens_per_s']:,.0f} tokens/s")
+    if event.get("eta_s") is not None:
+        parts.append(f"ETA {event['eta_s']:.0f} s")
+    return " · ".join(parts)
 
 
 class RunLogCallback(TrainerCallback):
@@ -54,6 +66,8 @@ class RunLogCallback(TrainerCallback):
             if key in logs:
                 event[name] = logs[key]
         self.run.log(**event)
+        if not sys.stderr.isatty():  # a terminal has the progress bar; a log file (the Tune tab's) gets lines
+            print(log_line(event), file=sys.stderr, flush=True)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.progress is not None and state.is_world_process_zero:

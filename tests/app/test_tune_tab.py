@@ -52,6 +52,7 @@ def test_start_abort_resume_and_reattach(client, studio):
     other = Client(studio["url"], verbose=False)  # another page (a reload): the state comes from the run folder
     status = watch_until(other, "api-run", lambda s: ": done" in s)
     assert "step 400 / 400" in status and "eval loss" in status
+    assert "step 400/400 · loss" in other.predict("api-run", api_name="/tune_watch")[2]  # the log box's lines
     steps = [json.loads(line).get("step") for line in
              (studio["workspace"].runs / "api-run" / "log.jsonl").read_text().splitlines()]
     resumed_from = max(s for s in steps[:steps.index(stopped_at) + 1] if s is not None and s % 20 == 0)

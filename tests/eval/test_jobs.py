@@ -14,7 +14,7 @@ import pytest
 from qinstruct.demo.config import WorldConfig
 from qinstruct.demo.world import build_world
 from qinstruct.eval.jobs import A1Config, A3Config, a1_summary, run_a1, run_a3
-from qinstruct.eval.report import ReportConfig, write_report
+from qinstruct.eval.report import ReportConfig, Table, model_labels, write_report
 from qinstruct.fileio import read_jsonl
 from qinstruct.runs import read_status
 
@@ -70,3 +70,12 @@ def test_a3_and_the_report(world, tmp_path):
     assert "(+" in text or "(-" in text  # +Δ against the baseline
     assert (tmp_path / "r" / "radar.png").stat().st_size > 1000
     assert list((tmp_path / "r").glob("scatter_*demo.png"))
+
+
+def test_tables_name_local_models_without_their_shared_folders():
+    labels = model_labels(["/home/u/ws/models/baseline", "/home/u/ws/runs/mix/model", "liuhaotian/llava-v1.5-7b"])
+    assert labels == {"/home/u/ws/models/baseline": "models/baseline", "/home/u/ws/runs/mix/model": "runs/mix/model",
+                      "liuhaotian/llava-v1.5-7b": "liuhaotian/llava-v1.5-7b"}
+    assert model_labels(["/a/b/one"]) == {"/a/b/one": "one"}
+    table = Table("t", ["x"], {"/w/models/a": [0.5], "/w/models/b": [0.7]}).markdown("/w/models/a")
+    assert "| a | 0.500 |" in table and "| b | **0.700 (+0.200)** |" in table
