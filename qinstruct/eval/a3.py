@@ -38,11 +38,12 @@ def logistic_plcc(scores: np.ndarray, mos: np.ndarray) -> float | None:
     from scipy.stats import pearsonr
 
     guess = [mos.max(), mos.min(), float(np.mean(scores)), float(np.std(scores)) or 1.0]
-    try:
-        parameters, _ = curve_fit(_logistic, scores, mos, p0=guess, maxfev=20000)
-    except (RuntimeError, ValueError):
-        return None
-    return float(pearsonr(_logistic(scores, *parameters), mos)[0])
+    with np.errstate(over="ignore"):  # exp overflows to inf on the way: the curve is then exactly b2 there
+        try:
+            parameters, _ = curve_fit(_logistic, scores, mos, p0=guess, maxfev=20000)
+        except (RuntimeError, ValueError):
+            return None
+        return float(pearsonr(_logistic(scores, *parameters), mos)[0])
 
 
 @dataclass

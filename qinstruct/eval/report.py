@@ -30,12 +30,12 @@ class ReportConfig:
 
 
 def model_labels(models) -> dict[str, str]:
-    """Short names for tables and legends: local paths lose the folders they all share (a workspace's long
-    absolute prefix says nothing); hub ids stay as written.  CSV files keep the full specs."""
+    """Short names for tables, legends and file names: local folders lose the folders they all share (a
+    workspace's long prefix says nothing); hub ids and endpoints stay as written.  CSV files keep the specs."""
     models = list(models)
-    paths = [m for m in models if Path(m).is_absolute()]
-    common = Path(os.path.commonpath([Path(p).parent for p in paths])) if paths else None
-    return {m: str(Path(m).relative_to(common)) if m in paths else m for m in models}
+    local = {m: Path(m).resolve() for m in models if Path(m).is_absolute() or Path(m).exists()}
+    common = Path(os.path.commonpath([p.parent for p in local.values()])) if local else None
+    return {m: str(local[m].relative_to(common)) if m in local else m for m in models}
 
 
 @dataclass
@@ -145,7 +145,7 @@ def radar(summaries: list[dict]):
     return figure
 
 
-def scatter(run: Path, model: str, dataset: str):
+def scatter(run: Path, model: str, dataset: str, label: str | None = None):
     """A3: each image's score against its MOS."""
     import matplotlib
 
@@ -162,7 +162,7 @@ def scatter(run: Path, model: str, dataset: str):
         axis.scatter(*zip(*points), s=8, alpha=0.6, color="#ea580c")
     axis.set_xlabel("MOS")
     axis.set_ylabel("P(good)")
-    axis.set_title(f"{Path(model).name} on {dataset}", fontsize=9)
+    axis.set_title(f"{label or model} on {dataset}", fontsize=9)
     return figure
 
 
@@ -243,11 +243,12 @@ def write_report(config: ReportConfig) -> Path:
     if curve is not None:
         write_bytes(out / "scaling.png", png(curve))
         parts += ["![scaling](scaling.png)", ""]
+    labels = model_labels(models)
     for run, summary in loaded:
         if summary["protocol"] == "a3":
             for model, per_set in summary["models"].items():
                 for dataset in per_set:
-                    name = f"scatter_{safe_name(Path(model).name)}_{safe_name(dataset)}.png"
-                    write_bytes(out / name, png(scatter(run, model, dataset)))
-                    parts.append(f"![{model} on {dataset}]({name})")
+                    name = f"scatter_{safe_name(labels[model])}_{safe_name(dataset)}.png"
+                    write_bytes(out / name, png(scatter(run, model, dataset, labels[model])))
+                    parts.append(f"![{labels[model]} on {dataset}]({name})")
     return write_text(out / "report.md", "\n".join(parts) + "\n")
