@@ -46,8 +46,12 @@ def evaluate(ctx: AppContext, name, models, protocols, questions, mos, reference
         yield (f"Running {label} ({number} of {len(configs)})…\n\nThe same from a shell:\n\n{commands}",
                *render(summaries), gr.skip())
         summaries.append(run_any(config, lambda done, total: progress((done, max(total, 1)),
-                                                                      desc=f"{label}", unit="items")))
-    yield (f"Done: {len(configs)} evaluation(s).\n\nThe same from a shell:\n\n{commands}", *render(summaries),
+                                                                      desc=f"{label}", unit="items"),
+                                 ctx.access.keys))
+    warnings = "".join(f"\n\n⚠ {summary['protocol'].upper()}, {spec}: {failed['items']} item(s) not scored, e.g. "
+                       f"{failed['first']}" for summary in summaries for spec, failed in summary["failed"].items())
+    status = f"Done: {len(configs)} evaluation(s).{warnings}\n\nThe same from a shell:\n\n{commands}"
+    yield (status, *render(summaries),
            gr.Dropdown(choices=eval_runs(ctx), value=[c.out.rsplit("/", 1)[-1] for c in configs]))
 
 

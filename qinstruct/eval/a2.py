@@ -36,13 +36,13 @@ class Reference:
 
 
 def load_references(path: str) -> list[Reference]:
-    """[{"img_path", "description" (or Q-Bench's "golden_description"), "attribute"?, "level"?}]."""
-    try:
-        rows = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{path}: cannot read the references ({error})") from None
+    """[{"img_path", "description" (or Q-Bench's "golden_description"), "attribute"?, "level"?}], as a JSON list
+    or JSON Lines (read as every data file is: BOM, size and nesting limits, errors with line and column)."""
+    from ..data.loaders import read_json_objects
+
+    rows = [row for row, _ in read_json_objects(path)[0]]
     out = []
-    for index, row in enumerate(rows if isinstance(rows, list) else []):
+    for index, row in enumerate(rows):
         text = row.get("description") or row.get("golden_description") if isinstance(row, dict) else None
         if not isinstance(text, str) or not isinstance(row.get("img_path"), str):
             raise ConfigError(f"{path}: item {index}: expected img_path and description")

@@ -5,10 +5,12 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from ..config import option
 from ..config.cli import add_job_parser
+from ..errors import UserError
 
 
 @dataclass(kw_only=True)
@@ -62,29 +64,31 @@ def _progress():
     return progress
 
 
-def _print(result, args) -> None:
+def _print(result, args) -> int:
+    """The summary on stdout; items that could not be scored said on stderr, exit status 3 (as a batch with
+    bad files): the numbers are then over fewer items than asked."""
     print(json.dumps(result, indent=None if args.json else 1, default=float))
+    for spec, failed in result.get("failed", {}).items():
+        print(f"warning: {spec}: {failed['items']} item(s) not scored, e.g. {failed['first']}", file=sys.stderr)
+    return 3 if result.get("failed") else 0
 
 
 def run_a1(config, args) -> int:
     from .jobs import run_a1 as run
 
-    _print(run(config, None if config.answers else _progress()), args)
-    return 0
+    return _print(run(config, None if config.answers else _progress()), args)
 
 
 def run_a2(config, args) -> int:
     from .jobs import run_a2 as run
 
-    _print(run(config, _progress()), args)
-    return 0
+    return _print(run(config, _progress()), args)
 
 
 def run_a3(config, args) -> int:
     from .jobs import run_a3 as run
 
-    _print(run(config, _progress()), args)
-    return 0
+    return _print(run(config, _progress()), args)
 
 
 def run_iqa(config, args) -> int:
@@ -105,7 +109,13 @@ def run_iqa(config, args) -> int:
 def run_arena(config, args) -> int:
     from .arena import leaderboard, load_votes
 
-    board = leaderboard(load_votes(config.votes, config.include_open), config.bootstrap, config.seed)
+    if not Path(config.votes).is_file():
+        raise UserError(f"{config.votes}: no such file (the Chat tab writes its votes to workspace/chat/log.jsonl)")
+    votes = load_votes(config.votes, config.include_open)
+    if not votes:
+        print(f"no {'' if config.include_open else 'blind '}votes in {config.votes}"
+              + ("" if config.include_open else " (--include-open counts the others too)"), file=sys.stderr)
+    board = leaderboard(votes, config.bootstrap, config.seed)
     if args.json:
         print(json.dumps(board.as_dict()))
     else:

@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..fileio import append_line, read_jsonl, write_json
 from ..images import load_rgb
 from ..models.types import GenerationOptions, LoadOptions
+from ..endpoints import COMMAND_LINE, KeyPolicy
 from ..runs import Progress, RunFolder
 
 ITEMS, SUMMARY = "items.jsonl", "summary.json"
@@ -176,6 +177,20 @@ def _likelihood(model, spec, items, indices, loaded) -> list[dict]:
     return records
 
 
+def failures(records: list[dict], models: list[str], expected: int | None = None,
+             missing_reason: str = "not scored: run again") -> dict:
+    """Per model, the items that have no score (an unreadable image, a failed call) and the first reason; with
+    `expected`, items missing from the records (a judge that kept failing) count too."""
+    out = {}
+    for spec in models:
+        mine = [r for r in records if r.get("model") == spec]
+        errors = [r["error"] for r in mine if "error" in r]
+        missing = max(0, expected - len({r.get("index") for r in mine})) if expected is not None else 0
+        if errors or missing:
+            out[spec] = {"items": len(errors) + missing, "first": errors[0] if errors else missing_reason}
+    return out
+
+
 def a1_summary(items, records: list[dict], config: A1Config) -> dict:
     """Every model's tables from the item records (the same records, the same tables)."""
     from .a1 import Tally
@@ -199,7 +214,8 @@ def a1_summary(items, records: list[dict], config: A1Config) -> dict:
                 tallies["likelihood"].add(item, record.get("chosen"), error)
                 tallies["likelihood_option_only"].add(item, record.get("chosen_option_only"), error)
         models[spec] = {name: tally.summary() for name, tally in tallies.items() if tally.total.sum()}
-    return {"protocol": "a1", "questions": config.questions, "models": models}
+    return {"protocol": "a1", "questions": config.questions, "models": models,
+            "failed": failures(records, config.models)}
 
 
 def run_a3(config: A3Config, progress: Progress | None = None) -> dict:
@@ -271,10 +287,11 @@ def a3_summary(sets, records: list[dict], config: A3Config) -> dict:
             per_set[name] = {**correlate(scores, mos, name).as_dict(), "qalign_srcc": qalign.srcc,
                              "qalign_plcc": qalign.plcc, "of": len(rows)}
         models[spec] = per_set
-    return {"protocol": "a3", "temperature": config.temperature, "models": models}
+    return {"protocol": "a3", "temperature": config.temperature, "models": models,
+            "failed": failures(records, config.models)}
 
 
-def run_a2(config: A2Config, progress: Progress | None = None) -> dict:
+def run_a2(config: A2Config, progress: Progress | None = None, key_policy: KeyPolicy = COMMAND_LINE) -> dict:
     from .a2 import QUERY, demo_references, dimension_scores, load_references
 
     check_config(config)
@@ -284,13 +301,14 @@ def run_a2(config: A2Config, progress: Progress | None = None) -> dict:
     references = references[:config.limit] if config.limit else references
     root = Path(config.image_root) if config.image_root else (
         references_path if references_path.is_dir() else references_path.parent)
-    judge = _judge(config)
+    judge = _judge(config, key_policy)
     out = Path(config.out)
     run = RunFolder(out, "eval-a2")
     with run.hold(config):
         tracker = run.tracker(progress)
         done = _models_done(out / ITEMS)
         total, finished = len(references) * len(config.models), len(done)
+        judge_error = "not scored: run again"
         for spec in config.models:
             model = _load(spec, config)
             todo = [i for i in range(len(references)) if (spec, "a2", i) not in done]
@@ -298,6 +316,9 @@ def run_a2(config: A2Config, progress: Progress | None = None) -> dict:
                 batch = todo[start:start + config.batch_size]
                 loaded = [_image(root, references[i].img_path) for i in batch]
                 usable = [(i, image) for i, (image, error) in zip(batch, loaded) if error is None]
+                for i, (_, error) in zip(batch, loaded):
+                    if error is not None:
+                        append_line(out / ITEMS, {"model": spec, "protocol": "a2", "index": i, "error": error})
                 descriptions = model.answer_many([QUERY] * len(usable), [image for _, image in usable],
                                                  GenerationOptions(max_new_tokens=config.max_new_tokens))
                 for (i, _), description in zip(usable, descriptions):
@@ -306,6 +327,7 @@ def run_a2(config: A2Config, progress: Progress | None = None) -> dict:
                         record["scores"] = judge(description, references[i])
                     except UserError as error:  # the judge failed on this item: not written, retried next run
                         run.log(event="judge failed", index=i, error=str(error))
+                        judge_error = f"the judge failed ({error}); run again to retry"
                         continue
                     append_line(out / ITEMS, record)
                 finished += len(batch)
@@ -313,14 +335,15 @@ def run_a2(config: A2Config, progress: Progress | None = None) -> dict:
         records = read_jsonl(out / ITEMS)
         summary = {"protocol": "a2", "judge": config.judge, "models": {
             spec: dimension_scores([r["scores"] for r in records if r.get("model") == spec and "scores" in r])
-            for spec in config.models}}
+            for spec in config.models}, "failed": failures(records, config.models, len(references), judge_error)}
         write_json(out / SUMMARY, summary)
         run.summary = {spec: s["sum"] for spec, s in summary["models"].items()}
         return summary
 
 
-def _judge(config: A2Config):
-    """A function (description, reference) -> scores: the offline judge, or a model behind an endpoint."""
+def _judge(config: A2Config, key_policy: KeyPolicy):
+    """A function (description, reference) -> scores: the offline judge, or a model behind an endpoint (which
+    gets the environment's key only where `key_policy` allows: in the studio, the operator's endpoints)."""
     from .a2 import offline_judge
 
     if config.judge == "offline":
@@ -334,7 +357,7 @@ def _judge(config: A2Config):
 
     name, _, url = config.judge[len("openai:"):].partition("@")
     backend = create_backend("openai", model=name, base_url=url or None,
-                             cache=ResponseCache(Path(config.out) / ".judge-cache"))
+                             cache=ResponseCache(Path(config.out) / ".judge-cache"), key_policy=key_policy)
 
     def judge(description: str, reference) -> dict:
         async def once():
@@ -386,7 +409,8 @@ def studio_configs(access, evals: Path, name: str, models: list[str], protocols:
     return configs
 
 
-def run_any(config, progress: Progress | None = None) -> dict:
-    """The runner of a config's protocol."""
-    runners = {A1Config: run_a1, A2Config: run_a2, A3Config: run_a3}
-    return runners[type(config)](config, progress)
+def run_any(config, progress: Progress | None = None, key_policy: KeyPolicy = COMMAND_LINE) -> dict:
+    """The runner of a config's protocol (the key policy matters to A2's judge only)."""
+    if isinstance(config, A2Config):
+        return run_a2(config, progress, key_policy)
+    return {A1Config: run_a1, A3Config: run_a3}[type(config)](config, progress)

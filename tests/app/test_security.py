@@ -68,6 +68,12 @@ def test_keys_belong_to_one_session_and_the_server_key_stays_home(studio, monkey
         except Exception:  # noqa: BLE001 - the test server does not speak JSON schema; only the header matters
             pass
         assert requests[-1]["headers"]["authorization"] == f"Bearer {NO_KEY}"
+        # nor does an A2 judge typed in the Evaluate tab
+        seen = len(requests)
+        status = bob.predict("judged", ["tiny:llava"], ["A2"], "", "", "demo/world", "demo/world", f"openai:j@{url}",
+                             1, api_name="/eval_run")[0]
+        assert "not scored" in status  # the test server is no judge; only the header matters here
+        assert len(requests) > seen and {r["headers"]["authorization"] for r in requests[seen:]} == {f"Bearer {NO_KEY}"}
     everything = "".join(p.read_text(errors="ignore") for p in studio["workspace"].root.rglob("*")
                          if p.is_file() and p.stat().st_size < 5_000_000)
     assert "sk-alice" not in everything and "sk-server-secret" not in everything

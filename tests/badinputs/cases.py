@@ -128,6 +128,22 @@ CLI_CASES = [
         "{D}/instructions.json", (2,), "images not found"),
     cli("train: a mix without high-level data", "train --model tiny:llava --output-dir {O} --low-level "
         "{D}/instructions.json", (2,), "high_level: the mix strategy"),
+    # evaluation
+    cli("eval: a MOS list given as questions", "eval a1 --model tiny:llava --questions {D}/bom.json --out {O}", (2,),
+        "field 'candidates'"),
+    cli("eval: MOS with wrong types", "eval a3 --model tiny:llava --mos {D}/wrong-types.json --out {O}", (2,),
+        "field 'img_path': expected a string"),
+    cli("eval: every image missing", "eval a3 --model tiny:llava --mos {D}/bom.json --image-root {I} --out {O}", (3,),
+        "5 item(s) not scored"),
+    cli("eval: a judge that is down", "eval a2 --model tiny:llava --references {D}/references.json --judge "
+        "openai:j@{DEAD} --out {O}", (3,), "the judge failed"),
+    cli("eval: references without descriptions", "eval a2 --model tiny:llava --references {D}/bom.json --out {O}",
+        (2,), "expected img_path and description"),
+    cli("eval: Q-Bench outputs with a trailing comma", "eval iqa --qbench-outputs {D}/trailing-comma.json", (2,),
+        "bad JSON at line 1"),
+    cli("eval: votes file missing", "eval arena --votes {D}/nothere.jsonl", (2,), "no such file"),
+    cli("eval: a votes file without votes", "eval arena --votes {D}/deep.json", (0,), "no blind votes"),
+    cli("eval: a report of a folder without results", "eval report {D} --out {O}", (2,), "no summary.json"),
 ]
 
 DEMO = "Embedded demo world"
@@ -187,4 +203,12 @@ API_CASES = [
     Api("tune: a learning rate of zero", "/tune_start", {"name": "x", "learning_rate": 0}, "error",
         "learning_rate: expected a value > 0"),
     Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "error", "Choose a run from the list"),
+    Api("evaluate: no model", "/eval_run", {"name": "x", "models": []}, "error", "choose at least one model"),
+    Api("evaluate: no protocol", "/eval_run", {"name": "x", "protocols": []}, "error", "choose A1, A2 or A3"),
+    Api("evaluate: MOS outside the workspace", "/eval_run", {"name": "x", "protocols": ["A3"],
+        "mos": "/etc/passwd=x"}, "error", "outside the folders"),
+    Api("evaluate: a negative limit", "/eval_run", {"name": "x", "limit": -3}, "error", "less than minimum value 0"),
+    Api("evaluate: a judge that is not one", "/eval_run", {"name": "x", "protocols": ["A2"], "judge": "gpt"},
+        "error", "judge: expected offline or openai"),
+    Api("evaluate: compare an unknown run", "/eval_compare", {"runs": ["../../etc"]}, "ok", "No results yet"),
 ]

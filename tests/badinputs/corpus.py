@@ -117,6 +117,8 @@ def data(folder: Path) -> None:
     items = [{"id": str(i), "image": f"img/{i}.jpg", "conversations": [
         {"from": "human", "value": "<image>\nRate the quality."}, {"from": "gpt", "value": "Good."}]} for i in range(3)]
     (folder / "instructions.json").write_text(json.dumps(items))
+    (folder / "references.json").write_text(json.dumps([{"img_path": "../images/cmyk.jpg",
+                                                          "description": "A sharp, well exposed photo."}]))
 
 
 def configs(folder: Path) -> None:
