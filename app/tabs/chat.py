@@ -27,7 +27,7 @@ PROMPT_ID, SEND_ID, RATE_ID = "chat-prompt", "chat-send", "chat-rate"
 RATING_IDS = ("chat-rating-left", "chat-rating-right")
 STATUS_ID = "chat-status"
 PHOTO_ID = "chat-photo"
-DEVICE_QUEUE = "device"  # one queue for everything that runs a model: chat, rating, evaluation
+DEVICE_QUEUE = "device"  # one queue for the Chat tab's model calls: chat, regenerate, rating
 SAVED_KEY = "chat-session"
 STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 

@@ -3,13 +3,16 @@ held-out sets or any files, run on the studio's model queue with tables filling 
 paper's tables and radar; the arena leaderboard from the Chat tab's votes."""
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 import pandas as pd
 
 from qinstruct.config import shell_line
 from qinstruct.demo.standins import BASELINE, TUNED
 from qinstruct.eval.arena import leaderboard, load_votes
-from qinstruct.eval.jobs import run_any, studio_configs, summary_of
+from qinstruct.eval.background import WAITING
+from qinstruct.eval.jobs import studio_configs, summary_of
 from qinstruct.eval.report import radar, tables
 from qinstruct.models.pool import list_model_specs
 from qinstruct.runs import list_runs
@@ -18,8 +21,9 @@ from ..context import AppContext
 from ..forms import bind, reports_errors
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
+ACTIVITY_ID = "eval-activity"
 PROTOCOLS = ["A1", "A3", "A2"]
-DEVICE_QUEUE = "device"  # the Chat tab's queue: one model job at a time
+POLL_S = 0.5
 
 
 def eval_runs(ctx: AppContext) -> list[str]:
@@ -37,22 +41,40 @@ def render(summaries: list[dict]) -> tuple[str, object]:
 @reports_errors
 def evaluate(ctx: AppContext, name, models, protocols, questions, mos, references, image_root, judge, limit,
              progress=gr.Progress()):
+    """Hand the evaluations to the studio's worker and watch them; closing the page stops the watching only."""
     configs = studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []), list(protocols or []),
                              questions, (mos or "").splitlines(), references, image_root, judge, limit)
     commands = "\n".join(f"- `{shell_line(config)}`" for config in configs)
-    summaries: list[dict] = []
-    for number, config in enumerate(configs, 1):
-        label = type(config).__name__.removesuffix("Config")
-        yield (f"Running {label} ({number} of {len(configs)})…\n\nThe same from a shell:\n\n{commands}",
-               *render(summaries), gr.skip())
-        summaries.append(run_any(config, lambda done, total: progress((done, max(total, 1)),
-                                                                      desc=f"{label}", unit="items"),
-                                 ctx.access.keys))
+    outs = ctx.evaluations.submit(configs, ctx.access.keys)
+    shown = None
+    while True:
+        states = [ctx.evaluations.state(out) for out in outs]
+        finished = [s.summary for s in states if s.summary is not None]
+        if all(s.state not in WAITING for s in states):
+            break
+        running = next((s for s in states if s.state == "running" and s.total), None)
+        if running:
+            progress((running.done, running.total), desc=running.label, unit="items")
+        if len(finished) != shown:  # tables redrawn as each evaluation ends, not on every poll
+            shown = len(finished)
+            lines = "\n".join(f"- {s.line()}" for s in states)
+            yield f"{lines}\n\nThe same from a shell:\n\n{commands}", *render(finished), gr.skip()
+        time.sleep(POLL_S)
     warnings = "".join(f"\n\n⚠ {summary['protocol'].upper()}, {spec}: {failed['items']} item(s) not scored, e.g. "
-                       f"{failed['first']}" for summary in summaries for spec, failed in summary["failed"].items())
-    status = f"Done: {len(configs)} evaluation(s).{warnings}\n\nThe same from a shell:\n\n{commands}"
-    yield (status, *render(summaries),
-           gr.Dropdown(choices=eval_runs(ctx), value=[c.out.rsplit("/", 1)[-1] for c in configs]))
+                       f"{failed['first']}" for summary in finished for spec, failed in summary["failed"].items())
+    failures = "".join(f"\n\n⚠ {s.line()}" for s in states if s.state == "failed")
+    status = f"Done: {len(finished)} of {len(configs)} evaluation(s).{failures}{warnings}\n\nThe same from a " \
+             f"shell:\n\n{commands}"
+    yield (status, *render(finished),
+           gr.Dropdown(choices=eval_runs(ctx), value=[out.rsplit("/", 1)[-1] for out in outs if
+                                                      ctx.evaluations.state(out).summary is not None]))
+
+
+def activity(ctx: AppContext, seen):
+    """The studio's evaluations in progress, for every page (a reloaded one too); unchanged: not redrawn."""
+    text = "\n".join(f"- {state.line()}" for state in ctx.evaluations.active())
+    text = f"In progress (results appear under Compare when done):\n\n{text}" if text else ""
+    return (gr.skip(), seen) if text == seen else (text, text)
 
 
 @reports_errors
@@ -99,6 +121,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 runs = gr.Dropdown(eval_runs(ctx), multiselect=True, allow_custom_value=True,
                                    label="Compare earlier runs")
             with gr.Column(scale=3):
+                busy = gr.Markdown(elem_id=ACTIVITY_ID)
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 result = gr.Markdown(elem_id=TABLES_ID)
                 chart = gr.Plot(label="Abilities", elem_id=RADAR_ID)
@@ -109,13 +132,16 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             ratings = gr.Dataframe(label="Bradley-Terry ratings (Elo scale, 95% bootstrap intervals)",
                                    elem_id=ARENA_ID)
             matrix = gr.Markdown()
+        busy_seen = gr.State("")
+        timer = gr.Timer(2.0)
 
     run_button.click(bind(evaluate, ctx), [name, models, protocols, questions, mos, references, image_root, judge,
                                            limit], [status, result, chart, runs], api_name="eval_run",
-                     concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
+                     concurrency_limit=None)  # watching only: the worker runs one evaluation at a time
     runs.change(bind(compare, ctx), runs, [result, chart], api_name="eval_compare")
     refresh.click(bind(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
     blocks.load(bind(eval_runs_update, ctx), None, runs, api_name=False)
+    timer.tick(bind(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")
 
 
 def eval_runs_update(ctx: AppContext):

@@ -1,5 +1,7 @@
 """The Evaluate tab: the demo's held-out sets on the Chat tab's two models, tables and radar filling in, earlier
 runs compared, the arena from blind votes, and a browser screenshot."""
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ def test_evaluate_compare_and_arena(client, studio):
     status, tables, chart, runs = client.predict("tab", MODELS, ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
                                                  "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
                                                  "offline", 8, api_name="/eval_run")
-    assert "Done: 3 evaluation(s)" in status and "qinstruct eval a1 --questions" in status and "--model" in status
+    assert "Done: 3 of 3 evaluation(s)" in status and "qinstruct eval a1 --questions" in status and "--model" in status
     assert "A1 perception, letter protocol" in tables and "A3 quality assessment" in tables and "A2 description" in tables
     assert tables.count(f"| {Path(MODELS[1]).name} |") >= 4  # a row per table, with +Δ against the first model
     assert str(studio["workspace"].root) not in tables  # short model names
@@ -57,3 +59,32 @@ def test_tables_and_radar_in_the_browser(client, studio, artifacts):
         page.locator(f"#{tab.TABLES_ID} table").first.wait_for()
         page.wait_for_timeout(1000)
         page.screenshot(path=str(artifacts / "evaluate_tab.png"), full_page=True)
+
+
+def test_evaluations_outlive_the_page_and_a_new_page_sees_them(studio):
+    def submit(name, protocols):
+        return Client(studio["url"], verbose=False).submit(
+            name, MODELS, protocols, "demo/world/eval/llvisionqa.json", "demo/world/eval/mos.json=demo",
+            "demo/world", "demo/world", "offline", 40, api_name="/eval_run")
+
+    def activity():  # what a freshly loaded page shows (an unchanged line comes back as an empty update)
+        shown = Client(studio["url"], verbose=False).predict(api_name="/eval_activity")
+        return "" if isinstance(shown, dict) else shown
+
+    job = submit("outlive", ["A1", "A3"])
+    deadline, seen = time.time() + 120, ""
+    while "outlive-a1: running" not in seen and time.time() < deadline:
+        seen = activity()
+        time.sleep(0.2)
+    assert "A1 outlive-a1: running" in seen and "A3 outlive-a3: queued" in seen
+    with pytest.raises(Exception, match="already being evaluated"):
+        Client(studio["url"], verbose=False).predict(
+            "outlive", MODELS, ["A1"], "demo/world/eval/llvisionqa.json", "", "demo/world", "demo/world", "offline",
+            40, api_name="/eval_run")
+    job.cancel()  # the page that asked is gone
+    evals = studio["workspace"].evals
+    while not (evals / "outlive-a3" / "summary.json").is_file() and time.time() < deadline:
+        time.sleep(0.5)
+    summary = json.loads((evals / "outlive-a3" / "summary.json").read_text())  # the second one ran all the same
+    assert summary["models"] and all(result["demo"]["n"] == 40 for result in summary["models"].values())
+    assert activity() == ""  # nothing in progress any more
