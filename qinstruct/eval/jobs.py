@@ -77,6 +77,11 @@ class A2Config(EvalModels):
                         "openai:MODEL[@BASE_URL] (key from OPENAI_API_KEY)")
     max_new_tokens: int = option(256, help="longest description", min=1, max=8192)
 
+    def validate(self) -> None:
+        super().validate()
+        if self.judge != "offline" and not (self.judge.startswith("openai:") and len(self.judge) > len("openai:")):
+            raise ConfigError(f"judge: expected offline or openai:MODEL[@BASE_URL], got {self.judge!r}")
+
 
 def _models_done(path: Path) -> set[tuple]:
     return {(r.get("model"), r.get("protocol") or r.get("dataset"), r.get("index")) for r in read_jsonl(path, True)}
@@ -348,8 +353,6 @@ def _judge(config: A2Config, key_policy: KeyPolicy):
 
     if config.judge == "offline":
         return offline_judge
-    if not config.judge.startswith("openai:"):
-        raise ConfigError(f"judge: expected offline or openai:MODEL[@BASE_URL], got {config.judge!r}")
     import asyncio
 
     from ..convert.backends import create_backend

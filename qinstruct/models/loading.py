@@ -77,6 +77,7 @@ def load_tiny(spec: TinySpec, options: LoadOptions, policy: AccessPolicy) -> Loa
 def load_transformers(source: str, options: LoadOptions, label_spec: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForImageTextToText
 
+    from . import micro  # noqa: F401 - registers the micro tower with the Auto classes before any config is read
     from .processors import load_processor
 
     device, dtype = choose_device_dtype(options)

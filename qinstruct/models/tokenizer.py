@@ -33,7 +33,7 @@ def default_corpus() -> list[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _trained_tokenizer_json(vocab_size: int, extra_special: tuple[str, ...]) -> str:
+def _trained_tokenizer_json(vocab_size: int, extra_special: tuple[str, ...], corpus: tuple[str, ...] = ()) -> str:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
@@ -41,17 +41,19 @@ def _trained_tokenizer_json(vocab_size: int, extra_special: tuple[str, ...]) -> 
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + list(extra_special),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tokenizer.train_from_iterator(default_corpus(), trainer=trainer)
+    tokenizer.train_from_iterator(default_corpus() + list(corpus), trainer=trainer)
     return tokenizer.to_str()
 
 
-def build_tokenizer(vocab_size: int = 2048, extra_special: tuple[str, ...] = (), chat_template: str | None = None):
-    """A PreTrainedTokenizerFast with <s>, </s>, <pad>, <unk>, <image> and any extra special tokens."""
+def build_tokenizer(vocab_size: int = 2048, extra_special: tuple[str, ...] = (), chat_template: str | None = None,
+                    corpus: tuple[str, ...] = ()):
+    """A PreTrainedTokenizerFast with <s>, </s>, <pad>, <unk>, <image> and any extra special tokens, trained on
+    the default corpus plus `corpus`."""
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer.from_str(_trained_tokenizer_json(vocab_size, tuple(extra_special))),
+        tokenizer_object=Tokenizer.from_str(_trained_tokenizer_json(vocab_size, tuple(extra_special), tuple(corpus))),
         bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
     )
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>", *extra_special]})

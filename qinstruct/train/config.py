@@ -28,7 +28,7 @@ class TrainConfig:
     GROUPS: ClassVar = {  # the Tune tab's sections, in order
         "model": ("model", "output_dir", "trust_remote_code"),
         "data & strategy": ("strategy", "high_level", "low_level", "image_root", "low_level_fraction", "kind_ratios",
-                            "eval_fraction", "max_length", "seed"),
+                            "join_per_image", "eval_fraction", "max_length", "seed"),
         "method": ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "tune_vision_tower",
                    "tune_projector", "tune_llm"),
         "schedule": ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay",
@@ -57,6 +57,10 @@ class TrainConfig:
     kind_ratios: list[str] = option(default_factory=list, help="KIND=RATIO for items of the low-level data by kind "
                                     "(pathway, yes-no, what-how, mcq, extended), e.g. extended=0.5",
                                     metavar="KIND=RATIO")
+    join_per_image: int = option(0, help="join the items about one image into multi-turn conversations of up to N "
+                                 "exchanges, in a seeded order (0: each item alone); small models learn low-level "
+                                 "attributes this way, with content and quality answers sharing the image tokens",
+                                 min=0, max=64)
     eval_fraction: float = option(0.02, help="share of the items held out for the eval loss", min=0, max=0.5)
     max_length: int = option(2048, help="longest training sequence in tokens (image tokens included)", min=64,
                              max=131072)

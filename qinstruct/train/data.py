@@ -37,6 +37,7 @@ class Mixture:
     skipped_text_only: int = 0
     missing_images: list[str] = field(default_factory=list)  # the first few, for the message
     skipped_missing: int = 0
+    joined_from: int = 0  # items before they were joined per image (0: not joined)
 
     def counts(self) -> dict[str, dict[str, int]]:
         everything = self.train + self.eval
@@ -47,6 +48,8 @@ class Mixture:
         counts = self.counts()
         kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(counts["kind"].items()))
         text = f"{len(self.train):,} training and {len(self.eval):,} held-out items ({kinds})"
+        if self.joined_from:
+            text += f"; joined per image from {self.joined_from:,} items"
         if self.skipped_text_only:
             text += f"; {self.skipped_text_only:,} text-only items skipped"
         if self.skipped_missing:
@@ -94,6 +97,29 @@ def _examples(spec: str, level: str, config: TrainConfig, rng: random.Random, mi
     return examples[:source.cap] if source.cap else examples
 
 
+def join_per_image(examples: list[Example], turns: int, rng: random.Random) -> list[Example]:
+    """The examples about one image as conversations of up to `turns` exchanges each, in a seeded order.  A
+    joined example's kind is its items' kind when they share one, else "joined"; its level is low when any of
+    its items is (what the strategies count)."""
+    by_image: dict[Path | None, list[Example]] = {}
+    for example in examples:
+        by_image.setdefault(example.image, []).append(example)
+    joined = []
+    for group in by_image.values():
+        rng.shuffle(group)
+        for start in range(0, len(group), turns):
+            chunk = group[start:start + turns]
+            first = chunk[0]
+            item = InstructionItem(first.item.id, first.item.image,
+                                   [turn for example in chunk for turn in example.item.conversations],
+                                   {"joined": [example.item.id for example in chunk]})
+            kinds = {example.kind for example in chunk}
+            level = "low" if any(example.level == "low" for example in chunk) else "high"
+            joined.append(Example(item, first.image, first.source, kinds.pop() if len(kinds) == 1 else "joined",
+                                  level))
+    return joined
+
+
 def build_mixture(config: TrainConfig) -> Mixture:
     """The strategy's data: high-level and/or low-level files with their ratios and caps, shuffled with the
     config's seed, a held-out share kept aside for the eval loss."""
@@ -107,6 +133,9 @@ def build_mixture(config: TrainConfig) -> Mixture:
         raise ConfigError("the mixture is empty: no item with an image in the given files" + (
             f" ({mixture.skipped_missing} images not found, e.g. {mixture.missing_images[0]}; set image_root)"
             if mixture.skipped_missing else ""))
+    if config.join_per_image > 1:
+        mixture.joined_from = len(everything)
+        everything = join_per_image(everything, config.join_per_image, rng)
     rng.shuffle(everything)
     held = int(round(len(everything) * config.eval_fraction))
     held = min(max(held, 1 if config.eval_fraction > 0 else 0), len(everything) - 1)

@@ -23,7 +23,3 @@ def test_default_grid_click_cell_and_screenshot(studio, artifacts):
         assert page.locator(f"#{tab.ORIGINAL_ID} img").count() == 1
         page.get_by_text("zoom_blur · s3").first.wait_for()
         page.screenshot(path=str(artifacts / "corrupt_tab.png"), full_page=True)
-
-        page.get_by_role("tab", name="Evaluate").click()
-        page.get_by_text("Evaluate: not built yet").wait_for()
-        page.screenshot(path=str(artifacts / "pending_tab.png"))

@@ -104,3 +104,25 @@ def test_config_checks(tmp_path, capsys):
     assert "--learning-rate: expected a value > 0" in capsys.readouterr().err
     assert main([*argv, "--strategy", "after", "--low-level", str(tmp_path / "none.json")]) == 2
     assert "none.json: no such file" in capsys.readouterr().err
+
+
+def test_items_about_one_image_joined_into_conversations(tmp_path):
+    low = release_like(tmp_path)  # 7 items with an image, all about a.jpg
+    Image.new("RGB", (8, 8)).save(tmp_path / "b.jpg")
+    high = tmp_path / "content.json"
+    high.write_text(json.dumps([{"id": f"c{i}", "image": image, "type": "content", "conversations": [
+        {"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": f"Thing {i}."}]}
+        for i, image in enumerate(["a.jpg", "b.jpg", "b.jpg"])]))
+    config = TrainConfig(model="tiny:llava", output_dir=str(tmp_path / "run"), high_level=[str(high)],
+                         low_level=[str(low)], eval_fraction=0.0, join_per_image=4)
+    mixture = build_mixture(config)
+    by_image = Counter(example.image.name for example in mixture.train)
+    assert by_image == {"a.jpg": 2, "b.jpg": 1}  # 8 items about a.jpg in conversations of 4; b.jpg's two joined
+    answers = sorted(turn.value for e in mixture.train for turn in e.item.conversations if turn.role == "gpt")
+    assert len(answers) == 11 and "Thing 0." in answers and "A tripod." in answers  # every turn kept, once
+    for example in mixture.train:
+        assert len(example.item.meta["joined"]) <= 4
+        assert example.level == ("low" if example.image.name == "a.jpg" else "high")
+    assert "joined per image from 10 items" in mixture.summary()
+    assert [e.item.meta["joined"] for e in build_mixture(config).train] == \
+        [e.item.meta["joined"] for e in mixture.train]  # seeded
