@@ -26,6 +26,24 @@ from .config.render import shell_line
 from .fileio import append_line, read_jsonl, remove_stale_temporaries, write_json, write_text
 
 Progress = Callable[[int, int], None]  # progress(done, total): the one progress type of every job
+
+
+@contextlib.contextmanager
+def progress_bar(desc: str, unit: str) -> Iterator[Progress]:
+    """A command's progress bar on stderr (silent when stderr is not a terminal), as a Progress callback."""
+    import sys
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit=unit, desc=desc, file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total, bar.n = total, done
+        bar.refresh()
+    try:
+        yield progress
+    finally:
+        bar.close()
 STATES = ("queued", "running", "done", "failed", "aborted")
 CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE = "config.yaml", "status.json", "log.jsonl", ".lock"
 RUN_FILES = (CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE)  # the bookkeeping, beside a job's own outputs

@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(config, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from ..runs import progress_bar
 
     from .job import estimate_cost, export_items, feedback_refs, run_convert_job
 
@@ -30,14 +30,8 @@ def run(config, args: argparse.Namespace) -> int:
     print(f"{len(refs):,} feedback(s); backend {config.backend}; {cost.line(config.model)}", file=sys.stderr)
     if args.dry_run:
         return 0
-    bar = tqdm(total=len(refs), unit="feedback", desc="convert", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
-
-    report = run_convert_job(config, progress=progress)
-    bar.close()
+    with progress_bar("convert", "feedback") as progress:
+        report = run_convert_job(config, progress=progress)
     print(report.summary(), file=sys.stderr)
     for feedback_id, reason in report.failed[:10]:
         print(f"failed: {feedback_id}: {reason}", file=sys.stderr)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..config.cli import add_job_parser
 
@@ -39,19 +38,12 @@ def print_list() -> int:
 def run(config, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tqdm import tqdm
+    from ..runs import progress_bar
 
     from .batch import print_summary, run_corrupt_job
 
-    bar = tqdm(total=0, unit="img", desc="corrupt", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    summary = run_corrupt_job(config, progress)
-    bar.close()
+    with progress_bar("corrupt", "img") as progress:
+        summary = run_corrupt_job(config, progress)
     print_summary(summary)
     if summary.failed:
         return 2 if Path(config.source).is_file() else 3

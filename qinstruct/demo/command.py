@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ..config.cli import add_job_parser
 
@@ -18,18 +17,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_world(config, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from ..runs import progress_bar
 
     from .world import build_world
 
-    bar = tqdm(total=config.images + config.eval_images, unit="img", desc="demo world", file=sys.stderr,
-               disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.n = done
-        bar.refresh()
-
-    summary = build_world(config, progress)
-    bar.close()
+    with progress_bar("demo world", "img") as progress:
+        summary = build_world(config, progress)
     print(json.dumps(summary["counts"]))
     return 0

@@ -11,6 +11,7 @@ from typing import ClassVar
 from ..config import option
 from ..config.cli import add_job_parser
 from ..errors import UserError
+from ..runs import progress_bar
 
 
 @dataclass(kw_only=True)
@@ -53,17 +54,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _progress():
-    from tqdm import tqdm
-
-    bar = tqdm(total=0, unit="item", desc="eval", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total, bar.n = total, done
-        bar.refresh()
-    return progress
-
-
 def _print(result, args) -> int:
     """The summary on stdout; items that could not be scored said on stderr, exit status 3 (as a batch with
     bad files): the numbers are then over fewer items than asked."""
@@ -76,19 +66,24 @@ def _print(result, args) -> int:
 def run_a1(config, args) -> int:
     from .jobs import run_a1 as run
 
-    return _print(run(config, None if config.answers else _progress()), args)
+    if config.answers:
+        return _print(run(config), args)
+    with progress_bar("eval", "item") as progress:
+        return _print(run(config, progress), args)
 
 
 def run_a2(config, args) -> int:
     from .jobs import run_a2 as run
 
-    return _print(run(config, _progress()), args)
+    with progress_bar("eval", "item") as progress:
+        return _print(run(config, progress), args)
 
 
 def run_a3(config, args) -> int:
     from .jobs import run_a3 as run
 
-    return _print(run(config, _progress()), args)
+    with progress_bar("eval", "item") as progress:
+        return _print(run(config, progress), args)
 
 
 def run_iqa(config, args) -> int:

@@ -38,9 +38,7 @@ def _quiet_libraries() -> None:
 
 
 def run(config, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from ..runs import RunFolder
+    from ..runs import RunFolder, progress_bar
     from .trainer import HELD_BY_PARENT, run_training
 
     _stop_on_terminate()
@@ -54,15 +52,8 @@ def run(config, args: argparse.Namespace) -> int:
             if status != 0:
                 raise SystemExit(status)
         return 0
-    bar = tqdm(total=0, unit="step", desc="train", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    result = run_training(config, progress)
-    bar.close()
+    with progress_bar("train", "step") as progress:
+        result = run_training(config, progress)
     if os.environ.get("RANK", "0") != "0":
         return 0  # process 0 reports for all
     print(f"{result.steps} steps in {result.seconds:.0f} s; train loss {result.train_loss:.4f}"
