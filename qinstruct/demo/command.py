@@ -1,4 +1,4 @@
-"""`qinstruct demo world`: build the embedded demo world."""
+"""`qinstruct demo world`: build the embedded demo world; `qinstruct demo reproduce`: the paper's experiment on it."""
 from __future__ import annotations
 
 import argparse
@@ -9,11 +9,15 @@ from ..config.cli import add_job_parser
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from .config import WorldConfig
+    from .reproduce import ReproduceConfig
 
     parser = subparsers.add_parser("demo", help="the embedded demo world (offline, reproducible)")
     verbs = parser.add_subparsers(title="demo verbs", metavar="VERB", required=True)
     add_job_parser(verbs, "world", WorldConfig, run_world,
                    help="generate images, synthetic feedbacks, content data and evaluation sets")
+    add_job_parser(verbs, "reproduce", ReproduceConfig, run_reproduce,
+                   help="world -> conversion -> micro models trained with each strategy -> A1/A3 -> the paper's "
+                        "tables (resumable)")
 
 
 def run_world(config, args: argparse.Namespace) -> int:
@@ -24,4 +28,13 @@ def run_world(config, args: argparse.Namespace) -> int:
     with progress_bar("demo world", "img") as progress:
         summary = build_world(config, progress)
     print(json.dumps(summary["counts"]))
+    return 0
+
+
+def run_reproduce(config, args: argparse.Namespace) -> int:
+    from .reproduce import reproduce
+
+    report = reproduce(config)
+    print(report.read_text(encoding="utf-8").split("### A1")[0].rstrip())  # the header and the strategies table
+    print(report)
     return 0

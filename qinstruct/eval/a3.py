@@ -34,11 +34,14 @@ def _logistic(x, b1, b2, b3, b4):
 
 def logistic_plcc(scores: np.ndarray, mos: np.ndarray) -> float | None:
     """PLCC after fitting the 4-parameter logistic of VQEG; None when the fit does not converge."""
-    from scipy.optimize import curve_fit
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
     from scipy.stats import pearsonr
 
     guess = [mos.max(), mos.min(), float(np.mean(scores)), float(np.std(scores)) or 1.0]
-    with np.errstate(over="ignore"):  # exp overflows to inf on the way: the curve is then exactly b2 there
+    with np.errstate(over="ignore"), warnings.catch_warnings():  # exp overflows on the way: the curve is b2 there
+        warnings.simplefilter("ignore", OptimizeWarning)  # no covariance estimate: only the fitted curve is used
         try:
             parameters, _ = curve_fit(_logistic, scores, mos, p0=guess, maxfev=20000)
         except (RuntimeError, ValueError):

@@ -1,0 +1,193 @@
+"""`qinstruct demo reproduce`: the paper's experiment in miniature, end to end, on the demo world.
+
+world -> offline conversion -> an untrained micro model -> `train` for baseline (high-level data only), mix,
+after (low-level data on the finished baseline) and replace -> `eval` A1 (letter and likelihood) and A3 on the
+held-out sets -> the paper's tables with +Δ against the baseline (Table 3: A1 by type and concern; Table 6: A3;
+Table 9: the strategies side by side) and the radar, written to REPRO/report/.
+
+Every stage is one of the studio's own jobs with its own run folder, so the whole pipeline resumes where it
+stopped: a finished stage is skipped, an interrupted training continues from its last checkpoint, an
+interrupted evaluation from its last item.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from ..config import check_config, option
+
+STRATEGIES = ("baseline", "mix", "after", "replace")
+
+
+@dataclass(frozen=True)
+class Plan:
+    images: int
+    eval_images: int
+    micro: str  # the micro model's size (models/micro.py)
+    steps: int
+    join: int  # exchanges per joined conversation
+    batch: int
+
+
+PLANS = {"small": Plan(images=200, eval_images=40, micro="small", steps=30, join=4, batch=16),
+         "full": Plan(images=2000, eval_images=400, micro="full", steps=420, join=4, batch=32)}
+
+
+@dataclass(kw_only=True)
+class ReproduceConfig:
+    COMMAND: ClassVar = ("demo", "reproduce")
+
+    out: str = option("workspace/reproduce", help="the reproduction's folder: world, conversion, models, runs, "
+                      "evaluations and report/ (run again to resume)")
+    size: str = option("full", help="full: the shipped models' recipe; small: a few CPU minutes (what the tests "
+                       "run)", choices=list(PLANS))
+    seed: int = option(0, help="seed of the world, the models and the training", min=0)
+    device: str = option("cpu", help="where to train and evaluate", choices=["cpu", "cuda"])
+    strategies: list[str] = option(default_factory=lambda: list(STRATEGIES), choices=list(STRATEGIES),
+                                   help="strategies to train (after needs baseline)")
+
+    def validate(self) -> None:
+        from ..config import ConfigError
+
+        if "after" in self.strategies and "baseline" not in self.strategies:
+            raise ConfigError("strategies: after continues from the baseline's model: include baseline")
+
+
+def say(step: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True)
+
+
+def _world(root: Path, plan: Plan, seed: int) -> Path:
+    from .config import WorldConfig
+    from .world import build_world
+
+    world = root / "world"
+    if not (world / "world.json").is_file():
+        say(f"world: {plan.images} training and {plan.eval_images} held-out images")
+        build_world(WorldConfig(out=str(world), images=plan.images, eval_images=plan.eval_images, seed=seed))
+    return world
+
+
+def _conversion(root: Path, world: Path) -> Path:
+    from ..convert.job import ConvertJobConfig, run_convert_job
+
+    items = root / "convert" / "items.json"
+    if not items.is_file():
+        say("conversion: the world's feedbacks into instruction items (offline rules)")
+        run_convert_job(ConvertJobConfig(input=str(world / "pathway.jsonl"), out=str(items.parent)))
+    return items
+
+
+def world_texts(world: Path) -> list[str]:
+    """The world's own sentences (content conversations and feedbacks), for the micro model's tokenizer."""
+    texts = []
+    for item in json.loads((world / "instruct_content.json").read_text(encoding="utf-8")):
+        texts += [turn["value"].replace("<image>", "").strip() for turn in item["conversations"]]
+    for line in (world / "pathway.jsonl").read_text(encoding="utf-8").splitlines():
+        texts += json.loads(line)["feedbacks"]
+    return texts
+
+
+def _base(root: Path, world: Path, plan: Plan, seed: int) -> Path:
+    from ..fileio import write_json
+    from ..models.micro import build_micro
+
+    base = root / "models" / "micro-untrained"
+    if not (base / "qinstruct.json").is_file():
+        say(f"micro model ({plan.micro}): untrained, tokenizer from the world's text")
+        model, processor = build_micro(world_texts(world), size=plan.micro, seed=seed)
+        model.save_pretrained(base)
+        processor.save_pretrained(base)
+        write_json(base / "qinstruct.json", {"label": f"micro {plan.micro} (untrained)", "trained": False})
+    return base
+
+
+def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path, items: Path, base: Path):
+    """The recipe measured for micro models (../shared/notes/micro-world-study.md): everything trained from
+    scratch at lr 1e-3, the items about one image joined into conversations, long answers thinned."""
+    from ..train.config import TrainConfig
+
+    plan = PLANS[config.size]
+    start = root / "runs" / "baseline" / "model" if strategy == "after" else base
+    return TrainConfig(model=str(start), output_dir=str(root / "runs" / strategy), strategy=strategy,
+                       high_level=[str(world / "instruct_content.json")], low_level=[str(items)],
+                       image_root=str(world), kind_ratios=["pathway=0.25", "extended=0.25"],
+                       join_per_image=plan.join, eval_fraction=0.005, max_length=512, seed=config.seed,
+                       method="full", tune_vision_tower=True, learning_rate=1e-3, warmup_ratio=0.1,
+                       weight_decay=0.01, batch_size=plan.batch, max_steps=plan.steps, eval_steps=plan.steps,
+                       save_steps=max(10, plan.steps // 4), logging_steps=10, device=config.device,
+                       gradient_checkpointing=False, bf16=config.device == "cuda", group_by_length=False)
+
+
+def _train(config: ReproduceConfig, root: Path, world: Path, items: Path, base: Path) -> dict[str, Path]:
+    from ..train.trainer import run_training
+
+    models = {}
+    for strategy in [s for s in STRATEGIES if s in config.strategies]:  # baseline before after
+        model = root / "runs" / strategy / "model"
+        if not (model / "qinstruct.json").is_file():
+            say(f"train {strategy}: {PLANS[config.size].steps} steps")
+            run_training(train_config(config, strategy, root, world, items, base))
+        models[strategy] = model
+    return models
+
+
+def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str, Path]) -> list[Path]:
+    from ..eval.jobs import A1Config, A3Config, run_a1, run_a3
+
+    specs = [str(path) for path in models.values()]
+    common = dict(models=specs, image_root=str(world), device=config.device, batch_size=16)
+    say(f"evaluate A1 (letter and likelihood) and A3 on the held-out sets: {', '.join(models)}")
+    run_a1(A1Config(**common, questions=str(world / "eval" / "llvisionqa.json"), out=str(root / "evals" / "a1")))
+    run_a3(A3Config(**common, mos=[f"{world / 'eval' / 'mos.json'}=demo"], out=str(root / "evals" / "a3")))
+    return [root / "evals" / "a1", root / "evals" / "a3"]
+
+
+def strategies_table(runs: list[Path], models: dict[str, Path]):
+    """Table 9's shape: one row per strategy, the headline of each protocol."""
+    from ..eval.jobs import summary_of
+    from ..eval.report import Table
+
+    a1, a3 = (summary_of(run) for run in runs)
+    columns = ["A1 likelihood", "A1 letter", "A1 letter parsed", "A3 SRCC", "A3 PLCC"]
+    rows = {}
+    for strategy, model in models.items():
+        one, three = a1["models"].get(str(model), {}), a3["models"].get(str(model), {}).get("demo", {})
+        letter = one.get("letter", {})
+        rows[strategy] = [one.get("likelihood", {}).get("overall"), letter.get("overall"),
+                          1 - letter.get("unparsed", 0) / letter["n"] if letter.get("n") else None,
+                          three.get("srcc"), three.get("plcc")]
+    return Table("Strategies (Table 9's shape: the demo's held-out sets)", columns, rows)
+
+
+def reproduce(config: ReproduceConfig) -> Path:
+    """Run (or resume) every stage; returns report/report.md."""
+    from ..eval.jobs import summary_of
+    from ..eval.report import ReportConfig, write_report
+    from ..fileio import write_text
+
+    check_config(config)
+    root, plan = Path(config.out), PLANS[config.size]
+    started = time.perf_counter()
+    world = _world(root, plan, config.seed)
+    items = _conversion(root, world)
+    base = _base(root, world, plan, config.seed)
+    models = _train(config, root, world, items, base)
+    runs = _evaluate(config, root, world, models)
+    baseline = str(models["baseline"]) if "baseline" in models else ""
+    report = write_report(ReportConfig(runs=[str(run) for run in runs], out=str(root / "report"),
+                                       baseline=baseline))
+    table = strategies_table(runs, models).markdown("baseline" if baseline else None)
+    minutes = (time.perf_counter() - started) / 60
+    header = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
+              f"`qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
+              f"--device {config.device}`; this run: {minutes:.1f} min.\n\n{table}\n")
+    write_text(report, header + report.read_text(encoding="utf-8").split("\n", 1)[1])
+    write_text(root / "report" / "strategies.json", json.dumps({
+        s: {"a1": summary_of(runs[0])["models"].get(str(m)), "a3": summary_of(runs[1])["models"].get(str(m))}
+        for s, m in models.items()}, indent=1))
+    return report
