@@ -60,6 +60,22 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return Path(path)
 
 
+def write_files_and_zip(out_dir: str | Path, files: dict[str, bytes], archive: str = "report.zip") -> Path:
+    """Each file into out_dir, and an archive of them all; the same files give the same archive bytes (its
+    entries carry a fixed date)."""
+    import io
+    import zipfile
+
+    out_dir = Path(out_dir)
+    for name, data in files.items():
+        write_bytes(out_dir / name, data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as handle:
+        for name, data in files.items():
+            handle.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    return write_bytes(out_dir / archive, buffer.getvalue())
+
+
 def write_json(path: str | Path, data: Any, indent: int | None = 1) -> Path:
     return write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 

@@ -13,15 +13,16 @@ from qinstruct.demo.standins import BASELINE, TUNED
 from qinstruct.eval.arena import leaderboard, load_votes
 from qinstruct.eval.background import WAITING
 from qinstruct.eval.jobs import studio_configs, summary_of
-from qinstruct.eval.report import radar, tables
+from qinstruct.eval.report import ReportConfig, radar, tables, write_report
 from qinstruct.models.pool import list_model_specs
 from qinstruct.runs import list_runs
+from qinstruct.workspace import safe_name
 
 from ..context import AppContext
 from ..forms import bind, reports_errors
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
-ACTIVITY_ID = "eval-activity"
+ACTIVITY_ID, EXPORT_ID = "eval-activity", "eval-export"
 PROTOCOLS = ["A1", "A3", "A2"]
 POLL_S = 0.5
 
@@ -85,6 +86,18 @@ def compare(ctx: AppContext, runs):
 
 
 @reports_errors
+def export(ctx: AppContext, runs):
+    """The compared runs as a report (Markdown, CSV tables, radar, scatters) zipped, under evals/reports/."""
+    allowed = set(eval_runs(ctx))
+    chosen = [run for run in runs or [] if run in allowed]
+    if not chosen:
+        raise gr.Error("Choose the runs to export under Compare earlier runs.")
+    out = ctx.workspace.evals / "reports" / safe_name("+".join(chosen))
+    write_report(ReportConfig(runs=[str(ctx.workspace.evals / run) for run in chosen], out=str(out)))
+    return str(out / "report.zip")
+
+
+@reports_errors
 def arena(ctx: AppContext, include_open):
     board = leaderboard(load_votes(str(ctx.workspace.chat_log), bool(include_open))).as_dict()
     if not board["ratings"]:
@@ -120,6 +133,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 run_button = gr.Button("Evaluate", variant="primary")
                 runs = gr.Dropdown(eval_runs(ctx), multiselect=True, allow_custom_value=True,
                                    label="Compare earlier runs")
+                export_button = gr.Button("Export them (Markdown, CSV, PNG in a zip)", size="sm")
+                exported = gr.File(label="Report", interactive=False, elem_id=EXPORT_ID)
             with gr.Column(scale=3):
                 busy = gr.Markdown(elem_id=ACTIVITY_ID)
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
@@ -139,6 +154,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                            limit], [status, result, chart, runs], api_name="eval_run",
                      concurrency_limit=None)  # watching only: the worker runs one evaluation at a time
     runs.change(bind(compare, ctx), runs, [result, chart], api_name="eval_compare")
+    export_button.click(bind(export, ctx), runs, exported, api_name="eval_export")
     refresh.click(bind(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
     blocks.load(bind(eval_runs_update, ctx), None, runs, api_name=False)
     timer.tick(bind(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")

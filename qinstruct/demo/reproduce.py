@@ -179,14 +179,13 @@ def reproduce(config: ReproduceConfig) -> Path:
     models = _train(config, root, world, items, base)
     runs = _evaluate(config, root, world, models)
     baseline = str(models["baseline"]) if "baseline" in models else ""
-    report = write_report(ReportConfig(runs=[str(run) for run in runs], out=str(root / "report"),
-                                       baseline=baseline))
     table = strategies_table(runs, models).markdown("baseline" if baseline else None)
     minutes = (time.perf_counter() - started) / 60
-    header = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
-              f"`qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
-              f"--device {config.device}`; this run: {minutes:.1f} min.\n\n{table}\n")
-    write_text(report, header + report.read_text(encoding="utf-8").split("\n", 1)[1])
+    preamble = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
+                f"`qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
+                f"--device {config.device}`; this run: {minutes:.1f} min.\n\n{table}\n")
+    report = write_report(ReportConfig(runs=[str(run) for run in runs], out=str(root / "report"),
+                                       baseline=baseline), preamble)
     write_text(root / "report" / "strategies.json", json.dumps({
         s: {"a1": summary_of(runs[0])["models"].get(str(m)), "a3": summary_of(runs[1])["models"].get(str(m))}
         for s, m in models.items()}, indent=1))

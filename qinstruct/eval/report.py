@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from ..config import option
 from ..data.records import QUESTION_CONCERNS, QUESTION_TYPES
-from ..fileio import write_bytes, write_text
+from ..fileio import write_files_and_zip
 from .jobs import summary_of
 
 A1_COLUMNS = [*QUESTION_TYPES.values(), *QUESTION_CONCERNS.values(), "Overall"]
@@ -217,13 +217,13 @@ def png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def write_report(config: ReportConfig) -> Path:
-    """report.md with every table, a CSV per table, radar.png and the A3 scatters into config.out."""
+def write_report(config: ReportConfig, preamble: str = "") -> Path:
+    """report.md (after `preamble`) with every table, a CSV per table, radar.png, the A3 scatters and the
+    scaling curve into config.out, plus report.zip of them all; returns report.md."""
     from ..config import check_config
     from ..workspace import safe_name
 
     check_config(config)
-    out = Path(config.out)
     loaded = [(Path(r), summary_of(Path(r))) for r in config.runs]
     missing = [str(run) for run, summary in loaded if summary is None]
     if missing:
@@ -233,22 +233,26 @@ def write_report(config: ReportConfig) -> Path:
     summaries = [summary for _, summary in loaded]
     models = [m for s in summaries for m in s["models"]]
     baseline = config.baseline or (models[0] if models else None)
-    parts = ["# Evaluation report", "", f"Baseline for +Δ: `{baseline}`." if baseline else "", ""]
+    labels = model_labels(models)
+    parts = ["# Evaluation report", "", f"Baseline for +Δ: `{labels.get(baseline, baseline)}`." if baseline else "",
+             ""]
+    files: dict[str, bytes] = {}
     for index, table in enumerate(tables(summaries)):
         parts.append(table.markdown(baseline))
-        write_text(out / f"table{index + 1}_{safe_name(table.title.split(' (')[0].lower())}.csv", table.csv())
-    write_bytes(out / "radar.png", png(radar(summaries)))
+        files[f"table{index + 1}_{safe_name(table.title.split(' (')[0].lower())}.csv"] = table.csv().encode()
+    files["radar.png"] = png(radar(summaries))
     parts += ["![abilities](radar.png)", ""]
     curve = scaling(summaries)
     if curve is not None:
-        write_bytes(out / "scaling.png", png(curve))
+        files["scaling.png"] = png(curve)
         parts += ["![scaling](scaling.png)", ""]
-    labels = model_labels(models)
     for run, summary in loaded:
         if summary["protocol"] == "a3":
             for model, per_set in summary["models"].items():
                 for dataset in per_set:
                     name = f"scatter_{safe_name(labels[model])}_{safe_name(dataset)}.png"
-                    write_bytes(out / name, png(scatter(run, model, dataset, labels[model])))
+                    files[name] = png(scatter(run, model, dataset, labels[model]))
                     parts.append(f"![{labels[model]} on {dataset}]({name})")
-    return write_text(out / "report.md", "\n".join(parts) + "\n")
+    files["report.md"] = (preamble + "\n".join(parts) + "\n").encode()
+    write_files_and_zip(config.out, files)
+    return Path(config.out) / "report.md"

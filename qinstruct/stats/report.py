@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from PIL import Image
 
 from ..config import check_config
 from ..data.vocabulary import load_vocabulary
-from ..fileio import write_bytes
+from ..fileio import write_files_and_zip
 from . import figures
 from .config import StatsConfig
 from .balance import BalanceConfig, balance, flatness, histogram
@@ -124,13 +123,7 @@ def export_report(report: StatsReport, out_dir: Path) -> Path:
     files: dict[str, bytes] = {f"{name}.png": figures.to_png(image) for name, image in report.images.items()}
     files.update({name: content.encode() for name, content in report_tables(report).items()})
     files["report.md"] = report_markdown(report).encode()
-    for name, data in files.items():
-        write_bytes(out_dir / name, data)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
-    return write_bytes(out_dir / "report.zip", buffer.getvalue())
+    return write_files_and_zip(out_dir, files)
 
 
 def run_report(config: StatsConfig) -> tuple[StatsReport, Path]:

@@ -2,6 +2,7 @@
 runs compared, the arena from blind votes, and a browser screenshot."""
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,11 @@ def test_evaluate_compare_and_arena(client, studio):
     assert (evals / "tab-a1" / "summary.json").is_file() and (evals / "tab-a3" / "items.jsonl").is_file()
     compared, _ = client.predict(["tab-a1"], api_name="/eval_compare")
     assert "A1 perception" in compared and "A3" not in compared
+    archive = client.predict(["tab-a1", "tab-a3"], api_name="/eval_export")
+    with zipfile.ZipFile(archive) as exported:
+        names = exported.namelist()
+        assert "report.md" in names and "radar.png" in names and any(n.endswith(".csv") for n in names)
+        assert "A3 quality assessment" in exported.read("report.md").decode()
     for _ in range(3):  # blind votes in the Chat tab feed the arena
         client.predict(left=MODELS[0], right=MODELS[1], blind=True, image=None, text="Is this image clear?",
                        max_tokens=8, temperature=0, top_p=1, trust=False, api_key="", api_name="/chat_send")
