@@ -28,7 +28,7 @@ def step_of(status: str) -> int:
     return int(status.split("step ")[1].split(" ")[0].replace(",", "")) if "step " in status else 0
 
 
-def watch_until(client, run: str, done, timeout: float = 240):
+def watch_until(client, run: str, done, timeout: float = 600):  # generous: a loaded CI machine trains slowly
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = client.predict(run, api_name="/tune_watch")[0]
