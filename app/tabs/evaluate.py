@@ -67,8 +67,8 @@ def evaluate(ctx: AppContext, name, models, protocols, questions, mos, reference
     status = f"Done: {len(finished)} of {len(configs)} evaluation(s).{failures}{warnings}\n\nThe same from a " \
              f"shell:\n\n{commands}"
     yield (status, *render(finished),
-           gr.Dropdown(choices=eval_runs(ctx), value=[out.rsplit("/", 1)[-1] for out in outs if
-                                                      ctx.evaluations.state(out).summary is not None]))
+           gr.Dropdown(choices=eval_runs(ctx), value=[out.rsplit("/", 1)[-1] for out, state in zip(outs, states)
+                                                      if state.summary is not None]))
 
 
 def activity(ctx: AppContext, seen):

@@ -186,7 +186,7 @@ def reproduce(config: ReproduceConfig) -> Path:
                 f"--device {config.device}`; this run: {minutes:.1f} min.\n\n{table}\n")
     report = write_report(ReportConfig(runs=[str(run) for run in runs], out=str(root / "report"),
                                        baseline=baseline), preamble)
+    a1, a3 = (summary_of(run)["models"] for run in runs)  # read once, not per strategy
     write_text(root / "report" / "strategies.json", json.dumps({
-        s: {"a1": summary_of(runs[0])["models"].get(str(m)), "a3": summary_of(runs[1])["models"].get(str(m))}
-        for s, m in models.items()}, indent=1))
+        s: {"a1": a1.get(str(m)), "a3": a3.get(str(m))} for s, m in models.items()}, indent=1))
     return report
