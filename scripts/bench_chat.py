@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""CPU benchmark of a Chat turn on the demo's stand-ins (a tiny LLaVA and a LoRA on it, served as one batch):
+"""CPU benchmark of a Chat turn on a tiny random pair (a tiny LLaVA and a LoRA on it, served as one batch):
 transformers' generate() with peft's mixed-adapter batch vs our decoder (fused step, run eagerly on a CPU), in
 the same process on the same loaded pair, best of 5 turns each.  Also one side alone.
 
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qinstruct.demo.photos import demo_photo  # noqa: E402
-from qinstruct.demo.standins import ensure_standins  # noqa: E402
+from qinstruct.models.families import save_tiny_pair  # noqa: E402
 from qinstruct.models.chat import GenerationOptions, Turn  # noqa: E402
 from qinstruct.models.pair import stream_pair  # noqa: E402
 from qinstruct.models.pool import ModelPool  # noqa: E402
@@ -43,7 +43,7 @@ def main() -> int:
     options = GenerationOptions(max_new_tokens=args.tokens)
     image = demo_photo("chelsea")
     with tempfile.TemporaryDirectory() as folder:
-        left_spec, right_spec = ensure_standins(Path(folder), Path(folder))
+        left_spec, right_spec = save_tiny_pair(Path(folder) / "models")
         pair = ModelPool().pair(str(Path(folder) / left_spec), str(Path(folder) / right_spec))
 
         def both():

@@ -27,7 +27,7 @@ from bench_corrupt import cpu_name  # noqa: E402
 
 from qinstruct.data.loaders import load_llvisionqa  # noqa: E402
 from qinstruct.demo.config import WorldConfig  # noqa: E402
-from qinstruct.demo.standins import ensure_standins  # noqa: E402
+from qinstruct.models.families import save_tiny_pair  # noqa: E402
 from qinstruct.demo.world import build_world  # noqa: E402
 from qinstruct.eval.jobs import A3Config, run_a3  # noqa: E402
 from qinstruct.images import load_rgb  # noqa: E402
@@ -71,7 +71,7 @@ def main() -> None:
         root = Path(folder)
         world = root / "world"
         build_world(WorldConfig(out=str(world), images=40, eval_images=400, seed=1))
-        base, _ = ensure_standins(root, root / "models")
+        base, _ = save_tiny_pair(root / "models")
         model = str(root / base)
         timings = {1: [], args.batch_size: []}
         for attempt in range(args.repeats):

@@ -10,7 +10,8 @@ import gradio as gr
 
 from qinstruct.config import check_config
 from qinstruct.demo.photos import demo_photo, list_demo_photos
-from qinstruct.demo.standins import ensure_standins
+from qinstruct.demo.examples import held_out_examples
+from qinstruct.demo.shipped import default_pair
 from qinstruct.models.pool import list_model_specs
 from qinstruct.models.session import (VOTES, ChatSession, load_session, log_event, rate_both, regenerate,
                                       save_session, send, vote)
@@ -20,8 +21,14 @@ from qinstruct.models.types import GenerationOptions, LoadOptions
 from ..context import AppContext
 from ..forms import bind, bounds, label, reports_errors
 
-EXAMPLES = ["Describe and evaluate the quality of the image.", "Is this image clear?",
-            "Rate the quality of the image. Think step by step."]
+# the paper's prompts, then questions in the demo world's own words (what the micro demo models were taught)
+EXAMPLES = ["Describe and evaluate the quality of the image.", "Is this image blurry?",
+            "What kind of distortion is most obvious in this image?", "How is the overall quality of this image?",
+            "Is there noise in this image?", "What is shown in the image?"]
+MICRO_NOTE = ("The two sides start as the shipped **micro demo models**: 2M-parameter LLaVA-architecture models "
+              "trained by `qinstruct demo reproduce` on the synthetic demo world (64 px images). **micro-baseline** "
+              "learned content questions only; **micro-mix** also learned the low-level data (the paper's mix). "
+              "They know the demo world, not real photographs: try the held-out images below.")
 LEFT_ID, RIGHT_ID = "chat-left", "chat-right"
 PROMPT_ID, SEND_ID, RATE_ID = "chat-prompt", "chat-send", "chat-rate"
 RATING_IDS = ("chat-rating-left", "chat-rating-right")
@@ -163,8 +170,9 @@ def page_components(ctx: AppContext) -> dict:
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
-    default_left, default_right = ensure_standins(ctx.workspace.root, ctx.workspace.models)
+    default_left, default_right = default_pair(ctx.workspace.models, ctx.workspace.root)
     choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
+    examples = held_out_examples(ctx.workspace.folder("demo", "examples"))
     saved = page[SAVED_KEY]
     with gr.Tab("Chat", id="chat"):
         state = gr.State(None)
@@ -189,6 +197,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     top_p = gr.Slider(step=0.05, label=label(GenerationOptions, "top_p"),
                                       **bounds(GenerationOptions, "top_p"))
             with gr.Column(scale=3):
+                if (default_left, default_right) != (None, None):
+                    gr.Markdown(MICRO_NOTE)
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 with gr.Row():
                     with gr.Column():
@@ -201,7 +211,11 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     prompt = gr.Textbox(placeholder="Ask both models about the image…", show_label=False, scale=5,
                                         elem_id=PROMPT_ID)
                     send_button = gr.Button("Send", variant="primary", scale=1, elem_id=SEND_ID)
-                gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Prompts from the paper")
+                gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Example prompts")
+                gr.Examples([[str(path)] for path, _ in examples], inputs=image, examples_per_page=16,
+                            example_labels=[caption for _, caption in examples],
+                            label="Held-out demo images (never trained on): pristine, then blur, noise and "
+                            "over-exposure at severities 1-5")
                 with gr.Row():
                     rate_button = gr.Button("Rate", elem_id=RATE_ID)
                     regen_button = gr.Button("Regenerate")

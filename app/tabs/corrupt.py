@@ -9,7 +9,12 @@ import gradio as gr
 from qinstruct.corrupt import SEVERITIES, list_corruptions
 from qinstruct.corrupt.batch import CorruptJobConfig, run_corrupt_job
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
+from qinstruct.config.render import shell_line
 from qinstruct.demo.photos import demo_photo, list_demo_photos
+from qinstruct.demo.shipped import default_pair
+from qinstruct.images import load_rgb
+from qinstruct.models.jobs import RateConfig, rate_cells
+from qinstruct.models.pool import list_model_specs
 
 from ..context import AppContext
 from ..forms import bind, bounds, label, reports_errors, shell_note
@@ -22,6 +27,7 @@ STATUS_ID = "corrupt-status"
 SELECTED_ID = "corrupt-selected"
 ORIGINAL_ID = "corrupt-original"
 BATCH_STATUS_ID = "corrupt-batch-status"
+SCORE_ID, SCORES_ID = "corrupt-score", "corrupt-scores"
 
 SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size (up to 16 MP)", 0)]
 DEFAULT_PHOTO = "astronaut"
@@ -56,6 +62,45 @@ def make_grid(ctx: AppContext, image, corruptions, severities, seed, max_side):
                         seed=int(seed or 0), max_side=int(max_side))
     result, reused = run_grid(image, config, ctx.workspace.grids)
     return _grid_outputs(result, reused, len(config.severities))
+
+
+def scores_table(result: GridResult, labels: list[str], ratings: list[list]) -> str:
+    """P(good) and the Q-Align score of each cell, one row per corruption, 'model 1 / model 2' in each cell."""
+    severities = sorted({c.severity for c in result.cells})
+    by_cell = {(c.corruption, c.severity): k + 1 for k, c in enumerate(result.cells)}  # 0 is the original
+
+    def both(index: int) -> str:
+        return " / ".join(f"{r[index].p_good:.2f} ({r[index].score5:.1f})" for r in ratings)
+
+    lines = [f"P(good) (Q-Align score /5) of **{' / '.join(labels)}**, each cell corrupted at the model's input "
+             f"size (what it sees). Original: {both(0)}", "",
+             "| corruption | " + " | ".join(f"s{s}" for s in severities) + " |",
+             "|---|" + "---:|" * len(severities)]
+    for name in dict.fromkeys(c.corruption for c in result.cells):
+        lines.append(f"| {name} | " + " | ".join(both(by_cell[name, s]) if (name, s) in by_cell else ""
+                                                 for s in severities) + " |")
+    return "\n".join(lines)
+
+
+@reports_errors
+def score_grid(ctx: AppContext, folder: str, left: str, right: str):
+    """Each grid cell rated by two models (the shipped micro baseline and tuned ones by default)."""
+    if not folder:
+        raise gr.Error("Make a grid first.")
+    result = load_grid(Path(folder))
+    cells = [(c.corruption, c.severity) for c in result.cells]
+    original = load_rgb(result.path(result.original))
+    sides = ctx.pool.pair(left, right).sides
+    ratings = rate_cells(sides, original, cells, result.seed)
+    items = [(str(result.path(c.preview)), f"{c.corruption} s{c.severity} · P(good) "
+              + " / ".join(f"{r[k + 1].p_good:.2f}" for r in ratings)) for k, c in enumerate(result.cells)]
+    image = str(result.path(result.original).relative_to(ctx.workspace.root))
+    names, severities = list(dict.fromkeys(n for n, _ in cells)), sorted({s for _, s in cells})
+    commands = [RateConfig(images=[image], model=side.spec, corruptions=names, severities=severities,
+                           seed=result.seed) for side in sides]
+    shell = "\n".join(f"- `{shell_line(command)}`" for command in commands)
+    table = scores_table(result, [side.label.split(":")[0] for side in sides], ratings)
+    return gr.Gallery(value=items), f"{table}\n\nSame scores from a shell (in the workspace):\n\n{shell}"
 
 
 def default_grid(ctx: AppContext):
@@ -117,6 +162,8 @@ def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
+    score_defaults = default_pair(ctx.workspace.models, ctx.workspace.root)
+    model_choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
     with gr.Tab("Corrupt", id="corrupt"):
         grid_folder = gr.State("")
         with gr.Row():
@@ -143,6 +190,15 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 with gr.Row():
                     download_cell = gr.DownloadButton("Download selected (PNG)", interactive=False)
                     download_zip = gr.DownloadButton("Download grid (.zip with contact sheet)", interactive=False)
+                with gr.Accordion("Score each cell with two models (P(good) and the Q-Align 5-level score)",
+                                  open=True):
+                    with gr.Row():
+                        score_left = gr.Dropdown(model_choices, value=score_defaults[0], allow_custom_value=True,
+                                                 label="Model 1 (the micro baseline by default)")
+                        score_right = gr.Dropdown(model_choices, value=score_defaults[1], allow_custom_value=True,
+                                                  label="Model 2 (the micro tuned model by default)")
+                        score_button = gr.Button("Score cells", elem_id=SCORE_ID)
+                    scores = gr.Markdown(elem_id=SCORES_ID)
         with gr.Accordion("Batch: corrupt a folder (resumable, writes manifest.jsonl)", open=False):
             gr.Markdown("Uses the corruptions, severities and seed chosen above, or the paper's random assignment "
                         "(one of the 15 corruptions and a severity per image). Outputs go to the workspace; "
@@ -164,6 +220,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     photo.input(demo_photo, photo, image, api_name="demo_photo")
     run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
               api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
+    score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
+                       api_name="corrupt_score", concurrency_id="device", concurrency_limit=1)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
     batch_run.click(bind(run_batch, ctx), [batch_files, batch_folder, corruptions, severities, seed,
                                                         random_assign, workers, batch_name],

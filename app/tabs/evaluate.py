@@ -9,7 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from qinstruct.config import shell_line
-from qinstruct.demo.standins import BASELINE, TUNED
+from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
 from qinstruct.eval.arena import leaderboard, load_votes
 from qinstruct.eval.background import WAITING
 from qinstruct.eval.jobs import studio_configs, summary_of
@@ -22,7 +22,7 @@ from ..context import AppContext
 from ..forms import bind, reports_errors
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
-ACTIVITY_ID, EXPORT_ID = "eval-activity", "eval-export"
+ACTIVITY_ID, EXPORT_ID, SHIPPED_ID = "eval-activity", "eval-export", "eval-shipped"
 PROTOCOLS = ["A1", "A3", "A2"]
 POLL_S = 0.5
 
@@ -113,9 +113,18 @@ def arena(ctx: AppContext, include_open):
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
+    defaults = [spec for spec in default_pair(ctx.workspace.models, ctx.workspace.root) if spec]
     choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
-    defaults = [spec for spec in (f"models/{BASELINE}", f"models/{TUNED}") if spec in choices]
+    shipped = shipped_report()
     with gr.Tab("Evaluate", id="evaluate"):
+        if shipped:
+            with gr.Accordion("The shipped micro demo models: their reproduction's tables (measured when they were "
+                              "trained; nothing re-runs)", open=False, elem_id=SHIPPED_ID):
+                with gr.Row():
+                    gr.Markdown(shipped)
+                    if shipped_radar():
+                        gr.Image(str(shipped_radar()), label="Abilities (the radar)", interactive=False,
+                                 show_label=True)
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 name = gr.Textbox("demo", label="Run name (folders under the workspace's evals/)")

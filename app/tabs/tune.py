@@ -23,11 +23,11 @@ DEMO_CONVERSION = "demo-offline"
 
 
 def demo_values(ctx: AppContext) -> dict:
-    """The demo run: the demo's base model, its world's content data and its offline conversion, a few CPU
-    minutes.  Paths are relative to the workspace, as a user types them."""
-    from qinstruct.demo.standins import BASELINE
+    """The demo run: the paper's "after" strategy on the shipped micro baseline with the demo world's offline
+    conversion, a few CPU minutes.  Paths are relative to the workspace, as a user types them."""
+    from qinstruct.demo.shipped import BASELINE
 
-    return {"model": f"models/{BASELINE}", "strategy": "mix", "high_level": ["demo/world/instruct_content.json"],
+    return {"model": f"models/{BASELINE}", "strategy": "after", "high_level": ["demo/world/instruct_content.json"],
             "low_level": [f"convert/{DEMO_CONVERSION}/items.json"], "image_root": "demo/world", "method": "lora",
             "lora_r": 16, "lora_alpha": 32, "max_steps": 80, "batch_size": 8, "learning_rate": 1e-3,
             "eval_steps": 20, "save_steps": 20, "gradient_checkpointing": False, "device": "cpu",
@@ -138,7 +138,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             with gr.Column(scale=2, min_width=360):
                 gr.Markdown("Instruction tuning with the paper's strategies. The demo run below trains the demo's "
                             "model on its world's data on the CPU in a few minutes (prepare its data once).")
-                name = gr.Textbox("demo-mix", label="Run name (its folder under the workspace's runs/)")
+                name = gr.Textbox("demo-after", label="Run name (its folder under the workspace's runs/)")
                 prepare = gr.Button("Prepare the demo's data (offline conversion)", size="sm")
                 controls = config_form(TrainConfig, demo_values(ctx), skip=SKIP)
                 with gr.Row():

@@ -28,13 +28,16 @@ class Plan:
     images: int
     eval_images: int
     micro: str  # the micro model's size (models/micro.py)
-    steps: int
+    steps: dict[str, int]  # per strategy: after starts from the finished baseline, so it needs fewer
     join: int  # exchanges per joined conversation
     batch: int
 
 
-PLANS = {"small": Plan(images=200, eval_images=40, micro="small", steps=30, join=4, batch=16),
-         "full": Plan(images=2000, eval_images=400, micro="full", steps=420, join=4, batch=32)}
+PLANS = {"small": Plan(images=200, eval_images=40, micro="small", join=4, batch=16,
+                       steps={"baseline": 30, "mix": 30, "after": 20, "replace": 20}),
+         "full": Plan(images=2000, eval_images=400, micro="full", join=4, batch=32,
+                      steps={"baseline": 300, "mix": 1000, "after": 400, "replace": 400})}
+CONVERTED_SHARE = 0.3  # of the offline conversion's items: its wordings are not the held-out set's (lowlevel.py)
 
 
 @dataclass(kw_only=True)
@@ -49,6 +52,8 @@ class ReproduceConfig:
     device: str = option("cpu", help="where to train and evaluate", choices=["cpu", "cuda"])
     strategies: list[str] = option(default_factory=lambda: list(STRATEGIES), choices=list(STRATEGIES),
                                    help="strategies to train (after needs baseline)")
+    ship: str = option("", help="also copy the trained models (half precision, with manifests) and the report "
+                       "here: how assets/models/ is made")
 
     def validate(self) -> None:
         from ..config import ConfigError
@@ -82,31 +87,44 @@ def _conversion(root: Path, world: Path) -> Path:
     return items
 
 
-def world_texts(world: Path) -> list[str]:
-    """The world's own sentences (content conversations and feedbacks), for the micro model's tokenizer."""
+def world_texts(world: Path, item_files: list[Path] = ()) -> list[str]:
+    """The world's own sentences (conversations and feedbacks), for the micro model's tokenizer."""
     texts = []
-    for item in json.loads((world / "instruct_content.json").read_text(encoding="utf-8")):
-        texts += [turn["value"].replace("<image>", "").strip() for turn in item["conversations"]]
+    for path in [world / "instruct_content.json", *item_files]:
+        for item in json.loads(path.read_text(encoding="utf-8")):
+            texts += [turn["value"].replace("<image>", "").strip() for turn in item["conversations"]]
     for line in (world / "pathway.jsonl").read_text(encoding="utf-8").splitlines():
         texts += json.loads(line)["feedbacks"]
     return texts
 
 
-def _base(root: Path, world: Path, plan: Plan, seed: int) -> Path:
+def _perception(root: Path, world: Path, seed: int) -> Path:
+    from ..fileio import write_json
+    from .lowlevel import build_perception_items
+
+    items = root / "vqa" / "items.json"
+    if not items.is_file():
+        say("perception questions about the training images (the demo's VQA subset, demo/lowlevel.py)")
+        write_json(items, [item.to_json() for item in build_perception_items(world, seed)], indent=None)
+    return items
+
+
+def _base(root: Path, world: Path, plan: Plan, seed: int, item_files: list[Path]) -> Path:
     from ..fileio import write_json
     from ..models.micro import build_micro
 
     base = root / "models" / "micro-untrained"
     if not (base / "qinstruct.json").is_file():
         say(f"micro model ({plan.micro}): untrained, tokenizer from the world's text")
-        model, processor = build_micro(world_texts(world), size=plan.micro, seed=seed)
+        model, processor = build_micro(world_texts(world, item_files), size=plan.micro, seed=seed)
         model.save_pretrained(base)
         processor.save_pretrained(base)
         write_json(base / "qinstruct.json", {"label": f"micro {plan.micro} (untrained)", "trained": False})
     return base
 
 
-def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path, items: Path, base: Path):
+def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path, low_level: list[Path],
+                 base: Path):
     """The recipe measured for micro models (../shared/notes/micro-world-study.md): everything trained from
     scratch at lr 1e-3, the items about one image joined into conversations, long answers thinned."""
     from ..train.config import TrainConfig
@@ -114,24 +132,29 @@ def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path
     plan = PLANS[config.size]
     start = root / "runs" / "baseline" / "model" if strategy == "after" else base
     return TrainConfig(model=str(start), output_dir=str(root / "runs" / strategy), strategy=strategy,
-                       high_level=[str(world / "instruct_content.json")], low_level=[str(items)],
-                       image_root=str(world), kind_ratios=["pathway=0.25", "extended=0.25"],
+                       high_level=[str(world / "instruct_content.json")],
+                       low_level=[f"{low_level[0]}={CONVERTED_SHARE}", *map(str, low_level[1:])],
+                       image_root=str(world), kind_ratios=["extended=0.5"],
                        join_per_image=plan.join, eval_fraction=0.005, max_length=512, seed=config.seed,
                        method="full", tune_vision_tower=True, learning_rate=1e-3, warmup_ratio=0.1,
-                       weight_decay=0.01, batch_size=plan.batch, max_steps=plan.steps, eval_steps=plan.steps,
-                       save_steps=max(10, plan.steps // 4), logging_steps=10, device=config.device,
-                       gradient_checkpointing=False, bf16=config.device == "cuda", group_by_length=False)
+                       weight_decay=0.01, batch_size=plan.batch, max_steps=plan.steps[strategy],
+                       eval_steps=plan.steps[strategy], save_steps=max(10, plan.steps[strategy] // 4),
+                       logging_steps=10, device=config.device,
+                       gradient_checkpointing=False, bf16=config.device == "cuda",
+                       # random batches: grouped by length, a batch holds similar images, and the tower's batch
+                       # normalisation then erased what they share (measured: models that ignored the image)
+                       group_by_length=False)
 
 
-def _train(config: ReproduceConfig, root: Path, world: Path, items: Path, base: Path) -> dict[str, Path]:
+def _train(config: ReproduceConfig, root: Path, world: Path, low_level: list[Path], base: Path) -> dict[str, Path]:
     from ..train.trainer import run_training
 
     models = {}
     for strategy in [s for s in STRATEGIES if s in config.strategies]:  # baseline before after
         model = root / "runs" / strategy / "model"
         if not (model / "qinstruct.json").is_file():
-            say(f"train {strategy}: {PLANS[config.size].steps} steps")
-            run_training(train_config(config, strategy, root, world, items, base))
+            say(f"train {strategy}: {PLANS[config.size].steps[strategy]} steps")
+            run_training(train_config(config, strategy, root, world, low_level, base))
         models[strategy] = model
     return models
 
@@ -174,9 +197,9 @@ def reproduce(config: ReproduceConfig) -> Path:
     root, plan = Path(config.out), PLANS[config.size]
     started = time.perf_counter()
     world = _world(root, plan, config.seed)
-    items = _conversion(root, world)
-    base = _base(root, world, plan, config.seed)
-    models = _train(config, root, world, items, base)
+    low_level = [_conversion(root, world), _perception(root, world, config.seed)]
+    base = _base(root, world, plan, config.seed, low_level)
+    models = _train(config, root, world, low_level, base)
     runs = _evaluate(config, root, world, models)
     baseline = str(models["baseline"]) if "baseline" in models else ""
     table = strategies_table(runs, models).markdown("baseline" if baseline else None)
@@ -189,4 +212,11 @@ def reproduce(config: ReproduceConfig) -> Path:
     a1, a3 = (summary_of(run)["models"] for run in runs)  # read once, not per strategy
     write_text(root / "report" / "strategies.json", json.dumps({
         s: {"a1": a1.get(str(m)), "a3": a3.get(str(m))} for s, m in models.items()}, indent=1))
+    if config.ship:
+        from .shipped import ship
+
+        command = (f"qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
+                   f"--device {config.device} --ship {config.ship}")
+        for folder in ship(root, models, Path(config.ship), command, config.seed, config.size):
+            say(f"shipped {folder}")
     return report

@@ -113,7 +113,7 @@ class RowStreamer:
 def use_fast_path(loaded: LoadedModel, options: GenerationOptions) -> bool:
     """GraphDecoder for greedy decoding of LLaVA / Idefics3 decoders, on any device: on a GPU it is compiled and
     replayed as a CUDA graph; on a CPU it runs eagerly and still beats generate() (the fused step, and no peft
-    mixed-batch routing for two sides: 1.7x per Chat turn on the demo's stand-ins).  QINSTRUCT_FASTGEN=never
+    mixed-batch routing for two sides: 1.7x per Chat turn on a tiny LLaVA and a LoRA on it).  QINSTRUCT_FASTGEN=never
     turns it off."""
     import os
 

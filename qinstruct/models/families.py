@@ -1,10 +1,12 @@
 """What differs between model families: chat templates for the tiny models we build, image preparation, and
 how a family's processor wants its images.  Tiny random models of each family are built here, in-process and
-offline (tests and the demo's untrained stand-ins); real checkpoints bring their own templates.
+offline (tests and benchmarks); real checkpoints bring their own templates.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from PIL import Image
@@ -175,3 +177,32 @@ def lora_pattern(vision: bool) -> str:
         return llm
     tower = rf".*\.({'|'.join(VISION_MODULES)})\.(?!merger).*\.(q_proj|k_proj|v_proj|out_proj|qkv|fc1|fc2)"
     return f"(?:{llm})|(?:{tower})"
+
+
+TINY_BASE, TINY_LORA = "tiny-llava", "tiny-llava-lora"
+
+
+def save_tiny_pair(models_dir: Path) -> tuple[str, str]:
+    """A tiny random LLaVA and a random LoRA adapter on it, saved in models_dir (if missing), for tests and
+    benchmarks of the folder-loading and one-base-two-sides (shared PeftModel) paths; returns their specs as
+    the studio writes them (models/NAME)."""
+    base, lora = models_dir / TINY_BASE, models_dir / TINY_LORA
+    if not (base / "qinstruct.json").is_file():
+        model, processor = tiny_model("llava", seed=0)
+        model.save_pretrained(base)
+        processor.save_pretrained(base)
+        (base / "qinstruct.json").write_text(json.dumps({"label": "tiny llava (untrained)", "trained": False}))
+    if not (lora / "qinstruct.json").is_file():
+        import torch
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForImageTextToText
+
+        torch.manual_seed(1)
+        model = AutoModelForImageTextToText.from_pretrained(base)
+        config = LoraConfig(r=8, lora_alpha=16, target_modules=r".*language_model.*\.(q_proj|v_proj)",
+                            init_lora_weights=False)  # random A and B: the two sides answer differently
+        peft_model = get_peft_model(model, config)
+        peft_model.peft_config["default"].base_model_name_or_path = f"../{TINY_BASE}"
+        peft_model.save_pretrained(lora)
+        (lora / "qinstruct.json").write_text(json.dumps({"label": "tiny llava + random LoRA", "trained": False}))
+    return f"models/{TINY_BASE}", f"models/{TINY_LORA}"

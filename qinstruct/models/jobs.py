@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
 from ..config import ConfigError, option
+from ..corrupt.registry import SEVERITIES, list_corruptions
 from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_rgb
 from .types import GenerationOptions, LoadOptions, Rating, Turn
 
@@ -37,11 +38,22 @@ class RateConfig(LoadOptions):
     compile: bool = option(False, help="compile the model's repeated blocks first (~20 s once on a GPU; faster "
                            "for many images)")
     max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images", gt=0)
+    corruptions: list[str] = option(default_factory=list, choices=list_corruptions, flag="--corruption",
+                                    metavar="NAME", help="also rate each image corrupted by these at each severity "
+                                    "(the Corrupt tab's score column), corrupted at the model's input size: what "
+                                    "the model sees")
+    severities: list[int] = option(default_factory=lambda: list(SEVERITIES), choices=SEVERITIES,
+                                   flag="--severity", metavar="N", help="severities of --corruption")
+    seed: int = option(0, help="seed of --corruption", min=0)
 
     def validate(self) -> None:
         LoadOptions.validate(self)
         if not self.images:
             raise ConfigError("images: give at least one image file")
+
+    @property
+    def cells(self) -> list[tuple[str, int]]:
+        return [(name, severity) for name in self.corruptions for severity in self.severities]
 
 
 @dataclass
@@ -104,8 +116,53 @@ class RatedImage:
         return {"path": self.path, **(self.rating.as_dict() if self.rating else {"error": self.error})}
 
 
+def input_side(model) -> int | None:
+    """The square side a local model's image processor resizes to (None: unknown, e.g. a remote model)."""
+    processor = getattr(getattr(model, "processor", None), "image_processor", None)
+    size = getattr(processor, "crop_size", None) or getattr(processor, "size", None)
+    size = dict(size) if size is not None and not isinstance(size, int) else size
+    if isinstance(size, dict):
+        size = size.get("height") or size.get("shortest_edge")
+    return int(size) if size else None
+
+
+def as_model_sees(model, image):
+    """The image at the model's input size, padded to a square first when its family pads (LLaVA): a corruption
+    applied after this is what the model sees, not one averaged away by the processor's downscaling."""
+    from PIL import Image
+
+    from .families import pad_to_square
+
+    side = input_side(model)
+    if side is None:
+        return image
+    family = getattr(model, "family", None)
+    if family is not None and family.pad_square:
+        image = pad_to_square(image.convert("RGB"), (127, 127, 127))
+    return image.convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
+
+
+def corrupted_variants(model, image, cells: list[tuple[str, int]], seed: int) -> list[tuple[str | None, int, object]]:
+    """(corruption, severity, image): the image as the model sees it, then each (corruption, severity) of it."""
+    from ..corrupt import corrupt
+
+    seen = as_model_sees(model, image)
+    return [(None, 0, seen)] + [(name, severity, corrupt(seen, name, severity, seed=seed)) for name, severity in cells]
+
+
+def rate_cells(models: list, image, cells: list[tuple[str, int]], seed: int) -> list[list[Rating]]:
+    """Per model: its rating of the image as it sees it, then of each (corruption, severity) of that (the
+    Corrupt tab's score column; `qinstruct rate IMAGE --corruption ... --severity ...` per model)."""
+    out = []
+    for model in models:
+        variants = corrupted_variants(model, image, cells, seed)
+        out.append(model.rate([variant for _, _, variant in variants], batch_size=16))
+    return out
+
+
 def run_rate(config: RateConfig) -> Iterator[RatedImage]:
-    """Rate every image, batch by batch; unreadable images come back with their error, in input order."""
+    """Rate every image (and its corrupted variants), batch by batch; unreadable images come back with their
+    error, in input order."""
     from .loading import load_model
 
     model = load_model(config.model, config.load_options())
@@ -114,10 +171,15 @@ def run_rate(config: RateConfig) -> Iterator[RatedImage]:
     pending: list[tuple[str, object]] = []
     for index, path in enumerate(config.images):
         try:
-            pending.append((path, load_rgb(path, config.max_megapixels)))
+            image = load_rgb(path, config.max_megapixels)
+            if config.corruptions:
+                pending += [(path if name is None else f"{path} [{name} s{severity}]", variant) for name, severity,
+                            variant in corrupted_variants(model, image, config.cells, config.seed)]
+            else:
+                pending.append((path, image))
         except ImageInputError as error:
             pending.append((path, error))
-        if len(pending) == config.batch_size or index == len(config.images) - 1:
+        if len(pending) >= config.batch_size or index == len(config.images) - 1:
             yield from _rate_batch(model, pending)
             pending = []
 
@@ -129,4 +191,5 @@ def _rate_batch(model, batch: list[tuple[str, object]]) -> Iterator[RatedImage]:
         yield RatedImage(path, error=str(image)) if isinstance(image, Exception) else RatedImage(path, next(ratings))
 
 
-__all__ = ["ChatConfig", "RateConfig", "RatedImage", "SideAnswer", "run_chat", "run_rate"]
+__all__ = ["ChatConfig", "RateConfig", "RatedImage", "SideAnswer", "corrupted_variants", "rate_cells", "run_chat",
+           "run_rate"]

@@ -1,6 +1,7 @@
 """A real studio, launched once per test session on a free loopback port."""
 import pytest
 
+from qinstruct.models.families import save_tiny_pair
 from ..helpers.studio import free_port  # noqa: F401 - the app tests import it from here
 
 
@@ -16,6 +17,7 @@ def studio(tmp_path_factory):
     workspace = Workspace.open(tmp_path_factory.mktemp("workspace"))
     # a small demo world, as `python -m app` builds on first start (default size there)
     build_world(WorldConfig(out=str(workspace.demo_world), images=240, eval_images=60, seed=1))
+    save_tiny_pair(workspace.models)  # a tiny LLaVA and a LoRA on it: the one-base-two-sides path
     # as `python -m app --allow-dir ../shared/data` would: the reference data may be read by typed paths
     access = AccessPolicy.for_studio(workspace.root, data_dirs=[str(SHARED_DATA)])
     blocks = build(workspace, access)

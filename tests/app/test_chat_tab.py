@@ -21,7 +21,9 @@ def said(chatbot, role):
 
 
 def ask(client, question, image, results, key):
-    answer = client.predict(image=handle_file(image), text=question, max_tokens=24, api_key="", api_name="/chat_send")
+    """A turn on the tiny LLaVA and its LoRA (one base model serving both sides), not the shipped defaults."""
+    answer = client.predict(left="models/tiny-llava", right="models/tiny-llava-lora", image=handle_file(image),
+                            text=question, max_tokens=24, api_key="", api_name="/chat_send")
     results[key] = answer
 
 
@@ -61,6 +63,18 @@ def test_two_sessions_do_not_see_each_other(studio, shared_data):
     assert votes[-1]["vote"] == "A is better" and len(votes[-1]["turns"][0]) == 2
     assert {r["session"] for r in log if r["type"] == "turn"} >= {votes[-1]["session"]}
     assert all(r["timing"]["seconds"][0] > 0 for r in log if r["type"] == "turn")
+
+
+def test_the_tab_opens_on_the_shipped_micro_models_and_they_differ_on_blur(studio):
+    """A newcomer's two clicks: a held-out blurred demo image, then "Is this image blurry?"."""
+    client = Client(studio["url"], verbose=False)
+    examples = sorted((studio["workspace"].root / "demo" / "examples").glob("*defocus_blur-s5.png"))
+    assert examples, "the held-out demo images are written when the tab is built"
+    left, right, _, status, _ = client.predict(image=handle_file(str(examples[0])), text="Is this image blurry?",
+                                               max_tokens=8, temperature=0, api_key="", api_name="/chat_send")
+    assert "micro baseline" in status and "micro mix" in status  # the shipped models, labelled
+    assert said(right, "assistant") == ["Yes"]  # the tuned model sees the blur
+    assert said(left, "assistant") != said(right, "assistant")
 
 
 def test_vote_without_conversation_is_a_message(studio):

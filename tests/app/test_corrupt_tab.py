@@ -61,3 +61,24 @@ def test_batch_endpoint_resumes_and_reports_bad_files(client, shared_data, studi
     assert "**0 written**, 2 already done" in status
     written = studio["workspace"].batches / "api-batch"
     assert len((written / "manifest.jsonl").read_text().splitlines()) == 2
+
+
+def test_score_column_falls_with_severity_for_the_tuned_model_only(client, studio):
+    """Under each cell, P(good) from the shipped micro baseline and tuned models (the tab's defaults)."""
+    example = studio["workspace"].root / "demo" / "examples"
+    photo = sorted(example.glob("*-pristine.png"))[0]  # a held-out demo image, written by the Chat tab
+    client.predict(handle_file(str(photo)), ["defocus_blur", "gaussian_noise"], [1, 3, 5], 0, 512,
+                   api_name="/corrupt_grid")
+    gallery, table = client.predict("models/micro-baseline", "models/micro-mix", api_name="/corrupt_score")
+    captions = [c["caption"] for c in gallery["value"]]
+    assert captions[0].startswith("defocus_blur s1 · P(good) ") and len(captions) == 6
+    tuned = [float(c.split(" / ")[1]) for c in captions]
+    assert tuned[0] > tuned[2] + 0.3 and tuned[3] > tuned[5] + 0.3  # blur and noise: s1 well above s5
+    assert "| defocus_blur |" in table and "qinstruct rate workspace" not in table
+    assert "--corruption defocus_blur gaussian_noise --severity 1 3 5" in table
+
+
+def test_score_needs_a_grid(studio):
+    with pytest.raises(Exception, match="Make a grid first"):
+        Client(studio["url"], verbose=False).predict("models/micro-baseline", "models/micro-mix",
+                                                     api_name="/corrupt_score")

@@ -12,7 +12,7 @@ from app.tabs import evaluate as tab
 
 from .browser import chromium_page
 
-MODELS = ["models/demo-baseline-untrained", "models/demo-tuned-untrained-lora"]
+MODELS = ["models/tiny-llava", "models/tiny-llava-lora"]
 
 
 @pytest.fixture(scope="module")

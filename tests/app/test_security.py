@@ -44,10 +44,10 @@ def test_uploaded_code_never_runs(client, studio, tmp_path):
     for source in (code, config):
         (uploaded / source.name).write_text(source.read_text())
     for spec in (str(uploaded), str(tmp_path), "../../../../" + str(uploaded)):
-        chat_a, chat_b, _, status, _ = send(client, spec, "models/demo-tuned-untrained-lora", trust=True)
+        chat_a, chat_b, _, status, _ = send(client, spec, "models/tiny-llava-lora", trust=True)
         assert "⚠" in status and ("model folders must be in the workspace" in status
                                   or "no such model folder" in status)
-    _, _, _, status, _ = send(client, "models/demo-baseline-untrained", "models/demo-tuned-untrained-lora", trust=True)
+    _, _, _, status, _ = send(client, "models/tiny-llava", "models/tiny-llava-lora", trust=True)
     assert "trust_remote_code is not allowed" in status
     assert not marker.exists()
 

@@ -60,10 +60,10 @@ def test_start_abort_resume_and_reattach(client, studio):
     chosen = other.predict("api-run", api_name="/tune_open_in_chat")  # the Chat tab's tuned side (and the tab)
     right = chosen["value"] if isinstance(chosen, dict) else chosen
     assert right == "runs/api-run/model"
-    answer = other.predict(left="models/demo-baseline-untrained", right=right, blind=False, image=None,
+    answer = other.predict(left="models/micro-baseline", right=right, blind=False, image=None,
                            text="Is this image clear?", max_tokens=8, temperature=0, top_p=1, trust=False,
                            api_key="", api_name="/chat_send")
-    assert "api-run (mix, lora, trained)" in answer[3]
+    assert "api-run (after, lora, trained)" in answer[3]
 
 
 def test_bad_form_values_are_messages(client):

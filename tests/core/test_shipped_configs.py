@@ -18,16 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "assets" / "configs").rglob("*.yaml"))
 # the order a new user would run them in: world, then what reads it
 RUN_ORDER = ["demo_world", "corrupt_random_assign", "convert_offline", "convert_openai_compatible", "stats_report",
-             "stats_balance", "data_export_llamafactory", "rate", "chat", "train_demo_cpu", "train_after_demo", "eval_a1_demo", "eval_a3_demo",
-             "eval_a2_demo", "eval_report_demo"]
+             "stats_balance", "data_export_llamafactory", "rate", "chat", "train_demo_cpu", "eval_a1_demo",
+             "eval_a3_demo", "eval_a2_demo", "eval_report_demo"]
 # real checkpoints and GPUs: loaded and checked, not run here
 LOAD_ONLY = ["train_llava15_7b_lora", "train_llava15_7b_full", "train_qwen2vl_lora", "eval_a1_llava15_7b",
              "eval_a3_llava15_7b"]
 # a smaller world and shorter runs than shipped, a local server instead of the real endpoint: flags after --config
 OVERRIDES = {"demo_world": ["--images", "60", "--eval-images", "12"],
              "convert_openai_compatible": ["--limit", "4"],
-             "train_demo_cpu": ["--max-steps", "6", "--eval-steps", "3", "--save-steps", "3"],
-             "train_after_demo": ["--max-steps", "4"],
+             "train_demo_cpu": ["--max-steps", "4", "--eval-steps", "2", "--save-steps", "2"],
              "eval_a1_demo": ["--limit", "6"]}
 
 
@@ -52,10 +51,8 @@ def test_config_loads_into_its_dataclass(path):
 
 
 def test_every_shipped_config_runs(tmp_path, monkeypatch):
-    from qinstruct.demo.standins import ensure_standins
-
     monkeypatch.chdir(tmp_path)  # the configs name paths under ./workspace, as after ./scripts/studio
-    ensure_standins(tmp_path, tmp_path / "workspace" / "models")
+    assert main(["demo", "models", "--workspace", "workspace"]) == 0  # the shipped micro models, as the studio
     by_name = {p.stem: p for p in CONFIGS}
     with openai_server(good_answer) as (url, _):
         OVERRIDES["convert_openai_compatible"] += ["--base-url", url]
@@ -70,11 +67,11 @@ def test_every_shipped_config_runs(tmp_path, monkeypatch):
     assert (tmp_path / "workspace/stats/reports/demo/report.zip").is_file()
     assert len((tmp_path / "workspace/corrupt/batches/random-assign/manifest.jsonl").read_text().splitlines()) == 60
     assert os.path.isfile(tmp_path / "workspace/stats/demo_eval_balanced.json")
-    after = json.loads((tmp_path / "workspace/runs/demo-mix-after/model/qinstruct.json").read_text())
+    after = json.loads((tmp_path / "workspace/runs/demo-after/model/qinstruct.json").read_text())
     assert after["strategy"] == "after" and after["metrics"]["steps"] == 4
     from qinstruct.models.loading import load_model
 
-    assert load_model(str(tmp_path / "workspace/runs/demo-mix-after/model")).trained  # loads on its base
+    assert load_model(str(tmp_path / "workspace/runs/demo-after/model")).trained  # a LoRA, loads on its base
     report = (tmp_path / "workspace/evals/demo-report/report.md").read_text()
     assert "A1 perception, likelihood protocol" in report and "demo SRCC" in report and "A2 description" in report
-    assert "| runs/demo-mix/model |" in report  # the tuned row, named without the shared folders
+    assert "| models/micro-mix |" in report  # the tuned row, named without the shared folders

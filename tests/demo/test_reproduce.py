@@ -4,17 +4,21 @@ import json
 import yaml
 
 from qinstruct.cli import main
+from qinstruct.demo.reproduce import PLANS
 
 
 def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     out = tmp_path / "repro"
     assert main(["demo", "reproduce", "--out", str(out), "--size", "small"]) == 0
     assert (out / "world" / "world.json").is_file() and (out / "convert" / "items.json").is_file()
+    vqa = json.loads((out / "vqa" / "items.json").read_text())
+    assert {item["form"] for item in vqa} == {"direct", "letter", "rating"}
+    assert all(item["image"].startswith("images/train/") for item in vqa)  # held-out images never trained on
     assert json.loads((out / "models" / "micro-untrained" / "config.json").read_text())["vision_config"][
         "model_type"] == "qinstruct_micro_tower"
     for strategy in ("baseline", "mix", "after", "replace"):
         marker = json.loads((out / "runs" / strategy / "model" / "qinstruct.json").read_text())
-        assert marker["strategy"] == strategy and marker["metrics"]["steps"] == 30
+        assert marker["strategy"] == strategy and marker["metrics"]["steps"] == PLANS["small"].steps[strategy]
     after = yaml.safe_load((out / "runs" / "after" / "config.yaml").read_text())["model"]
     assert after.endswith("runs/baseline/model")  # after continues from the finished baseline
     report = (out / "report" / "report.md").read_text()
@@ -23,6 +27,12 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     assert (out / "report" / "radar.png").stat().st_size > 1000
     strategies = json.loads((out / "report" / "strategies.json").read_text())
     assert strategies["mix"]["a1"]["likelihood"]["n"] == 80 and strategies["mix"]["a3"]["demo"]["n"] == 40
+
+    def low_level(strategy):  # the distortion questions, global and in context, by the option's likelihood
+        concerns = strategies[strategy]["a1"]["likelihood_option_only"]["by_concern"]
+        return concerns["Distortion"] + concerns["In-context Distortion"]
+
+    assert low_level("mix") > low_level("baseline") and low_level("after") > low_level("baseline")
     printed = capsys.readouterr()
     assert "Strategies (Table 9's shape" in printed.out
     stamp = (out / "runs" / "mix" / "model" / "qinstruct.json").stat().st_mtime

@@ -40,3 +40,27 @@ def test_rate_with_compiled_blocks_prints_the_same_ratings(shared_data, capsys):
     compiled = capsys.readouterr().out.strip().splitlines()
     assert counters["stats"]["unique_graphs"] >= 2  # the CLIP and the Llama layer were compiled and ran
     assert len(compiled) == 2 and compiled == plain  # 4 printed decimals: equal up to float reassociation
+
+
+def test_rate_corrupted_variants_at_the_models_input_size(shared_data, capsys):
+    """--corruption: the image as the model sees it, then each corruption x severity of that, one line each."""
+    from PIL import Image
+
+    from qinstruct.corrupt import corrupt
+    from qinstruct.models.jobs import as_model_sees, input_side
+    from qinstruct.models.loading import load_model
+
+    image = str(shared_data / "images" / "211.jpg")
+    assert main(["rate", "--model", "tiny:llava", image, "--corruption", "defocus_blur", "gaussian_noise",
+                 "--severity", "1", "5", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["path"] for r in rows] == [image] + [f"{image} [{c} s{s}]" for c in ("defocus_blur", "gaussian_noise")
+                                                   for s in (1, 5)]
+    model = load_model("tiny:llava")
+    side = input_side(model)
+    seen = as_model_sees(model, Image.open(image))
+    assert side and seen.size == (side, side)
+    again = model.rate([corrupt(seen, "gaussian_noise", 5, seed=0)])[0]
+    assert abs(again.p_good - rows[-1]["p_good"]) < 1e-5  # the same variant the command rated

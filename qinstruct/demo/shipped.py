@@ -1,0 +1,119 @@
+"""The trained micro demo models the project ships in assets/models/, and how they get there.
+
+`qinstruct demo reproduce --size full --ship assets/models` writes each strategy's model in half precision
+with a manifest (the command, seed, commit, recipe and its held-out metrics), plus the reproduction's report;
+the studio copies them into its workspace's models/ on start (so every path the page shows stays relative to
+the workspace) and opens the Chat tab on micro-baseline (left) and micro-mix (right).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
+MANIFEST = "manifest.json"
+REPORT = "report"  # assets/models/report/: the reproduction's tables and radar, shown by the Evaluate tab
+BASELINE, TUNED = "micro-baseline", "micro-mix"
+LABEL = "micro {strategy}: a 2M-parameter demo model trained on the synthetic demo world ({what})"
+WHAT = {"baseline": "content questions only", "mix": "content + low-level data mixed",
+        "after": "low-level data after the baseline", "replace": "low-level data only"}
+
+
+def commit_of(folder: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def headline(a1: dict | None, a3: dict | None) -> dict:
+    """The held-out figures a manifest and the Evaluate tab show for one model."""
+    a1, three = a1 or {}, (a3 or {}).get("demo", {})
+    return {"a1_likelihood_option_tokens": a1.get("likelihood_option_only", {}).get("overall"),
+            "a1_likelihood_whole_sequence": a1.get("likelihood", {}).get("overall"),
+            "a1_letter": a1.get("letter", {}).get("overall"),
+            "a1_by_type_option_tokens": a1.get("likelihood_option_only", {}).get("by_type"),
+            "a1_by_concern_option_tokens": a1.get("likelihood_option_only", {}).get("by_concern"),
+            "a3_srcc": three.get("srcc"), "a3_plcc": three.get("plcc")}
+
+
+def ship(root: Path, models: dict[str, Path], dest: Path, command: str, seed: int, size: str) -> list[Path]:
+    """Half-precision copies of the trained models with manifests, and the report, into dest."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from ..models import micro  # noqa: F401 - registers the micro tower before from_pretrained reads its config
+
+    strategies = json.loads((root / "report" / "strategies.json").read_text(encoding="utf-8"))
+    written = []
+    for strategy, source in models.items():
+        folder = dest / f"micro-{strategy}"
+        shutil.rmtree(folder, ignore_errors=True)
+        model = AutoModelForImageTextToText.from_pretrained(source, dtype=torch.float16)
+        model.save_pretrained(folder)
+        AutoProcessor.from_pretrained(source).save_pretrained(folder)
+        label = LABEL.format(strategy=strategy, what=WHAT[strategy])
+        (folder / "qinstruct.json").write_text(json.dumps({"label": label, "trained": True}) + "\n")
+        train = json.loads((source / "qinstruct.json").read_text(encoding="utf-8"))
+        manifest = {"name": folder.name, "strategy": strategy, "label": label, "command": command, "seed": seed,
+                    "size": size, "commit": commit_of(Path(__file__).parent), "dtype": "float16",
+                    "training": train.get("metrics"), "held_out": headline(**strategies.get(strategy, {}))}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        written.append(folder)
+    report = dest / REPORT
+    shutil.rmtree(report, ignore_errors=True)
+    report.mkdir(parents=True)
+    for name in ("report.md", "radar.png", "strategies.json"):
+        shutil.copy2(root / "report" / name, report / name)
+    return written
+
+
+def shipped_names(assets: Path = ASSETS) -> list[str]:
+    return sorted(p.name for p in assets.glob("micro-*") if (p / MANIFEST).is_file())
+
+
+def install(models_dir: Path, assets: Path = ASSETS) -> list[str]:
+    """Copy the shipped models into a workspace's models/ (again when the shipped manifest changed); returns
+    the names installed or already current."""
+    names = []
+    for name in shipped_names(assets):
+        source, target = assets / name, models_dir / name
+        if (target / MANIFEST).is_file() and (target / MANIFEST).read_bytes() == (source / MANIFEST).read_bytes():
+            names.append(name)
+            continue
+        # copied aside, then renamed: a crash mid-copy never leaves half a model under its name
+        staging = models_dir / f".{name}.{os.getpid()}.copying"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            staging.rename(target)
+        except OSError:  # another studio process installed it first
+            shutil.rmtree(staging, ignore_errors=True)
+        names.append(name)
+    return names
+
+
+def shipped_report(assets: Path = ASSETS) -> str | None:
+    """The reproduction's report, its tables only (the radar is shipped beside it as radar.png)."""
+    path = assets / REPORT / "report.md"
+    if not path.is_file():
+        return None
+    return "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("!["))
+
+
+def shipped_radar(assets: Path = ASSETS) -> Path | None:
+    path = assets / REPORT / "radar.png"
+    return path if path.is_file() else None
+
+
+def default_pair(models_dir: Path, root: Path) -> tuple[str | None, str | None]:
+    """The Chat tab's default sides, relative to the workspace: the shipped baseline and tuned models."""
+    installed = install(models_dir)
+    pick = [str((models_dir / name).relative_to(root)) if name in installed else None for name in (BASELINE, TUNED)]
+    return pick[0], pick[1]

@@ -1,0 +1,64 @@
+"""The micro demo models shipped in assets/models/: small, half precision, documented, installed into a
+workspace once, and the tuned one sees blur and noise where the baseline does not."""
+import json
+import shutil
+
+import pytest
+from safetensors import safe_open
+
+from qinstruct.cli import main
+from qinstruct.demo.examples import held_out_examples
+from qinstruct.demo.shipped import ASSETS, BASELINE, MANIFEST, TUNED, install, shipped_names, shipped_report
+from qinstruct.images import load_rgb
+from qinstruct.models.loading import load_model
+
+
+def test_shipped_models_are_small_half_precision_and_carry_their_manifest():
+    names = shipped_names()
+    assert {BASELINE, TUNED} <= set(names)
+    assert sum(f.stat().st_size for f in ASSETS.rglob("*") if f.is_file()) <= 25 * 2**20
+    for name in names:
+        manifest = json.loads((ASSETS / name / MANIFEST).read_text())
+        assert manifest["command"].startswith("qinstruct demo reproduce") and manifest["seed"] == 0
+        assert len(manifest["commit"] or "") == 40 and manifest["held_out"]["a3_srcc"] is not None
+        with safe_open(str(ASSETS / name / "model.safetensors"), "pt") as weights:
+            assert {str(weights.get_slice(k).get_dtype()) for k in weights.keys()} <= {"F16", "I64"}
+    assert "Strategies (Table 9's shape" in shipped_report()
+
+
+def test_install_copies_once_and_again_when_the_shipped_manifest_changes(tmp_path):
+    assets, models = tmp_path / "assets", tmp_path / "workspace" / "models"
+    shutil.copytree(ASSETS / BASELINE, assets / BASELINE)
+    models.mkdir(parents=True)
+    assert install(models, assets) == [BASELINE]
+    weights = models / BASELINE / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    assert install(models, assets) == [BASELINE] and weights.stat().st_mtime_ns == stamp  # current: untouched
+    (assets / BASELINE / MANIFEST).write_text((assets / BASELINE / MANIFEST).read_text().replace("seed", "seed "))
+    install(models, assets)
+    assert (models / BASELINE / MANIFEST).read_text() == (assets / BASELINE / MANIFEST).read_text()
+    assert not list(models.glob(".*copying"))
+
+
+def test_demo_models_command_installs_them_and_prints_their_figures(tmp_path, capsys):
+    assert main(["demo", "models", "--workspace", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{BASELINE}\t" in out and "a3_srcc" in out
+    assert load_model(str(tmp_path / "models" / TUNED)).trained
+
+
+def quality_drop(model, examples, corruption):
+    """P(good) of the pristine held-out images minus P(good) of the same images at severity 5."""
+    pristine = [load_rgb(p) for p, caption in examples if caption.endswith("pristine")]
+    worst = [load_rgb(p) for p, caption in examples if caption.endswith(f"{corruption} s5")]
+    good = [r.p_good for r in model.rate(pristine)]
+    bad = [r.p_good for r in model.rate(worst)]
+    return sum(good) / len(good) - sum(bad) / len(bad)
+
+
+@pytest.mark.parametrize("corruption", ["defocus_blur", "gaussian_noise"])
+def test_the_tuned_model_sees_blur_and_noise_the_baseline_does_not(tmp_path, corruption):
+    examples = held_out_examples(tmp_path)  # a held-out photograph and a scene, never trained on
+    baseline, tuned = load_model(str(ASSETS / BASELINE)), load_model(str(ASSETS / TUNED))
+    assert quality_drop(tuned, examples, corruption) > 0.3
+    assert abs(quality_drop(baseline, examples, corruption)) < 0.15
