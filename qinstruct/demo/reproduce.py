@@ -36,7 +36,7 @@ class Plan:
 PLANS = {"small": Plan(images=200, eval_images=40, micro="small", join=4, batch=16,
                        steps={"baseline": 30, "mix": 30, "after": 20, "replace": 20}),
          "full": Plan(images=2000, eval_images=400, micro="full", join=4, batch=32,
-                      steps={"baseline": 300, "mix": 1000, "after": 400, "replace": 400})}
+                      steps={"baseline": 300, "mix": 800, "after": 200, "replace": 200})}
 CONVERTED_SHARE = 0.3  # of the offline conversion's items: its wordings are not the held-out set's (lowlevel.py)
 
 
