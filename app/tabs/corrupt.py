@@ -87,6 +87,8 @@ def score_grid(ctx: AppContext, folder: str, left: str, right: str):
     """Each grid cell rated by two models (the shipped micro baseline and tuned ones by default)."""
     if not folder:
         raise gr.Error("Make a grid first.")
+    if not left or not right:
+        raise gr.Error("Choose a model on each side.")
     result = load_grid(Path(folder))
     cells = [(c.corruption, c.severity) for c in result.cells]
     original = load_rgb(result.path(result.original))

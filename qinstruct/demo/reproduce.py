@@ -176,12 +176,14 @@ def strategies_table(runs: list[Path], models: dict[str, Path]):
     from ..eval.report import Table
 
     a1, a3 = (summary_of(run) for run in runs)
-    columns = ["A1 likelihood", "A1 letter", "A1 letter parsed", "A3 SRCC", "A3 PLCC"]
+    columns = ["A1 likelihood, option tokens", "A1 likelihood, whole sequence", "A1 letter", "A1 letter parsed",
+               "A3 SRCC", "A3 PLCC"]
     rows = {}
     for strategy, model in models.items():
         one, three = a1["models"].get(str(model), {}), a3["models"].get(str(model), {}).get("demo", {})
         letter = one.get("letter", {})
-        rows[strategy] = [one.get("likelihood", {}).get("overall"), letter.get("overall"),
+        rows[strategy] = [one.get("likelihood_option_only", {}).get("overall"),
+                          one.get("likelihood", {}).get("overall"), letter.get("overall"),
                           1 - letter.get("unparsed", 0) / letter["n"] if letter.get("n") else None,
                           three.get("srcc"), three.get("plcc")]
     return Table("Strategies (Table 9's shape: the demo's held-out sets)", columns, rows)
@@ -196,6 +198,7 @@ def reproduce(config: ReproduceConfig) -> Path:
     check_config(config)
     root, plan = Path(config.out), PLANS[config.size]
     started = time.perf_counter()
+    resumed = (root / "world" / "world.json").is_file()
     world = _world(root, plan, config.seed)
     low_level = [_conversion(root, world), _perception(root, world, config.seed)]
     base = _base(root, world, plan, config.seed, low_level)
@@ -206,7 +209,8 @@ def reproduce(config: ReproduceConfig) -> Path:
     minutes = (time.perf_counter() - started) / 60
     preamble = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
                 f"`qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
-                f"--device {config.device}`; this run: {minutes:.1f} min.\n\n{table}\n")
+                f"--device {config.device}`; this invocation: {minutes:.1f} min"
+                + (" (it resumed: stages finished before were skipped)" if resumed else "") + f".\n\n{table}\n")
     report = write_report(ReportConfig(runs=[str(run) for run in runs], out=str(root / "report"),
                                        baseline=baseline), preamble)
     a1, a3 = (summary_of(run)["models"] for run in runs)  # read once, not per strategy

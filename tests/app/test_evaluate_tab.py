@@ -43,7 +43,8 @@ def test_evaluate_compare_and_arena(client, studio):
                        max_tokens=8, temperature=0, top_p=1, trust=False, api_key="", api_name="/chat_send")
         client.predict(api_name="/chat_vote_a")
     ratings, matrix = client.predict(False, api_name="/eval_arena")
-    assert {row[0] for row in ratings["data"]} == set(MODELS) and "Votes per pair" in matrix
+    # the browser's blind vote on the Chat tab's default models may be in the same log
+    assert set(MODELS) <= {row[0] for row in ratings["data"]} and "Votes per pair" in matrix
 
 
 def test_bad_choices_are_messages(client):

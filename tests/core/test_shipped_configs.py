@@ -74,4 +74,4 @@ def test_every_shipped_config_runs(tmp_path, monkeypatch):
     assert load_model(str(tmp_path / "workspace/runs/demo-after/model")).trained  # a LoRA, loads on its base
     report = (tmp_path / "workspace/evals/demo-report/report.md").read_text()
     assert "A1 perception, likelihood protocol" in report and "demo SRCC" in report and "A2 description" in report
-    assert "| models/micro-mix |" in report  # the tuned row, named without the shared folders
+    assert "| micro-mix |" in report  # the tuned row, named without the shared folders
