@@ -141,8 +141,9 @@ def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path
                        eval_steps=plan.steps[strategy], save_steps=max(10, plan.steps[strategy] // 4),
                        logging_steps=10, device=config.device,
                        gradient_checkpointing=False, bf16=config.device == "cuda",
-                       # random batches: grouped by length, a batch holds similar images, and the tower's batch
-                       # normalisation then erased what they share (measured: models that ignored the image)
+                       # random batches: with batches grouped by length the micro models learned to ignore the
+                       # image (measured twice, constant answers; the cause, maybe the tower's batch norm over
+                       # similar images, is not isolated)
                        group_by_length=False)
 
 

@@ -23,3 +23,7 @@ def test_default_grid_click_cell_and_screenshot(studio, artifacts):
         assert page.locator(f"#{tab.ORIGINAL_ID} img").count() == 1
         page.get_by_text("zoom_blur · s3").first.wait_for()
         page.screenshot(path=str(artifacts / "corrupt_tab.png"), full_page=True)
+        page.locator(f"#{tab.SCORE_ID}").click()  # the score column: P(good) of both micro models under each cell
+        page.locator(f"#{tab.SCORES_ID}").get_by_text("Original:").wait_for(timeout=120_000)
+        assert "P(good)" in page.locator(f"#{tab.GALLERY_ID}").inner_text()
+        page.screenshot(path=str(artifacts / "corrupt_tab_scores.png"), full_page=True)

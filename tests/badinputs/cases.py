@@ -101,6 +101,9 @@ CLI_CASES = [
     cli("max new tokens 0", "chat --model tiny:llava --prompt hi --max-new-tokens 0", (2,),
         "--max-new-tokens: expected a value >= 1"),
     cli("rate: a folder as an image", RATE % "twins", (3,), "is a folder"),
+    cli("rate: an unknown corruption", RATE % "cmyk.jpg" + " --corruption smudge", (2,), "smudge"),
+    cli("rate: corrupted variants of awkward modes", "rate --model tiny:llava {I}/cmyk.jpg {I}/float.tif "
+        "--corruption fog --severity 5", (0,)),
     cli("rate: awkward image modes", "rate --model tiny:llava {I}/cmyk.jpg {I}/lab.tif {I}/float.tif "
         "{I}/grey16.png {I}/palette.png", (0,), "P(good)="),
     cli("model without processor files", "chat --model {M}/no-processor --prompt hi --max-new-tokens 4", (1,),
@@ -152,6 +155,10 @@ API_CASES = [
                                                "severities": [1], "seed": 0, "max_side": 512}, "ok", "1 cells"),
     Api("grid: float TIFF upload", "/corrupt_grid", {"image": "file:{I}/float.tif", "corruptions": ["snow"],
                                                      "severities": [2], "seed": 0, "max_side": 512}, "ok", "1 cells"),
+    Api("grid: score with one side empty", "/corrupt_score", {"left": "", "right": "models/micro-mix"}, "error",
+        "Choose a model on each side"),  # after the grids above: this session has one
+    Api("grid: score a float TIFF's cells", "/corrupt_score", {"left": "models/micro-baseline",
+        "right": "models/micro-mix"}, "ok", "P(good)"),
     Api("grid: 100 MP at original size", "/corrupt_grid", {"image": "file:{I}/hundred-mp.png", "corruptions": ["fog"],
                                                            "severities": [1], "seed": 0, "max_side": 0}, "error",
         "over the 16 MP limit"),
