@@ -3,8 +3,12 @@ import json
 
 import yaml
 
+from safetensors import safe_open
+
 from qinstruct.cli import main
 from qinstruct.demo.reproduce import PLANS
+from qinstruct.demo.shipped import shipped_names, shipped_report
+from qinstruct.models.loading import load_model
 
 
 def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
@@ -36,6 +40,16 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     printed = capsys.readouterr()
     assert "Strategies (Table 9's shape" in printed.out
     stamp = (out / "runs" / "mix" / "model" / "qinstruct.json").stat().st_mtime
-    assert main(["demo", "reproduce", "--out", str(out), "--size", "small"]) == 0  # resumes: nothing retrained
+    ship = tmp_path / "ship"  # resumes (nothing retrained) and ships the models as assets/models/ is made
+    assert main(["demo", "reproduce", "--out", str(out), "--size", "small", "--ship", str(ship)]) == 0
     assert (out / "runs" / "mix" / "model" / "qinstruct.json").stat().st_mtime == stamp
     assert "train mix" not in capsys.readouterr().err
+    assert shipped_names(ship) == ["micro-after", "micro-baseline", "micro-mix", "micro-replace"]
+    manifest = json.loads((ship / "micro-mix" / "manifest.json").read_text())
+    assert manifest["command"].endswith(f"--ship {ship}")
+    assert manifest["training"]["steps"] == PLANS["small"].steps["mix"]
+    assert manifest["held_out"]["a1_likelihood_option_tokens"] == strategies["mix"]["a1"]["likelihood_option_only"][
+        "overall"]
+    with safe_open(str(ship / "micro-mix" / "model.safetensors"), "pt") as weights:
+        assert {str(weights.get_slice(k).get_dtype()) for k in weights.keys()} <= {"F16", "I64"}
+    assert load_model(str(ship / "micro-mix")).trained and "Strategies" in shipped_report(ship)
