@@ -127,19 +127,16 @@ def input_side(model) -> int | None:
 
 
 def as_model_sees(model, image):
-    """The image at the model's input size, padded to a square first when its family pads (LLaVA): a corruption
-    applied after this is what the model sees, not one averaged away by the processor's downscaling."""
+    """The image at the model's input size, prepared as the model prepares it (LLaVA pads to a square): a
+    corruption applied after this is what the model sees, not one averaged away by the processor's downscaling."""
     from PIL import Image
 
-    from .families import pad_to_square
+    from .chat import prepare_image
 
     side = input_side(model)
     if side is None:
         return image
-    family = getattr(model, "family", None)
-    if family is not None and family.pad_square:
-        image = pad_to_square(image.convert("RGB"), (127, 127, 127))
-    return image.convert("RGB").resize((side, side), Image.Resampling.BICUBIC)
+    return prepare_image(model, image).resize((side, side), Image.Resampling.BICUBIC)
 
 
 def corrupted_variants(model, image, cells: list[tuple[str, int]], seed: int) -> list[tuple[str | None, int, object]]:
