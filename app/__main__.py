@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoints-only", action="store_true",
                         help="users may reach only the --endpoint URLs (and $OPENAI_BASE_URL or OpenAI): the server "
                         "makes no request to a URL a user types")
+    parser.add_argument("--max-jobs", type=int, default=None, metavar="N",
+                        help="long jobs (trainings, evaluations, batches) running at once; more wait as queued "
+                        "(default: half the cores, at least 1)")
     parser.add_argument("--ssl-keyfile", default=None)
     parser.add_argument("--ssl-certfile", default=None)
     return parser.parse_args(argv)
@@ -72,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to serve on {args.host} without --auth USER:PASSWORD (anyone on the network could use "
               "the studio); bind 127.0.0.1 or add --auth", file=sys.stderr)
         return 2
-    from qinstruct.access import AccessPolicy
+    if args.max_jobs is not None and not 1 <= args.max_jobs <= 64:
+        print("--max-jobs expects a number from 1 to 64", file=sys.stderr)
+        return 2
+    from qinstruct.access import AccessPolicy, install_process_policy
     from qinstruct.workspace import Workspace
 
     from .main import build, launch_kwargs
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_demo_world(workspace)
     access = AccessPolicy.for_studio(workspace.root, args.allow_dir, args.models_dir, args.trust_remote_code,
                                      args.endpoint, args.endpoints_only)
-    blocks = build(workspace, access)
+    install_process_policy(access)  # whatever loads a model or reads a data file in this process obeys it
+    blocks = build(workspace, access, args.max_jobs)
     blocks.queue(default_concurrency_limit=2)
     print(f"Q-Instruct Studio on http://{args.host}:{args.port}  (workspace {workspace.root})", flush=True)
     blocks.launch(server_name=args.host, server_port=args.port, auth=args.auth, quiet=True,

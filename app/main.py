@@ -20,10 +20,11 @@ CSS = """
 """
 
 
-def build(workspace: Workspace | str | None = None, access: AccessPolicy | None = None) -> gr.Blocks:
+def build(workspace: Workspace | str | None = None, access: AccessPolicy | None = None,
+          max_jobs: int | None = None) -> gr.Blocks:
     """Create the studio.  Nothing heavy runs here: tabs compute when a user asks, or on page load."""
     workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
-    ctx = AppContext.open(workspace, access)
+    ctx = AppContext.open(workspace, access, max_jobs)
     with gr.Blocks(title="Q-Instruct Studio", analytics_enabled=False) as blocks:
         gr.Markdown(
             "# Q-Instruct Studio\n"

@@ -1,19 +1,29 @@
 """What a user of this process may reach: folders to read data and models from, code to trust, keys to send.
 
 On the command line the user started the process, so everything is theirs (`AccessPolicy.unrestricted()`).
-In the studio a browser user is not the operator: paths typed in the UI resolve only inside the workspace and
-the folders the operator listed; model specs resolve only to the workspace's models, the operator's model
-folders and hub ids (never an uploaded folder); remote code runs only for the specs the operator listed; and
-the environment's API key goes only to the endpoints the operator configured.
+In the studio a browser user is not the operator: paths typed in the UI -- and the image paths inside the data
+files they name -- resolve only inside the workspace and the folders the operator listed, never into the
+workspace's private folders; model specs resolve only to the workspace's models, the operator's model folders
+and hub ids (never an uploaded folder); remote code runs only for the specs the operator listed; and the
+environment's API key goes only to the endpoints the operator configured.
+
+Every process has one policy (`process_policy()`): the command line's, unless the process is a job the studio
+launched, which inherits the studio's policy through its environment (`policy_environment`).  Whatever loads a
+model or opens a path from a data file and is not handed a policy uses that one, so a job started from a tab
+obeys the studio's rules even in code that never heard of the studio.
 """
 from __future__ import annotations
 
+import json
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import ConfigError
-from .endpoints import COMMAND_LINE, KeyPolicy
+from .endpoints import COMMAND_LINE, USER_KEY_ENV, KeyPolicy
+
+POLICY_ENV = "QINSTRUCT_ACCESS"  # a launched job's policy, as JSON (paths and endpoints only: never a key)
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
@@ -33,6 +43,7 @@ class AccessPolicy:
     base: Path | None = None  # relative paths resolve here (the workspace) rather than the working directory
     trusted_specs: frozenset[str] | None = None  # None: trust_remote_code when asked; else only these specs
     keys: KeyPolicy = field(default=COMMAND_LINE)
+    private: tuple[Path, ...] = ()  # inside the roots, yet never reachable (secrets, users' chats, caches)
 
     @classmethod
     def unrestricted(cls) -> "AccessPolicy":
@@ -44,13 +55,42 @@ class AccessPolicy:
                    endpoints_only: bool = False) -> "AccessPolicy":
         """The studio's policy from the operator's flags (their paths are the operator's: relative to the
         directory the studio was started in, ~ expanded)."""
+        from .workspace import PRIVATE_FOLDERS
+
         root = Path(workspace_root).resolve()
         data = tuple(dict.fromkeys([root, *(_operator_path(d) for d in data_dirs)]))
         models = tuple(dict.fromkeys([(root / "models").resolve(), (root / "runs").resolve(),
                                       *(_operator_path(d) for d in model_dirs)]))
         trusted = frozenset(str(_operator_path(s)) if _operator_path(s).exists() else s.strip()
                             for s in trusted_specs)
-        return cls(data, models, root, trusted, KeyPolicy.for_studio(list(endpoints), endpoints_only))
+        private = tuple((root / folder).resolve() for folder in PRIVATE_FOLDERS)
+        return cls(data, models, root, trusted, KeyPolicy.for_studio(list(endpoints), endpoints_only), private)
+
+    def to_json(self) -> str:
+        """The policy for a job's environment: paths and endpoints, never a key."""
+        def paths(values):
+            return None if values is None else [str(p) for p in values]
+        return json.dumps({"data_roots": paths(self.data_roots), "model_roots": paths(self.model_roots),
+                           "base": str(self.base) if self.base else None, "private": paths(self.private),
+                           "trusted_specs": None if self.trusted_specs is None else sorted(self.trusted_specs),
+                           "env_key_endpoints": None if self.keys.env_key_endpoints is None
+                           else sorted(self.keys.env_key_endpoints), "only_configured": self.keys.only_configured})
+
+    @classmethod
+    def from_json(cls, text: str) -> "AccessPolicy":
+        """The policy a launched job was given; anything unreadable gives the strictest policy (nothing to read)."""
+        try:
+            data = json.loads(text)
+            def paths(key):
+                return None if data.get(key) is None else tuple(Path(p) for p in data[key])
+            trusted = data.get("trusted_specs")
+            endpoints = data.get("env_key_endpoints")
+            return cls(paths("data_roots"), paths("model_roots"), Path(data["base"]) if data.get("base") else None,
+                       None if trusted is None else frozenset(trusted),
+                       KeyPolicy(None if endpoints is None else frozenset(endpoints), bool(data.get("only_configured"))),
+                       paths("private") or ())
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return cls((), (), Path("/nonexistent"), frozenset(), KeyPolicy(frozenset(), True))
 
     @property
     def restricted(self) -> bool:
@@ -69,12 +109,30 @@ class AccessPolicy:
         if not text or not text.strip():
             raise ConfigError(f"{what}: empty")
         path = self._resolve(text)
-        if self.data_roots is not None and not _inside(path, self.data_roots):
-            raise AccessDenied(f"{text}: outside the folders this studio may read (the workspace"
+        self._confine(path, text)
+        return path
+
+    def _confine(self, path: Path, shown: str) -> None:
+        """Refuse a resolved path outside the data roots or inside a private folder.  The message is the same
+        whether the path exists or not: a refusal must not tell a user what the server holds."""
+        if self.data_roots is None:
+            return
+        if not _inside(path, self.data_roots) or _inside(path, self.private):
+            raise AccessDenied(f"{shown}: outside the folders this studio may read (the workspace"
                                + (" and the folders its operator listed" if len(self.data_roots) > 1 else "")
                                + "); copy the data into the workspace or ask the operator to start the studio "
                                "with --allow-dir")
-        return path
+
+    def data_file_path(self, root: str | Path, relative: str | Path) -> Path:
+        """A path read from inside a data file (an item's image), joined to its root and confined exactly like
+        a typed path: an absolute or ../ path in a questions, MOS or training file reaches nothing a user could
+        not type."""
+        path = Path(root) / str(relative)
+        if self.data_roots is None:
+            return path
+        resolved = path.resolve()
+        self._confine(resolved, str(relative))
+        return resolved
 
     def data_spec(self, text: str) -> str:
         """FILE or FILE=SOURCE with FILE confined like data_path (statistics inputs name their source)."""
@@ -90,7 +148,7 @@ class AccessPolicy:
             return path if path.exists() or _looks_like_path(text) else None
         path = self._resolve(text)
         if path.exists():
-            if not _inside(path, self.model_roots or ()):
+            if not _inside(path, self.model_roots or ()) or _inside(path, self.private):
                 raise AccessDenied(f"{text}: model folders must be in the workspace's models/ or runs/"
                                    + (" or a folder the operator listed" if len(self.model_roots or ()) > 2 else "")
                                    + "; copy the model there")
@@ -130,3 +188,29 @@ def _looks_like_path(text: str, base: Path | None = None) -> bool:
 
 
 UNRESTRICTED = AccessPolicy.unrestricted()
+_installed: AccessPolicy | None = None
+
+
+def process_policy() -> AccessPolicy:
+    """The policy of this process: the one installed (the studio's, in the studio), else the one a launched job
+    inherited (QINSTRUCT_ACCESS), else the command line's: its user is the operator."""
+    if _installed is not None:
+        return _installed
+    text = os.environ.get(POLICY_ENV)
+    policy = UNRESTRICTED if text is None else AccessPolicy.from_json(text)
+    user_key = os.environ.get(USER_KEY_ENV)
+    return replace(policy, keys=replace(policy.keys, user_key=user_key)) if user_key else policy
+
+
+def install_process_policy(policy: AccessPolicy) -> None:
+    """The studio makes its policy the process's: code that is handed no policy then gets the studio's, never
+    the command line's."""
+    global _installed
+    _installed = policy
+
+
+def policy_environment(policy: AccessPolicy, user_key: str | None = None) -> dict[str, str]:
+    """The environment variables that give a child process this policy (none for the command line's) and the
+    key its user typed, if any (an environment lives in memory only: the key is never written)."""
+    out = {POLICY_ENV: policy.to_json()} if policy.restricted else {}
+    return {**out, USER_KEY_ENV: user_key} if user_key else out

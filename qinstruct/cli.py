@@ -16,7 +16,7 @@ from .errors import UserError
 VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.convert.command",
                 "qinstruct.data.command", "qinstruct.train.command", "qinstruct.models.command", "qinstruct.eval.command",
                 "qinstruct.demo.command",
-                "qinstruct.runs"]
+                "qinstruct.jobs.command"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    from .jobs.child import job_context, run_as_job
+
+    job = job_context()  # launched by the job system: wait for a slot, record how it ends
     try:
+        if job is not None:
+            return run_as_job(job, lambda: int(args.func(args) or 0))
         return int(args.func(args) or 0)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

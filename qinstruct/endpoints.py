@@ -8,7 +8,7 @@ a URL a browser user typed.  Keys are never logged, written to a file or shown b
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"  # the one default model name for every OpenAI-compatible job
@@ -23,6 +23,15 @@ def default_base_url() -> str:
     return os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
 
 
+def check_url(url: str) -> None:
+    """Refuse at once what is no HTTP(S) endpoint (file://, a bare host...): retrying it cannot help."""
+    from .errors import UserError
+
+    scheme, sep, rest = (url or "").strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise UserError(f"{url}: an endpoint's base URL must start with http:// or https://")
+
+
 @dataclass(frozen=True)
 class KeyPolicy:
     """Where the environment's key may go (None: anywhere, as on the command line; a set: only there), and
@@ -30,6 +39,7 @@ class KeyPolicy:
     keeps a browser user from making the server call arbitrary URLs)."""
     env_key_endpoints: frozenset[str] | None = None
     only_configured: bool = False
+    user_key: str | None = field(default=None, repr=False, compare=False)  # a launched job's: its user typed it
 
     @classmethod
     def for_studio(cls, endpoints: list[str] | tuple[str, ...] = (), only_configured: bool = False) -> "KeyPolicy":
@@ -38,8 +48,11 @@ class KeyPolicy:
         return cls(frozenset(normalise_url(url) for url in [*endpoints, default_base_url()]), only_configured)
 
     def check(self, base_url: str) -> None:
+        """Whether this process may call `base_url` at all (an HTTP(S) URL; with only_configured, a configured
+        one); raises UserError with one line."""
         from .errors import UserError
 
+        check_url(base_url)
         if self.only_configured and normalise_url(base_url) not in (self.env_key_endpoints or ()):
             raise UserError(f"{base_url}: this studio reaches only the endpoints its operator configured")
 
@@ -48,8 +61,8 @@ class KeyPolicy:
 
     def key_for(self, base_url: str, typed_key: str | None) -> str:
         """The key to send to `base_url`: the one the user typed, else the environment's where allowed."""
-        if typed_key:
-            return typed_key
+        if typed_key or self.user_key:
+            return typed_key or self.user_key
         env_key = os.environ.get("OPENAI_API_KEY")
         if env_key and self.env_key_allowed(base_url):
             return env_key
@@ -57,3 +70,4 @@ class KeyPolicy:
 
 
 COMMAND_LINE = KeyPolicy()  # the user started the process: their environment key is theirs to send
+USER_KEY_ENV = "QINSTRUCT_USER_API_KEY"  # a key typed in the studio, handed to the job it launched (never written)

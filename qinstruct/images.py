@@ -22,6 +22,28 @@ FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm")
 
 
+SUFFIXES_OF_FORMAT = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "WEBP": (".webp",), "TIFF": (".tif", ".tiff"),
+                      "BMP": (".bmp",), "GIF": (".gif",), "PPM": (".ppm", ".pgm")}
+
+
+def sniffed_name(path: str | Path) -> str | None:
+    """The file's name with a suffix that says what it *is* (its own suffix when that fits the content, else the
+    format's: PNG data called photo.jpg is photo.png), from its header alone; None when it is not an image of a
+    format we read.  Uploads are stored under this name, so a data file renamed photo.png never enters the
+    workspace as an image."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=list(FORMATS)) as opened:
+                suffixes = SUFFIXES_OF_FORMAT.get(opened.format or "")
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError):
+        return None
+    if not suffixes:
+        return None
+    return path.name if path.suffix.lower() in suffixes else path.stem + suffixes[0]
+
+
 class ImageInputError(UserError, ValueError):
     """An image that cannot be used; the message is one line meant for the user."""
 
@@ -104,4 +126,4 @@ def load_rgb(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -
 
 
 __all__ = ["DEFAULT_MAX_MEGAPIXELS", "FORMATS", "IMAGE_SUFFIXES", "ImageInputError", "check_pixels", "load_rgb",
-           "read_image", "to_rgb"]
+           "read_image", "sniffed_name", "to_rgb"]

@@ -14,6 +14,9 @@ from pathlib import Path
 from .fileio import write_bytes
 
 DEFAULT_WORKSPACE = "workspace"
+# Folders the studio never serves and no path box reaches, although they are inside the workspace: secrets, every
+# user's conversations and votes, the conversion cache (other users' responses) and the job system's slots.
+PRIVATE_FOLDERS = (".secrets", "chat", "convert/.cache", ".jobs")
 
 
 def default_workspace() -> Path:
@@ -59,9 +62,8 @@ class Workspace:
 
     @property
     def private(self) -> list[Path]:
-        """Folders the studio never serves, although they are inside the workspace: secrets, every user's
-        conversations and votes, and the conversion cache."""
-        return [self.root / ".secrets", self.root / "chat", self.root / "convert" / ".cache"]
+        """Folders the studio never serves and no path box reaches (PRIVATE_FOLDERS)."""
+        return [self.root / folder for folder in PRIVATE_FOLDERS]
 
     @property
     def grids(self) -> Path:
@@ -77,17 +79,19 @@ class Workspace:
         return self.batches / (safe_name(name) if name and name.strip() else new_run_id("batch-"))
 
     def keep_uploads(self, name: str, files: list[str]) -> tuple[Path, list[str]]:
-        """Copy uploaded image files into uploads/NAME (a batch's source folder); returns the folder and the
-        names refused because they are not image files (only images enter the served workspace)."""
-        from .images import IMAGE_SUFFIXES
+        """Copy uploaded image files into uploads/NAME (a batch's source folder), each named for what its content
+        is (a JSON file called photo.png is refused, a PNG called photo.jpg is stored as photo.png); returns the
+        folder and the names refused because they are not image files (only images enter the served workspace)."""
+        from .images import IMAGE_SUFFIXES, sniffed_name
 
         folder, refused = self.folder("uploads", safe_name(name)), []
         for file in files:
             source = Path(file)
-            if source.suffix.lower() not in IMAGE_SUFFIXES:
+            stored = sniffed_name(source) if source.suffix.lower() in IMAGE_SUFFIXES else None
+            if stored is None:
                 refused.append(source.name)
                 continue
-            target = folder / safe_name(source.name)
+            target = folder / safe_name(stored)
             if not target.exists():
                 write_bytes(target, source.read_bytes())
         return folder, refused

@@ -2,24 +2,26 @@
 cost), then run a resumable batch over the dataset with progress and stop, and export the result."""
 from __future__ import annotations
 
-import threading
+import json
+from pathlib import Path
 
 import gradio as gr
 
 from qinstruct.convert.backends import FeedbackRef, backend_class, list_backends
 from qinstruct.convert.items import SUBSETS
-from qinstruct.convert.job import (ConvertJobConfig, estimate_cost, export_items, feedback_refs, preview_conversion,
-                                   run_convert_job, usage_line)
+from qinstruct.convert.job import (REPORT, ConvertJobConfig, estimate_cost, export_items, feedback_refs,
+                                   preview_conversion, usage_line)
 from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
 
-from ..context import AppContext
+from ..context import AppContext, actor
 from ..forms import bind, bounds, label, reports_errors, shell_note
+from ..watching import not_confirmed
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
+BATCH_PROGRESS_ID = "convert-batch-progress"
 PREVIEW_LIMIT = 500  # feedbacks offered in the preview's dropdown
-_STOPS: dict[str, threading.Event] = {}  # per browser session: Stop ends that session's batch only
 
 
 def source_path(ctx: AppContext, kind, upload, path_text) -> str:
@@ -80,32 +82,42 @@ def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url,
 
 @reports_errors
 def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url, api_key, subsets, concurrency,
-              name, request: gr.Request, progress=gr.Progress()):
+              name, request: gr.Request = None):
+    """Start the conversion as a job (its own process; the same name continues it); the key typed here goes to
+    that process's memory only, never to a file."""
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name)
-    stop = _STOPS.setdefault(request.session_hash, threading.Event())
-    stop.clear()
-    try:
-        report = run_convert_job(config, api_key or None,
-                                 lambda done, total: progress((done, max(total, 1)), unit="feedbacks"), stop,
-                                 ctx.access.keys)
-    finally:
-        _STOPS.pop(request.session_hash, None)
-    lines = [f"**{report.summary()}**", shell_note(config)]
-    if report.failed:
-        lines.append("Failed (retried on the next run): " + "; ".join(f"{i}: {r}" for i, r in report.failed[:5]))
-    if report.stopped:
-        lines.append("Stopped: run again with the same name to resume.")
-    table = [[k, v] for k, v in sorted(report.by_type.items())]
-    table.append(["yes / no", f"{report.yes_no.get('yes', 0)} / {report.yes_no.get('no', 0)}"])
-    return "\n\n".join(lines), table, config.out if report.output else ""
+    message = ctx.jobs.start(config, actor(request), user_key=api_key or None)
+    return f"**{message}**\n\n{shell_note(config)}", Path(config.out).name
 
 
-def stop_batch(request: gr.Request):
-    stop = _STOPS.get(request.session_hash)
-    if stop is None:
-        return "No batch of yours is running."
-    stop.set()
-    return "Stopping after the requests in flight…"
+def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
+    """The conversion this page started: its progress, then its counts (and the folder Export reads)."""
+    job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
+    if job is None:
+        return gr.skip(), gr.skip(), gr.skip(), seen
+    key = (job.state, job.step)
+    if key == seen:
+        return gr.skip(), gr.skip(), gr.skip(), seen
+    if job.status.live:
+        return job.line(), gr.skip(), gr.skip(), key
+    lines = [job.line()] + [f"- {line}" for line in job.log_tail.splitlines()
+                            if line.startswith(("failed:", "error:"))][:5]
+    report = read_report(job.path)
+    if report is None:
+        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip(), "", key
+    table = [[k, v] for k, v in sorted(report.get("by_type", {}).items())]
+    yes_no = report.get("yes_no", {})
+    table.append(["yes / no", f"{yes_no.get('yes', 0)} / {yes_no.get('no', 0)}"])
+    return "\n\n".join(lines), table, str(job.path), key
+
+
+@reports_errors
+def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
+    if not_confirmed(confirmed):
+        return "Not stopped."
+    if not batch:
+        return "No conversion of yours is running here."
+    return ctx.jobs.abort(ctx.workspace.conversions / batch, actor(request))
 
 
 @reports_errors
@@ -117,7 +129,9 @@ def export(ctx: AppContext, run_folder, target):
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Convert", id="convert"):
-        run_folder = gr.State("")
+        run_folder, batch, batch_seen = gr.State(""), gr.State(""), gr.State(None)
+        confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
+        batch_timer = gr.Timer(1.0)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 kind = gr.Radio([DEMO, FILE], value=DEMO, label="Feedbacks")
@@ -149,8 +163,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             with gr.Row():
                 estimate_button = gr.Button("Estimate cost")
                 run_button = gr.Button("Run", variant="primary")
-                stop_button = gr.Button("Stop", variant="stop")
+                stop_button = gr.Button("Stop…", variant="stop")
             batch_status = gr.Markdown(elem_id=BATCH_STATUS_ID)
+            batch_progress = gr.Markdown(elem_id=BATCH_PROGRESS_ID)
             counts = gr.Dataframe(headers=["type", "items"], label="Counts")
             with gr.Row():
                 target = gr.Radio(list_exporters(), value="llamafactory", label="Export format")
@@ -167,6 +182,29 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                           api_name="convert_estimate")
     run_button.click(bind(run_batch, ctx),
                      [*source, backend, model, base_url, api_key, subsets, concurrency, name],
-                     [batch_status, counts, run_folder], api_name="convert_run")
-    stop_button.click(stop_batch, None, batch_status, api_name="convert_stop")
+                     [batch_status, batch], api_name="convert_run")
+    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, run_folder, batch_seen],
+                     api_name=False, show_progress="hidden")
+    stop_button.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
+                      js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "
+                         "same name continues it, without paying twice.') ? 'yes' : '']")
     export_button.click(bind(export, ctx), [run_folder, target], exported, api_name="convert_export")
+
+
+def read_report(folder: Path) -> dict | None:
+    try:
+        report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def watch_batch_api(ctx: AppContext, batch: str, request: gr.Request = None) -> str:
+    """For scripts and tests: the conversion's progress text as the page shows it."""
+    shown = watch_batch(ctx, batch, None, request)[0]
+    return shown if isinstance(shown, str) else ""
+
+
+def wire(ctx: AppContext, page: dict) -> None:
+    """Outside the tabs (an API route is no tab): the job's view by name, for scripts and tests."""
+    gr.api(bind(watch_batch_api, ctx), api_name="convert_watch")

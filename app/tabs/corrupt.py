@@ -1,13 +1,12 @@
 """Corrupt tab: the corruption x severity grid of one image, a large view, downloads, and folder batches."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import gradio as gr
 
 from qinstruct.corrupt import SEVERITIES, list_corruptions
-from qinstruct.corrupt.batch import CorruptJobConfig, run_corrupt_job
+from qinstruct.corrupt.batch import MANIFEST, CorruptJobConfig
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
 from qinstruct.config.render import shell_line
 from qinstruct.demo.photos import demo_photo, list_demo_photos
@@ -16,8 +15,9 @@ from qinstruct.images import load_rgb
 from qinstruct.models.jobs import RateConfig, rate_cells
 from qinstruct.models.pool import list_model_specs
 
-from ..context import AppContext
+from ..context import AppContext, actor
 from ..forms import bind, bounds, label, reports_errors, shell_note
+from ..watching import not_confirmed
 
 # element ids, used by the browser tests
 IMAGE_ID = "corrupt-image"
@@ -26,7 +26,7 @@ GALLERY_ID = "corrupt-gallery"
 STATUS_ID = "corrupt-status"
 SELECTED_ID = "corrupt-selected"
 ORIGINAL_ID = "corrupt-original"
-BATCH_STATUS_ID = "corrupt-batch-status"
+BATCH_STATUS_ID, BATCH_PROGRESS_ID = "corrupt-batch-status", "corrupt-batch-progress"
 SCORE_ID, SCORES_ID = "corrupt-score", "corrupt-scores"
 
 SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size (up to 16 MP)", 0)]
@@ -147,20 +147,44 @@ def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, s
 
 @reports_errors
 def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers, name,
-              progress=gr.Progress()):
+              request: gr.Request = None):
+    """Start the batch as a job (its own process; the same name continues it) and watch it."""
     config, refused = batch_config(ctx, files, folder_text, corruptions, severities, seed, random_assign, workers,
                                    name)
-    started = time.perf_counter()
-    summary = run_corrupt_job(config, lambda done, total: progress((done, max(total, 1)), unit="images"))
-    lines = [f"**{summary.written} written**, {summary.skipped_done} already done (resumed), "
-             f"{len(summary.failed) + len(refused)} skipped in {time.perf_counter() - started:.1f} s → "
-             f"`{Path(config.out).name}`", shell_note(config)]
-    reasons = [f"{name}: not an image file (not copied)" for name in refused] + [r for _, r in summary.failed]
-    lines += [f"- note: {note}" for note in summary.notes[:20]]
-    lines += [f"- skipped: {reason}" for reason in reasons[:20]]
-    if len(reasons) > 20:
-        lines.append(f"- … and {len(reasons) - 20} more")
-    return "\n\n".join(lines), gr.DownloadButton(value=summary.manifest, interactive=True)
+    message = ctx.jobs.start(config, actor(request))
+    lines = [f"**{message}**", shell_note(config)]
+    lines += [f"- skipped: {name}: not an image file (not copied)" for name in refused[:20]]
+    return "\n\n".join(lines), Path(config.out).name
+
+
+def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
+    """The batch this page started, as its run folder says; when it has ended, what was written and skipped."""
+    job = ctx.jobs.view(ctx.workspace.batches / batch, actor(request)) if batch else None
+    if job is None:
+        return gr.skip(), gr.skip(), seen
+    key = (job.state, job.step)
+    if key == seen:
+        return gr.skip(), gr.skip(), seen
+    if job.status.live:
+        return job.line(), gr.skip(), key
+    summary = job.status.summary or {}
+    lines = [job.line()]
+    if summary:
+        lines.append(f"**{summary.get('written', 0)} written**, {summary.get('already_done', 0)} already done "
+                     f"(resumed), {summary.get('skipped_sources', 0)} source(s) skipped")
+    lines += [f"- {line}" for line in job.log_tail.splitlines() if line.startswith(("skipped", "note"))][:20]
+    manifest = job.path / MANIFEST
+    download = gr.DownloadButton(value=str(manifest), interactive=True) if manifest.is_file() else gr.skip()
+    return "\n\n".join(lines), download, key
+
+
+@reports_errors
+def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
+    if not_confirmed(confirmed):
+        return "Not stopped."
+    if not batch:
+        return "No batch of yours is running here."
+    return ctx.jobs.abort(ctx.workspace.batches / batch, actor(request))
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
@@ -214,9 +238,14 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 workers = gr.Slider(step=1, label=label(CorruptJobConfig, "workers"),
                                     **bounds(CorruptJobConfig, "workers", ui_max=8))
                 batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
-            batch_run = gr.Button("Run batch")
+            with gr.Row():
+                batch_run = gr.Button("Run batch")
+                batch_stop = gr.Button("Stop…", variant="stop")
             batch_status = gr.Markdown(elem_id=BATCH_STATUS_ID)
+            batch_progress = gr.Markdown(elem_id=BATCH_PROGRESS_ID)
             manifest = gr.DownloadButton("Download manifest.jsonl", interactive=False)
+        batch, batch_seen, confirmed = gr.State(""), gr.State(None), gr.Textbox(visible=False)
+        batch_timer = gr.Timer(1.0)
 
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
@@ -226,7 +255,23 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                        api_name="corrupt_score", concurrency_id="device", concurrency_limit=1)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
     batch_run.click(bind(run_batch, ctx), [batch_files, batch_folder, corruptions, severities, seed,
-                                                        random_assign, workers, batch_name],
-                    [batch_status, manifest], api_name="corrupt_batch")
+                                           random_assign, workers, batch_name],
+                    [batch_status, batch], api_name="corrupt_batch")
+    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen],
+                     api_name=False, show_progress="hidden")
+    batch_stop.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="corrupt_batch_stop",
+                     js="(batch, confirmed) => [batch, confirm('Stop this batch? Running it again with the same "
+                        "name continues it.') ? 'yes' : '']")
     blocks.load(bind(default_grid, ctx), None, [image, *grid_outputs], api_name=False) \
         .then(prepare_zip, grid_folder, download_zip, api_name=False)
+
+
+def watch_batch_api(ctx: AppContext, batch: str, request: gr.Request = None) -> str:
+    """For scripts and tests: the batch's progress text as the page shows it."""
+    shown = watch_batch(ctx, batch, None, request)[0]
+    return shown if isinstance(shown, str) else ""
+
+
+def wire(ctx: AppContext, page: dict) -> None:
+    """Outside the tabs (an API route is no tab): the job's view by name, for scripts and tests."""
+    gr.api(bind(watch_batch_api, ctx), api_name="corrupt_batch_watch")

@@ -3,7 +3,7 @@ held-out sets or any files, run on the studio's model queue with tables filling 
 paper's tables and radar; the arena leaderboard from the Chat tab's votes."""
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -11,24 +11,28 @@ import pandas as pd
 from qinstruct.config import shell_line
 from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
 from qinstruct.eval.arena import leaderboard, load_votes
-from qinstruct.eval.background import WAITING
+from qinstruct.errors import UserError
 from qinstruct.eval.jobs import studio_configs, summary_of
 from qinstruct.eval.report import ReportConfig, radar, tables, write_report
 from qinstruct.models.pool import list_model_specs
-from qinstruct.runs import list_runs
 from qinstruct.workspace import safe_name
 
-from ..context import AppContext
+from ..context import AppContext, actor
 from ..forms import bind, reports_errors
+from ..watching import not_confirmed
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
-ACTIVITY_ID, EXPORT_ID, SHIPPED_ID = "eval-activity", "eval-export", "eval-shipped"
+ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
 PROTOCOLS = ["A1", "A3", "A2"]
-POLL_S = 0.5
 
 
-def eval_runs(ctx: AppContext) -> list[str]:
-    return [s.name for s in list_runs(ctx.workspace.evals, depth=1) if s.kind.startswith("eval-")]
+KINDS = ("eval-a1", "eval-a2", "eval-a3")
+
+
+def eval_runs(ctx: AppContext, who: str | None = None) -> list[str]:
+    """The finished evaluations `who` may see (the operator: every one)."""
+    return [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.path.parent == ctx.workspace.evals
+            and s.state == "done"]
 
 
 def render(summaries: list[dict]) -> tuple[str, object]:
@@ -41,54 +45,86 @@ def render(summaries: list[dict]) -> tuple[str, object]:
 
 @reports_errors
 def evaluate(ctx: AppContext, name, models, protocols, questions, mos, references, image_root, judge, limit,
-             progress=gr.Progress()):
-    """Hand the evaluations to the studio's worker and watch them; closing the page stops the watching only."""
+             request: gr.Request = None):
+    """Start one job per protocol (each its own process; they queue behind the studio's job limit) and watch them;
+    closing the page stops the watching only."""
+    who = actor(request)
     configs = studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []), list(protocols or []),
                              questions, (mos or "").splitlines(), references, image_root, judge, limit)
+    lines, watched = [], []
+    for config in configs:
+        try:
+            lines.append(ctx.jobs.start(config, who))
+            watched.append(Path(config.out).name)
+        except UserError as error:
+            lines.append(f"⚠ {error}")
+    if not watched:
+        raise UserError("; ".join(line.lstrip("⚠ ") for line in lines))
     commands = "\n".join(f"- `{shell_line(config)}`" for config in configs)
-    outs = ctx.evaluations.submit(configs, ctx.access.keys)
-    shown = None
-    while True:
-        states = [ctx.evaluations.state(out) for out in outs]
-        finished = [s.summary for s in states if s.summary is not None]
-        if all(s.state not in WAITING for s in states):
-            break
-        running = next((s for s in states if s.state == "running" and s.total), None)
-        if running:
-            progress((running.done, running.total), desc=running.label, unit="items")
-        if len(finished) != shown:  # tables redrawn as each evaluation ends, not on every poll
-            shown = len(finished)
-            lines = "\n".join(f"- {s.line()}" for s in states)
-            yield f"{lines}\n\nThe same from a shell:\n\n{commands}", *render(finished), gr.skip()
-        time.sleep(POLL_S)
+    return "\n".join(f"- {line}" for line in lines) + f"\n\nThe same from a shell:\n\n{commands}", watched
+
+
+def watch(ctx: AppContext, watched, seen=None, request: gr.Request = None):
+    """The evaluations this page started, as their run folders say: a line each, and the tables and radar of
+    those done (redrawn only when something changed)."""
+    who = actor(request)
+    jobs = [job for job in (ctx.jobs.view(ctx.workspace.evals / run, who) for run in watched or []) if job]
+    key = tuple((job.name, job.state, job.step) for job in jobs)
+    if not jobs or key == seen:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+    finished = [s for s in (summary_of(job.path) for job in jobs if job.state == "done") if s]
+    lines = "\n".join(f"- {job.line()}" for job in jobs)
+    if any(job.status.live for job in jobs):
+        return f"In progress:\n\n{lines}", *render(finished), gr.skip(), key
     warnings = "".join(f"\n\n⚠ {summary['protocol'].upper()}, {spec}: {failed['items']} item(s) not scored, e.g. "
                        f"{failed['first']}" for summary in finished for spec, failed in summary["failed"].items())
-    failures = "".join(f"\n\n⚠ {s.line()}" for s in states if s.state == "failed")
-    status = f"Done: {len(finished)} of {len(configs)} evaluation(s).{failures}{warnings}\n\nThe same from a " \
-             f"shell:\n\n{commands}"
-    yield (status, *render(finished),
-           gr.Dropdown(choices=eval_runs(ctx), value=[out.rsplit("/", 1)[-1] for out, state in zip(outs, states)
-                                                      if state.summary is not None]))
+    status = f"Done: {len(finished)} of {len(jobs)} evaluation(s).\n\n{lines}{warnings}"
+    return (status, *render(finished), gr.Dropdown(choices=eval_runs(ctx, who),
+                                                   value=[job.name for job in jobs if job.state == "done"]), key)
 
 
-def activity(ctx: AppContext, seen):
-    """The studio's evaluations in progress, for every page (a reloaded one too); unchanged: not redrawn."""
-    text = "\n".join(f"- {state.line()}" for state in ctx.evaluations.active())
+@reports_errors
+def stop(ctx: AppContext, watched, confirmed, request: gr.Request = None):
+    """Abort the evaluations this page is watching (asked once)."""
+    if not_confirmed(confirmed):
+        return "Not stopped."
+    who = actor(request)
+    live = [run for run in watched or [] if (job := ctx.jobs.view(ctx.workspace.evals / run, who)) and job.status.live]
+    if not live:
+        return "Nothing of yours is running here."
+    return "\n".join(f"- {ctx.jobs.abort(ctx.workspace.evals / run, who)}" for run in live)
+
+
+def activity(ctx: AppContext, seen, request: gr.Request = None):
+    """Your evaluations in progress, for every page of yours (a reloaded one too); unchanged: not redrawn."""
+    who = actor(request)
+    live = [view for view in (ctx.jobs.view(status.path, who) for status in
+                              ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if status.live) if view]
+    text = "\n".join(f"- {view.line()}" for view in live)
     text = f"In progress (results appear under Compare when done):\n\n{text}" if text else ""
     return (gr.skip(), seen) if text == seen else (text, text)
 
 
+def reattach(ctx: AppContext, request: gr.Request = None):
+    """On page load: watch your evaluations still running, list the finished ones under Compare, and name new
+    runs after you (one user's "demo" is not another's)."""
+    who = actor(request)
+    live = [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.live]
+    return live, gr.Dropdown(choices=eval_runs(ctx, who)), gr.Textbox(value=f"demo-{safe_name(who)}") if who \
+        else gr.skip()
+
+
 @reports_errors
-def compare(ctx: AppContext, runs):
-    allowed = set(eval_runs(ctx))
+def compare(ctx: AppContext, runs, request: gr.Request = None):
+    allowed = set(eval_runs(ctx, actor(request)))
     summaries = [summary_of(ctx.workspace.evals / run) for run in runs or [] if run in allowed]
     return render([s for s in summaries if s])
 
 
 @reports_errors
-def export(ctx: AppContext, runs):
+def export(ctx: AppContext, runs, request: gr.Request = None):
     """The compared runs as a report (Markdown, CSV tables, radar, scatters) zipped, under evals/reports/."""
-    allowed = set(eval_runs(ctx))
+    allowed = set(eval_runs(ctx, actor(request)))
     chosen = [run for run in runs or [] if run in allowed]
     if not chosen:
         raise gr.Error("Choose the runs to export under Compare earlier runs.")
@@ -139,9 +175,10 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     image_root = gr.Textbox("demo/world", label="Image root (paths in the sets are relative to it)")
                     judge = gr.Textbox("offline", label="A2 judge: offline, or openai:MODEL@URL")
                 limit = gr.Number(0, precision=0, minimum=0, label="Only the first N items (0: all)")
-                run_button = gr.Button("Evaluate", variant="primary")
-                runs = gr.Dropdown(eval_runs(ctx), multiselect=True, allow_custom_value=True,
-                                   label="Compare earlier runs")
+                with gr.Row():
+                    run_button = gr.Button("Evaluate", variant="primary")
+                    stop_button = gr.Button("Stop…", variant="stop", elem_id=STOP_ID)
+                runs = gr.Dropdown([], multiselect=True, allow_custom_value=True, label="Compare earlier runs")
                 export_button = gr.Button("Export them (Markdown, CSV, PNG in a zip)", size="sm")
                 exported = gr.File(label="Report", interactive=False, elem_id=EXPORT_ID)
             with gr.Column(scale=3):
@@ -156,18 +193,31 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             ratings = gr.Dataframe(label="Bradley-Terry ratings (Elo scale, 95% bootstrap intervals)",
                                    elem_id=ARENA_ID)
             matrix = gr.Markdown()
-        busy_seen = gr.State("")
-        timer = gr.Timer(2.0)
+        watched, seen, unseen, busy_seen = gr.State([]), gr.State(None), gr.State(None), gr.State("")
+        confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
+        timer = gr.Timer(1.0)
 
+    watch_outputs = [status, result, chart, runs, seen]
     run_button.click(bind(evaluate, ctx), [name, models, protocols, questions, mos, references, image_root, judge,
-                                           limit], [status, result, chart, runs], api_name="eval_run",
-                     concurrency_limit=None)  # watching only: the worker runs one evaluation at a time
+                                           limit], [status, watched], api_name="eval_run")
+    watched.change(bind(watch, ctx), [watched, unseen], watch_outputs, api_name=False)
+    timer.tick(bind(watch, ctx), [watched, seen], watch_outputs, api_name=False, show_progress="hidden")
+    stop_button.click(bind(stop, ctx), [watched, confirmed], status, api_name="eval_stop",
+                      js="(watched, confirmed) => [watched, confirm('Stop the evaluations this page started? "
+                         "Evaluate with the same settings continues them later.') ? 'yes' : '']")
     runs.change(bind(compare, ctx), runs, [result, chart], api_name="eval_compare")
     export_button.click(bind(export, ctx), runs, exported, api_name="eval_export")
     refresh.click(bind(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
-    blocks.load(bind(eval_runs_update, ctx), None, runs, api_name=False)
+    blocks.load(bind(reattach, ctx), None, [watched, runs, name], api_name=False)
     timer.tick(bind(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")
 
 
-def eval_runs_update(ctx: AppContext):
-    return gr.Dropdown(choices=eval_runs(ctx))
+def watch_api(ctx: AppContext, runs: list[str], request: gr.Request = None) -> tuple[str, str]:
+    """The evaluations named (this user's), as the page shows them: the status and the tables."""
+    shown = watch(ctx, runs, None, request)
+    return (shown[0], shown[1]) if isinstance(shown[0], str) else ("", "")
+
+
+def wire(ctx: AppContext, page: dict) -> None:
+    """Outside the tabs (an API route is no tab): the job's view by name, for scripts and tests."""
+    gr.api(bind(watch_api, ctx), api_name="eval_watch")

@@ -6,15 +6,17 @@ import io
 import gradio as gr
 from PIL import Image
 
-from qinstruct.demo.world import ensure_world, world_ready
+from qinstruct.demo.config import WorldConfig
+from qinstruct.demo.world import world_ready
 from qinstruct.stats.config import StatsConfig
 from qinstruct.stats.dataset import load_inputs
 from qinstruct.stats.figures import to_png
 from qinstruct.stats.report import run_report
 from qinstruct.stats.table1 import format_table1
 
-from ..context import AppContext
+from ..context import AppContext, actor
 from ..forms import bind, bounds, label, reports_errors, shell_note
+from ..watching import follow
 
 DEMO, FILES = "Embedded demo world", "Files"
 STATUS_ID = "stats-status"
@@ -82,8 +84,18 @@ def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, 
             gr.DownloadButton(value=str(archive), interactive=True), shell_note(config))
 
 
-def build_demo(ctx: AppContext, progress=gr.Progress()):
-    ensure_world(ctx.workspace.demo_world, progress=lambda done, total: progress((done, total), unit="images"))
+@reports_errors
+def build_demo(ctx: AppContext, request: gr.Request = None, progress=gr.Progress()):
+    """The demo world, built as a job (its own process); this handler only watches it."""
+    folder = ctx.workspace.demo_world
+    job = ctx.jobs.view(folder, None)
+    if not world_ready(folder) and (job is None or not job.status.live):
+        ctx.jobs.start(WorldConfig(out=str(folder)), actor(request))
+    for job in follow(ctx, folder, None):
+        if job.total:
+            progress((job.step, job.total), unit="images")
+    if not world_ready(folder):
+        raise gr.Error(f"The demo world was not built: {job.error if job else 'no job'}")
     return gr.Radio(value=DEMO)
 
 

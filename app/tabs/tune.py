@@ -1,36 +1,40 @@
-"""Tune tab: a form built from TrainConfig, its YAML and shell line live, Start / Resume / Abort of a background
-run, its progress, loss curve and log read back from the run folder (a reload re-attaches), Open in Chat."""
+"""Tune tab: a form built from TrainConfig, its YAML and shell line live, Start / Resume / Abort of a run in its own
+process (the job launcher), its progress, loss curve (one line per attempt) and log read back from the run folder
+(a reload re-attaches), Open in Chat."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import gradio as gr
 
-from qinstruct.config import config_to_yaml, load_config, shell_line
-from qinstruct.convert.job import ConvertJobConfig, run_convert_job
+from qinstruct.config import ConfigError, config_to_yaml, shell_line
+from qinstruct.convert.job import ITEMS, ConvertJobConfig
 from qinstruct.errors import UserError
 from qinstruct.train.config import TrainConfig
 from qinstruct.train.launch import per_machine_commands
-from qinstruct.train.jobs import abort_run, launch_config, start_run, studio_config, train_runs, view_run
+from qinstruct.train.jobs import studio_config
+from qinstruct.train.trainer import MODEL
 
-from ..context import AppContext
+from ..context import AppContext, actor
 from ..forms import bind, config_form, form_values, named, reports_errors
+from ..watching import CONFIRM_ABORT_JS, chosen_run, latest_live, not_confirmed, run_choices
 
-STATUS_ID, PLOT_ID, PREVIEW_ID = "tune-status", "tune-plot", "tune-preview"
+STATUS_ID, PLOT_ID, PREVIEW_ID, DEMO_STATUS_ID = "tune-status", "tune-plot", "tune-preview", "tune-demo-status"
 START_ID, ABORT_ID, RESUME_ID, RUNS_ID = "tune-start", "tune-abort", "tune-resume", "tune-runs"
 SKIP = ("output_dir",)  # the run's folder is its name under the workspace's runs/
 DEMO_CONVERSION = "demo-offline"
+KINDS = ("train",)
 
 
 def demo_values(ctx: AppContext) -> dict:
     """The demo run: the paper's "after" strategy on the shipped micro baseline with the demo world's offline
-    conversion, a few CPU minutes.  Paths are relative to the workspace, as a user types them."""
+    conversion, a few CPU minutes (BENCHMARKS.md).  Paths are relative to the workspace, as a user types them."""
     from qinstruct.demo.shipped import BASELINE
 
     return {"model": f"models/{BASELINE}", "strategy": "after", "high_level": ["demo/world/instruct_content.json"],
-            "low_level": [f"convert/{DEMO_CONVERSION}/items.json"], "image_root": "demo/world", "method": "lora",
+            "low_level": [f"convert/{DEMO_CONVERSION}/{ITEMS}"], "image_root": "demo/world", "method": "lora",
             "lora_r": 16, "lora_alpha": 32, "max_steps": 80, "batch_size": 8, "learning_rate": 1e-3,
-            "eval_steps": 20, "save_steps": 20, "gradient_checkpointing": False, "device": "cpu",
+            "eval_steps": 40, "eval_items": 64, "save_steps": 20, "gradient_checkpointing": False, "device": "cpu",
             "group_by_length": False}  # on 2 cores padding costs little; grouping makes the demo's curve a sawtooth
 
 
@@ -38,8 +42,9 @@ def field_names() -> list[str]:
     return [name for names in TrainConfig.GROUPS.values() for name in names if name not in SKIP]
 
 
-def config_of(ctx: AppContext, name: str, values: tuple) -> TrainConfig:
-    return studio_config(form_values(TrainConfig, field_names(), values), ctx.access, ctx.workspace.runs, name)
+def config_of(ctx: AppContext, name: str, values: tuple, who: str | None = None) -> TrainConfig:
+    return studio_config(form_values(TrainConfig, field_names(), values), ctx.access, ctx.workspace.runs, name,
+                         operator=who is None)
 
 
 def preview(ctx: AppContext, name, *values):
@@ -49,45 +54,73 @@ def preview(ctx: AppContext, name, *values):
         return f"# not ready: {error}", f"⚠ {error}"
     text = f"Same run from a shell: `{shell_line(config)}`"
     if config.launcher == "accelerate":
-        commands = per_machine_commands(config, str(launch_config(Path(config.output_dir))))
+        commands = per_machine_commands(config, str(Path(config.output_dir) / "config.yaml"))
         text += "\n\nWhat each machine runs:\n\n" + "\n".join(
             f"- machine {rank}: `{command}`" for rank, command in enumerate(commands))
     return config_to_yaml(config), text
 
 
-@reports_errors
-def prepare_demo(ctx: AppContext):
-    """The demo's low-level data: the demo world's feedbacks through the offline converter (resumable)."""
-    report = run_convert_job(ConvertJobConfig(input=str(ctx.workspace.demo_file("pathway")),
-                                              out=str(ctx.workspace.conversion_folder(DEMO_CONVERSION))))
-    return f"Demo data ready: {report.summary()}"
+def demo_conversion(ctx: AppContext) -> ConvertJobConfig:
+    return ConvertJobConfig(input=str(ctx.workspace.demo_file("pathway")),
+                            out=str(ctx.workspace.conversion_folder(DEMO_CONVERSION)))
+
+
+def demo_data_line(ctx: AppContext, request: gr.Request = None) -> str:
+    """Where the demo's low-level data stands (the Start button needs it)."""
+    folder = ctx.workspace.conversion_folder(DEMO_CONVERSION)
+    if (folder / ITEMS).is_file():
+        return "Demo data: ready."
+    job = ctx.jobs.view(folder, None)
+    if job is not None and job.status.live:
+        return f"Demo data: being prepared ({job.state}" + (f", {job.step:,} / {job.total:,} feedbacks)"
+                                                            if job.total else ")")
+    return "Demo data: not prepared yet — press “Prepare the demo's data” before starting the demo run."
 
 
 @reports_errors
-def start(ctx: AppContext, name, *values):
-    folder = start_run(config_of(ctx, name, values))
-    return gr.Dropdown(choices=train_runs(ctx.workspace.runs), value=folder.name), f"**{folder.name}** started"
-
-
-def run_folder(ctx: AppContext, run: str | None):
-    """The folder of a run named in the page: one of the runs listed, never a path."""
-    if not run or run not in train_runs(ctx.workspace.runs):
-        raise gr.Error("Choose a run from the list.")
-    return ctx.workspace.runs / run
-
-
-@reports_errors
-def resume(ctx: AppContext, run):
-    start_run(load_config(TrainConfig, launch_config(run_folder(ctx, run))))
-    return f"**{run}** resumes from its last checkpoint"
+def prepare_demo(ctx: AppContext, request: gr.Request = None):
+    """The demo's low-level data: the demo world's feedbacks through the offline converter, as a job."""
+    config = demo_conversion(ctx)
+    if (Path(config.out) / ITEMS).is_file():
+        return "Demo data: ready."
+    job = ctx.jobs.view(config.out, None)
+    if job is not None and job.status.live:
+        return demo_data_line(ctx)
+    ctx.jobs.start(config, actor(request))
+    return f"Demo data: being prepared (`{shell_line(config)}`)"
 
 
 @reports_errors
-def abort(ctx: AppContext, run):
-    return abort_run(run_folder(ctx, run))
+def start(ctx: AppContext, name, request: gr.Request, *values):
+    who = actor(request)
+    try:
+        config = config_of(ctx, name, values, who)
+    except ConfigError as error:
+        if DEMO_CONVERSION in str(error) and not (ctx.workspace.conversion_folder(DEMO_CONVERSION) / ITEMS).is_file():
+            raise ConfigError(f"{error}. {demo_data_line(ctx)}") from None  # the button is right there
+        raise
+    message = ctx.jobs.start(config, who)
+    runs = run_choices(ctx, who, KINDS, ctx.workspace.runs)
+    return gr.Dropdown(choices=runs, value=Path(config.output_dir).name), f"**{message}**"
 
 
-def loss_figure(view):
+@reports_errors
+def resume(ctx: AppContext, run, request: gr.Request = None):
+    who = actor(request)
+    return ctx.jobs.resume(chosen_run(ctx, who, KINDS, ctx.workspace.runs, run), who)
+
+
+@reports_errors
+def abort(ctx: AppContext, run, request: gr.Request = None):
+    if not_confirmed(run):
+        return "Not aborted."
+    who = actor(request)
+    return ctx.jobs.abort(chosen_run(ctx, who, KINDS, ctx.workspace.runs, run), who)
+
+
+def loss_figure(job):
+    """The loss per attempt: a run resumed from a checkpoint continues its line; one that started over draws
+    a new one (never a line going back to step 1)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,41 +128,51 @@ def loss_figure(view):
 
     figure = Figure(figsize=(7, 3.2), dpi=100, layout="tight")
     axes = figure.add_subplot()
-    if view.losses:
-        axes.plot(*zip(*view.losses), label="train", color="#ea580c")
-    if view.eval_losses:
-        axes.plot(*zip(*view.eval_losses), "o-", label="eval", color="#2563eb")
+    latest = max([*job.losses, *job.eval_losses], default=1)
+    for attempt, points in sorted(job.losses.items()):
+        current = attempt == latest
+        axes.plot(*zip(*points), color="#ea580c" if current else "#fdba74", alpha=1 if current else 0.7,
+                  label="train" if current else f"train (attempt {attempt})")
+    for attempt, points in sorted(job.eval_losses.items()):
+        axes.plot(*zip(*points), "o-", color="#2563eb" if attempt == latest else "#93c5fd",
+                  label="eval" if attempt == latest else f"eval (attempt {attempt})")
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
-    axes.set_title(f"{view.name}: {view.state}", fontsize=10)
-    if view.losses or view.eval_losses:
-        axes.legend(loc="upper right")
+    axes.set_title(f"{job.name}: {job.state}", fontsize=10)
+    if job.losses or job.eval_losses:
+        axes.legend(loc="upper right", fontsize=8)
     axes.grid(alpha=0.3)
     return figure
 
 
-def watch(ctx: AppContext, run, seen):
+def watch(ctx: AppContext, run, seen, request: gr.Request = None):
     """The chosen run as its folder says (a timer calls this every second; unchanged runs are not redrawn)."""
-    if not run or run not in train_runs(ctx.workspace.runs):
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
-    view = view_run(ctx.workspace.runs / run)
-    key = (run, view.state, view.step, len(view.eval_losses))
+    who = actor(request)
+    job = ctx.jobs.view(ctx.workspace.runs / run, who) if run and run in run_choices(
+        ctx, who, KINDS, ctx.workspace.runs) else None
+    demo = demo_data_line(ctx)
+    if job is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), demo, seen
+    key = (run, job.state, job.step, job.status.attempt, job.last_eval_loss, job.waiting_behind)
     if key == seen:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
-    status = view.line() + (f"  \n{view.mixture}" if view.mixture else "")
-    return (status, loss_figure(view), view.log_tail, gr.Button(visible=view.model_dir is not None), key)
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), demo, seen
+    status = job.line() + (f"  \n{job.mixture}" if job.mixture else "")
+    finished = (job.path / MODEL / "qinstruct.json").is_file()
+    return status, loss_figure(job), job.log_tail, gr.Button(visible=finished), demo, key
 
 
-def runs_list(ctx: AppContext):
-    names = train_runs(ctx.workspace.runs)
-    return gr.Dropdown(choices=names, value=names[0] if names else None)
+def runs_list(ctx: AppContext, request: gr.Request = None):
+    """On page load: the user's runs; the one still running (if any) is re-attached, nothing else is chosen."""
+    who = actor(request)
+    return gr.Dropdown(choices=run_choices(ctx, who, KINDS, ctx.workspace.runs),
+                       value=latest_live(ctx, who, KINDS, ctx.workspace.runs))
 
 
-def open_in_chat(ctx: AppContext, run):
-    view = view_run(run_folder(ctx, run))
-    if view.model_dir is None:
+def open_in_chat(ctx: AppContext, run, request: gr.Request = None):
+    folder = chosen_run(ctx, actor(request), KINDS, ctx.workspace.runs, run)
+    if not (folder / MODEL / "qinstruct.json").is_file():
         raise gr.Error("This run has no finished model yet.")
-    return gr.Dropdown(value=str(view.model_dir.relative_to(ctx.workspace.root))), gr.Tabs(selected="chat")
+    return gr.Dropdown(value=str((folder / MODEL).relative_to(ctx.workspace.root))), gr.Tabs(selected="chat")
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
@@ -139,16 +182,18 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 gr.Markdown("Instruction tuning with the paper's strategies. The demo run below trains the demo's "
                             "model on its world's data on the CPU in a few minutes (prepare its data once).")
                 name = gr.Textbox("demo-after", label="Run name (its folder under the workspace's runs/)")
-                prepare = gr.Button("Prepare the demo's data (offline conversion)", size="sm")
+                with gr.Row():
+                    prepare = gr.Button("Prepare the demo's data (offline conversion)", size="sm")
+                demo_status = gr.Markdown(elem_id=DEMO_STATUS_ID)
                 controls = config_form(TrainConfig, demo_values(ctx), skip=SKIP)
                 with gr.Row():
                     start_button = gr.Button("Start", variant="primary", elem_id=START_ID)
             with gr.Column(scale=3):
                 with gr.Row():
-                    run = gr.Dropdown(train_runs(ctx.workspace.runs), label="Runs", elem_id=RUNS_ID, scale=3,
+                    run = gr.Dropdown([], label="Your runs", elem_id=RUNS_ID, scale=3,
                                       allow_custom_value=True)  # runs appear after the page was built
                     resume_button = gr.Button("Resume", elem_id=RESUME_ID, scale=1)
-                    abort_button = gr.Button("Abort", variant="stop", elem_id=ABORT_ID, scale=1)
+                    abort_button = gr.Button("Abort…", variant="stop", elem_id=ABORT_ID, scale=1)
                 message = gr.Markdown()
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 plot = gr.Plot(label="Loss", elem_id=PLOT_ID)
@@ -164,11 +209,11 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     form_preview = named(bind(preview, ctx), field_names())
     for control in inputs:
         control.change(form_preview, inputs, [yaml_view, shell], api_name=False)
-    prepare.click(bind(prepare_demo, ctx), None, message, api_name="tune_prepare_demo")
+    prepare.click(bind(prepare_demo, ctx), None, demo_status, api_name="tune_prepare_demo")
     start_button.click(named(bind(start, ctx), field_names()), inputs, [run, message], api_name="tune_start")
     resume_button.click(bind(resume, ctx), run, message, api_name="tune_resume")
-    abort_button.click(bind(abort, ctx), run, message, api_name="tune_abort")
-    watched = [status, plot, log_tail, chat_button, seen]
+    abort_button.click(bind(abort, ctx), run, message, api_name="tune_abort", js=CONFIRM_ABORT_JS)
+    watched = [status, plot, log_tail, chat_button, demo_status, seen]
     timer.tick(bind(watch, ctx), [run, seen], watched, api_name=False, show_progress="hidden")
     run.change(bind(watch, ctx), [run, unseen], watched, api_name="tune_watch")
     blocks.load(bind(runs_list, ctx), None, run, api_name=False) \

@@ -29,16 +29,18 @@ class ConfigError(UserError, ValueError):
 def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], Any] | Any = MISSING,
            choices: Iterable | Callable[[], Iterable] | None = None, min: float | None = None,
            max: float | None = None, gt: float | None = None, positional: bool = False, flag: str | None = None,
-           metavar: str | None = None, cli: bool = True) -> Any:
+           metavar: str | None = None, cli: bool = True, affects_result: bool = True) -> Any:
     """A dataclass field with everything the CLI, YAML, forms and checks derive from it.
 
     choices: allowed values (for a list field: allowed items); a callable is asked when needed, so registries
     that fill up at import time are read late.  min/max: inclusive bounds; gt: exclusive lower bound.
     positional: a positional argument on the command line.  flag: the flag's spelling when it differs from
     --field-name.  cli=False keeps a field out of the command line (set by YAML or code only).
+    affects_result=False: the field may change when a run continues (workers, batch sizes, the run folder
+    itself); every other field must be what the run was started with.
     """
     metadata = {"help": help, "choices": choices, "min": min, "max": max, "gt": gt, "positional": positional,
-                "flag": flag, "metavar": metavar, "cli": cli}
+                "flag": flag, "metavar": metavar, "cli": cli, "affects_result": affects_result}
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy, default_base_url
+from ..endpoints import DEFAULT_MODEL, KeyPolicy, default_base_url
 from ..errors import UserError, first_line
 from . import prompts
 from .cache import ResponseCache
@@ -180,8 +180,11 @@ class OpenAIBackend:
 
     def __init__(self, model: str = DEFAULT_MODEL, base_url: str | None = None, api_key: str | None = None,
                  timeout: float = 60.0, max_attempts: int = 5, cache: ResponseCache | None = None,
-                 backoff_base: float = 0.5, key_policy: KeyPolicy = COMMAND_LINE, **_ignored):
+                 backoff_base: float = 0.5, key_policy: KeyPolicy | None = None, **_ignored):
+        from ..access import process_policy
+
         self.model, self.base_url, self.cache, self.timeout = model, base_url or default_base_url(), cache, timeout
+        key_policy = key_policy or process_policy().keys  # not given: this process's (a studio job: the studio's)
         key_policy.check(self.base_url)
         self.max_attempts, self.backoff_base = max_attempts, backoff_base
         self._api_key = key_policy.key_for(self.base_url, api_key)

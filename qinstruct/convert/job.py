@@ -14,7 +14,6 @@ the cache or the server: no item is lost or written twice.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import ClassVar
 from ..config import ConfigError, check_config, option
 from ..data.exporters import list_exporters
 from ..data.loaders import load_pathway
-from ..endpoints import COMMAND_LINE, DEFAULT_MODEL, KeyPolicy, default_base_url
+from ..endpoints import DEFAULT_MODEL, KeyPolicy, default_base_url
 from ..fileio import append_line, read_jsonl, write_json
 from ..runs import Progress, RunFolder
 from ..workspace import safe_name
@@ -42,7 +41,8 @@ class ConvertJobConfig:
     COMMAND: ClassVar = ("convert",)
 
     input: str = option(help="Q-Pathway JSONL (image, source, mos, feedbacks)", positional=True)
-    out: str = option(help="output folder (a run folder: items.json, report.json, partial.jsonl, config.yaml)")
+    out: str = option(help="output folder (a run folder: items.json, report.json, partial.jsonl, config.yaml)",
+                      affects_result=False)
     backend: str = option("offline", help="offline (rules, no key) or an OpenAI-compatible model",
                           choices=list_backends)
     model: str = option(DEFAULT_MODEL, help="model name on the endpoint (remote backends)")
@@ -50,9 +50,10 @@ class ConvertJobConfig:
                                   "(default: $OPENAI_BASE_URL or OpenAI)")
     subsets: list[str] = option(default_factory=lambda: list(SUBSETS), help="item subsets to produce",
                                 choices=SUBSETS)
-    concurrency: int = option(16, help="requests in flight", min=1, max=1024)
-    max_attempts: int = option(5, help="tries per request on 429 / 5xx / timeouts", min=1, max=50)
-    timeout: float = option(60.0, help="seconds per request", gt=0)
+    concurrency: int = option(16, help="requests in flight", min=1, max=1024, affects_result=False)
+    max_attempts: int = option(5, help="tries per request on 429 / 5xx / timeouts", min=1, max=50,
+                              affects_result=False)
+    timeout: float = option(60.0, help="seconds per request", gt=0, max=3600, affects_result=False)
     cache_dir: str | None = option(None, help="response cache, shared by runs (default: .qinstruct-cache beside "
                                    "the output folder)")
     prices: str | None = option(None, help="YAML price table (USD per 1M tokens) overriding the built-in one")
@@ -86,12 +87,11 @@ class JobReport:
     cached_groups: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    stopped: bool = False
     output: str | None = None
 
     @property
     def complete(self) -> bool:
-        return not self.failed and not self.stopped and self.already_done + self.converted == self.feedbacks
+        return not self.failed and self.already_done + self.converted == self.feedbacks
 
     def add_usage(self, conversion: Conversion) -> None:
         self.converted += 1
@@ -141,7 +141,7 @@ def read_done(partial: Path, repair: bool = True) -> dict[str, dict]:
             if "feedback_id" in record and isinstance(record.get("items"), list)}
 
 
-def make_backend(config: ConvertJobConfig, api_key: str | None, key_policy: KeyPolicy = COMMAND_LINE):
+def make_backend(config: ConvertJobConfig, api_key: str | None, key_policy: KeyPolicy | None = None):
     return create_backend(config.backend, model=config.model, base_url=config.base_url, api_key=api_key,
                           timeout=config.timeout, max_attempts=config.max_attempts,
                           cache=ResponseCache(config.cache_folder), key_policy=key_policy)
@@ -172,18 +172,17 @@ def estimate_cost(config: ConvertJobConfig, refs: list[FeedbackRef] | None = Non
 
 
 def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progress: Progress | None = None,
-                    stop: threading.Event | None = None, key_policy: KeyPolicy = COMMAND_LINE) -> JobReport:
+                    key_policy: KeyPolicy | None = None) -> JobReport:
+    """Convert (or continue converting) every feedback; an interruption (Ctrl-C, an abort) keeps what is done."""
     check_config(config)
     run = RunFolder(config.out, "convert")
     with run.hold(config):
-        report = asyncio.run(_run(config, Path(config.out), api_key, run.tracker(progress), stop, key_policy))
-        if report.stopped:
-            run.mark_aborted()
+        report = asyncio.run(_run(config, Path(config.out), api_key, run.tracker(progress), key_policy))
         run.summary = {"feedbacks": report.feedbacks, "items": report.items, "failed": len(report.failed)}
         return report
 
 
-async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress, stop, key_policy) -> JobReport:
+async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress, key_policy) -> JobReport:
     refs = feedback_refs(config.input, config.limit)
     partial = out / PARTIAL
     done = read_done(partial)
@@ -197,9 +196,6 @@ async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress,
     async def one(ref: FeedbackRef) -> None:
         nonlocal finished
         async with semaphore:
-            if stop is not None and stop.is_set():
-                report.stopped = True
-                return
             try:
                 conversion: Conversion = await backend.convert(ref, tuple(config.subsets))
             except ConversionError as error:
@@ -235,7 +231,7 @@ def export_items(run_folder: str | Path, target: str) -> list[Path]:
 
 
 def preview_conversion(config: ConvertJobConfig, ref: FeedbackRef, api_key: str | None = None,
-                       key_policy: KeyPolicy = COMMAND_LINE) -> Conversion:
+                       key_policy: KeyPolicy | None = None) -> Conversion:
     """One feedback's conversion with everything shown: exact prompts, raw responses, items, usage."""
     check_config(config)
     return asyncio.run(convert_once(make_backend(config, api_key, key_policy), ref, tuple(config.subsets)))

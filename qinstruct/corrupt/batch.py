@@ -41,14 +41,14 @@ class CorruptJobConfig:
     COMMAND: ClassVar = ("corrupt",)
 
     source: str = option(help="an image file or a folder of images (searched recursively)", positional=True)
-    out: str = option(help="output folder; holds the images and manifest.jsonl")
+    out: str = option(help="output folder; holds the images and manifest.jsonl", affects_result=False)
     corruptions: list[str] = option(default_factory=list, help="corruption names (see --list)",
                                     choices=list_corruptions, flag="--corruption", metavar="NAME")
     severities: list[int] = option(default_factory=lambda: [3], help="severities, 1..5", choices=SEVERITIES,
                                    flag="--severity", metavar="N")
     random_assign: bool = option(False, help="give each image one random corruption of the 15 and a random severity")
     seed: int = option(0, help="job seed; per-image seeds derive from it and the file path", min=0, max=MAX_SEED)
-    workers: int = option(1, help="worker processes", min=1, max=256)
+    workers: int = option(1, help="worker processes", min=1, max=256, affects_result=False)
     max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images (decompression-bomb guard)",
                                    gt=0)
     image_format: str = option("png", help="output format: png (lossless), jpg or webp", choices=list(OUTPUT_FORMATS),
@@ -103,17 +103,25 @@ def assign_random(job_seed: int, relpath: str) -> tuple[str, int]:
 
 
 def discover_sources(source: Path, exclude: Path | None = None) -> list[Path]:
-    """The file itself, or every non-hidden file under a folder (non-images are reported later, not hidden)."""
+    """The file itself, or every non-hidden file under a folder (non-images are reported later, not hidden).
+    Under a studio's policy, files that resolve outside what it may read or into its private folders (a link, a
+    batch over the whole workspace) are not sources: they are left out without a word about them."""
+    from ..access import AccessDenied, process_policy
+
     if source.is_file():
         return [source]
     if not source.is_dir():
         raise ConfigError(f"source {source}: no such file or folder")
-    found = []
+    policy, found = process_policy(), []
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
         if exclude is not None and path.resolve().is_relative_to(exclude):
+            continue
+        try:
+            policy.data_file_path(source, rel)
+        except AccessDenied:
             continue
         found.append(path)
     return found

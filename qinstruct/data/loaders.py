@@ -347,14 +347,21 @@ def _validate_llvisionqa_hf(obj: dict) -> LLVisionQAItem:
 
 
 def check_images(paths: Iterable[str], image_root: str | Path) -> list[str]:
-    """Image paths (relative to image_root) that do not exist, in order, each once."""
-    root = Path(image_root)
+    """Image paths (relative to image_root) that do not exist, in order, each once.  Under a studio's policy a
+    path outside what it may read counts as missing whether it exists or not (no existence oracle)."""
+    from ..access import AccessDenied, process_policy
+
+    root, policy = Path(image_root), process_policy()
     seen, missing = set(), []
     for rel in paths:
         if rel in seen:
             continue
         seen.add(rel)
-        if not (root / rel).is_file():
+        try:
+            found = policy.data_file_path(root, rel).is_file()
+        except AccessDenied:
+            found = False
+        if not found:
             missing.append(rel)
     return missing
 

@@ -11,7 +11,8 @@ from ..config import option
 class WorldConfig:
     COMMAND: ClassVar = ("demo", "world")
 
-    out: str = option(help="output folder (a run folder; world.json appears when the world is complete)")
+    out: str = option(help="output folder (a run folder; world.json appears when the world is complete)",
+                      affects_result=False)
     images: int = option(2000, help="training images (each gets pathway feedbacks)", min=1, max=1_000_000)
     eval_images: int = option(400, help="held-out evaluation images", min=1, max=1_000_000)
     size: int = option(64, help="image side in px (64: what CPU micro models learn from)", min=32, max=1024)

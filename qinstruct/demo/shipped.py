@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
@@ -23,12 +22,26 @@ WHAT = {"baseline": "content questions only", "mix": "content + low-level data m
 
 
 def commit_of(folder: Path) -> str | None:
+    """The commit checked out in the repository holding `folder`, read from .git itself (no git process)."""
+    for candidate in [Path(folder).resolve(), *Path(folder).resolve().parents]:
+        git = candidate / ".git"
+        if git.is_dir():
+            break
+    else:
+        return None
     try:
-        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=False)
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head or None  # a detached HEAD holds the commit itself
+        ref = head[len("ref: "):]
+        if (git / ref).is_file():
+            return (git / ref).read_text().strip() or None
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split(" ", 1)[0]
     except OSError:
         return None
-    return done.stdout.strip() or None
+    return None
 
 
 def headline(a1: dict | None, a3: dict | None) -> dict:

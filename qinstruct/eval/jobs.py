@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..fileio import append_line, read_jsonl, write_json
 from ..images import load_rgb
 from ..models.types import GenerationOptions, LoadOptions
-from ..endpoints import COMMAND_LINE, KeyPolicy
+from ..access import process_policy
 from ..runs import Progress, RunFolder
 
 ITEMS, SUMMARY = "items.jsonl", "summary.json"
@@ -30,9 +30,10 @@ PROTOCOLS = ("letter", "likelihood")
 class EvalModels(LoadOptions):
     models: list[str] = option(default_factory=list, help="model specs to evaluate, one after another (a folder, a "
                                "hub id, tiny:FAMILY, openai:MODEL@URL)", flag="--model", metavar="SPEC")
-    out: str = option("", help="the run folder: answers, per-item scores, summary (run again to resume)")
+    out: str = option("", help="the run folder: answers, per-item scores, summary (run again to resume)",
+                      affects_result=False)
     image_root: str = option("", help="folder the image paths are relative to (default: the data file's folder)")
-    batch_size: int = option(8, help="items per forward pass", min=1, max=1024)
+    batch_size: int = option(8, help="items per forward pass", min=1, max=1024, affects_result=False)
     limit: int = option(0, help="only the first N items (0: all)", min=0)
 
     def validate(self) -> None:
@@ -88,8 +89,9 @@ def _models_done(path: Path) -> set[tuple]:
 
 
 def _image(root: Path, relative: str):
+    """An item's image, its path confined by the process's policy (a studio job: the studio's), or its error."""
     try:
-        return load_rgb(root / relative), None
+        return load_rgb(process_policy().data_file_path(root, relative)), None
     except Exception as error:  # noqa: BLE001 - a missing or broken image is that item's error, the run goes on
         return None, str(error)
 
@@ -97,7 +99,7 @@ def _image(root: Path, relative: str):
 def _load(spec: str, config: EvalModels):
     from ..models.loading import load_model
 
-    return load_model(spec, config.load_options())
+    return load_model(spec, config.load_options())  # under the process's policy
 
 
 def run_a1(config: A1Config, progress: Progress | None = None) -> dict:
@@ -296,7 +298,7 @@ def a3_summary(sets, records: list[dict], config: A3Config) -> dict:
             "failed": failures(records, config.models)}
 
 
-def run_a2(config: A2Config, progress: Progress | None = None, key_policy: KeyPolicy = COMMAND_LINE) -> dict:
+def run_a2(config: A2Config, progress: Progress | None = None) -> dict:
     from .a2 import QUERY, demo_references, dimension_scores, load_references
 
     check_config(config)
@@ -306,7 +308,7 @@ def run_a2(config: A2Config, progress: Progress | None = None, key_policy: KeyPo
     references = references[:config.limit] if config.limit else references
     root = Path(config.image_root) if config.image_root else (
         references_path if references_path.is_dir() else references_path.parent)
-    judge = _judge(config, key_policy)
+    judge = _judge(config)
     out = Path(config.out)
     run = RunFolder(out, "eval-a2")
     with run.hold(config):
@@ -346,9 +348,10 @@ def run_a2(config: A2Config, progress: Progress | None = None, key_policy: KeyPo
         return summary
 
 
-def _judge(config: A2Config, key_policy: KeyPolicy):
+def _judge(config: A2Config):
     """A function (description, reference) -> scores: the offline judge, or a model behind an endpoint (which
-    gets the environment's key only where `key_policy` allows: in the studio, the operator's endpoints)."""
+    gets the environment's key only where the process's policy allows: in a studio job, the operator's
+    endpoints)."""
     from .a2 import offline_judge
 
     if config.judge == "offline":
@@ -360,7 +363,7 @@ def _judge(config: A2Config, key_policy: KeyPolicy):
 
     name, _, url = config.judge[len("openai:"):].partition("@")
     backend = create_backend("openai", model=name, base_url=url or None,
-                             cache=ResponseCache(Path(config.out) / ".judge-cache"), key_policy=key_policy)
+                             cache=ResponseCache(Path(config.out) / ".judge-cache"))
 
     def judge(description: str, reference) -> dict:
         async def once():
@@ -412,8 +415,6 @@ def studio_configs(access, evals: Path, name: str, models: list[str], protocols:
     return configs
 
 
-def run_any(config, progress: Progress | None = None, key_policy: KeyPolicy = COMMAND_LINE) -> dict:
-    """The runner of a config's protocol (the key policy matters to A2's judge only)."""
-    if isinstance(config, A2Config):
-        return run_a2(config, progress, key_policy)
-    return {A1Config: run_a1, A3Config: run_a3}[type(config)](config, progress)
+def run_any(config, progress: Progress | None = None) -> dict:
+    """The runner of a config's protocol."""
+    return {A1Config: run_a1, A2Config: run_a2, A3Config: run_a3}[type(config)](config, progress)

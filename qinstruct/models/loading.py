@@ -2,6 +2,10 @@
 
 Weights load on the GPU in bf16 when there is one, else on the CPU in fp32.  trust_remote_code is passed only
 when the caller asks and the access policy allows it for that spec (the studio: only the operator's list).
+
+This is the one place models load, whoever asks (a tab, the pool, an evaluator, the trainer, a job the studio
+launched): a caller that passes no policy gets the process's (`access.process_policy`), which in the studio and
+in the jobs it launches is the studio's -- never the command line's.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import first_line
-from ..access import UNRESTRICTED, AccessPolicy
+from ..access import AccessPolicy, process_policy
 from .families import family_of, tiny_model
 from .local import LoadedModel
 from .remote import RemoteModel
@@ -157,7 +161,8 @@ LOADERS: dict[type, Callable[[ModelSpec, LoadOptions, AccessPolicy], ChatModel]]
 }
 
 
-def load_spec(spec: ModelSpec, options: LoadOptions, policy: AccessPolicy = UNRESTRICTED) -> ChatModel:
+def load_spec(spec: ModelSpec, options: LoadOptions, policy: AccessPolicy | None = None) -> ChatModel:
+    policy = policy or process_policy()
     if options.trust_remote_code and not policy.may_trust(spec.text):
         raise ModelLoadError(f"{spec.text}: trust_remote_code is not allowed for this model here (the operator "
                              "allows it only for the specs given with --trust-remote-code)")
@@ -166,7 +171,7 @@ def load_spec(spec: ModelSpec, options: LoadOptions, policy: AccessPolicy = UNRE
 
 
 def load_model(spec: str | ModelSpec, options: LoadOptions | None = None,
-               policy: AccessPolicy = UNRESTRICTED) -> ChatModel:
+               policy: AccessPolicy | None = None) -> ChatModel:
     """Parse (if needed) and load a spec: a LoadedModel or a RemoteModel, both ChatModels."""
-    options = options or LoadOptions()
+    options, policy = options or LoadOptions(), policy or process_policy()
     return load_spec(spec if isinstance(spec, ModelSpec) else parse_spec(spec, policy), options, policy)

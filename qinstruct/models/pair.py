@@ -16,7 +16,7 @@ from typing import Iterator
 
 from PIL import Image
 
-from ..access import UNRESTRICTED, AccessPolicy
+from ..access import AccessPolicy
 from ..errors import UserError
 from .chat import prompt_text, stream_rows
 from .loading import adapter_label, attach_adapter, load_spec
@@ -39,7 +39,7 @@ class SidePair:
         return SidePair(self.left.bind(api_key), self.right.bind(api_key), self.shared)
 
 
-def load_side(text: str, options: LoadOptions, policy: AccessPolicy = UNRESTRICTED) -> ChatModel:
+def load_side(text: str, options: LoadOptions, policy: AccessPolicy | None = None) -> ChatModel:
     try:
         return load_spec(parse_spec(text, policy), options, policy)
     except UserError as error:
@@ -47,7 +47,7 @@ def load_side(text: str, options: LoadOptions, policy: AccessPolicy = UNRESTRICT
 
 
 def load_pair(left_text: str, right_text: str, options: LoadOptions | None = None,
-              policy: AccessPolicy = UNRESTRICTED) -> SidePair:
+              policy: AccessPolicy | None = None) -> SidePair:
     options = options or LoadOptions()
     try:
         left_spec, right_spec = parse_spec(left_text, policy), parse_spec(right_text, policy)

@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from ..access import UNRESTRICTED, AccessPolicy
+from ..access import AccessPolicy
 from .pair import SidePair, load_pair
 from .types import LoadOptions
 
@@ -18,7 +18,7 @@ class ModelPool:
     7B model must not load it twice).  Specs resolve under the pool's access policy.  The pool never holds an
     API key: `pair(..., api_key)` hands back a copy whose remote sides carry that request's key."""
 
-    def __init__(self, capacity: int = 2, policy: AccessPolicy = UNRESTRICTED):
+    def __init__(self, capacity: int = 2, policy: AccessPolicy | None = None):
         self.capacity = capacity
         self.policy = policy
         self._pairs: OrderedDict[tuple, SidePair] = OrderedDict()

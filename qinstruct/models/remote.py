@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import first_line
-from ..endpoints import COMMAND_LINE, KeyPolicy
+from ..endpoints import KeyPolicy
 from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
                     ratings_from_level_logits)
 
@@ -49,7 +49,7 @@ class RemoteModel:
     model_name: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
-    key_policy: KeyPolicy = field(default=COMMAND_LINE, repr=False)
+    key_policy: KeyPolicy | None = field(default=None, repr=False)  # None: the process's (access.process_policy)
     timeout: float = 60.0
     max_retries: int = 2
     trained: bool = True
@@ -66,7 +66,11 @@ class RemoteModel:
     def client(self):
         from openai import OpenAI
 
-        return OpenAI(api_key=self.key_policy.key_for(self.base_url, self.api_key), base_url=self.base_url,
+        from ..access import process_policy
+
+        keys = self.key_policy or process_policy().keys
+        keys.check(self.base_url)
+        return OpenAI(api_key=keys.key_for(self.base_url, self.api_key), base_url=self.base_url,
                       timeout=self.timeout, max_retries=self.max_retries)
 
     def _call(self, **request):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from ..access import UNRESTRICTED, AccessPolicy
+from ..access import AccessPolicy, process_policy
 from ..endpoints import default_base_url
 from .types import ModelLoadError
 
@@ -147,8 +147,10 @@ SPEC_KINDS = [
 ]
 
 
-def parse_spec(text: str, policy: AccessPolicy = UNRESTRICTED) -> ModelSpec:
-    """Parse a spec once; raises ModelLoadError (or AccessDenied) with one line when it cannot be used."""
+def parse_spec(text: str, policy: AccessPolicy | None = None) -> ModelSpec:
+    """Parse a spec once under `policy` (default: the process's); raises ModelLoadError (or AccessDenied) with one
+    line when it cannot be used."""
+    policy = policy or process_policy()
     text = (text or "").strip()
     if not text:
         raise ModelLoadError("empty model spec")

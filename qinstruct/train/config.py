@@ -28,7 +28,7 @@ class TrainConfig:
     GROUPS: ClassVar = {  # the Tune tab's sections, in order
         "model": ("model", "output_dir", "trust_remote_code"),
         "data & strategy": ("strategy", "high_level", "low_level", "image_root", "low_level_fraction", "kind_ratios",
-                            "join_per_image", "eval_fraction", "max_length", "seed"),
+                            "join_per_image", "eval_fraction", "eval_items", "max_length", "seed"),
         "method": ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "tune_vision_tower",
                    "tune_projector", "tune_llm"),
         "schedule": ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay",
@@ -42,7 +42,7 @@ class TrainConfig:
     model: str = option(help="the model to start from: a folder, a hub id, tiny:FAMILY (the base model for mix, "
                         "replace and baseline; a finished model for after)", metavar="SPEC")
     output_dir: str = option(help="the run folder: checkpoints, the final model, config.yaml, status.json, "
-                             "log.jsonl")
+                             "log.jsonl", affects_result=False)
     strategy: str = option("mix", help="what data, from what model: " + "; ".join(
         f"{k}: {v}" for k, v in STRATEGIES.items()), choices=list(STRATEGIES))
     high_level: list[str] = option(default_factory=list, help="high-level instruction files (LLaVA JSON, "
@@ -62,13 +62,15 @@ class TrainConfig:
                                  "attributes this way, with content and quality answers sharing the image tokens",
                                  min=0, max=64)
     eval_fraction: float = option(0.02, help="share of the items held out for the eval loss", min=0, max=0.5)
+    eval_items: int = option(0, help="at most this many held-out items in each eval loss (0: all of them); the "
+                             "others stay out of training all the same", min=0, max=10_000_000)
     max_length: int = option(2048, help="longest training sequence in tokens (image tokens included)", min=64,
                              max=131072)
-    seed: int = option(42, help="seed of the mixture, the split and the training", min=0)
+    seed: int = option(42, help="seed of the mixture, the split and the training", min=0, max=2**32 - 1)
     method: str = option("lora", help="lora: train adapters on the language model (and the projector); full: "
                          "train the chosen parts in full", choices=METHODS)
     lora_r: int = option(128, help="LoRA rank", min=1, max=4096)
-    lora_alpha: int = option(256, help="LoRA alpha (usually 2 x r)", min=1)
+    lora_alpha: int = option(256, help="LoRA alpha (usually 2 x r)", min=1, max=65536)
     lora_dropout: float = option(0.05, help="LoRA dropout", min=0, max=0.9)
     lora_targets: str = option("auto", help="regular expression of the modules that get adapters; auto: the "
                                "language model's projections (and the vision tower's with tune_vision_tower)")
@@ -76,8 +78,9 @@ class TrainConfig:
     tune_projector: bool = option(True, help="train the multimodal projector")
     tune_llm: bool = option(True, help="train the language model (full) or its adapters (lora)")
     trust_remote_code: bool = option(False, help="run code shipped with the checkpoint (only when you trust it)")
-    epochs: float = option(1.0, help="passes over the data", gt=0)
-    max_steps: int = option(0, help="stop after this many optimizer steps (0: as many as the epochs take)", min=0)
+    epochs: float = option(1.0, help="passes over the data", gt=0, max=10_000)
+    max_steps: int = option(0, help="stop after this many optimizer steps (0: as many as the epochs take)", min=0,
+                           max=100_000_000)
     learning_rate: float = option(2e-4, help="peak learning rate (official: 2e-4 LoRA, 2e-5 full)", gt=0, max=1)
     lr_scheduler: str = option("cosine", help="learning-rate schedule after warmup",
                                choices=["cosine", "linear", "constant_with_warmup"])
@@ -86,10 +89,13 @@ class TrainConfig:
     batch_size: int = option(16, help="sequences per device per step", min=1, max=4096)
     gradient_accumulation: int = option(1, help="steps accumulated per optimizer step (global batch = batch_size x "
                                         "this x processes)", min=1, max=4096)
-    eval_steps: int = option(0, help="eval loss every N steps (0: at the end only)", min=0)
-    save_steps: int = option(50, help="checkpoint every N steps (a killed run resumes from the last)", min=1)
-    save_total_limit: int = option(2, help="checkpoints kept", min=1)
-    logging_steps: int = option(1, help="log loss and speed every N steps", min=1)
+    eval_steps: int = option(0, help="eval loss every N steps (0: at the end only)", min=0, max=100_000_000,
+                            affects_result=False)
+    save_steps: int = option(50, help="checkpoint every N steps (a killed run resumes from the last)", min=1,
+                            max=100_000_000, affects_result=False)
+    save_total_limit: int = option(2, help="checkpoints kept", min=1, max=10_000, affects_result=False)
+    logging_steps: int = option(1, help="log loss and speed every N steps", min=1, max=100_000_000,
+                               affects_result=False)
     device: str = option("auto", help="auto (a GPU when there is one), cuda or cpu", choices=["auto", "cuda", "cpu"])
     bf16: bool = option(True, help="bfloat16 on a GPU (the CPU always trains in float32)")
     gradient_checkpointing: bool = option(True, help="recompute activations in the backward pass (less memory, "
@@ -97,13 +103,13 @@ class TrainConfig:
     compile: bool = option(False, help="compile each repeated layer once (GPU; about a minute of compiling, then "
                            "faster steps: scripts/bench_train.py measures it)")
     group_by_length: bool = option(True, help="batch sequences of similar length together (less padding)")
-    dataloader_workers: int = option(0, help="processes preparing batches", min=0, max=64)
+    dataloader_workers: int = option(0, help="processes preparing batches", min=0, max=64, affects_result=False)
     launcher: str = option("none", help="none: this process; accelerate: `accelerate launch` with the options below",
                            choices=LAUNCHERS)
     num_processes: int = option(1, help="processes per machine (GPUs, or CPU processes on the gloo backend)", min=1,
                                 max=1024)
     num_machines: int = option(1, help="machines", min=1, max=1024)
-    machine_rank: int = option(0, help="this machine's rank", min=0)
+    machine_rank: int = option(0, help="this machine's rank", min=0, max=1023)
     main_process_ip: str = option("127.0.0.1", help="address of the rank-0 machine")
     main_process_port: int = option(29500, help="port of the rank-0 machine", min=1, max=65535)
     deepspeed: str = option("none", help="DeepSpeed ZeRO stage (the official scripts used ZeRO-3)", choices=DEEPSPEED)

@@ -17,6 +17,7 @@ from ..config import ConfigError
 from ..data.loaders import detect_format, load_any
 from ..data.kinds import item_kind
 from ..data.records import InstructionItem
+from ..access import AccessDenied, process_policy
 from .config import TrainConfig, parse_source
 
 
@@ -37,6 +38,8 @@ class Mixture:
     skipped_text_only: int = 0
     missing_images: list[str] = field(default_factory=list)  # the first few, for the message
     skipped_missing: int = 0
+    refused_images: list[str] = field(default_factory=list)  # paths outside what this process may read (the first)
+    skipped_refused: int = 0
     joined_from: int = 0  # items before they were joined per image (0: not joined)
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -54,6 +57,9 @@ class Mixture:
             text += f"; {self.skipped_text_only:,} text-only items skipped"
         if self.skipped_missing:
             text += f"; {self.skipped_missing:,} items skipped for a missing image (e.g. {self.missing_images[0]})"
+        if self.skipped_refused:
+            text += (f"; {self.skipped_refused:,} items skipped: their image path is outside the folders this studio "
+                     f"may read (e.g. {self.refused_images[0]})")
         return text
 
 
@@ -73,17 +79,24 @@ def resample(items: list, ratio: float, rng: random.Random) -> list:
 
 def _examples(spec: str, level: str, config: TrainConfig, rng: random.Random, mixture: Mixture) -> list[Example]:
     source = parse_source(spec)
-    roots = [Path(config.image_root)] if config.image_root else [Path(source.path).parent]
+    root = Path(config.image_root) if config.image_root else Path(source.path).parent
+    policy = process_policy()  # a run the studio launched: an item's image path is confined like a typed path
     examples = []
     for item in load_items(source.path):
         if item.image is None:
             mixture.skipped_text_only += 1
             continue
-        image = next((root / item.image for root in roots if (root / item.image).is_file()), None)
-        if image is None:
+        try:
+            image = policy.data_file_path(root, item.image)
+        except AccessDenied:
+            mixture.skipped_refused += 1
+            if not mixture.refused_images:
+                mixture.refused_images.append(item.image)
+            continue
+        if not image.is_file():
             mixture.skipped_missing += 1
             if len(mixture.missing_images) < 3:
-                mixture.missing_images.append(str(roots[0] / item.image))
+                mixture.missing_images.append(str(root / item.image))
             continue
         examples.append(Example(item, image, Path(source.path).name, item_kind(item), level))
     if level == "low":
@@ -132,12 +145,16 @@ def build_mixture(config: TrainConfig) -> Mixture:
     if not everything:
         raise ConfigError("the mixture is empty: no item with an image in the given files" + (
             f" ({mixture.skipped_missing} images not found, e.g. {mixture.missing_images[0]}; set image_root)"
-            if mixture.skipped_missing else ""))
+            if mixture.skipped_missing else "") + (
+            f" ({mixture.skipped_refused} image paths outside the folders this studio may read, e.g. "
+            f"{mixture.refused_images[0]})" if mixture.skipped_refused else ""))
     if config.join_per_image > 1:
         mixture.joined_from = len(everything)
         everything = join_per_image(everything, config.join_per_image, rng)
     rng.shuffle(everything)
     held = int(round(len(everything) * config.eval_fraction))
     held = min(max(held, 1 if config.eval_fraction > 0 else 0), len(everything) - 1)
-    mixture.eval, mixture.train = everything[:held], everything[held:]
+    # every held-out item stays out of training; the eval loss reads at most eval_items of them (it runs
+    # every eval_steps: over thousands of items it would cost more than the training on a CPU)
+    mixture.eval, mixture.train = everything[:held][:config.eval_items or None], everything[held:]
     return mixture

@@ -5,11 +5,8 @@ children (one per process) train and process 0 writes the log.
 """
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 import sys
-from pathlib import Path
 
 from .config import TrainConfig
 from .trainer import HELD_BY_PARENT, deepspeed_file
@@ -45,6 +42,6 @@ def per_machine_commands(config: TrainConfig, config_file: str) -> list[str]:
 
 def launch(config: TrainConfig, config_file: str) -> int:
     """Run this machine's share; the children train, this process waits.  Returns the exit status."""
-    env = {**os.environ, HELD_BY_PARENT: "1", "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    return subprocess.run(accelerate_command(config, config_file), env=env, check=False).returncode
+    from ..jobs.process import run_workers
+
+    return run_workers(accelerate_command(config, config_file), {HELD_BY_PARENT: "1"})

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..access import UNRESTRICTED
 from ..config import check_config, config_to_dict
 from ..runs import Progress, RunFolder
 from .config import TrainConfig
@@ -47,16 +46,28 @@ def process_rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
 
 
+def trainable_spec(text: str):
+    """The starting model's spec under the process's policy (a studio-launched run: the studio's), refused at
+    once when it is nothing we can train (an endpoint, a random tiny model is fine)."""
+    from ..config import ConfigError
+    from ..models.specs import RemoteSpec, parse_spec
+
+    spec = parse_spec(text)
+    if isinstance(spec, RemoteSpec):
+        raise ConfigError(f"model: {text} is an endpoint; training needs local weights (a folder or a hub id)")
+    return spec
+
+
 def load_for_training(config: TrainConfig):
     """The starting model through the model layer (any spec), in training dtype on this process's device.
     A LoRA adapter as the start of an `after` run keeps training that adapter."""
     import torch
 
     from ..models.loading import load_spec
-    from ..models.specs import AdapterSpec, parse_spec
+    from ..models.specs import AdapterSpec
     from ..models.types import LoadOptions
 
-    spec = parse_spec(config.model, UNRESTRICTED)
+    spec = trainable_spec(config.model)
     gpu = config.device != "cpu" and torch.cuda.is_available()
     if config.device == "cuda" and not gpu:
         from ..config import ConfigError
@@ -65,8 +76,7 @@ def load_for_training(config: TrainConfig):
     distributed = config.deepspeed != "none" or config.fsdp
     device = "cpu" if not gpu or distributed else f"cuda:{process_rank()[1]}"
     dtype = "bfloat16" if gpu and config.bf16 else "float32"
-    loaded = load_spec(spec, LoadOptions(device=device, dtype=dtype, trust_remote_code=config.trust_remote_code),
-                       UNRESTRICTED)
+    loaded = load_spec(spec, LoadOptions(device=device, dtype=dtype, trust_remote_code=config.trust_remote_code))
     return loaded, spec, isinstance(spec, AdapterSpec)
 
 
@@ -144,10 +154,8 @@ def last_checkpoint(output: Path) -> str | None:
 
 
 def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
-    from ..models.specs import parse_spec
-
     check_config(config)
-    parse_spec(config.model, UNRESTRICTED)  # a missing model is said at once, before the data is read
+    trainable_spec(config.model)  # a missing model is said at once, before the data is read
     output = Path(config.output_dir)
     rank, _ = process_rank()
     if rank == 0 and not os.environ.get(HELD_BY_PARENT):
@@ -193,7 +201,7 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
         compile_blocks(model)
     resume = last_checkpoint(output)
     outcome = trainer.train(resume_from_checkpoint=resume)
-    eval_loss = trainer.evaluate()["eval_loss"] if mixture.eval else None
+    eval_loss = final_eval_loss(trainer) if mixture.eval else None
     model_dir = output / MODEL
     if trainer.is_world_process_zero():
         _save(trainer, loaded, spec, config, model_dir, mixture,
@@ -202,6 +210,15 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
             run.log(event="finished", step=outcome.global_step, train_loss=outcome.training_loss, eval_loss=eval_loss)
     return TrainResult(str(model_dir), outcome.global_step, outcome.training_loss, eval_loss, trainable, total,
                        mixture.summary(), time.perf_counter() - started)
+
+
+def final_eval_loss(trainer) -> float:
+    """The eval loss after the last step: the one the schedule just computed when it fell on that step (computing
+    it again would cost a whole evaluation and log the same number twice), else one evaluation now."""
+    step = trainer.state.global_step
+    done = [entry["eval_loss"] for entry in trainer.state.log_history
+            if "eval_loss" in entry and entry.get("step") == step]
+    return done[-1] if done else trainer.evaluate()["eval_loss"]
 
 
 def _image_tokens(supervisor: Supervisor, mixture: Mixture) -> int:

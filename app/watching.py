@@ -1,0 +1,54 @@
+"""What every tab that starts long jobs shares: the jobs run in their own processes (qinstruct.jobs), and a tab
+only watches them -- from their run folders, so a reloaded page, another browser or a restarted studio sees
+the same -- with one confirmation before a destructive button."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import gradio as gr
+
+from qinstruct.jobs.view import JobView
+
+from .context import AppContext
+
+POLL_S = 0.5
+# Abort asks once; a cancelled question sends no request ("" reaches the handler, which says nothing was done).
+CONFIRM_ABORT_JS = "(run) => (run && confirm(`Abort ${run}? It stops now; Resume continues it later.`)) ? run : ''"
+
+
+def follow(ctx: AppContext, folder: Path, actor: str | None, timeout_s: float = 3600) -> Iterator[JobView]:
+    """The job's view every POLL_S until it has ended (a watcher only: closing the page leaves the job running)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = ctx.jobs.view(folder, actor)
+        if job is None:
+            return
+        yield job
+        if not job.status.live or time.monotonic() > deadline:
+            return
+        time.sleep(POLL_S)
+
+
+def not_confirmed(run) -> bool:
+    """The confirmation was declined (the page's script sent an empty name)."""
+    return run == ""
+
+
+def run_choices(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path) -> list[str]:
+    """The names of the runs of these kinds under a folder that `actor` may see, newest first."""
+    return [status.name for status in ctx.jobs.jobs(actor, kinds, under) if status.path.parent == under]
+
+
+def latest_live(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path) -> str | None:
+    """The actor's newest run still queued or running (what a reloaded page re-attaches to)."""
+    return next((status.name for status in ctx.jobs.jobs(actor, kinds, under)
+                 if status.path.parent == under and status.live), None)
+
+
+def chosen_run(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path, run) -> Path:
+    """The folder of a run named in the page: one the actor may see, never a path."""
+    if not run or run not in run_choices(ctx, actor, kinds, under):
+        raise gr.Error("Choose one of your runs from the list.")
+    return under / run
