@@ -59,6 +59,7 @@ CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE = "config.yaml", "status.json", "l
 STATUS_LOCK = ".status.lock"
 RUN_FILES = (CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE, STATUS_LOCK)  # the bookkeeping, beside the outputs
 LOG_INTERVAL_S = 1.0  # progress lines at most this often (and always the last one)
+THROTTLE_ENV = "QINSTRUCT_THROTTLE_S"  # seconds every job step waits: tests and demos that need a job in progress
 QUEUE_GRACE_S = 120.0  # a queued run whose launcher never recorded a process is interrupted after this long
 
 
@@ -353,6 +354,7 @@ class RunFolder:
 
     def progress(self, done: int, total: int, **metrics: Any) -> None:
         """A progress event (step, total, ETA, metrics), at most once per LOG_INTERVAL_S and always at the end."""
+        throttle()
         now = time.time()
         if done < total and now - self._last_log < LOG_INTERVAL_S:
             return
@@ -369,6 +371,16 @@ class RunFolder:
             if callback is not None:
                 callback(done, total)
         return report
+
+
+def throttle() -> None:
+    """Slow a job's step down when QINSTRUCT_THROTTLE_S asks (a test that must catch a job in progress)."""
+    try:
+        delay = float(os.environ.get(THROTTLE_ENV) or 0)
+    except ValueError:
+        delay = 0.0
+    if delay > 0:
+        time.sleep(min(delay, 10.0))
 
 
 def describe(status: RunStatus) -> str:

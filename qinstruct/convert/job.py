@@ -47,7 +47,8 @@ class ConvertJobConfig:
                           choices=list_backends)
     model: str = option(DEFAULT_MODEL, help="model name on the endpoint (remote backends)")
     base_url: str | None = option(None, help="any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
-                                  "(default: $OPENAI_BASE_URL or OpenAI)")
+                                  "(default: $OPENAI_BASE_URL or OpenAI)",
+                                  affects_result=False)  # the same model may move to another server
     subsets: list[str] = option(default_factory=lambda: list(SUBSETS), help="item subsets to produce",
                                 choices=SUBSETS)
     concurrency: int = option(16, help="requests in flight", min=1, max=1024, affects_result=False)
@@ -55,10 +56,12 @@ class ConvertJobConfig:
                               affects_result=False)
     timeout: float = option(60.0, help="seconds per request", gt=0, max=3600, affects_result=False)
     cache_dir: str | None = option(None, help="response cache, shared by runs (default: .qinstruct-cache beside "
-                                   "the output folder)")
-    prices: str | None = option(None, help="YAML price table (USD per 1M tokens) overriding the built-in one")
+                                   "the output folder)", affects_result=False)
+    prices: str | None = option(None, help="YAML price table (USD per 1M tokens) overriding the built-in one",
+                                affects_result=False)
     limit: int = option(0, help="convert only the first N feedbacks (0: all)", min=0)
-    export: str | None = option(None, help="also export the finished items in this format", choices=list_exporters)
+    export: str | None = option(None, help="also export the finished items in this format", choices=list_exporters,
+                                affects_result=False)
 
     def validate(self) -> None:
         if not self.subsets:

@@ -58,12 +58,20 @@ def _queue_entries(queue: Path) -> list[tuple[int, int, Path]]:
     return sorted(entries)
 
 
+def queue_entry(slots: Path, ticket: int, pid: int) -> Path:
+    """A waiting job's place in line.  The launcher makes it as it starts the process, so a job that is slow to
+    start (a training imports more) keeps its place; the job makes it too, in case."""
+    queue = slots / "queue"
+    queue.mkdir(parents=True, exist_ok=True)
+    entry = queue / f"{ticket:020d}-{pid}"
+    entry.touch()
+    return entry
+
+
 def wait_for_slot(slots: Path, limit: int, ticket: int) -> None:
     """Block until this job is first in line and a slot is free; the slot stays held until the process ends."""
     queue = slots / "queue"
-    queue.mkdir(parents=True, exist_ok=True)
-    mine = queue / f"{ticket:020d}-{os.getpid()}"
-    mine.touch()
+    mine = queue_entry(slots, ticket, os.getpid())
     try:
         while True:
             entries = _queue_entries(queue)

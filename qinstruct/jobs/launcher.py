@@ -23,7 +23,7 @@ from ..config.render import shell_line
 from ..fileio import write_text
 from ..runs import (CONFIG_FILE, RunBusy, RunStatus, check_same_job, list_runs, read_status, record_process,
                     transition)
-from .child import JOB_ENV, queue_position, running_jobs
+from .child import JOB_ENV, queue_entry, queue_position, running_jobs
 from .kinds import KINDS, folder_of, kind_named, kind_of
 from .process import signal_job, spawn_job, wait_gone
 from .view import STDOUT, JobView, view
@@ -74,6 +74,7 @@ class Launcher:
             env = {**policy_environment(self.policy, user_key), JOB_ENV: json.dumps(context)}
             pid, identity = spawn_job([*type(config).COMMAND, "--config", str(folder / CONFIG_FILE)],
                                       folder / STDOUT, env)
+            queue_entry(self.slots, ticket, pid)
             record_process(folder, pid, identity)
         if point is None:
             return f"{folder.name} started"

@@ -6,7 +6,7 @@ import time
 
 from transformers import TrainerCallback
 
-from ..runs import Progress, RunFolder
+from ..runs import Progress, RunFolder, throttle
 
 
 def memory_gib() -> float | None:
@@ -70,5 +70,6 @@ class RunLogCallback(TrainerCallback):
             print(log_line(event), file=sys.stderr, flush=True)
 
     def on_step_end(self, args, state, control, **kwargs):
+        throttle()
         if self.progress is not None and state.is_world_process_zero:
             self.progress(state.global_step, state.max_steps)
