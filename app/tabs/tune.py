@@ -125,6 +125,7 @@ def loss_figure(job):
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(7, 3.2), dpi=100, layout="tight")
     axes = figure.add_subplot()
@@ -136,6 +137,7 @@ def loss_figure(job):
     for attempt, points in sorted(job.eval_losses.items()):
         axes.plot(*zip(*points), "o-", color="#2563eb" if attempt == latest else "#93c5fd",
                   label="eval" if attempt == latest else f"eval (attempt {attempt})")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps, not 1.25
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
     axes.set_title(f"{job.name}: {job.state}", fontsize=10)

@@ -24,8 +24,8 @@ def studio_config(values: dict, access: AccessPolicy, runs: Path, name: str, ope
     studio's users may reach (paths resolved, so that the run reads the same files from anywhere) and present
     now (a run is not started on data that does not exist yet), remote code only for the operator's specs,
     several machines (the server connecting to an address typed in a form) only for the operator."""
-    from ..models.specs import parse_spec
     from ..workspace import safe_name
+    from .trainer import trainable_spec
 
     def confined(spec: str, what: str) -> str:
         source = parse_source(spec)
@@ -39,7 +39,7 @@ def studio_config(values: dict, access: AccessPolicy, runs: Path, name: str, ope
     if not name or not name.strip():
         raise ConfigError("run name: give the run a name (its folder under runs/)")
     values["output_dir"] = str(runs / safe_name(name))
-    values["model"] = parse_spec(str(values.get("model") or ""), access).resolved
+    values["model"] = trainable_spec(str(values.get("model") or ""), access).resolved
     values["high_level"] = [confined(s, "high_level") for s in values.get("high_level", [])]
     values["low_level"] = [confined(s, "low_level") for s in values.get("low_level", [])]
     if values.get("image_root"):

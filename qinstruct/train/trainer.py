@@ -46,13 +46,13 @@ def process_rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
 
 
-def trainable_spec(text: str):
-    """The starting model's spec under the process's policy (a studio-launched run: the studio's), refused at
-    once when it is nothing we can train (an endpoint, a random tiny model is fine)."""
+def trainable_spec(text: str, policy=None):
+    """The starting model's spec under `policy` (default: the process's; a studio-launched run: the studio's),
+    refused at once when it is nothing we can train (an endpoint; a random tiny model is fine)."""
     from ..config import ConfigError
     from ..models.specs import RemoteSpec, parse_spec
 
-    spec = parse_spec(text)
+    spec = parse_spec(text, policy)
     if isinstance(spec, RemoteSpec):
         raise ConfigError(f"model: {text} is an endpoint; training needs local weights (a folder or a hub id)")
     return spec

@@ -20,7 +20,7 @@ def studio(tmp_path_factory):
     save_tiny_pair(workspace.models)  # a tiny LLaVA and a LoRA on it: the one-base-two-sides path
     # as `python -m app --allow-dir ../shared/data` would: the reference data may be read by typed paths
     access = AccessPolicy.for_studio(workspace.root, data_dirs=[str(SHARED_DATA)])
-    blocks = build(workspace, access)
+    blocks = build(workspace, access, max_jobs=2)  # two jobs at once: the tests' evaluations do not wait long
     blocks.queue(default_concurrency_limit=2)
     port = free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,

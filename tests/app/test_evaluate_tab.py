@@ -20,15 +20,27 @@ def client(studio):
     return Client(studio["url"], verbose=False)
 
 
+def finished(client, runs: list[str], timeout: float = 600) -> tuple[str, str]:
+    """The evaluations' status and tables once they have all ended (as the page's timer shows them)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, tables = client.predict(runs, api_name="/eval_watch")
+        if status.startswith("Done"):
+            return status, tables
+        time.sleep(0.5)
+    raise TimeoutError(status)
+
+
 def test_evaluate_compare_and_arena(client, studio):
-    status, tables, chart, runs = client.predict("tab", MODELS, ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
-                                                 "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
-                                                 "offline", 8, api_name="/eval_run")
-    assert "Done: 3 of 3 evaluation(s)" in status and "qinstruct eval a1 --questions" in status and "--model" in status
+    status = client.predict("tab", MODELS, ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
+                                     "demo/world/eval/mos.json=demo", "demo/world", "demo/world", "offline", 8,
+                                     api_name="/eval_run")
+    assert "tab-a1 started" in status and "qinstruct eval a1 --questions" in status and "--model" in status
+    status, tables = finished(client, ["tab-a1", "tab-a3", "tab-a2"])
+    assert "Done: 3 of 3 evaluation(s)" in status
     assert "A1 perception, letter protocol" in tables and "A3 quality assessment" in tables and "A2 description" in tables
     assert tables.count(f"| {Path(MODELS[1]).name} |") >= 4  # a row per table, with +Δ against the first model
     assert str(studio["workspace"].root) not in tables  # short model names
-    assert sorted(runs["value"]) == ["tab-a1", "tab-a2", "tab-a3"]
     evals = studio["workspace"].evals
     assert (evals / "tab-a1" / "summary.json").is_file() and (evals / "tab-a3" / "items.jsonl").is_file()
     compared, _ = client.predict(["tab-a1"], api_name="/eval_compare")
@@ -45,6 +57,21 @@ def test_evaluate_compare_and_arena(client, studio):
     ratings, matrix = client.predict(False, api_name="/eval_arena")
     # the browser's blind vote on the Chat tab's default models may be in the same log
     assert set(MODELS) <= {row[0] for row in ratings["data"]} and "Votes per pair" in matrix
+
+
+def test_the_same_evaluation_continues_and_another_is_refused(client, studio):
+    questions = "demo/world/eval/llvisionqa.json"
+    client.predict("again", MODELS, ["A1"], questions, "", "", "demo/world", "offline", 4, api_name="/eval_run")
+    finished(client, ["again-a1"])
+    status = client.predict("again", MODELS, ["A1"], questions, "", "", "demo/world", "offline", 4,
+                            api_name="/eval_run")  # the same: it recomputes from its 16 items (4 x 2 models x 2 protocols)
+    assert "again-a1 resumes: it continues after the 16 items already done" in status
+    finished(client, ["again-a1"])
+    root = studio["workspace"].root  # another questions file under the same run name: refused, not mixed up
+    (root / "demo/world/eval/other.json").write_text((root / questions).read_text())
+    with pytest.raises(Exception, match=r"again-a1 was started with another config \(questions: "):
+        client.predict("again", MODELS, ["A1"], "demo/world/eval/other.json", "", "", "demo/world", "offline", 4,
+                       api_name="/eval_run")
 
 
 def test_bad_choices_are_messages(client):
@@ -68,30 +95,46 @@ def test_tables_and_radar_in_the_browser(client, studio, artifacts):
         page.screenshot(path=str(artifacts / "evaluate_tab.png"), full_page=True)
 
 
-def test_evaluations_outlive_the_page_and_a_new_page_sees_them(studio):
-    def submit(name, protocols):
-        return Client(studio["url"], verbose=False).submit(
-            name, MODELS, protocols, "demo/world/eval/llvisionqa.json", "demo/world/eval/mos.json=demo",
-            "demo/world", "demo/world", "offline", 40, api_name="/eval_run")
+def test_evaluations_outlive_the_page_and_a_new_page_sees_them(studio, monkeypatch):
+    monkeypatch.setenv("QINSTRUCT_THROTTLE_S", "0.3")  # long enough to be seen in progress
 
     def activity():  # what a freshly loaded page shows (an unchanged line comes back as an empty update)
         shown = Client(studio["url"], verbose=False).predict(api_name="/eval_activity")
         return "" if isinstance(shown, dict) else shown
 
-    job = submit("outlive", ["A1", "A3"])
+    asker = Client(studio["url"], verbose=False)
+    asker.predict("outlive", MODELS, ["A1", "A3"], "demo/world/eval/llvisionqa.json",
+                  "demo/world/eval/mos.json=demo", "demo/world", "demo/world", "offline", 40, api_name="/eval_run")
+    del asker  # the page that asked is gone
     deadline, seen = time.time() + 120, ""
-    while "outlive-a1: running" not in seen and time.time() < deadline:
+    while "outlive-a1**: running" not in seen and time.time() < deadline:
         seen = activity()
         time.sleep(0.2)
-    assert "A1 outlive-a1: running" in seen and "A3 outlive-a3: queued" in seen
-    with pytest.raises(Exception, match="already being evaluated"):
+    assert "**outlive-a1**: running" in seen and "**outlive-a3**" in seen
+    with pytest.raises(Exception, match="already running"):
         Client(studio["url"], verbose=False).predict(
             "outlive", MODELS, ["A1"], "demo/world/eval/llvisionqa.json", "", "demo/world", "demo/world", "offline",
             40, api_name="/eval_run")
-    job.cancel()  # the page that asked is gone
+    monkeypatch.delenv("QINSTRUCT_THROTTLE_S")
     evals = studio["workspace"].evals
+    deadline = time.time() + 300
     while not (evals / "outlive-a3" / "summary.json").is_file() and time.time() < deadline:
         time.sleep(0.5)
-    summary = json.loads((evals / "outlive-a3" / "summary.json").read_text())  # the second one ran all the same
+    summary = json.loads((evals / "outlive-a3" / "summary.json").read_text())  # it ran all the same
     assert summary["models"] and all(result["demo"]["n"] == 40 for result in summary["models"].values())
+    while activity() and time.time() < deadline:
+        time.sleep(0.5)
     assert activity() == ""  # nothing in progress any more
+
+
+def test_stop_asks_and_stops_what_this_page_started(studio, monkeypatch):
+    monkeypatch.setenv("QINSTRUCT_THROTTLE_S", "0.5")
+    page = Client(studio["url"], verbose=False)
+    page.predict("stopped", MODELS, ["A3"], "", "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
+                 "offline", 40, api_name="/eval_run")
+    assert page.predict("", api_name="/eval_stop") == "Not stopped."
+    assert Client(studio["url"], verbose=False).predict("yes", api_name="/eval_stop") == \
+        "Nothing of yours is running here."  # another page started nothing
+    assert "stopped-a3 aborted" in page.predict("yes", api_name="/eval_stop")
+    status, _ = page.predict(["stopped-a3"], api_name="/eval_watch")
+    assert "stopped-a3**: aborted" in status

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -22,15 +23,19 @@ def free_port() -> int:
 
 
 def serving(url: str) -> bool:
+    """The studio answers (a login wall's 401 is an answer)."""
     try:
         with urllib.request.urlopen(url + "config", timeout=10) as response:
             return response.status == 200
+    except urllib.error.HTTPError as error:
+        return error.code == 401
     except OSError:
         return False
 
 
 @contextlib.contextmanager
-def studio_process(workspace: Path, *args: str, images: int = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+def studio_process(workspace: Path, *args: str, images: int = 60,
+                   env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """A small demo world in `workspace` (so the first start is quick), then the studio on a free port."""
     from qinstruct.demo.config import WorldConfig
     from qinstruct.demo.world import build_world, world_ready
@@ -42,7 +47,8 @@ def studio_process(workspace: Path, *args: str, images: int = 60) -> Iterator[tu
     log = workspace / "studio.log"  # a file, not a pipe: nobody reads a pipe, and a full one would stall the studio
     with log.open("w") as output:
         process = subprocess.Popen([sys.executable, "-m", "app", "--port", str(port), "--workspace", str(workspace),
-                                    *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=output,
+                                    *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+                                   stdout=output,
                                    stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
