@@ -1,13 +1,18 @@
-"""Serving the studio safely: with --auth, every route requires the login.
+"""Serving the studio safely: with --auth, every route requires the login, and guessing passwords is slow.
 
 Gradio checks the login on its API and file routes, but its page `/` embeds the app's full API description
 (server paths in every example value) for anyone, and some routes (`cancel`, `reset`, `heartbeat`) answer
 without a login.  `LoginWall` sits in front of every route: without a valid login cookie only the login form
-and the login request get through; everything else answers 401.
+and the login request get through; everything else answers 401.  Failed logins are counted per user and
+address and per address: past a few, that user (or that address) waits, doubling each time, before any login
+is even checked -- the right password included.
 """
 from __future__ import annotations
 
 import json
+import threading
+import time
+from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
 
@@ -38,17 +43,54 @@ document.getElementById("login").addEventListener("submit", async (event) => {
   const response = await fetch("login", {method: "POST", body: new URLSearchParams(new FormData(event.target)),
                                          credentials: "include"});
   if (response.ok) { window.location.reload(); }
-  else { document.getElementById("error").textContent = "Wrong user or password."; }
+  else if (response.status === 429) {
+    document.getElementById("error").textContent = (await response.json()).detail;
+  } else { document.getElementById("error").textContent = "Wrong user or password."; }
 });
 </script></body></html>"""
+
+
+class LoginThrottle:
+    """Failed logins per key (a user at an address; an address): after `free` failures, each further attempt
+    waits 2, 4, 8 ... seconds (at most `longest`) after the last failure; a success clears the user's count."""
+
+    def __init__(self, free_per_user: int = 5, free_per_address: int = 20, longest_s: float = 900.0):
+        self.free = {"user": free_per_user, "address": free_per_address}
+        self.longest_s = longest_s
+        self._failures: dict[tuple, tuple[int, float]] = {}  # key -> (failures, time of the last)
+        self._lock = threading.Lock()
+
+    def _keys(self, user: str, address: str) -> list[tuple[str, tuple]]:
+        return [("user", ("user", user, address)), ("address", ("address", address))]
+
+    def wait_s(self, user: str, address: str, now: float | None = None) -> float:
+        """How long this user at this address must still wait before a login is checked (0: not at all)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            waits = []
+            for kind, key in self._keys(user, address):
+                failures, last = self._failures.get(key, (0, 0.0))
+                if failures >= self.free[kind]:
+                    waits.append(last + min(2.0 ** (failures - self.free[kind] + 1), self.longest_s) - now)
+            return max([0.0, *waits])
+
+    def record(self, user: str, address: str, succeeded: bool, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for kind, key in self._keys(user, address):
+                if succeeded and kind == "user":
+                    self._failures.pop(key, None)
+                elif not succeeded:
+                    self._failures[key] = (self._failures.get(key, (0, 0.0))[0] + 1, now)
 
 
 class LoginWall:
     """ASGI middleware: `blocks` is the Gradio app being served (its login tokens live on `blocks.app`)."""
 
-    def __init__(self, app, blocks):
+    def __init__(self, app, blocks, throttle: LoginThrottle | None = None):
         self.app = app
         self.blocks = blocks
+        self.throttle = throttle or LoginThrottle()
 
     def _logged_in(self, scope) -> bool:
         server = getattr(self.blocks, "server_app", None) or getattr(self.blocks, "app", None)
@@ -68,6 +110,8 @@ class LoginWall:
         root = (scope.get("root_path") or "").rstrip("/")
         if root and path.startswith(root):
             path = path[len(root):] or "/"
+        if path in ("/login", "/login/") and scope.get("method") == "POST":
+            return await self._login(scope, receive, send)
         if path in OPEN_PATHS:
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
@@ -79,8 +123,40 @@ class LoginWall:
         return await _respond(send, 401, "application/json", body)
 
 
-async def _respond(send, status: int, content_type: str, body: bytes) -> None:
+    async def _login(self, scope, receive, send):
+        """The login request, throttled: the form is read here (and handed on unchanged), the answer watched."""
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        user = (parse_qs(body.decode("latin-1")).get("username") or [""])[0][:200]
+        address = (scope.get("client") or ("?", 0))[0]
+        wait = self.throttle.wait_s(user, address)
+        if wait > 0:
+            detail = f"Too many failed logins: try again in {wait:.0f} s."
+            return await _respond(send, 429, "application/json", json.dumps({"detail": detail}).encode(),
+                                  [(b"retry-after", str(int(wait) + 1).encode())])
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def watch(message):
+            if message["type"] == "http.response.start":
+                self.throttle.record(user, address, succeeded=200 <= message["status"] < 300)
+            await send(message)
+
+        return await self.app(scope, replay, watch)
+
+
+async def _respond(send, status: int, content_type: str, body: bytes, headers: list | None = None) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-                            (b"cache-control", b"no-store")]})
+                            (b"cache-control", b"no-store"), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})

@@ -59,7 +59,7 @@ class ConvertJobConfig:
                                    "the output folder)", affects_result=False)
     prices: str | None = option(None, help="YAML price table (USD per 1M tokens) overriding the built-in one",
                                 affects_result=False)
-    limit: int = option(0, help="convert only the first N feedbacks (0: all)", min=0)
+    limit: int = option(0, help="convert only the first N feedbacks (0: all)", min=0, max=100_000_000)
     export: str | None = option(None, help="also export the finished items in this format", choices=list_exporters,
                                 affects_result=False)
 

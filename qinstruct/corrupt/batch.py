@@ -50,7 +50,7 @@ class CorruptJobConfig:
     seed: int = option(0, help="job seed; per-image seeds derive from it and the file path", min=0, max=MAX_SEED)
     workers: int = option(1, help="worker processes", min=1, max=256, affects_result=False)
     max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images (decompression-bomb guard)",
-                                   gt=0)
+                                   gt=0, max=10_000)
     image_format: str = option("png", help="output format: png (lossless), jpg or webp", choices=list(OUTPUT_FORMATS),
                                flag="--format")
 

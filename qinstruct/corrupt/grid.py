@@ -35,7 +35,7 @@ class GridConfig:
                            max=16384)
     workers: int = option(2, help="threads computing cells", min=1, max=64)
     max_megapixels: float = option(16.0, help="refuse larger working images (the grid holds every cell in memory)",
-                                   gt=0)
+                                   gt=0, max=10_000)
 
     def validate(self) -> None:
         if not self.corruptions:

@@ -31,10 +31,10 @@ class LevelsConfig:
                               metavar="FILE[=SOURCE]")
     out: str = option(help="output JSON: rating items in the LLaVA layout")
     range: list[float] = option(default_factory=list, help="MIN MAX of the MOS scale (default: each file's lowest "
-                                "and highest MOS)", metavar="N")
+                                "and highest MOS)", metavar="N", min=-1e9, max=1e9)
     image_token: str = option("<image>", help="image token of the target model's data (mPLUG-Owl-2: <|image|>)",
                               choices=list(IMAGE_TOKENS))
-    seed: int = option(0, help="seed of the question templates", min=0)
+    seed: int = option(0, help="seed of the question templates", min=0, max=2**32 - 1)
 
     def validate(self) -> None:
         if not self.files:

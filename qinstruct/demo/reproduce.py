@@ -48,7 +48,7 @@ class ReproduceConfig:
                       "evaluations and report/ (run again to resume)")
     size: str = option("full", help="full: the shipped models' recipe; small: a few CPU minutes (what the tests "
                        "run)", choices=list(PLANS))
-    seed: int = option(0, help="seed of the world, the models and the training", min=0)
+    seed: int = option(0, help="seed of the world, the models and the training", min=0, max=2**32 - 1)
     device: str = option("cpu", help="where to train and evaluate", choices=["cpu", "cuda"])
     strategies: list[str] = option(default_factory=lambda: list(STRATEGIES), choices=list(STRATEGIES),
                                    help="strategies to train (after needs baseline)")

@@ -21,7 +21,8 @@ class IqaConfig:
     qbench_outputs: list[str] = option(help="published Q-Bench output files (concatenated JSON objects with "
                                        "logit_good/logit_poor or logit_high/logit_low), each FILE or FILE=DATASET",
                                        metavar="FILE[=DATASET]")
-    temperature: float = option(100.0, help="softmax temperature of the score (Q-Bench's leaderboard: 100)", gt=0)
+    temperature: float = option(100.0, help="softmax temperature of the score (Q-Bench's leaderboard: 100)", gt=0,
+                               max=1e6)
 
 
 @dataclass(kw_only=True)
@@ -31,7 +32,7 @@ class ArenaConfig:
     votes: str = option(help="the Chat tab's log (workspace/chat/log.jsonl): its vote records")
     include_open: bool = option(False, help="also count votes cast outside blind mode")
     bootstrap: int = option(200, help="bootstrap rounds for the 95% intervals (0: none)", min=0, max=100000)
-    seed: int = option(0, help="seed of the bootstrap", min=0)
+    seed: int = option(0, help="seed of the bootstrap", min=0, max=2**32 - 1)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

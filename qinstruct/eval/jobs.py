@@ -34,7 +34,7 @@ class EvalModels(LoadOptions):
                       affects_result=False)
     image_root: str = option("", help="folder the image paths are relative to (default: the data file's folder)")
     batch_size: int = option(8, help="items per forward pass", min=1, max=1024, affects_result=False)
-    limit: int = option(0, help="only the first N items (0: all)", min=0)
+    limit: int = option(0, help="only the first N items (0: all)", min=0, max=100_000_000)
 
     def validate(self) -> None:
         LoadOptions.validate(self)
@@ -65,7 +65,7 @@ class A3Config(EvalModels):
 
     mos: list[str] = option(help="MOS lists (Q-Bench A3 layout), each FILE or FILE=NAME", metavar="FILE[=NAME]")
     temperature: float = option(100.0, help="softmax temperature of the good/poor score (Q-Bench: 100; SRCC does "
-                                "not depend on it)", gt=0)
+                                "not depend on it)", gt=0, max=1e6)
 
 
 @dataclass(kw_only=True)

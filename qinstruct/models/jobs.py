@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
 from ..config import ConfigError, option
+from ..corrupt.api import MAX_SEED
 from ..corrupt.registry import SEVERITIES, list_corruptions
 from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_rgb
 from .types import GenerationOptions, LoadOptions, Rating, Turn
@@ -37,14 +38,14 @@ class RateConfig(LoadOptions):
     batch_size: int = option(16, help="images per forward pass", min=1, max=4096)
     compile: bool = option(False, help="compile the model's repeated blocks first (~20 s once on a GPU; faster "
                            "for many images)")
-    max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images", gt=0)
+    max_megapixels: float = option(DEFAULT_MAX_MEGAPIXELS, help="refuse larger images", gt=0, max=10_000)
     corruptions: list[str] = option(default_factory=list, choices=list_corruptions, flag="--corruption",
                                     metavar="NAME", help="also rate each image corrupted by these at each severity "
                                     "(the Corrupt tab's score column), corrupted at the model's input size: what "
                                     "the model sees")
     severities: list[int] = option(default_factory=lambda: list(SEVERITIES), choices=SEVERITIES,
                                    flag="--severity", metavar="N", help="severities of --corruption")
-    seed: int = option(0, help="seed of --corruption", min=0)
+    seed: int = option(0, help="seed of --corruption", min=0, max=MAX_SEED)
 
     def validate(self) -> None:
         LoadOptions.validate(self)

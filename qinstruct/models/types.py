@@ -57,7 +57,7 @@ class GenerationOptions:
     max_new_tokens: int = option(256, help="longest answer, in tokens", min=1, max=32768)
     temperature: float = option(0.0, help="0: greedy decoding, as the paper; above 0 samples", min=0, max=5)
     top_p: float = option(1.0, help="nucleus sampling mass (with temperature > 0)", gt=0, max=1)
-    seed: int = option(0, help="sampling seed", min=0)
+    seed: int = option(0, help="sampling seed", min=0, max=2**32 - 1)
 
     def generate_kwargs(self) -> dict:
         if self.temperature <= 0:

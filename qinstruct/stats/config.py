@@ -39,7 +39,7 @@ class BalanceJobConfig(StatsInput):
     budget: list[str] = option(help="items kept per source: N for every source, SOURCE=N for one",
                                metavar="N|SOURCE=N")
     bins: int = option(10, help="MOS bins of the histogram to flatten", min=2, max=100)
-    seed: int = option(0, help="seed of the sampler", min=0)
+    seed: int = option(0, help="seed of the sampler", min=0, max=2**32 - 1)
     out: str = option(help="output file: a JSON list of {img_path, gt_score, source}")
 
     def budgets(self) -> tuple[int | None, dict[str, int]]:
@@ -76,9 +76,10 @@ class StatsConfig(StatsInput):
                                 flag="--source", metavar="SOURCE")
     mos_min: float = option(0.0, help="keep rows with MOS >= this", min=0, max=100)
     mos_max: float = option(100.0, help="keep rows with MOS <= this", min=0, max=100)
-    budget: int = option(0, help="also balance to N items per source (0: no balancing)", min=0)
+    budget: int = option(0, help="also balance to N items per source (0: no balancing)", min=0,
+                        max=100_000_000)
     bins: int = option(10, help="MOS bins for histograms and balancing", min=2, max=100)
-    seed: int = option(0, help="seed of the balancing sampler", min=0)
+    seed: int = option(0, help="seed of the balancing sampler", min=0, max=2**32 - 1)
 
     def validate(self) -> None:
         super().validate()

@@ -1,5 +1,6 @@
 """The two security holes and their neighbours, tried through the running studio as a browser user would."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,16 @@ def send(client, left, right, trust=False, api_key=""):
 
 def streamed(body):
     return [chunk("fine"), chunk("", finish="stop")] if body.get("stream") else (500, {"error": {"message": "no"}})
+
+
+def wait_done(client, runs, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status, _ = client.predict(runs, api_name="/eval_watch")
+        if status.startswith("Done"):
+            return status
+        time.sleep(0.5)
+    raise TimeoutError(status)
 
 
 def test_uploaded_code_never_runs(client, studio, tmp_path):
@@ -68,10 +79,11 @@ def test_keys_belong_to_one_session_and_the_server_key_stays_home(studio, monkey
         except Exception:  # noqa: BLE001 - the test server does not speak JSON schema; only the header matters
             pass
         assert requests[-1]["headers"]["authorization"] == f"Bearer {NO_KEY}"
-        # nor does an A2 judge typed in the Evaluate tab
+        # nor does an A2 judge typed in the Evaluate tab (a job in its own process: the policy goes with it)
         seen = len(requests)
-        status = bob.predict("judged", ["tiny:llava"], ["A2"], "", "", "demo/world", "demo/world", f"openai:j@{url}",
-                             1, api_name="/eval_run")[0]
+        bob.predict("judged", ["tiny:llava"], ["A2"], "", "", "demo/world", "demo/world", f"openai:j@{url}", 1,
+                    api_name="/eval_run")
+        status = wait_done(bob, ["judged-a2"])
         assert "not scored" in status  # the test server is no judge; only the header matters here
         assert len(requests) > seen and {r["headers"]["authorization"] for r in requests[seen:]} == {f"Bearer {NO_KEY}"}
     everything = "".join(p.read_text(errors="ignore") for p in studio["workspace"].root.rglob("*")
@@ -89,3 +101,54 @@ def test_typed_paths_stay_in_the_workspace(client, studio, api, args):
     with pytest.raises(Exception, match="outside the folders this studio may read"):
         client.predict(*args, api_name=api)
     assert not (studio["workspace"].batches / "etc" / "manifest.jsonl").exists()
+
+
+def test_paths_inside_a_data_file_are_confined_and_tell_nothing(client, studio, tmp_path):
+    """An A1 questions file in the workspace whose image paths point outside: every such item fails with the
+    same words whether the file exists or not, and no outside image is read."""
+    from PIL import Image
+
+    outside = tmp_path / "server-photo.png"  # a real image the server holds, outside the workspace
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(outside)
+    root = studio["workspace"].root
+    inside = "demo/world/" + json.loads((root / "demo/world/eval/llvisionqa.json").read_text())[0]["img_path"]
+    question = {"question": "Is this image clear?", "candidates": ["Yes", "No"], "correct_ans": "Yes", "type": 0,
+                "concern": 0}
+    paths = [str(outside), str(tmp_path / "no-such.png"), "../" * 12 + str(outside).lstrip("/"),
+             "../../../../../../../../../../../../no/such.png", ".secrets/browser-state", "chat/log.jsonl", inside]
+    (root / "data-files").mkdir(exist_ok=True)
+    (root / "data-files" / "questions.json").write_text(json.dumps([{**question, "img_path": p} for p in paths]))
+    client.predict("confined", ["tiny:llava"], ["A1"], "data-files/questions.json", "", "", ".", "offline", 0,
+                   api_name="/eval_run")
+    wait_done(client, ["confined-a1"])
+    records = [json.loads(line) for line in (studio["workspace"].evals / "confined-a1" / "items.jsonl").open()]
+    errors = {r["index"]: r.get("error", "") for r in records if r["protocol"] == "letter"}
+    for index in range(len(paths) - 1):
+        assert errors[index] == f"{paths[index]}: outside the folders this studio may read (the workspace and the " \
+            "folders its operator listed); copy the data into the workspace or ask the operator to start the " \
+            "studio with --allow-dir", errors[index]
+    assert errors[len(paths) - 1] == ""  # the image inside the workspace was read and answered
+
+
+def test_uploads_are_stored_as_what_they_are(client, studio, tmp_path):
+    from PIL import Image
+
+    disguised = tmp_path / "photo.png"
+    disguised.write_text(json.dumps([{"img_path": "/etc/passwd", "gt_score": 1}]))  # a data file called .png
+    png = tmp_path / "picture.jpg"  # PNG data under a JPEG name
+    Image.new("RGB", (64, 64), (0, 90, 200)).save(png, format="PNG")
+    status = client.predict([handle_file(str(disguised)), handle_file(str(png))], "", ["fog"], [1], 0, False, 1,
+                            "sniffed", api_name="/corrupt_batch")
+    assert "photo.png: not an image file (not copied)" in status
+    uploads = studio["workspace"].root / "uploads" / "sniffed"
+    assert sorted(p.name for p in uploads.iterdir()) == ["picture.png"]
+
+
+@pytest.mark.parametrize("folder", ["chat", "chat/sessions", ".secrets", "convert/.cache", ".jobs",
+                                    "demo/../chat/sessions"])
+def test_private_folders_are_unreachable_from_every_path_box(client, folder):
+    for api, args in (("/corrupt_batch", [None, folder, ["fog"], [1], 0, False, 1, "private"]),
+                      ("/stats_load", ["Files", None, f"{folder}/log.jsonl", ""]),
+                      ("/convert_load", ["A Q-Pathway file", None, f"{folder}/log.jsonl"])):
+        with pytest.raises(Exception, match="outside the folders this studio may read"):
+            client.predict(*args, api_name=api)

@@ -88,7 +88,7 @@ def guarded(tmp_path_factory):
     blocks.queue()
     port = free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                  auth=[("alice", "s3cret-pass")], **launch_kwargs(workspace, blocks))
+                  auth=[("alice", "s3cret-pass"), ("carol", "c4rol-pass")], **launch_kwargs(workspace, blocks))
     yield {"url": f"http://127.0.0.1:{port}", "blocks": blocks, "workspace": workspace}
     blocks.close()
 
@@ -157,3 +157,41 @@ def test_an_odd_cookie_does_not_hide_the_login(guarded):
     odd = f'prefs={{"theme": "dark mode"}}; {token.name}={token.value}'  # JSON and a space in another cookie
     request = urllib.request.Request(base + "/config", headers={"Cookie": odd})
     assert urllib.request.urlopen(request, timeout=10).status == 200
+
+
+def test_the_throttle_doubles_the_wait_per_user_and_address():
+    from app.serving import LoginThrottle
+
+    throttle = LoginThrottle(free_per_user=3, free_per_address=5, longest_s=60)
+    for k in range(3):
+        assert throttle.wait_s("carol", "10.0.0.1", now=k) == 0
+        throttle.record("carol", "10.0.0.1", succeeded=False, now=k)
+    assert throttle.wait_s("carol", "10.0.0.1", now=2) == 2  # the 4th attempt waits 2 s after the 3rd failure
+    assert throttle.wait_s("carol", "10.0.0.2", now=2) == 0  # another address is another count
+    assert throttle.wait_s("alice", "10.0.0.1", now=2) == 0  # so is another user, until the address's own limit
+    throttle.record("carol", "10.0.0.1", succeeded=False, now=4)
+    assert throttle.wait_s("carol", "10.0.0.1", now=4) == 4  # doubling
+    throttle.record("alice", "10.0.0.1", succeeded=False, now=5)  # the address's 5th failure
+    assert throttle.wait_s("dave", "10.0.0.1", now=5) == 2  # every user of that address now waits
+    throttle.record("carol", "10.0.0.1", succeeded=True, now=100)
+    assert throttle.wait_s("carol", "10.0.0.1", now=100) == 0
+
+
+def test_thirty_wrong_passwords_then_the_right_one_is_not_checked(guarded):
+    """Run last in this module: it locks its address out of the guarded studio."""
+    base = guarded["url"]
+    def login(password: str) -> int:
+        request = urllib.request.Request(base + "/login", data=f"username=carol&password={password}".encode(),
+                                         method="POST")
+        try:
+            return urllib.request.urlopen(request, timeout=10).status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    answers = [login(f"guess{k}") for k in range(30)]
+    assert set(answers[:5]) <= {400, 401} and answers[-1] == 429  # refused, then not even checked
+    request = urllib.request.Request(base + "/login", data=b"username=carol&password=c4rol-pass", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 429 and "Too many failed logins" in refused.value.read().decode()
+    assert answers.count(429) >= 24 and int(refused.value.headers["Retry-After"]) >= 1  # 6 of 30 were checked

@@ -131,3 +131,60 @@ def test_adapter_base_with_a_bad_json_is_one_line(workspace):
         parse_spec("models/broken", AccessPolicy.for_studio(workspace))
     assert "\n" not in str(info.value)
     shutil.rmtree(adapter)
+
+
+def test_paths_from_inside_data_files_and_private_folders(workspace, tmp_path):
+    policy = AccessPolicy.for_studio(workspace)
+    (workspace / "data" / "img.png").write_bytes(b"x")
+    assert policy.data_file_path(workspace / "data", "img.png") == workspace / "data" / "img.png"
+    outside = tmp_path / "real.png"
+    outside.write_bytes(b"x")
+    messages = set()
+    for relative in (str(outside), str(tmp_path / "missing.png"), "../../real.png", "../../missing.png",
+                     "../.secrets/browser-state", "../chat/log.jsonl"):
+        with pytest.raises(AccessDenied) as refused:
+            policy.data_file_path(workspace / "data", relative)
+        messages.add(str(refused.value).replace(relative, "PATH"))
+    assert len(messages) == 1  # one answer whether the file exists or not: no existence oracle
+    for private in (".secrets", "chat/sessions", "convert/.cache/x", ".jobs"):
+        with pytest.raises(AccessDenied):
+            policy.data_path(private)
+    assert AccessPolicy.unrestricted().data_file_path(workspace, str(outside)) == outside  # the operator: all
+
+
+def test_a_launched_job_inherits_the_studio_policy_and_the_users_key(workspace, monkeypatch):
+    from qinstruct.access import POLICY_ENV, policy_environment, process_policy
+    from qinstruct.endpoints import USER_KEY_ENV
+
+    policy = AccessPolicy.for_studio(workspace, endpoints=["http://10.0.0.1/v1"], endpoints_only=True)
+    environment = policy_environment(policy, user_key="sk-user")
+    assert "sk-user" not in environment[POLICY_ENV]  # the policy holds paths and endpoints, never a key
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    inherited = process_policy()
+    assert inherited.data_roots == policy.data_roots and inherited.private == policy.private
+    assert inherited.keys.env_key_endpoints == policy.keys.env_key_endpoints and inherited.keys.only_configured
+    assert inherited.keys.key_for("http://127.0.0.1:9/v1", None) == "sk-user"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-server")
+    monkeypatch.delenv(USER_KEY_ENV)
+    assert process_policy().keys.key_for("http://127.0.0.1:9/v1", None) == NO_KEY  # the server's stays home
+    with pytest.raises(AccessDenied):
+        process_policy().data_path("/etc/passwd")
+    monkeypatch.setenv(POLICY_ENV, "{not json")  # a damaged policy is the strictest one, never the widest
+    with pytest.raises(AccessDenied):
+        process_policy().data_path(str(workspace / "data" / "p.jsonl"))
+
+
+def test_a_batch_over_the_workspace_leaves_private_folders_and_links_out(workspace, tmp_path, monkeypatch):
+    from qinstruct.access import policy_environment
+    from qinstruct.corrupt.batch import discover_sources
+
+    for name in ("chat/sessions/s1/image.png", ".jobs/x.png", "data/a.png", "convert/.cache/b.png"):
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / name).write_bytes(b"x")
+    (tmp_path / "outside.png").write_bytes(b"x")
+    (workspace / "data" / "link.png").symlink_to(tmp_path / "outside.png")
+    for name, value in policy_environment(AccessPolicy.for_studio(workspace)).items():
+        monkeypatch.setenv(name, value)
+    found = [str(p.relative_to(workspace)) for p in discover_sources(workspace)]
+    assert found == ["data/a.png", "data/p.jsonl", "models/mine/config.json"]  # chat, .jobs, the cache, the link: out
