@@ -56,8 +56,8 @@ NEXT = {None: {"queued", "running"}, "queued": {"running", "failed", "aborted"},
         "running": {"done", "failed", "aborted"}, "interrupted": {"queued", "running", "failed", "aborted"},
         **{state: {"queued", "running"} for state in FINAL}}
 CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE = "config.yaml", "status.json", "log.jsonl", ".lock"
-STATUS_LOCK = ".status.lock"
-RUN_FILES = (CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE, STATUS_LOCK)  # the bookkeeping, beside the outputs
+STATUS_LOCK, STDOUT_FILE = ".status.lock", "stdout.log"  # stdout.log: a launched job's output, tracebacks included
+RUN_FILES = (CONFIG_FILE, STATUS_FILE, LOG_FILE, LOCK_FILE, STATUS_LOCK, STDOUT_FILE)  # bookkeeping, beside outputs
 LOG_INTERVAL_S = 1.0  # progress lines at most this often (and always the last one)
 THROTTLE_ENV = "QINSTRUCT_THROTTLE_S"  # seconds every job step waits: tests and demos that need a job in progress
 QUEUE_GRACE_S = 120.0  # a queued run whose launcher never recorded a process is interrupted after this long

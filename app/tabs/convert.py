@@ -9,7 +9,7 @@ import gradio as gr
 
 from qinstruct.convert.backends import FeedbackRef, backend_class, list_backends
 from qinstruct.convert.items import SUBSETS
-from qinstruct.convert.job import (REPORT, ConvertJobConfig, estimate_cost, export_items, feedback_refs,
+from qinstruct.convert.job import (ITEMS, REPORT, ConvertJobConfig, estimate_cost, export_items, feedback_refs,
                                    preview_conversion, usage_line)
 from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
@@ -94,21 +94,22 @@ def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     """The conversion this page started: its progress, then its counts (and the folder Export reads)."""
     job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
     if job is None:
-        return gr.skip(), gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), seen
     key = (job.state, job.step)
     if key == seen:
-        return gr.skip(), gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), seen
     if job.status.live:
-        return job.line(), gr.skip(), gr.skip(), key
+        return job.line(), gr.skip(), key
     lines = [job.line()] + [f"- {line}" for line in job.log_tail.splitlines()
                             if line.startswith(("failed:", "error:"))][:5]
     report = read_report(job.path)
     if report is None:
-        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip(), "", key
+        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip(), key
     table = [[k, v] for k, v in sorted(report.get("by_type", {}).items())]
     yes_no = report.get("yes_no", {})
     table.append(["yes / no", f"{yes_no.get('yes', 0)} / {yes_no.get('no', 0)}"])
-    return "\n\n".join(lines), table, str(job.path), key
+    lines.append(f"{report.get('items', 0):,} items from {report.get('feedbacks', 0):,} feedbacks")
+    return "\n\n".join(lines), table, key
 
 
 @reports_errors
@@ -121,15 +122,17 @@ def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
 
 
 @reports_errors
-def export(ctx: AppContext, run_folder, target):
-    if not run_folder:
+def export(ctx: AppContext, batch, target, request: gr.Request = None):
+    """The conversion this page ran, in another trainer's format (once it is complete)."""
+    job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
+    if job is None or not (job.path / ITEMS).is_file():
         raise gr.Error("Run a complete batch first.")
-    return [str(path) for path in export_items(run_folder, target)]
+    return [str(path) for path in export_items(job.path, target)]
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Convert", id="convert"):
-        run_folder, batch, batch_seen = gr.State(""), gr.State(""), gr.State(None)
+        batch, batch_seen = gr.State(""), gr.State(None)
         confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
         batch_timer = gr.Timer(1.0)
         with gr.Row():
@@ -183,12 +186,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     run_button.click(bind(run_batch, ctx),
                      [*source, backend, model, base_url, api_key, subsets, concurrency, name],
                      [batch_status, batch], api_name="convert_run")
-    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, run_folder, batch_seen],
+    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen],
                      api_name=False, show_progress="hidden")
     stop_button.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
                       js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "
                          "same name continues it, without paying twice.') ? 'yes' : '']")
-    export_button.click(bind(export, ctx), [run_folder, target], exported, api_name="convert_export")
+    export_button.click(bind(export, ctx), [batch, target], exported, api_name="convert_export")
 
 
 def read_report(folder: Path) -> dict | None:

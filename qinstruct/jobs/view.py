@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..runs import STDOUT_FILE as STDOUT
 from ..runs import RunStatus, read_log, read_status
 
-STDOUT = "stdout.log"  # the launched process's output (tracebacks included, for whoever debugs it)
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$")
 
 

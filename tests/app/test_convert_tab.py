@@ -9,6 +9,7 @@ from app.tabs import convert as tab
 
 from ..convert.test_openai_backend import good_answer
 from ..helpers.openai_server import openai_server
+from ..helpers.jobs import watch_until_ended
 from .browser import chromium_page
 
 FEEDBACK = "The duck on the left is heavily blurred. Thus, the quality of the image is poor."
@@ -44,11 +45,14 @@ def test_batch_and_export(client, studio):
     estimate = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
                               api_name="/convert_estimate")
     assert "720 feedback(s)" in estimate and "costs nothing" in estimate
-    status, counts = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
-                                    api_key="", api_name="/convert_run")
-    assert "720 feedback(s) converted" in status or "already done" in status
+    status = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run", api_key="",
+                            api_name="/convert_run")
+    assert "tab-run started" in status or "tab-run resumes" in status
     assert "Same job from a shell" in status and "qinstruct convert" in status
-    assert {row[0] for row in counts["data"]} >= {"pathway", "yes-no", "what", "how", "yes / no"}
+    done = watch_until_ended(client, "/convert_watch", "tab-run")
+    assert "**tab-run**: done" in done and "items from 720 feedbacks" in done
+    report = json.loads((studio["workspace"].root / "convert" / "tab-run" / "report.json").read_text())
+    assert set(report["by_type"]) >= {"pathway", "yes-no", "what", "how"}
     files = client.predict(target="trl", api_name="/convert_export")
     assert any(Path(f).name.endswith(".jsonl") for f in files)
     out = studio["workspace"].root / "convert" / "tab-run" / "items.json"

@@ -10,6 +10,8 @@ from PIL import Image
 
 from qinstruct.corrupt import corrupt
 
+from ..helpers.jobs import watch_until_ended
+
 
 @pytest.fixture(scope="module")
 def client(studio):
@@ -52,15 +54,17 @@ def test_batch_endpoint_resumes_and_reports_bad_files(client, shared_data, studi
     bad.write_bytes(b"\xff\xd8\xff not really")
     files = [handle_file(str(shared_data / "images" / name)) for name in ("211.jpg", "boy_colorful.jpg")]
     files.append(handle_file(str(bad)))
-    status, manifest = client.predict(files, "", ["contrast"], [2], 1, False, 1, "api-batch",
-                                      api_name="/corrupt_batch")
-    assert "**2 written**" in status and "broken.jpg" in status
-    assert manifest["interactive"] is True
-    records = [json.loads(line) for line in Path(manifest["value"]).read_text().splitlines()]
-    assert {r["source_rel"] for r in records} == {"211.jpg", "boy_colorful.jpg"}
-    status, _ = client.predict(files, "", ["contrast"], [2], 1, False, 1, "api-batch", api_name="/corrupt_batch")
-    assert "**0 written**, 2 already done" in status
+    status = client.predict(files, "", ["contrast"], [2], 1, False, 1, "api-batch", api_name="/corrupt_batch")
+    assert "api-batch started" in status and "broken.jpg: not an image file (not copied)" in status  # its header
+    done = watch_until_ended(client, "/corrupt_batch_watch", "api-batch")
+    assert "**2 written**" in done
     written = studio["workspace"].batches / "api-batch"
+    records = [json.loads(line) for line in (written / "manifest.jsonl").read_text().splitlines()]
+    assert {r["source_rel"] for r in records} == {"211.jpg", "boy_colorful.jpg"}
+    status = client.predict(files, "", ["contrast"], [2], 1, False, 1, "api-batch", api_name="/corrupt_batch")
+    assert "api-batch resumes: it continues after the 2 images already done" in status
+    done = watch_until_ended(client, "/corrupt_batch_watch", "api-batch")
+    assert "**0 written**, 2 already done" in done
     assert len((written / "manifest.jsonl").read_text().splitlines()) == 2
 
 

@@ -13,6 +13,8 @@ from gradio_client import Client
 
 from qinstruct.runs import RUN_FILES
 
+from ..helpers.jobs import watch_until_ended
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,8 +53,9 @@ def same_files(a: Path, b: Path, ignore: tuple[str, ...] = ()) -> list[str]:
 
 
 def test_corrupt_batch(client, studio, tmp_path):
-    status, _ = client.predict(None, "demo/world/images/pristine", ["fog", "pixelate"], [2, 4], 5, False, 2,
-                               "shell-check", api_name="/corrupt_batch")
+    status = client.predict(None, "demo/world/images/pristine", ["fog", "pixelate"], [2, 4], 5, False, 2,
+                            "shell-check", api_name="/corrupt_batch")
+    assert ": done" in watch_until_ended(client, "/corrupt_batch_watch", "shell-check")
     argv = shell_command(status)
     assert "--out" in argv and "--seed" in argv and "--corruption" in argv
     run_elsewhere(argv, tmp_path / "again")
@@ -75,9 +78,9 @@ def test_statistics_report(client, tmp_path):
 
 
 def test_conversion(client, studio, tmp_path):
-    status, _ = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="shell-convert",
-                               subsets=["yes-no", "how", "extended"], concurrency=4, api_key="",
-                               api_name="/convert_run")
+    status = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="shell-convert",
+                            subsets=["yes-no", "how", "extended"], concurrency=4, api_key="", api_name="/convert_run")
+    assert ": done" in watch_until_ended(client, "/convert_watch", "shell-convert")
     argv = shell_command(status)
     assert "--subsets" in argv and "--cache-dir" in argv
     run_elsewhere(argv, tmp_path / "again")
