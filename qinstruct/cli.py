@@ -53,3 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except OSError as error:  # the machine said no (a full disk, a permission, a vanished file): one line, not a trace
+        where = getattr(error, "filename", None)
+        print(f"error: {where + ': ' if where else ''}{error.strerror or error}", file=sys.stderr)
+        return 2

@@ -22,6 +22,10 @@ FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pgm")
 
 
+# what Pillow raises on damaged data: truncation, bad headers -- and, for a flipped byte in a TIFF's tags, whatever
+# Python raises inside a decoder
+DAMAGED = (OSError, SyntaxError, ValueError, EOFError, struct.error, TypeError, KeyError, IndexError,
+           ZeroDivisionError, AttributeError, OverflowError)
 SUFFIXES_OF_FORMAT = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "WEBP": (".webp",), "TIFF": (".tif", ".tiff"),
                       "BMP": (".bmp",), "GIF": (".gif",), "PPM": (".ppm", ".pgm")}
 
@@ -37,7 +41,7 @@ def sniffed_name(path: str | Path) -> str | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path, formats=list(FORMATS)) as opened:
                 suffixes = SUFFIXES_OF_FORMAT.get(opened.format or "")
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError):
+    except (*DAMAGED, Image.DecompressionBombError):
         return None
     if not suffixes:
         return None
@@ -92,8 +96,8 @@ def read_image(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     except UnidentifiedImageError:
         raise ImageInputError(f"{path}: not an image file we read (supported: "
                               f"{', '.join(dict.fromkeys(FORMATS.values()))})") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:  # truncated or corrupt data
-        raise ImageInputError(f"{path}: unreadable image data ({error})") from None
+    except DAMAGED as error:  # truncated or corrupt data
+        raise ImageInputError(f"{path}: unreadable image data ({error or type(error).__name__})") from None
     if frames > 1:
         image.info["frames"] = frames
     return image

@@ -291,6 +291,18 @@ def check_same_job(folder: Path, config: Any) -> None:
 # ---------------------------------------------------------------------------------------------- the job's side
 
 
+def make_run_folder(path: Path) -> None:
+    """Create a run folder, or say in one line why it cannot be one (a file there, a file above it, a folder
+    nobody may write, a file system that takes no folders such as /proc)."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: exists and is not a folder; give the run a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / LOCK_FILE).touch()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be a run folder ({error.strerror or error})") from None
+
+
 class RunFolder:
     def __init__(self, path: str | Path, kind: str):
         self.path = Path(path)
@@ -306,7 +318,7 @@ class RunFolder:
         """Take the folder for this process (the same job only); record that it runs and how it ends."""
         from .jobs.process import process_identity
 
-        self.path.mkdir(parents=True, exist_ok=True)
+        make_run_folder(self.path)
         with (self.path / LOCK_FILE).open("a+") as handle:
             if not _lock(handle, attempts=10):  # a moment's grace: list_runs probes locks too
                 handle.seek(0)

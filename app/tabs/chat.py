@@ -18,6 +18,7 @@ from qinstruct.models.session import (VOTES, ChatSession, load_session, log_even
 from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 
+from ..components import CheckedImage
 from ..context import AppContext
 from ..forms import bind, bounds, label, reports_errors
 
@@ -178,7 +179,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                image = gr.Image(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
+                image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
                 photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
                 blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
                 with gr.Accordion("Models and decoding", open=False):

@@ -15,6 +15,7 @@ from qinstruct.images import load_rgb
 from qinstruct.models.jobs import RateConfig, rate_cells
 from qinstruct.models.pool import list_model_specs
 
+from ..components import CheckedImage
 from ..context import AppContext, actor
 from ..forms import bind, bounds, label, reports_errors, shell_note
 from ..watching import not_confirmed
@@ -194,7 +195,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         grid_folder = gr.State("")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                image = gr.Image(label="Image", type="pil", image_mode=None, sources=["upload", "clipboard"],
+                image = CheckedImage(label="Image", type="pil", image_mode=None, sources=["upload", "clipboard"],
                                  height=280, elem_id=IMAGE_ID)
                 photo = gr.Dropdown(list_demo_photos(), value=DEFAULT_PHOTO, label="…or a demo photo (scikit-image)")
                 corruptions = gr.CheckboxGroup(list_corruptions(), value=list_corruptions("common"),

@@ -21,8 +21,19 @@ ENCODING_URLS = {"o200k_base": "https://openaipublic.blob.core.windows.net/encod
 
 
 def load_prices(path: str | None = None) -> dict[str, dict[str, float]]:
-    text = Path(path).read_text() if path else resources.files("qinstruct.convert").joinpath("prices.yaml").read_text()
-    return {str(k): {"input": float(v["input"]), "output": float(v["output"])} for k, v in yaml.safe_load(text).items()}
+    """The price table (USD per 1M tokens): MODEL: {input: N, output: N}; a file that is not one is said."""
+    from ..config import ConfigError, read_yaml_mapping
+
+    table = read_yaml_mapping(path) if path else yaml.safe_load(
+        resources.files("qinstruct.convert").joinpath("prices.yaml").read_text())
+    prices = {}
+    for model, entry in table.items():
+        try:
+            prices[str(model)] = {"input": float(entry["input"]), "output": float(entry["output"])}
+        except (TypeError, KeyError, ValueError):
+            raise ConfigError(f"{path}: {model}: expected {{input: USD per 1M tokens, output: USD per 1M tokens}}, "
+                              f"got {entry!r}") from None
+    return prices
 
 
 def _encoding_name(model: str) -> str:

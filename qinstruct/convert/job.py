@@ -66,6 +66,8 @@ class ConvertJobConfig:
     def validate(self) -> None:
         if not self.subsets:
             raise ConfigError("subsets: choose at least one subset")
+        if self.prices:
+            load_prices(self.prices)  # a missing or malformed table is said before any feedback is converted
         if Path(self.out).suffix.lower() in (".json", ".jsonl"):
             raise ConfigError(f"out is a folder (items.json, report.json, ... go inside it), got {self.out!r}")
 

@@ -40,6 +40,12 @@ class ExportConfig:
     image_prefix: str = option("", help="prepended to every image path")
     skip_invalid: bool = option(False, help="export the valid items and count the rest")
 
+    def validate(self) -> None:
+        from ..config import ConfigError
+
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise ConfigError(f"out: {self.out} exists and is not a folder; the export writes a folder")
+
 
 def export_file(config: ExportConfig) -> tuple[list[Path], LoadResult]:
     result = load_instructions(config.file, skip_invalid=config.skip_invalid)

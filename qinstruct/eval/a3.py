@@ -93,9 +93,15 @@ def score_qbench_file(path: str, dataset: str | None = None, temperature: float 
     from ..data.loaders import load_qbench_outputs
 
     rows = load_qbench_outputs(path).items
-    pair = next(((g, p) for g, p in LOGIT_PAIRS if rows and g in rows[0].logits and p in rows[0].logits), None)
+    if len(rows) < 3:
+        raise ConfigError(f"{path}: {len(rows)} row(s); a correlation needs at least 3")
+    pair = next(((g, p) for g, p in LOGIT_PAIRS if all(g in r.logits and p in r.logits for r in rows)), None)
     if pair is None:
-        raise ConfigError(f"{path}: no logit_good/logit_poor (or logit_high/logit_low) fields")
+        lacking = next((k for k, r in enumerate(rows) if not any(g in r.logits and p in r.logits
+                                                                 for g, p in LOGIT_PAIRS)), None)
+        raise ConfigError(f"{path}: no logit pair (logit_good/logit_poor or logit_high/logit_low) is in every row"
+                          + (f"; row {lacking} has neither" if lacking is not None else
+                             "; the rows mix the two pairs"))
     good = np.array([r.logits[pair[0]] for r in rows])
     poor = np.array([r.logits[pair[1]] for r in rows])
     name = dataset or dataset_key(Path(path).stem) or Path(path).stem

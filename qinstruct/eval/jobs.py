@@ -110,9 +110,13 @@ def run_a1(config: A1Config, progress: Progress | None = None) -> dict:
     items = load_llvisionqa(config.questions).items
     items = items[:config.limit] if config.limit else items
     if config.answers:
-        answers = {int(r["index"]): str(r.get("answer", "")) for r in read_jsonl(config.answers)
-                   if isinstance(r.get("index"), int)}
-        return score_answers(items, answers)
+        answers = recorded_answers(config.answers, len(items))
+        result = score_answers(items, answers)
+        unanswered = [i for i in range(len(items)) if i not in answers]
+        if unanswered:  # counted as unparsed, said, and exit 3: the figure is over answers that are not all there
+            result["failed"] = {config.answers: {"items": len(unanswered),
+                                                 "first": f"question {unanswered[0]} has no answer"}}
+        return result
     root = Path(config.image_root) if config.image_root else Path(config.questions).parent
     out = Path(config.out)
     run = RunFolder(out, "eval-a1")
@@ -141,6 +145,34 @@ def run_a1(config: A1Config, progress: Progress | None = None) -> dict:
         write_json(out / SUMMARY, summary)
         run.summary = {spec: {p: s.get(p, {}).get("overall") for p in s} for spec, s in summary["models"].items()}
         return summary
+
+
+def recorded_answers(path: str, questions: int) -> dict[int, str]:
+    """Answers recorded elsewhere, one JSON line each: {"index": question number, "answer": text}.  Every line
+    must be one: a file of something else is said, not scored as zero."""
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"answers: {path}: no such file")
+    answers: dict[int, str] = {}
+    with source.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                raise ConfigError(f"{path}: line {number}: not JSON; expected {{\"index\": N, \"answer\": TEXT}}") \
+                    from None
+            index = record.get("index") if isinstance(record, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool) or not isinstance(record.get("answer"), str):
+                raise ConfigError(f"{path}: line {number}: expected {{\"index\": N, \"answer\": TEXT}}, got "
+                                  f"{raw.decode(errors='replace').strip()[:80]}")
+            if not 0 <= index < questions:
+                raise ConfigError(f"{path}: line {number}: index {index} is not a question (0 to {questions - 1})")
+            answers[index] = record["answer"]
+    if not answers:
+        raise ConfigError(f"{path}: no answers")
+    return answers
 
 
 def _letter(model, spec, items, indices, loaded, config, letter_prompt, parse_answer) -> list[dict]:
@@ -377,10 +409,23 @@ def _judge(config: A2Config):
 
 
 def summary_of(folder: Path) -> dict | None:
+    """An evaluation's summary.json (None: missing or damaged; `summary_problem` says which)."""
+    return None if summary_problem(folder) else json.loads((Path(folder) / SUMMARY).read_text(encoding="utf-8"))
+
+
+def summary_problem(folder: Path) -> str | None:
+    """Why a folder holds no usable evaluation summary (None: it does)."""
+    path = Path(folder) / SUMMARY
     try:
-        return json.loads((Path(folder) / SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{folder}: no summary.json (run the evaluation first)"
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        return f"{path}: damaged ({str(error)[:120]}); run the evaluation again to rewrite it from its items"
+    if not isinstance(summary, dict) or not isinstance(summary.get("protocol"), str) or not isinstance(
+            summary.get("models"), dict):
+        return f"{path}: not an evaluation summary (no protocol or models); run the evaluation again"
+    return None
 
 
 def studio_configs(access, evals: Path, name: str, models: list[str], protocols: list[str], questions: str,

@@ -15,7 +15,7 @@ from typing import ClassVar
 from ..config import option
 from ..data.records import QUESTION_CONCERNS, QUESTION_TYPES
 from ..fileio import write_files_and_zip
-from .jobs import summary_of
+from .jobs import summary_of, summary_problem
 
 A1_COLUMNS = [*QUESTION_TYPES.values(), *QUESTION_CONCERNS.values(), "Overall"]
 
@@ -224,12 +224,12 @@ def write_report(config: ReportConfig, preamble: str = "") -> Path:
     from ..workspace import safe_name
 
     check_config(config)
-    loaded = [(Path(r), summary_of(Path(r))) for r in config.runs]
-    missing = [str(run) for run, summary in loaded if summary is None]
-    if missing:
+    problems = [problem for problem in (summary_problem(Path(r)) for r in config.runs) if problem]
+    if problems:
         from ..config import ConfigError
 
-        raise ConfigError(f"no summary.json in {', '.join(missing)}: run the evaluation first")
+        raise ConfigError("; ".join(problems))
+    loaded = [(Path(r), summary_of(Path(r))) for r in config.runs]
     summaries = [summary for _, summary in loaded]
     models = [m for s in summaries for m in s["models"]]
     baseline = config.baseline or (models[0] if models else None)

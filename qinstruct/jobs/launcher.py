@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ..access import UNRESTRICTED, AccessPolicy, policy_environment
-from ..config import ConfigError, check_config, load_config
+from ..config import check_config, load_config
 from ..config.render import shell_line
 from ..fileio import write_text
-from ..runs import (CONFIG_FILE, RunBusy, RunStatus, check_same_job, list_runs, read_status, record_process,
-                    transition)
+from ..runs import (CONFIG_FILE, RunBusy, RunStatus, check_same_job, list_runs, make_run_folder, read_status,
+                    record_process, transition)
 from .child import JOB_ENV, queue_entry, queue_position, running_jobs
 from .kinds import KINDS, folder_of, kind_named, kind_of
 from .process import signal_job, spawn_job, wait_gone
@@ -183,14 +183,9 @@ def _prepare_folder(folder: Path, config: Any) -> None:
     """The run folder exists and holds the job's config (written once: a resume keeps it)."""
     from ..config import config_to_yaml
 
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"{folder}: exists and is not a folder; choose another run folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if not (folder / CONFIG_FILE).is_file():
-            write_text(folder / CONFIG_FILE, config_to_yaml(config))
-    except OSError as error:
-        raise ConfigError(f"{folder}: cannot create the run folder ({error.strerror or error})") from None
+    make_run_folder(folder)
+    if not (folder / CONFIG_FILE).is_file():
+        write_text(folder / CONFIG_FILE, config_to_yaml(config))
 
 
 class _FileLock:

@@ -5,6 +5,7 @@ warmup, max length 2048, gradient checkpointing, bf16 on a GPU; LoRA r 128, alph
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -128,6 +129,11 @@ class TrainConfig:
                 raise ConfigError(f"kind_ratios: expected KIND=RATIO with KIND among {', '.join(KINDS)}, got {spec!r}")
         for spec in [*self.high_level, *self.low_level]:
             parse_source(spec)
+        if self.lora_targets != "auto":
+            try:
+                re.compile(self.lora_targets)
+            except re.error as error:
+                raise ConfigError(f"lora_targets: {self.lora_targets!r} is not a regular expression ({error})") from None
         if self.deepspeed != "none" and self.fsdp:
             raise ConfigError("choose DeepSpeed or FSDP, not both")
         if self.machine_rank >= self.num_machines:
@@ -146,7 +152,7 @@ class TrainConfig:
 
 def _is_ratio(text: str) -> bool:
     try:
-        return float(text) >= 0
+        return 0 <= float(text) <= 1000  # nan and inf are no ratios
     except ValueError:
         return False
 
@@ -166,6 +172,6 @@ def parse_source(spec: str) -> Source:
         source = Source(path, float(ratio) if eq else 1.0, int(cap) if at else None)
     except ValueError:
         raise ConfigError(f"data source {spec!r}: expected FILE[=RATIO][@CAP], e.g. qi.json=0.5@20000") from None
-    if not path or source.ratio < 0 or (source.cap is not None and source.cap < 1):
-        raise ConfigError(f"data source {spec!r}: expected FILE[=RATIO][@CAP] with RATIO >= 0 and CAP >= 1")
+    if not path or not 0 <= source.ratio <= 1000 or (source.cap is not None and source.cap < 1):  # nan: refused
+        raise ConfigError(f"data source {spec!r}: expected FILE[=RATIO][@CAP] with RATIO from 0 to 1000 and CAP >= 1")
     return source

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..data.records import IMAGE_TOKENS, InstructionItem
+from ..errors import UserError
 from ..images import load_rgb
 from ..models.chat import prepare_image
 
@@ -24,8 +25,9 @@ IGNORE = -100
 _IMAGE = re.compile(r"\s*(" + "|".join(re.escape(t) for t in IMAGE_TOKENS) + r")\s*")
 
 
-class TemplateError(ValueError):
-    """The chat template does not write conversations incrementally, so answers cannot be located."""
+class TemplateError(UserError, ValueError):
+    """The conversations cannot be supervised: the chat template does not write them turn by turn, or no answer
+    fits in max_length."""
 
 
 def messages_of(item: InstructionItem, with_image: bool) -> list[dict]:
@@ -118,8 +120,8 @@ class TrainingSet:
             encoded = self.supervisor.encode(self.examples[(index + offset) % len(self.examples)])
             if bool((encoded["labels"] != IGNORE).any()):
                 return encoded
-        raise TemplateError(f"every example is longer than max_length={self.supervisor.max_length} before its "
-                            "first answer")
+        raise TemplateError(f"max_length: every example is longer than {self.supervisor.max_length} tokens before "
+                            "its first answer (the image's tokens count too); raise max_length")
 
 
 @dataclass

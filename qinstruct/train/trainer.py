@@ -14,12 +14,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import check_config, config_to_dict
+from ..errors import first_line
+from ..fileio import WriteError
 from ..runs import Progress, RunFolder
 from .config import TrainConfig
 from .data import Mixture, build_mixture
@@ -98,7 +102,13 @@ def prepare_parameters(loaded, config: TrainConfig, continue_adapter: bool):
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=targets,
                           modules_to_save=[n.split(".")[-1] for n in present] if config.tune_projector else None)
-        model = get_peft_model(model, lora)
+        try:
+            model = get_peft_model(model, lora)
+        except ValueError as error:  # peft's "No modules were targeted" (a ValueError) and its kin
+            from ..config import ConfigError
+
+            raise ConfigError(f"lora_targets: {targets!r} matches no module of this model that can take an adapter; "
+                              "'auto' picks the language model's projections") from error
         if not config.tune_llm:  # adapters on the vision tower only, say
             for name, parameter in model.named_parameters():
                 if "lora_" in name and part_of(name) == "llm":
@@ -146,11 +156,58 @@ def deepspeed_file(stage: str) -> Path:
     return Path(__file__).resolve().parent / "launch_configs" / f"deepspeed_{stage}.json"
 
 
+def _checkpoints(output: Path) -> list[Path]:
+    """The checkpoint folders, newest first."""
+    found = [p for p in (output / CHECKPOINTS).glob("checkpoint-*")
+             if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]), reverse=True)
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (None: it is whole).  Its state is written last, so a save that was
+    killed has none; a truncated or overwritten file fails its own format's check (a JSON state, a safetensors
+    header, a torch archive's directory)."""
+    import zipfile
+
+    state = folder / "trainer_state.json"
+    try:
+        if not isinstance(json.loads(state.read_text(encoding="utf-8")).get("global_step"), int):
+            return "trainer_state.json has no global_step"
+    except (OSError, ValueError, AttributeError):
+        return "trainer_state.json is missing or damaged (the save did not finish)"
+    for path in sorted(folder.iterdir()):
+        try:
+            if path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="pt") as weights:
+                    weights.keys()
+            elif path.suffix in (".pt", ".pth", ".bin"):
+                with zipfile.ZipFile(path) as archive:
+                    archive.namelist()
+        except Exception as error:  # noqa: BLE001 - each format fails its own way; any failure means damaged
+            return f"{path.name} is damaged ({first_line(error)[:100]})"
+    return None
+
+
 def last_checkpoint(output: Path) -> str | None:
-    folder = output / CHECKPOINTS
-    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)
-             and (p / "trainer_state.json").is_file()]
-    return str(max(found, key=lambda p: int(p.name.split("-")[1]))) if found else None
+    """The newest checkpoint a run can continue from."""
+    return next((str(p) for p in _checkpoints(output) if checkpoint_problem(p) is None), None)
+
+
+def set_aside_damaged(output: Path) -> list[str]:
+    """Checkpoints newer than the last whole one are damaged (a full disk, a kill during a save, a file changed
+    since): renamed damaged-checkpoint-N, kept for whoever wants to look, and never resumed from or rotated."""
+    notes = []
+    for folder in _checkpoints(output):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            break
+        target = folder.with_name(f"damaged-{folder.name}")
+        shutil.rmtree(target, ignore_errors=True)
+        folder.rename(target)
+        notes.append(f"{folder.name}: {problem}; set aside as {target.name}")
+    return notes
 
 
 def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
@@ -184,6 +241,8 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     supervisor = Supervisor(loaded, config.max_length)
+    TrainingSet(mixture.train, supervisor)[0]  # one example through the template now: a max_length too short for
+    # the image and the first question is said at once, in one line, not from inside the training loop
     collator = Collator(loaded.tokenizer.pad_token_id)
     gpu = next(model.parameters()).device.type == "cuda" or (config.device != "cpu" and torch.cuda.is_available())
     arguments = training_arguments(config, output, gpu)
@@ -199,6 +258,10 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
         from ..models.rating import compile_blocks
 
         compile_blocks(model)
+    for note in set_aside_damaged(output) if trainer.is_world_process_zero() else []:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+        if run is not None:
+            run.log(event="checkpoint set aside", note=note)
     resume = last_checkpoint(output)
     outcome = trainer.train(resume_from_checkpoint=resume)
     eval_loss = final_eval_loss(trainer) if mixture.eval else None
@@ -245,6 +308,17 @@ def _trainer_class():
             super().__init__(*args, **kwargs)
             self.lengths = lengths
             self.remove_callback(PrinterCallback)  # the run folder's log and our progress bar say it better
+
+        def _save_checkpoint(self, model, trial):
+            """A save that fails (a full disk: safetensors, torch and json each fail their own way) leaves no half
+            checkpoint behind and stops the run with one line; the previous checkpoint stays whole."""
+            folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+            try:
+                super()._save_checkpoint(model, trial)
+            except Exception as error:  # noqa: BLE001 - re-raised as the one error a user acts on
+                shutil.rmtree(folder, ignore_errors=True)
+                raise WriteError(f"{folder}: cannot save this checkpoint ({first_line(error)}); the last whole "
+                                 "checkpoint is kept and the run continues from it when started again") from None
 
         def _get_train_sampler(self, train_dataset=None):
             generator = torch.Generator().manual_seed(self.args.seed)
