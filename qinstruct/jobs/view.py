@@ -117,5 +117,20 @@ def view(folder: str | Path, tail_lines: int = 12) -> JobView | None:
             job.losses.setdefault(attempt, []).append((step, float(event["loss"])))
         if isinstance(event.get("eval_loss"), (int, float)):
             job.eval_losses.setdefault(attempt, []).append((step, float(event["eval_loss"])))
+    job.losses, job.eval_losses = superseded(job.losses), superseded(job.eval_losses)
     job.log_tail = log_tail(folder, tail_lines)
     return job
+
+
+def superseded(curves: dict[int, list[tuple[int, float]]]) -> dict[int, list[tuple[int, float]]]:
+    """Each step once: an attempt that continued from a checkpoint redoes the steps after it, so an earlier
+    attempt keeps only the steps before the later one's first (the log itself keeps every line it wrote).  An
+    attempt that started over from step 1 is another line beside the earlier ones, not a continuation."""
+    out = {}
+    for attempt, points in curves.items():
+        later = [curve[0][0] for other, curve in curves.items() if other > attempt and curve and curve[0][0] > 1]
+        cut = min(later, default=None)
+        kept = [point for point in points if cut is None or point[0] < cut]
+        if kept:
+            out[attempt] = kept
+    return out

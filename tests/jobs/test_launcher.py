@@ -214,3 +214,12 @@ def test_a_launched_job_that_fails_before_running_is_failed_not_queued(data, tmp
     wait_for(lambda: state(out) == "failed")
     assert "no-such-model" in read_status(out).error
     assert "(a traceback" not in view(out).log_tail
+
+
+def test_the_curve_shows_each_step_once_and_a_restart_as_its_own_line():
+    from qinstruct.jobs.view import superseded
+
+    continued = superseded({1: [(1, 9.0), (2, 8.0), (3, 7.5), (4, 7.4)], 2: [(3, 7.5), (4, 7.4), (5, 7.0)]})
+    assert continued == {1: [(1, 9.0), (2, 8.0)], 2: [(3, 7.5), (4, 7.4), (5, 7.0)]}  # from checkpoint 2
+    restarted = superseded({1: [(1, 9.0), (2, 8.0)], 2: [(1, 9.1), (2, 8.1)]})
+    assert restarted == {1: [(1, 9.0), (2, 8.0)], 2: [(1, 9.1), (2, 8.1)]}

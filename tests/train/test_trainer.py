@@ -2,6 +2,7 @@
 on the same loss curve, two gloo processes match one, and the result loads where models are used."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,3 +128,29 @@ def test_accelerate_commands():
                                              deepspeed="zero3"), "c.yaml")
     assert len(nodes) == 2 and "--num_processes 16" in nodes[0] and "--machine_rank 1" in nodes[1]
     assert all("--main_process_ip 10.0.0.1" in line for line in nodes)
+
+
+def test_a_full_disk_during_a_checkpoint_leaves_no_half_checkpoint(data, tiny_disk):
+    from qinstruct.fileio import WriteError
+
+    out = tiny_disk / "run"
+    with pytest.raises(WriteError, match=r"checkpoint-2: cannot save this checkpoint \(.*\); the last whole"):
+        run_training(config(data, out, max_steps=4, save_steps=2))
+    assert not (out / "checkpoints" / "checkpoint-2").exists()  # nothing half-written under the real name
+    status = read_status(out)
+    assert status.state == "failed" and "cannot save this checkpoint" in status.error
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_continues_from_the_last_whole_one(data, tmp_path):
+    out = tmp_path / "damaged"
+    run_training(config(data, out, max_steps=6, save_steps=2, save_total_limit=3))
+    shutil.rmtree(out / "model")
+    shutil.rmtree(out / "checkpoints" / "checkpoint-6")
+    optimizer = out / "checkpoints" / "checkpoint-4" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:100])  # a truncated file in the newest checkpoint
+    result = run_training(config(data, out, max_steps=6, save_steps=2, save_total_limit=3))
+    assert result.steps == 6 and (out / "checkpoints" / "damaged-checkpoint-4").is_dir()
+    notes = [e for e in read_log(out) if e.get("event") == "checkpoint set aside"]
+    assert len(notes) == 1 and "optimizer.pt is damaged" in notes[0]["note"]
+    resumed = [e["step"] for e in read_log(out) if "loss" in e and e.get("attempt") == 2]
+    assert resumed[0] == 3  # from checkpoint-2, the last whole one
