@@ -1,13 +1,16 @@
-"""Run the bad-input corpus against the CLI and a running studio; print "N tried, N clean, 0 tracebacks, 0 crashes".
+"""Run the bad-input corpus against the CLI and a running studio; print "N tried, N clean, 0 tracebacks, 0 wrong,
+0 crashes".
 
     .venv/bin/python scripts/badinputs.py [--json report.json] [--only SUBSTRING]
 
 The corpus is written by tests/badinputs/corpus.py into a temporary folder; the cases are in
 tests/badinputs/cases.py.  CLI cases call the `qinstruct` entry point (`qinstruct.cli.main`) in this process with
 its output captured; API cases drive a studio started as a user would (`python -m app`, its own process) through
-gradio_client, and check after each one that the studio still serves.  A case is clean when it ends with the
-expected exit status or answer, its message says what went wrong, no traceback is printed and no temporary
-file is left behind.  Exit status 0 when every case is clean.
+gradio_client, logged in as one of its two users (a and c), and check after each one that the studio still
+serves; a case that starts a job follows it through the tab's watch route until it ends.  A case is clean when
+it ends with the expected exit status or answer, its message says what went wrong, no traceback is printed and
+no temporary file is left behind; it is *wrong* when something that should have been refused was accepted.
+Exit status 0 when every case is clean.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ class Outcome:
     clean: bool
     traceback: bool = False
     crash: bool = False
+    wrong: bool = False  # accepted where a refusal was expected
     detail: str = ""
 
 
@@ -67,6 +71,7 @@ def run_cli(case: cases.Cli, places: dict[str, str]) -> Outcome:
     problems = []
     if crashed or "Traceback (most recent call last)" in text:
         problems.append("traceback")
+    wrong = code == 0 and 0 not in case.codes
     if code not in case.codes:
         problems.append(f"exit {code}, expected {case.codes}")
     if fill(case.message, places) not in text:
@@ -74,7 +79,7 @@ def run_cli(case: cases.Cli, places: dict[str, str]) -> Outcome:
     if leftovers:
         problems.append(f"temporary files left: {leftovers[:3]}")
     detail = "; ".join(problems) + ("\n" + (crashed or text)[-1500:] if problems else "")
-    return Outcome(case.name, "cli", not problems, traceback="traceback" in problems, detail=detail)
+    return Outcome(case.name, "cli", not problems, traceback="traceback" in problems, wrong=wrong, detail=detail)
 
 
 def _arguments(kwargs: dict, places: dict[str, str]):
@@ -91,6 +96,21 @@ def _arguments(kwargs: dict, places: dict[str, str]):
     return {k: one(v) for k, v in kwargs.items()}
 
 
+ENDED = (": done", ": failed", ": aborted", ": interrupted")
+
+
+def follow(client, route: tuple[str, dict], places: dict[str, str], timeout: float = 300) -> str:
+    """A job a case started, watched through the tab's route until it has ended; its last view."""
+    api_name, kwargs = route
+    deadline, shown = time.time() + timeout, ""
+    while time.time() < deadline:
+        shown = str(client.predict(**_arguments(kwargs, places), api_name=api_name))
+        if any(state in shown for state in ENDED):
+            return shown
+        time.sleep(0.3)
+    return shown + " (still running after the case's timeout)"
+
+
 def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcome:
     problems, answer, error = [], None, None
     try:
@@ -98,6 +118,8 @@ def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcom
     except Exception as failure:  # noqa: BLE001 - an error shown on the tab is the expected outcome of some cases
         error = str(failure)
     text = json.dumps(answer, default=str) if answer is not None else (error or "")
+    if case.then is not None and error is None:
+        text += "\n" + follow(client, case.then, places)
     if "Traceback" in text:
         problems.append("traceback")
     if case.expect == "ok" and error is not None:
@@ -106,11 +128,14 @@ def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcom
         problems.append("accepted, expected an error message")
     if case.message and fill(case.message, places) not in text:
         problems.append(f"message {case.message!r} missing in {text[:300]!r}")
+    if case.absent and fill(case.absent, places) in text:
+        problems.append(f"{case.absent!r} shown to user {case.user}: {text[:300]!r}")
     alive = serving(url)
     if not alive:
         problems.append("the studio stopped serving")
+    wrong = (case.expect == "error" and error is None) or any(p.startswith(repr(case.absent)) for p in problems)
     return Outcome(case.name, "api", not problems, traceback="traceback" in problems, crash=not alive,
-                   detail="; ".join(problems))
+                   wrong=wrong, detail="; ".join(problems))
 
 
 def run(only: str | None = None) -> list[Outcome]:
@@ -122,17 +147,22 @@ def run(only: str | None = None) -> list[Outcome]:
         tmp = Path(tmp)
         corpus.build(tmp / "corpus")
         places = {"I": str(tmp / "corpus" / "images"), "D": str(tmp / "corpus" / "data"),
-                  "C": str(tmp / "corpus" / "configs"), "M": str(tmp / "corpus" / "models"), "URL": url,
+                  "C": str(tmp / "corpus" / "configs"), "M": str(tmp / "corpus" / "models"),
+                  "R": str(tmp / "corpus" / "runs"), "WS": str(tmp / "corpus" / "workspace"),
+                  "ASSETS": str(ROOT / "assets" / "models"), "W": str(tmp / "work" / "shared"), "URL": url,
                   "DEAD": f"http://127.0.0.1:{free_port()}/v1", "WORK": str(tmp / "work")}
         for case in cases.CLI_CASES:
             if not only or only in case.name:
                 outcomes.append(run_cli(case, places))
         api = [case for case in cases.API_CASES if not only or only in case.name]
         if api:
-            with studio_process(tmp / "workspace", "--allow-dir", str(tmp / "corpus")) as (studio_url, process):
-                client = Client(studio_url, verbose=False)
+            with studio_process(tmp / "workspace", "--allow-dir", str(tmp / "corpus"), "--auth", "a:b", "--auth",
+                                "c:d", "--max-jobs", "2") as (studio_url, process):
+                clients = {"a": Client(studio_url, auth=("a", "b"), verbose=False),
+                           "c": Client(studio_url, auth=("c", "d"), verbose=False)}
+                places["WSROOT"] = str(tmp / "workspace")
                 for case in api:
-                    outcomes.append(run_api(case, client, studio_url, places))
+                    outcomes.append(run_api(case, clients[case.user], studio_url, places))
                 if process.poll() is not None:
                     outcomes.append(Outcome("studio process", "api", False, crash=True, detail="exited"))
     return outcomes
@@ -140,7 +170,7 @@ def run(only: str | None = None) -> list[Outcome]:
 
 def summary(outcomes: list[Outcome]) -> str:
     return (f"{len(outcomes)} tried, {sum(o.clean for o in outcomes)} clean, {sum(o.traceback for o in outcomes)} "
-            f"tracebacks, {sum(o.crash for o in outcomes)} crashes")
+            f"tracebacks, {sum(o.wrong for o in outcomes)} wrong, {sum(o.crash for o in outcomes)} crashes")
 
 
 def main(argv: list[str] | None = None) -> int:

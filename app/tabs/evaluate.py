@@ -12,13 +12,13 @@ from qinstruct.config import shell_line
 from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
 from qinstruct.eval.arena import leaderboard, load_votes
 from qinstruct.errors import UserError
-from qinstruct.eval.jobs import studio_configs, summary_of
+from qinstruct.eval.jobs import A1Config, studio_configs, summary_of
 from qinstruct.eval.report import ReportConfig, radar, tables, write_report
 from qinstruct.models.pool import list_model_specs
 from qinstruct.workspace import safe_name
 
 from ..context import AppContext, actor
-from ..forms import bind, reports_errors
+from ..forms import bind, bounds, reports_errors
 from ..watching import not_confirmed
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
@@ -174,7 +174,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     references = gr.Textbox("demo/world", label="A2: references (a JSON file, or a demo world)")
                     image_root = gr.Textbox("demo/world", label="Image root (paths in the sets are relative to it)")
                     judge = gr.Textbox("offline", label="A2 judge: offline, or openai:MODEL@URL")
-                limit = gr.Number(0, precision=0, minimum=0, label="Only the first N items (0: all)")
+                limit = gr.Number(precision=0, label="Only the first N items (0: all)", **bounds(A1Config, "limit"))
                 with gr.Row():
                     run_button = gr.Button("Evaluate", variant="primary")
                     stop_button = gr.Button("Stop…", variant="stop", elem_id=STOP_ID)

@@ -22,7 +22,7 @@ from typing import ClassVar
 from ..config import ConfigError, check_config, option
 from ..data.exporters import list_exporters
 from ..data.loaders import load_pathway
-from ..endpoints import DEFAULT_MODEL, KeyPolicy, default_base_url
+from ..endpoints import DEFAULT_MODEL, KeyPolicy, check_url, default_base_url
 from ..fileio import append_line, read_jsonl, write_json
 from ..runs import Progress, RunFolder
 from ..workspace import safe_name
@@ -68,6 +68,8 @@ class ConvertJobConfig:
             raise ConfigError("subsets: choose at least one subset")
         if self.prices:
             load_prices(self.prices)  # a missing or malformed table is said before any feedback is converted
+        if self.base_url:
+            check_url(self.base_url)  # file://, a bare host: said now, not after minutes of retries
         if Path(self.out).suffix.lower() in (".json", ".jsonl"):
             raise ConfigError(f"out is a folder (items.json, report.json, ... go inside it), got {self.out!r}")
 

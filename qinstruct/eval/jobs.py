@@ -82,6 +82,10 @@ class A2Config(EvalModels):
         super().validate()
         if self.judge != "offline" and not (self.judge.startswith("openai:") and len(self.judge) > len("openai:")):
             raise ConfigError(f"judge: expected offline or openai:MODEL[@BASE_URL], got {self.judge!r}")
+        if "@" in self.judge:
+            from ..endpoints import check_url
+
+            check_url(self.judge.split("@", 1)[1])
 
 
 def _models_done(path: Path) -> set[tuple]:

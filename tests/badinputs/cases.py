@@ -1,8 +1,9 @@
 """The cases of the bad-input corpus: every entry point, each with the clear outcome a user should get.
 
-Placeholders: {I} images, {D} data files, {C} configs, {M} model folders (all under the corpus folder), {O} a
-fresh output folder of the case, {URL} the misbehaving endpoint (endpoint.py), {DEAD} an endpoint nobody
-listens on.  A CLI case expects one of the exit statuses and a message; an API case (the running studio,
+Placeholders: {I} images, {D} data files, {C} configs, {M} model folders, {R} damaged training runs, {WS} a
+workspace with damaged status files (all under the corpus folder), {ASSETS} the shipped micro models, {O} a
+fresh output folder of the case, {W} a folder shared by the cases (one run, then another on top of it), {URL}
+the misbehaving endpoint (endpoint.py), {DEAD} an endpoint nobody listens on.  A CLI case expects one of the exit statuses and a message; an API case (the running studio,
 through gradio_client) expects an answer ("ok", with the message in it) or an error message on the tab.
 """
 from __future__ import annotations
@@ -24,7 +25,10 @@ class Api:
     api_name: str
     kwargs: dict
     expect: str  # "ok" or "error"
-    message: str = ""  # in the answer (ok) or in the error
+    message: str = ""  # in the answer (ok) or in the error; with `then`, in the answer or the job's last view
+    user: str = "a"  # the studio runs with two logins: a and c
+    then: tuple[str, dict] | None = None  # a job was started: watch it with this route until it ends
+    absent: str = ""  # must not be in the answer: another user's run, say
 
 
 def cli(name: str, command: str, codes: tuple[int, ...], message: str = "") -> Cli:
@@ -35,6 +39,7 @@ def cli(name: str, command: str, codes: tuple[int, ...], message: str = "") -> C
 
 CORRUPT = "corrupt {I}/%s --out {O} --corruption fog"
 RATE = "rate --model tiny:llava {I}/%s"
+TRAIN = "train --model tiny:llava --strategy after --max-steps 2 --batch-size 2 --device cpu --image-root {I}"
 
 CLI_CASES = [
     # images, through the corruption batch (one file: exit 2; a folder with some bad files: exit 3)
@@ -64,7 +69,8 @@ CLI_CASES = [
     cli("photo.jpg and photo.png", CORRUPT % "twins", (0,), "wrote 2 image"),
     cli("a batch of awkward modes", CORRUPT % "mixed" + " --severity 2 5", (3,), "wrote 12 image"),
     cli("out equal to source", "corrupt {I}/twins --out {I}/twins --corruption fog", (2,), "out must differ"),
-    cli("NaN megapixel limit", CORRUPT % "twins" + " --max-megapixels nan", (2,), "expected a value > 0, got nan"),
+    cli("NaN megapixel limit", CORRUPT % "twins" + " --max-megapixels nan", (2,),
+        "expected a value > 0 and <= 10000, got nan"),
     cli("no such source", CORRUPT % "nothing-here", (2,), "no such file or folder"),
     # data files
     cli("JSON with a BOM", "data validate {D}/bom.json", (0,), "5 of 5 items valid"),
@@ -147,9 +153,149 @@ CLI_CASES = [
     cli("eval: votes file missing", "eval arena --votes {D}/nothere.jsonl", (2,), "no such file"),
     cli("eval: a votes file without votes", "eval arena --votes {D}/deep.json", (0,), "no blind votes"),
     cli("eval: a report of a folder without results", "eval report {D} --out {O}", (2,), "no summary.json"),
+    *[cli(f"train: {what}", TRAIN + extra, (2,), message) for what, extra, message in (
+        ("--output-dir is a file", " --output-dir {D}/a-file --low-level {D}/instructions.json", "exists and is not a folder"),
+        ("--output-dir under a file", " --output-dir {D}/a-file/run --low-level {D}/instructions.json", "cannot be a run folder"),
+        ("--output-dir in /proc", " --output-dir /proc/qinstruct-run --low-level {D}/instructions.json",
+         "cannot be a run folder"),
+        ("an item with no answer turn", " --output-dir {O} --low-level {D}/no-answer.json",
+         "no answer (gpt) turn"),
+        ("a NaN ratio", " --output-dir {O} --low-level {D}/instructions.json=nan", "RATIO from 0 to 1000"),
+        ("an infinite ratio", " --output-dir {O} --low-level {D}/instructions.json=inf", "RATIO from 0 to 1000"),
+        ("a negative ratio", " --output-dir {O} --low-level {D}/instructions.json=-2", "RATIO from 0 to 1000"),
+        ("a cap of 0", " --output-dir {O} --low-level {D}/instructions.json@0", "CAP >= 1"),
+        ("a kind ratio of NaN", " --output-dir {O} --low-level {D}/instructions.json --kind-ratios yes-no=nan",
+         "kind_ratios: expected KIND=RATIO"),
+        ("--lora-targets '('", " --output-dir {O} --low-level {D}/instructions.json --lora-targets (",
+         "is not a regular expression"),
+        ("a LoRA pattern matching nothing", " --output-dir {O} --low-level {I}/../runs/items.json "
+         "--image-root {I} --lora-targets nothing_here", "matches no module of this model"),
+        ("--max-length 64 on a model with 64 image tokens", " --output-dir {O} --model {ASSETS}/micro-baseline "
+         "--low-level {I}/../runs/items.json --image-root {I} --max-length 64", "max_length: every example"),
+        ("an openai: model", " --output-dir {O} --model openai:gpt@{URL} --low-level {D}/instructions.json",
+         "is an endpoint; training needs local weights"),
+        ("a 301-digit step count", " --output-dir {O} --low-level {D}/instructions.json --max-steps " + "9" * 301,
+         "--max-steps: expected a value >= 0 and <= 100000000"),
+        ("epochs of 1e300", " --output-dir {O} --low-level {D}/instructions.json --epochs 1e300",
+         "--epochs: expected a value > 0 and <= 10000"),
+        ("two machines without a launcher", " --output-dir {O} --low-level {D}/instructions.json "
+         "--num-machines 2", "run through --launcher accelerate"),
+        ("a negative eval item count", " --output-dir {O} --low-level {D}/instructions.json --eval-items -5",
+         "--eval-items: expected a value >= 0"),
+    )],
+    cli("train: a changed learning rate on a finished run", "train --config {R}/source/config.yaml --learning-rate "
+        "0.5", (2,), "source was started with another config (learning_rate: 0.0002 -> 0.5)"),
+    cli("train: a changed data file on a finished run", "train --config {R}/source/config.yaml --low-level "
+        "{D}/instructions.json", (2,), "source was started with another config (low_level:"),
+    *[cli(f"train: resume over {what}", "train --config {R}/garbage-%s/config.yaml" % name, (0,), message)
+      for what, name, message in (
+          ("a garbage trainer_state.json", "trainer_state", "trainer_state.json is missing or damaged"),
+          ("a garbage optimizer.pt", "optimizer", "optimizer.pt is damaged"),
+          ("a garbage rng_state.pth", "rng_state", "rng_state.pth is damaged"),
+          ("truncated adapter weights", "adapter_model", "adapter_model.safetensors is damaged"))],
+    cli("eval iqa: mixed logit keys", "eval iqa --qbench-outputs {D}/qbench-mixed-keys.json", (2,),
+        "the rows mix the two pairs"),
+    cli("eval iqa: two rows", "eval iqa --qbench-outputs {D}/qbench-two-rows.json", (2,),
+        "a correlation needs at least 3"),
+    cli("eval iqa: a temperature of 0", "eval iqa --qbench-outputs {D}/qbench-joined.json --temperature 0", (2,),
+        "--temperature: expected a value > 0"),
+    cli("eval report: a damaged summary.json", "eval report {D}/damaged-eval --out {O}", (2,),
+        "damaged-eval/summary.json: damaged"),
+    cli("eval a1: --out is a file", "eval a1 --model tiny:llava --questions {D}/questions.json --out {D}/a-file",
+        (2,), "exists and is not a folder"),
+    cli("eval a1: --answers missing", "eval a1 --questions {D}/questions.json --answers {D}/nothere.jsonl", (2,),
+        "answers: {D}/nothere.jsonl: no such file"),
+    cli("eval a1: --answers of garbage", "eval a1 --questions {D}/questions.json --answers "
+        "{D}/answers-garbage.jsonl", (2,), "line 1: not JSON"),
+    cli("eval a1: --answers with the wrong keys", "eval a1 --questions {D}/questions.json --answers "
+        "{D}/answers-wrong-keys.jsonl", (2,), 'expected {"index": N, "answer": TEXT}'),
+    cli("eval a1: --answers to no such question", "eval a1 --questions {D}/questions.json --answers "
+        "{D}/answers-out-of-range.jsonl", (2,), "index 99 is not a question (0 to 1)"),
+    cli("eval a1: --answers to some questions", "eval a1 --questions {D}/questions.json --answers "
+        "{D}/answers-partial.jsonl", (3,), "1 item(s) not scored, e.g. question 1 has no answer"),
+    cli("eval a1: a run", "eval a1 --model tiny:llava --questions {D}/questions.json --protocols letter "
+        "--image-root {D} --out {W}/eval-run", (0,), '"overall"'),
+    cli("eval a1: the run again with other questions", "eval a1 --model tiny:llava --questions "
+        "{D}/questions-other.json --protocols letter --image-root {D} --out {W}/eval-run", (2,),
+        "eval-run was started with another config (questions:"),
+    cli("eval a1: the run again with another model", "eval a1 --model tiny:qwen2-vl --questions "
+        "{D}/questions.json --protocols letter --image-root {D} --out {W}/eval-run", (2,),
+        "eval-run was started with another config (models:"),
+    cli("eval a1: the run again, a larger batch", "eval a1 --model tiny:llava --questions {D}/questions.json "
+        "--protocols letter --image-root {D} --out {W}/eval-run --batch-size 16", (0,), '"overall"'),
+    cli("eval a2: a file:// judge", "eval a2 --model tiny:llava --references {D}/references.json --judge "
+        "openai:j@file:///etc/passwd --out {O}", (2,), "must start with http:// or https://"),
+    cli("eval a2: an ftp:// judge", "eval a2 --model tiny:llava --references {D}/references.json --judge "
+        "openai:j@ftp://example.org/v1 --out {O}", (2,), "must start with http:// or https://"),
+    cli("eval a3: a 301-digit limit", "eval a3 --model tiny:llava --mos {D}/bom.json --out {O} --limit " + "9" * 301,
+        (2,), "--limit: expected a value >= 0 and <= 100000000"),
+    cli("runs: no such workspace", "runs --workspace {D}/no-workspace-here", (2,), "no such workspace folder"),
+    cli("runs: damaged status files", "runs --workspace {WS}", (0,), "skipped {WS}/runs/numeric-started"),
+    cli("runs: a null kind", "runs --workspace {WS}", (0,), "skipped {WS}/runs/null-kind: status.json has no kind"),
+    cli("runs: a list as status", "runs --workspace {WS}", (0,), "status.json is not a JSON object"),
+    cli("runs: an unknown state", "runs --workspace {WS}", (0,), "unknown state 'exploded'"),
+    cli("runs: the good run still listed", "runs --workspace {WS} --json", (0,), "runs/ok"),
+    cli("runs: abort an unknown run", "runs abort nothing-here --workspace {WS}", (2,), "no such run under"),
+    cli("runs: abort a finished run", "runs abort ok --workspace {WS}", (0,), "ok is not running (done)"),
+    cli("runs: abort without a name", "runs abort --workspace {WS}", (2,), "name the run to abort"),
+    cli("data export: --out is a file", "data export {D}/instructions.json --to trl --out {D}/a-file", (2,),
+        "exists and is not a folder"),
+    cli("data validate: an item with no answer", "data validate {D}/no-answer.json", (1,), "no answer (gpt) turn"),
+    cli("demo world: --out is a file", "demo world --out {D}/a-file --images 10", (2,), "exists and is not a folder"),
+    cli("convert: --prices missing", "convert {D}/pathway-twice.jsonl --out {O} --prices {D}/no-prices.yaml", (2,),
+        "no-prices.yaml: no such config file"),
+    cli("convert: --prices a YAML list", "convert {D}/pathway-twice.jsonl --out {O} --prices {D}/prices-list.yaml",
+        (2,), "expected a mapping of keys, got list"),
+    cli("convert: --prices with a bad entry", "convert {D}/pathway-twice.jsonl --out {O} --prices "
+        "{D}/prices-bad.yaml", (2,), "gpt-4o-mini: expected {input: USD per 1M tokens"),
+    cli("convert: --out under a file", "convert {D}/pathway-twice.jsonl --out {D}/a-file/conv", (2,),
+        "cannot be a run folder"),
+    cli("convert: a timeout of a day", "convert {D}/pathway-twice.jsonl --out {O} --timeout 86400", (2,),
+        "--timeout: expected a value > 0 and <= 3600"),
+    cli("convert: a file:// endpoint", "convert {D}/pathway-twice.jsonl --out {O} --backend openai --base-url "
+        "file:///etc/passwd", (2,), "must start with http:// or https://"),
+    cli("corrupt: a batch with byte-damaged TIFFs", CORRUPT % "tiff-batch", (3,), "wrote 2 image"),
+    cli("corrupt: a TIFF with a damaged tag type", CORRUPT % "tiff-tag-type.tif", (2,), "unreadable image data"),
+    cli("corrupt: a TIFF with damaged dimensions", CORRUPT % "tiff-dimensions.tif", (2,), "unreadable image data"),
+    cli("corrupt: a TIFF with damaged offsets", CORRUPT % "tiff-offsets.tif", (2,), "tiff-offsets.tif"),
+    cli("corrupt: a zTXt bomb", CORRUPT % "ztxt-bomb.png", (2,), "ztxt-bomb.png"),
+    cli("corrupt: --out is a file", "corrupt {I}/twins --out {D}/a-file --corruption fog", (2,),
+        "exists and is not a folder"),
+    cli("corrupt: 1e9 megapixels", CORRUPT % "twins" + " --max-megapixels 1e9", (2,),
+        "--max-megapixels: expected a value > 0 and <= 10000"),
+    cli("rate: a damaged TIFF", RATE % "tiff-tag-type.tif", (3,), "unreadable image data"),
+    cli("rate: a seed of -1", RATE % "cmyk.jpg" + " --corruption fog --seed -1", (2,), "--seed: expected a value"),
+    cli("chat: a damaged TIFF", "chat --model tiny:llava --prompt hi --image {I}/tiff-dimensions.tif", (2,),
+        "unreadable image data"),
+    cli("chat: a file:// endpoint", "chat --model openai:m@file:///etc/passwd --prompt hi", (1,),
+        "must start with http:// or https://"),
+    cli("rate: an ftp:// endpoint", "rate --model openai:m@ftp://example.org {I}/cmyk.jpg", (2,),
+        "must start with http:// or https://"),
 ]
 
 DEMO = "Embedded demo world"
+BAD_UPLOADS = [("an empty file", "empty.png", "empty file (0 bytes)"),
+               ("an HTML page", "page.html.png", "not an image file we read"),
+               ("text called .jpg", "text.jpg", "not an image file we read"),
+               ("a header claiming 900 MP", "bomb.png", "refused as a decompression bomb"),
+               ("a zTXt bomb", "ztxt-bomb.png", "unreadable image data"),
+               ("a TIFF with a damaged tag", "tiff-tag-type.tif", "unreadable image data"),
+               ("an XPM drawing", "drawing.xpm", "not an image file we read"),
+               ("a fuzzed QOI", "fuzzed.qoi", "not an image file we read"),
+               ("a JSON file called .png", "data.png", "not an image file we read")]
+PRIVATE = ["chat", ".secrets", ".jobs", "chat/sessions", "convert/.cache", "demo/../chat"]
+CHAT = {"left": "tiny:llava", "right": "tiny:llava", "blind": False, "image": None, "text": "Hi", "max_tokens": 8,
+        "temperature": 0, "top_p": 1, "trust": False, "api_key": ""}
+BATCH = {"files": None, "folder_text": "", "corruptions": ["fog"], "severities": [1], "seed": 0,
+         "random_assign": False, "workers": 1, "name": "private"}
+CONVERT = {"kind": DEMO, "upload": None, "path_text": "", "backend": "offline", "model": "gpt-4o-mini",
+           "base_url": "", "api_key": "", "subsets": ["yes-no"], "concurrency": 1, "name": "x"}
+EVAL = {"name": "x", "models": ["tiny:llava"], "protocols": ["A1"], "questions": "demo/world/eval/llvisionqa.json",
+        "mos": "demo/world/eval/mos.json=demo", "references": "demo/world", "image_root": "demo/world",
+        "judge": "offline", "limit": 2}
+TUNE = {"model": "models/micro-baseline", "strategy": "baseline", "high_level": "demo/world/instruct_content.json",
+        "low_level": "", "image_root": "demo/world", "max_steps": 2, "save_steps": 2, "eval_steps": 0,
+        "eval_items": 8, "batch_size": 2}
 API_CASES = [
     Api("grid: CMYK upload", "/corrupt_grid", {"image": "file:{I}/cmyk.jpg", "corruptions": ["fog"],
                                                "severities": [1], "seed": 0, "max_side": 512}, "ok", "1 cells"),
@@ -161,12 +307,13 @@ API_CASES = [
         "right": "models/micro-mix"}, "ok", "P(good)"),
     Api("grid: 100 MP at original size", "/corrupt_grid", {"image": "file:{I}/hundred-mp.png", "corruptions": ["fog"],
                                                            "severities": [1], "seed": 0, "max_side": 0}, "error",
-        "over the 16 MP limit"),
+        "100.0 megapixels"),
     Api("batch: awkward modes", "/corrupt_batch", {"files": ["file:{I}/cmyk.jpg", "file:{I}/lab.tif",
                                                              "file:{I}/float.tif", "file:{I}/grey16.png"],
                                                    "folder_text": "", "corruptions": ["fog"], "severities": [1],
                                                    "seed": 0, "random_assign": False, "workers": 1,
-                                                   "name": "awkward"}, "ok", "**4 written**"),
+                                                   "name": "awkward"}, "ok", "**4 written**",
+        then=("/corrupt_batch_watch", {"batch": "awkward"})),
     Api("batch: /etc", "/corrupt_batch", {"files": None, "folder_text": "/etc", "corruptions": ["fog"],
                                           "severities": [1], "seed": 0, "random_assign": False, "workers": 1,
                                           "name": "etc"}, "error", "outside the folders"),
@@ -207,9 +354,10 @@ API_CASES = [
     Api("tune: data outside the workspace", "/tune_start", {"name": "x", "high_level": "/etc/passwd"}, "error",
         "outside the folders"),
     Api("tune: a model outside", "/tune_start", {"name": "x", "model": "/etc"}, "error", "model folders must be"),
-    Api("tune: a learning rate of zero", "/tune_start", {"name": "x", "learning_rate": 0}, "error",
+    Api("tune: a learning rate of zero", "/tune_start", {"name": "x", "learning_rate": 0,
+                                                         "low_level": "demo/world/instruct_content.json"}, "error",
         "learning_rate: expected a value > 0"),
-    Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "error", "Choose a run from the list"),
+    Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "error", "Choose one of your runs"),
     Api("evaluate: no model", "/eval_run", {"name": "x", "models": []}, "error", "choose at least one model"),
     Api("evaluate: no protocol", "/eval_run", {"name": "x", "protocols": []}, "error", "choose A1, A2 or A3"),
     Api("evaluate: MOS outside the workspace", "/eval_run", {"name": "x", "protocols": ["A3"],
@@ -218,4 +366,107 @@ API_CASES = [
     Api("evaluate: a judge that is not one", "/eval_run", {"name": "x", "protocols": ["A2"], "judge": "gpt"},
         "error", "judge: expected offline or openai"),
     Api("evaluate: compare an unknown run", "/eval_compare", {"runs": ["../../etc"]}, "ok", "No results yet"),
+    *[Api(f"grid: upload of {what}", "/corrupt_grid", {"image": f"file:{{I}}/{name}", "corruptions": ["fog"],
+                                                       "severities": [1], "seed": 0, "max_side": 512}, "error",
+          f"{name}: {message}") for what, name, message in BAD_UPLOADS],
+    *[Api(f"chat: upload of {what}", "/chat_send", {**CHAT, "image": f"file:{{I}}/{name}"}, "error",
+          f"{name}: {message}") for what, name, message in BAD_UPLOADS[:6]],
+    Api("chat: rating a damaged TIFF", "/chat_rate", {"left": "tiny:llava", "right": "tiny:llava", "blind": False,
+                                                     "image": "file:{I}/tiff-dimensions.tif", "trust": False,
+                                                     "api_key": ""}, "error", "unreadable image data"),
+    Api("chat: rating an HTML page", "/chat_rate", {"left": "tiny:llava", "right": "tiny:llava", "blind": False,
+                                                   "image": "file:{I}/page.html.png", "trust": False,
+                                                   "api_key": ""}, "error", "not an image file we read"),
+    Api("chat: a file:// endpoint", "/chat_send", {**CHAT, "right": "openai:m@file:///etc/passwd"}, "ok",
+        "must start with http:// or https://"),
+    Api("batch: a data file called .png", "/corrupt_batch", {**BATCH, "files": ["file:{I}/data.png",
+                                                                                "file:{I}/really-png.jpg"],
+                                                             "name": "sniffed"}, "ok",
+        "data.png: not an image file (not copied)", then=("/corrupt_batch_watch", {"batch": "sniffed"})),
+    Api("batch: PNG data under a JPEG name is kept as PNG", "/corrupt_batch_watch", {"batch": "sniffed"}, "ok",
+        "**1 written**"),
+    *[Api(f"batch: the private folder {folder}", "/corrupt_batch", {**BATCH, "folder_text": folder}, "error",
+          "outside the folders") for folder in PRIVATE],
+    Api("batch: a folder with byte-damaged TIFFs", "/corrupt_batch", {**BATCH, "folder_text": "{I}/tiff-batch",
+                                                                      "name": "tiffs"}, "ok", "**2 written**",
+        then=("/corrupt_batch_watch", {"batch": "tiffs"})),
+    Api("batch: the damaged TIFFs are named", "/corrupt_batch_watch", {"batch": "tiffs"}, "ok",
+        "tiff-tag-type.tif: unreadable image data"),
+    Api("batch: stop, declined", "/corrupt_batch_stop", {"confirmed": ""}, "ok", "Not stopped."),
+    Api("batch: stop with nothing of mine running", "/corrupt_batch_stop", {"confirmed": "yes"}, "ok",
+        "No batch of yours", user="c"),
+    Api("batch: another user's batch is not theirs to watch", "/corrupt_batch_watch", {"batch": "tiffs"}, "ok",
+        user="c", absent="written"),
+    *[Api(f"stats: a file in {folder}", "/stats_load", {"kind": "Files", "uploads": None,
+                                                        "paths": f"{folder}/log.jsonl", "scales_text": ""}, "error",
+          "outside the folders") for folder in PRIVATE[:3]],
+    *[Api(f"convert: a file in {folder}", "/convert_load", {"kind": "A Q-Pathway file", "upload": None,
+                                                            "path_text": f"{folder}/log.jsonl"}, "error",
+          "outside the folders") for folder in PRIVATE[:2]],
+    Api("convert: an ftp:// endpoint", "/convert_run", {**CONVERT, "backend": "openai", "base_url": "ftp://host/v1",
+                                                        "name": "file-url"}, "error",
+        "must start with http:// or https://"),
+    Api("convert: a run of mine", "/convert_run", {**CONVERT, "name": "shared-conv", "concurrency": 4}, "ok",
+        "shared-conv started", then=("/convert_watch", {"batch": "shared-conv"})),
+    Api("convert: another user's run name", "/convert_run", {**CONVERT, "name": "shared-conv"}, "error",
+        "taken by another user's run", user="c"),
+    Api("convert: stop with nothing of mine running", "/convert_stop", {"confirmed": "yes"}, "ok",
+        "No conversion of yours", user="c"),
+    Api("convert: export of another user's run", "/convert_export", {"target": "trl"}, "error",
+        "Run a complete batch first", user="c"),
+    Api("evaluate: an image root in .secrets", "/eval_run", {**EVAL, "image_root": ".secrets"}, "error",
+        "outside the folders"),
+    Api("evaluate: questions in chat/", "/eval_run", {**EVAL, "questions": "chat/log.jsonl"}, "error",
+        "outside the folders"),
+    Api("evaluate: a MOS list in .jobs/", "/eval_run", {**EVAL, "protocols": ["A3"], "mos": ".jobs/queue=x"},
+        "error", "outside the folders"),
+    Api("evaluate: a file:// judge", "/eval_run", {**EVAL, "protocols": ["A2"],
+                                                   "judge": "openai:j@file:///etc/passwd"}, "error",
+        "must start with http:// or https://"),
+    Api("evaluate: a 301-digit limit", "/eval_run", {**EVAL, "limit": 1e300}, "error",
+        "greater than maximum value 100000000"),
+    Api("evaluate: image paths in a questions file that escape", "/eval_run",
+        {**EVAL, "name": "escape", "questions": "{D}/questions-outside.json", "image_root": ""}, "ok",
+        "outside the folders this studio may read", then=("/eval_watch", {"runs": ["escape-a1"]})),
+    Api("evaluate: a run of mine", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "ok", "mine-a3",
+        then=("/eval_watch", {"runs": ["mine-a3"]})),
+    Api("evaluate: another user's run name", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "error",
+        "taken by another user's run", user="c"),
+    Api("evaluate: another user's run is not theirs to watch", "/eval_watch", {"runs": ["mine-a3"]}, "ok",
+        user="c", absent="mine-a3"),
+    Api("evaluate: nor to compare", "/eval_compare", {"runs": ["mine-a3"]}, "ok", "No results yet", user="c",
+        absent="SRCC"),
+    Api("evaluate: nor to export", "/eval_export", {"runs": ["mine-a3"]}, "error", "Choose the runs", user="c"),
+    Api("evaluate: nor is it in their activity", "/eval_activity", {}, "ok", user="c", absent="mine"),
+    Api("evaluate: stop with nothing of mine running", "/eval_stop", {"confirmed": "yes"}, "ok",
+        "Nothing of yours is running here", user="c"),
+    Api("evaluate: stop, declined", "/eval_stop", {"confirmed": ""}, "ok", "Not stopped."),
+    Api("tune: a run of mine", "/tune_start", {**TUNE, "name": "theirs"}, "ok", "theirs started",
+        then=("/tune_watch", {"run": "theirs"})),
+    Api("tune: another user's run name", "/tune_start", {**TUNE, "name": "theirs"}, "error",
+        "taken by another user's run", user="c"),
+    *[Api(f"tune: {what} another user's run", api, {"run": "theirs"}, "error", "Choose one of your runs",
+          user="c") for what, api in (("resume", "/tune_resume"), ("abort", "/tune_abort"),
+                                      ("open in chat", "/tune_open_in_chat"))],
+    Api("tune: watch another user's run", "/tune_watch", {"run": "theirs"}, "ok", user="c", absent="theirs**"),
+    Api("tune: abort, declined", "/tune_abort", {"run": ""}, "ok", "Not aborted."),
+    Api("tune: a finished run started again", "/tune_start", {**TUNE, "name": "theirs"}, "error", "is done"),
+    Api("tune: max_length shorter than the image tokens", "/tune_start", {**TUNE, "name": "short", "max_length": 64},
+        "ok", "max_length: every example is longer than 64 tokens", then=("/tune_watch", {"run": "short"})),
+    *[Api(f"tune: {what}", "/tune_start", {**TUNE, "name": "bad", **change}, "error", message)
+      for what, change, message in (
+          ("an endpoint as the model", {"model": "openai:m@{URL}"}, "is an endpoint; training needs local weights"),
+          ("a 301-digit step count", {"max_steps": 1e300}, "greater than maximum value 100000000"),
+          ("epochs of 1e300", {"epochs": 1e300}, "greater than maximum value 10000"),
+          ("a negative eval item count", {"eval_items": -5}, "less than minimum value 0"),
+          ("two machines from a browser", {"launcher": "accelerate", "num_machines": 2,
+                                           "main_process_ip": "10.0.0.1"}, "runs over several machines"),
+          ("a remote rank-0 address from a browser", {"launcher": "accelerate", "main_process_ip": "203.0.113.9"},
+           "runs over several machines"),
+          ("--lora-targets '('", {"lora_targets": "("}, "is not a regular expression"),
+          ("a NaN ratio", {"high_level": "demo/world/instruct_content.json=nan"}, "RATIO from 0 to 1000"),
+          ("data in .secrets", {"high_level": ".secrets/browser-state"}, "outside the folders"),
+          ("an image root in chat/", {"image_root": "chat"}, "outside the folders"),
+          ("a data file that does not exist", {"high_level": "demo/world/none.json"}, "no such file in the workspace"),
+      )],
 ]

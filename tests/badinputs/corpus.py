@@ -85,6 +85,38 @@ def images(folder: Path) -> None:
     mixed.mkdir(exist_ok=True)
     for name in ("cmyk.jpg", "lab.tif", "float.tif", "grey16.png", "palette.png", "animated.gif", "text.jpg"):
         (mixed / name).write_bytes((folder / name).read_bytes())
+    damaged_tiffs(folder)
+    (folder / "ztxt-bomb.png").write_bytes(_ztxt_bomb())
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "page.html.png").write_text("<html><body>an HTML page</body></html>")
+    (folder / "data.png").write_text(json.dumps([{"img_path": "/etc/passwd", "gt_score": 1}]))  # JSON called .png
+    _rgb().save(folder / "really-png.jpg", format="PNG")  # PNG data under a JPEG name
+
+
+def damaged_tiffs(folder: Path) -> None:
+    """One flipped byte in a TIFF's tags makes Pillow raise what it likes (TypeError, ValueError...); a batch of
+    them beside good images must write the good ones."""
+    buffer = io.BytesIO()
+    _rgb().save(buffer, format="TIFF")
+    whole = buffer.getvalue()
+    batch = folder / "tiff-batch"
+    batch.mkdir(exist_ok=True)
+    _rgb().save(batch / "good.png")
+    _rgb().rotate(90).save(batch / "good2.jpg")
+    for name, position, value in (("tag-type", 72, 7), ("dimensions", 12, 7), ("offsets", 102, 0)):
+        data = bytearray(whole)
+        data[position] = value
+        (folder / f"tiff-{name}.tif").write_bytes(bytes(data))
+        (batch / f"tiff-{name}.tif").write_bytes(bytes(data))
+
+
+def _ztxt_bomb() -> bytes:
+    """A small valid PNG with a zTXt chunk that inflates to 100 MB of text."""
+    buffer = io.BytesIO()
+    _rgb(32).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    text = _png_chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * 100_000_000, 9))
+    return png[:-12] + text + png[-12:]  # before IEND
 
 
 def data(folder: Path) -> None:
@@ -119,6 +151,75 @@ def data(folder: Path) -> None:
     (folder / "instructions.json").write_text(json.dumps(items))
     (folder / "references.json").write_text(json.dumps([{"img_path": "../images/cmyk.jpg",
                                                           "description": "A sharp, well exposed photo."}]))
+    unanswered = [{**items[0], "conversations": items[0]["conversations"][:1]}]  # a question with no answer
+    (folder / "no-answer.json").write_text(json.dumps(unanswered))
+    qbench = [json.loads(line) for line in [json.dumps({"img_path": f"x/{i}.jpg", "gt_score": i + 1.0,
+                                                        "logit_good": 1.0 + i, "logit_poor": 0.5}) for i in range(6)]]
+    (folder / "qbench-two-rows.json").write_text("".join(json.dumps(r) for r in qbench[:2]))
+    mixed = qbench[:3] + [{"img_path": r["img_path"], "gt_score": r["gt_score"], "logit_high": 1.0, "logit_low": 0.0}
+                          for r in qbench[3:]]
+    (folder / "qbench-mixed-keys.json").write_text("".join(json.dumps(r) for r in mixed))
+    questions = [{"img_path": "../images/cmyk.jpg", "question": "Is this image clear?", "candidates": ["Yes", "No"],
+                  "correct_ans": "Yes", "type": 0, "concern": 0}]
+    (folder / "questions.json").write_text(json.dumps(questions * 2))
+    escaping = [{**questions[0], "img_path": path} for path in
+                ("/etc/passwd", "../../../../../../../../etc/hostname", "/no/such/file.png", "../images/cmyk.jpg")]
+    (folder / "questions-outside.json").write_text(json.dumps(escaping))
+    (folder / "questions-other.json").write_text(json.dumps(questions * 3))
+    (folder / "answers-garbage.jsonl").write_text("this is not JSON\n")
+    (folder / "answers-wrong-keys.jsonl").write_text(json.dumps({"idx": 0, "text": "A"}) + "\n")
+    (folder / "answers-out-of-range.jsonl").write_text(json.dumps({"index": 99, "answer": "A"}) + "\n")
+    (folder / "answers-partial.jsonl").write_text(json.dumps({"index": 0, "answer": "A"}) + "\n")
+    (folder / "prices-list.yaml").write_text("- gpt-4o-mini\n")
+    (folder / "prices-bad.yaml").write_text("gpt-4o-mini: {input: cheap}\n")
+    (folder / "a-file").write_text("not a folder")
+    damaged = folder / "damaged-eval"
+    damaged.mkdir(exist_ok=True)
+    (damaged / "summary.json").write_text('{"protocol": "a1", "models": ')
+    (damaged / "status.json").write_text(json.dumps({"kind": "eval-a1", "state": "done"}))
+
+
+def workspace_runs(folder: Path) -> None:
+    """A workspace whose run folders include damaged status files: the listing skips them and says so."""
+    for name, status in (("ok", {"kind": "train", "state": "done", "started": "2026-12-01T10:00:00"}),
+                         ("numeric-started", {"kind": "train", "state": "done", "started": 1796000000}),
+                         ("null-kind", {"kind": None, "state": "done"}),
+                         ("list", [1, 2, 3]),
+                         ("unknown-state", {"kind": "train", "state": "exploded"})):
+        run = folder / "runs" / name
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "status.json").write_text(json.dumps(status))
+
+
+def damaged_checkpoints(folder: Path) -> None:
+    """A tiny training's run folder, copied with one file of its newest checkpoint damaged in each copy (and an
+    aborted copy for the changed-config case)."""
+    import shutil
+
+    from qinstruct.train.config import TrainConfig
+    from qinstruct.train.trainer import run_training
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "source"
+    if not (source / "model").is_dir():
+        items = [{"id": str(i), "image": "cmyk.jpg", "conversations": [
+            {"from": "human", "value": "<image>\nIs this image clear?"}, {"from": "gpt", "value": "Yes."}]}
+            for i in range(24)]
+        (folder / "items.json").write_text(json.dumps(items))
+        run_training(TrainConfig(model="tiny:llava", output_dir=str(source), strategy="after",
+                                 low_level=[str(folder / "items.json")], image_root=str(folder.parent / "images"),
+                                 max_steps=4, save_steps=2, save_total_limit=3, batch_size=2, device="cpu",
+                                 gradient_checkpointing=False, group_by_length=False, lora_r=4, lora_alpha=8))
+    for damaged in ("trainer_state.json", "optimizer.pt", "rng_state.pth", "adapter_model.safetensors"):
+        copy = folder / f"garbage-{damaged.split('.')[0]}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(source, copy)
+        shutil.rmtree(copy / "model")
+        status = json.loads((copy / "status.json").read_text())
+        (copy / "status.json").write_text(json.dumps({**status, "state": "aborted"}))
+        target = copy / "checkpoints" / "checkpoint-4" / damaged
+        target.write_bytes(b"{garbage" if damaged.endswith(".json") else target.read_bytes()[:64])
+        (copy / "config.yaml").write_text((copy / "config.yaml").read_text().replace(str(source), str(copy)))
 
 
 def configs(folder: Path) -> None:
@@ -159,4 +260,6 @@ def build(folder: Path) -> Path:
     data(folder / "data")
     configs(folder / "configs")
     models(folder / "models")
+    workspace_runs(folder / "workspace")
+    damaged_checkpoints(folder / "runs")
     return folder
