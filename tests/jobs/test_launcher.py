@@ -223,3 +223,27 @@ def test_the_curve_shows_each_step_once_and_a_restart_as_its_own_line():
     assert continued == {1: [(1, 9.0), (2, 8.0)], 2: [(3, 7.5), (4, 7.4), (5, 7.0)]}  # from checkpoint 2
     restarted = superseded({1: [(1, 9.0), (2, 8.0)], 2: [(1, 9.1), (2, 8.1)]})
     assert restarted == {1: [(1, 9.0), (2, 8.0)], 2: [(1, 9.1), (2, 8.1)]}
+
+
+def test_a_shell_started_run_is_listed_and_only_the_operator_aborts_it(data, tmp_path, slow):
+    from qinstruct.config import config_to_yaml
+
+    out = tmp_path / "runs" / "from-a-shell"
+    out.mkdir(parents=True)
+    (tmp_path / "job.yaml").write_text(config_to_yaml(training(data, out, max_steps=40)))
+    shell = subprocess.Popen([sys.executable, "-m", "qinstruct", "train", "--config", str(tmp_path / "job.yaml")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    try:
+        jobs = Launcher(tmp_path)
+        wait_for(lambda: step(out) >= 1)
+        status = read_status(out)
+        assert status.owner is None and not status.launched and status.pid == shell.pid
+        assert [s.name for s in jobs.jobs(None)] == ["from-a-shell"] and jobs.jobs("alice") == []
+        with pytest.raises(RunBusy, match="no such run of yours"):
+            jobs.abort(out, "alice")
+        assert jobs.abort(out).startswith("from-a-shell aborted")  # the operator's
+        assert shell.wait(timeout=30) != 0 and state(out) == "aborted"
+    finally:
+        if shell.poll() is None:
+            shell.kill()
