@@ -29,4 +29,4 @@ class AppContext:
 def actor(request: gr.Request | None) -> str | None:
     """Who acts: the logged-in user, or None -- the operator -- in a studio without a login (the person at the
     laptop started it)."""
-    return getattr(request, "username", None) or None if request is not None else None
+    return getattr(request, "username", None) or None

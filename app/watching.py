@@ -38,13 +38,12 @@ def not_confirmed(run) -> bool:
 
 def run_choices(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path) -> list[str]:
     """The names of the runs of these kinds under a folder that `actor` may see, newest first."""
-    return [status.name for status in ctx.jobs.jobs(actor, kinds, under) if status.path.parent == under]
+    return [status.name for status in ctx.jobs.jobs(actor, kinds, under)]
 
 
 def latest_live(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path) -> str | None:
     """The actor's newest run still queued or running (what a reloaded page re-attaches to)."""
-    return next((status.name for status in ctx.jobs.jobs(actor, kinds, under)
-                 if status.path.parent == under and status.live), None)
+    return next((status.name for status in ctx.jobs.jobs(actor, kinds, under) if status.live), None)
 
 
 def chosen_run(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path, run) -> Path:

@@ -94,22 +94,23 @@ def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     """The conversion this page started: its progress, then its counts (and the folder Export reads)."""
     job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
     if job is None:
-        return gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), seen, gr.Timer(active=False)
     key = (job.state, job.step)
     if key == seen:
-        return gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), seen, gr.skip()
     if job.status.live:
-        return job.line(), gr.skip(), key
+        return job.line(), gr.skip(), key, gr.skip()
     lines = [job.line()] + [f"- {line}" for line in job.log_tail.splitlines()
                             if line.startswith(("failed:", "error:"))][:5]
     report = read_report(job.path)
     if report is None:
-        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip(), key
+        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip(), key, \
+            gr.Timer(active=False)
     table = [[k, v] for k, v in sorted(report.get("by_type", {}).items())]
     yes_no = report.get("yes_no", {})
     table.append(["yes / no", f"{yes_no.get('yes', 0)} / {yes_no.get('no', 0)}"])
     lines.append(f"{report.get('items', 0):,} items from {report.get('feedbacks', 0):,} feedbacks")
-    return "\n\n".join(lines), table, key
+    return "\n\n".join(lines), table, key, gr.Timer(active=False)  # ended: nothing more to watch
 
 
 @reports_errors
@@ -134,7 +135,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Convert", id="convert"):
         batch, batch_seen = gr.State(""), gr.State(None)
         confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
-        batch_timer = gr.Timer(1.0)
+        batch_timer = gr.Timer(1.0, active=False)  # on while a conversion of this page runs
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 kind = gr.Radio([DEMO, FILE], value=DEMO, label="Feedbacks")
@@ -185,8 +186,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                           api_name="convert_estimate")
     run_button.click(bind(run_batch, ctx),
                      [*source, backend, model, base_url, api_key, subsets, concurrency, name],
-                     [batch_status, batch], api_name="convert_run")
-    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen],
+                     [batch_status, batch], api_name="convert_run") \
+        .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
+    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")
     stop_button.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
                       js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "

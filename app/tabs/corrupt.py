@@ -162,12 +162,12 @@ def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     """The batch this page started, as its run folder says; when it has ended, what was written and skipped."""
     job = ctx.jobs.view(ctx.workspace.batches / batch, actor(request)) if batch else None
     if job is None:
-        return gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), seen, gr.Timer(active=False)
     key = (job.state, job.step)
     if key == seen:
-        return gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), seen, gr.skip()
     if job.status.live:
-        return job.line(), gr.skip(), key
+        return job.line(), gr.skip(), key, gr.skip()
     summary = job.status.summary or {}
     lines = [job.line()]
     if summary:
@@ -176,7 +176,7 @@ def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     lines += [f"- {line}" for line in job.log_tail.splitlines() if line.startswith(("skipped", "note"))][:20]
     manifest = job.path / MANIFEST
     download = gr.DownloadButton(value=str(manifest), interactive=True) if manifest.is_file() else gr.skip()
-    return "\n\n".join(lines), download, key
+    return "\n\n".join(lines), download, key, gr.Timer(active=False)  # ended: nothing more to watch
 
 
 @reports_errors
@@ -246,7 +246,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             batch_progress = gr.Markdown(elem_id=BATCH_PROGRESS_ID)
             manifest = gr.DownloadButton("Download manifest.jsonl", interactive=False)
         batch, batch_seen, confirmed = gr.State(""), gr.State(None), gr.Textbox(visible=False)
-        batch_timer = gr.Timer(1.0)
+        batch_timer = gr.Timer(1.0, active=False)  # on while a batch of this page runs
 
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
@@ -257,8 +257,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
     batch_run.click(bind(run_batch, ctx), [batch_files, batch_folder, corruptions, severities, seed,
                                            random_assign, workers, batch_name],
-                    [batch_status, batch], api_name="corrupt_batch")
-    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen],
+                    [batch_status, batch], api_name="corrupt_batch") \
+        .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
+    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")
     batch_stop.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="corrupt_batch_stop",
                      js="(batch, confirmed) => [batch, confirm('Stop this batch? Running it again with the same "

@@ -31,8 +31,7 @@ KINDS = ("eval-a1", "eval-a2", "eval-a3")
 
 def eval_runs(ctx: AppContext, who: str | None = None) -> list[str]:
     """The finished evaluations `who` may see (the operator: every one)."""
-    return [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.path.parent == ctx.workspace.evals
-            and s.state == "done"]
+    return [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.state == "done"]
 
 
 def render(summaries: list[dict]) -> tuple[str, object]:

@@ -66,8 +66,6 @@ class ConvertJobConfig:
     def validate(self) -> None:
         if not self.subsets:
             raise ConfigError("subsets: choose at least one subset")
-        if self.prices:
-            load_prices(self.prices)  # a missing or malformed table is said before any feedback is converted
         if self.base_url:
             check_url(self.base_url)  # file://, a bare host: said now, not after minutes of retries
         if Path(self.out).suffix.lower() in (".json", ".jsonl"):
@@ -182,6 +180,8 @@ def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progre
                     key_policy: KeyPolicy | None = None) -> JobReport:
     """Convert (or continue converting) every feedback; an interruption (Ctrl-C, an abort) keeps what is done."""
     check_config(config)
+    if config.prices:
+        load_prices(config.prices)  # a missing or malformed table is said before any feedback is converted
     run = RunFolder(config.out, "convert")
     with run.hold(config):
         report = asyncio.run(_run(config, Path(config.out), api_key, run.tracker(progress), key_policy))

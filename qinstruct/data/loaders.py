@@ -239,10 +239,10 @@ def validate_instruction(obj: dict) -> InstructionItem:
         turns.append(Turn(_ROLES[role], value))
     if turns[0].role != "human":
         raise ItemError("conversations[0].from", "a conversation starts with a human turn")
-    if not any(turn.role == "gpt" for turn in turns):
-        raise ItemError("conversations", "no answer (gpt) turn: there is nothing to learn from this item")
     if image is not None and not any(token in turns[0].value for token in IMAGE_TOKENS):
         raise ItemError("conversations[0].value", "the first human turn has no <image> (or <|image|>) token")
+    if not any(turn.role == "gpt" for turn in turns):
+        raise ItemError("conversations", "no answer (gpt) turn: there is nothing to learn from this item")
     meta = {k: v for k, v in obj.items() if k not in _INSTRUCTION_KEYS}
     return InstructionItem(str(item_id), image, turns, meta)
 

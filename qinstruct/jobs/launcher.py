@@ -132,9 +132,10 @@ class Launcher:
 
     def jobs(self, actor: str | None = OPERATOR, kinds: tuple[str, ...] | None = None,
              under: str | Path | None = None) -> list[RunStatus]:
-        """The runs `actor` may see (the operator: all), newest first; only these kinds, only under a folder."""
+        """The runs `actor` may see (the operator: all), newest first; only these kinds; only the folders right
+        under `under` when given (a tab's own folder: runs/, evals/...), else the whole workspace."""
         root = Path(under) if under is not None else self.root
-        return [status for status in list_runs(root)
+        return [status for status in list_runs(root, depth=1 if under is not None else 4)
                 if may_control(actor, status.owner) and (kinds is None or status.kind in kinds)]
 
     def running(self) -> int:

@@ -63,7 +63,7 @@ def test_two_records_of_one_image_keep_every_feedback(tmp_path):
 def test_bad_limits_and_out_file_are_refused(tmp_path, capsys):
     source = pathway_file(tmp_path, records=2)
     assert main(["convert", str(source), "--out", str(tmp_path / "run"), "--limit", "-1"]) == 2
-    assert "--limit: expected a value >= 0, got -1" in capsys.readouterr().err
+    assert "--limit: expected a value >= 0 and <= 100000000, got -1" in capsys.readouterr().err
     assert main(["convert", str(source), "--out", str(tmp_path / "items.json")]) == 2
     assert "out is a folder" in capsys.readouterr().err
     broken = tmp_path / "broken.jsonl"

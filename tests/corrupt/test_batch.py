@@ -167,7 +167,7 @@ def test_random_assign_is_reproducible_and_order_free(tmp_path):
     [
         (["--corruption", "blurry"], "argument --corruption: invalid choice: 'blurry'"),
         (["--corruption", "fog", "--severity", "7"], "argument --severity: invalid choice: 7"),
-        (["--corruption", "fog", "--max-megapixels", "nan"], "--max-megapixels: expected a value > 0, got nan"),
+        (["--corruption", "fog", "--max-megapixels", "nan"], "--max-megapixels: expected a value > 0 and <= 10000, got nan"),
         (["--corruption", "fog", "--workers", "0"], "--workers: expected a value >= 1 and <= 256, got 0"),
         ([], "choose corruptions"),
         (["--random-assign", "--corruption", "fog"], "give no corruptions"),

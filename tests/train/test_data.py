@@ -87,7 +87,7 @@ def test_sharegpt_input_and_missing_images(tmp_path):
     assert "1 items skipped for a missing image" in mixture.summary()
 
 
-@pytest.mark.parametrize("spec, message", [("a.json=x", r"FILE\[=RATIO\]\[@CAP\]"), ("a.json=-1", "RATIO >= 0"),
+@pytest.mark.parametrize("spec, message", [("a.json=x", r"FILE\[=RATIO\]\[@CAP\]"), ("a.json=-1", "RATIO from 0 to 1000"),
                                            ("a.json@0", "CAP >= 1")])
 def test_bad_sources(spec, message):
     with pytest.raises(ConfigError, match=message):

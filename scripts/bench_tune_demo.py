@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""How long the Tune tab's demo run takes, start to finish, as the studio runs it.
+
+A fresh workspace gets what the studio's first start gives it (the demo world at its default size, the shipped
+micro models), the demo's data is prepared as the tab's button does (the offline conversion, a job), then the
+tab's demo form -- exactly the values the Tune tab opens with -- is started through the job launcher and timed
+until its run folder says done: process start, data, every step, the eval losses, the saved model.
+
+    .venv/bin/python scripts/bench_tune_demo.py [--json OUT] [--keep DIR]
+
+Run it on an idle machine: the figure is the one a user gets.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def wait_done(launcher, folder: Path) -> float:
+    started = time.perf_counter()
+    while True:
+        job = launcher.view(folder)
+        if job is not None and not job.status.live:
+            if job.state != "done":
+                raise SystemExit(f"{folder.name}: {job.state}: {job.error}")
+            return time.perf_counter() - started
+        time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--keep", help="use (and keep) this workspace instead of a temporary one")
+    args = parser.parse_args(argv)
+
+    from app.context import AppContext
+    from app.tabs import tune
+    from qinstruct.demo.shipped import install
+    from qinstruct.demo.world import ensure_world
+    from qinstruct.jobs.view import view
+    from qinstruct.workspace import Workspace
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-tune-"))
+    workspace = Workspace.open(root)
+    ensure_world(workspace.demo_world)  # the studio's first start
+    install(workspace.models)
+    ctx = AppContext.open(workspace, max_jobs=1)
+    prepare = ctx.jobs.start(tune.demo_conversion(ctx), None)
+    prepared_s = wait_done(ctx.jobs, Path(tune.demo_conversion(ctx).out))
+    values = tune.demo_values(ctx)
+    from qinstruct.config.schema import field_default, job_fields
+
+    fields = {f.name: f for f in job_fields(tune.TrainConfig)}
+    row = [values.get(n, field_default(fields[n])) for n in tune.field_names()]
+    row = ["\n".join(v) if isinstance(v, list) else v for v in row]
+    config = tune.config_of(ctx, "bench-demo", tuple(row))
+    ctx.jobs.start(config, None)
+    seconds = wait_done(ctx.jobs, Path(config.output_dir))
+    job = view(config.output_dir)
+    result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+              "prepare_demo_data_s": round(prepared_s, 1), "demo_run_s": round(seconds, 1),
+              "steps": job.step, "eval_losses": sum(len(v) for v in job.eval_losses.values()),
+              "tokens_per_s": job.tokens_per_s, "last_loss": job.last_loss, "last_eval_loss": job.last_eval_loss,
+              "mixture": job.mixture, "prepare": prepare}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
