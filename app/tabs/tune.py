@@ -28,7 +28,8 @@ KINDS = ("train",)
 
 def demo_values(ctx: AppContext) -> dict:
     """The demo run: the paper's "after" strategy on the shipped micro baseline with the demo world's offline
-    conversion, a few CPU minutes (BENCHMARKS.md).  Paths are relative to the workspace, as a user types them."""
+    conversion: under a minute on 2 CPU cores (BENCHMARKS.md).  Paths are relative to the workspace, as a user
+    types them."""
     from qinstruct.demo.shipped import BASELINE
 
     return {"model": f"models/{BASELINE}", "strategy": "after", "high_level": ["demo/world/instruct_content.json"],
@@ -182,7 +183,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=360):
                 gr.Markdown("Instruction tuning with the paper's strategies. The demo run below trains the demo's "
-                            "model on its world's data on the CPU in a few minutes (prepare its data once).")
+                            "model on its world's data on the CPU in about a minute (prepare its data once).")
                 name = gr.Textbox("demo-after", label="Run name (its folder under the workspace's runs/)")
                 with gr.Row():
                     prepare = gr.Button("Prepare the demo's data (offline conversion)", size="sm")

@@ -247,3 +247,14 @@ def test_a_shell_started_run_is_listed_and_only_the_operator_aborts_it(data, tmp
     finally:
         if shell.poll() is None:
             shell.kill()
+
+
+def test_the_log_panel_folds_a_traceback_into_one_line(tmp_path):
+    from qinstruct.jobs.view import log_tail
+
+    (tmp_path / "stdout.log").write_text("step 1/4 · loss 2.0\nTraceback (most recent call last):\n"
+                                         '  File "x.py", line 1, in <module>\n    boom()\n'
+                                         "RuntimeError: the disk caught fire\nstep 2/4 · loss 1.5\n")
+    tail = log_tail(tmp_path).splitlines()
+    assert tail == ["step 1/4 · loss 2.0", f"(a traceback: kept in {tmp_path.name}/stdout.log)",
+                    "RuntimeError: the disk caught fire", "step 2/4 · loss 1.5"]
