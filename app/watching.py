@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import gradio as gr
 
@@ -51,3 +51,28 @@ def chosen_run(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under
     if not run or run not in run_choices(ctx, actor, kinds, under):
         raise gr.Error("Choose one of your runs from the list.")
     return under / run
+
+
+def batch_step(ctx: AppContext, folder: Path | None, actor: str | None, seen,
+               ended: Callable[[JobView], tuple[str, object]]) -> tuple:
+    """One tick of a page's timer over the batch it started: (text, extra output, seen, timer).  While the job
+    runs, its line; once it has ended, what `ended` makes of it (the summary and, say, a download), and the
+    timer stops; unchanged: nothing is redrawn."""
+    job = ctx.jobs.view(folder, actor) if folder else None
+    if job is None:
+        return gr.skip(), gr.skip(), seen, gr.Timer(active=False)
+    key = (job.state, job.step)
+    if key == seen:
+        return gr.skip(), gr.skip(), seen, gr.skip()
+    if job.status.live:
+        return job.line(), gr.skip(), key, gr.skip()
+    return (*ended(job), key, gr.Timer(active=False))
+
+
+def stop_step(ctx: AppContext, folder: Path | None, actor: str | None, confirmed, nothing: str) -> str:
+    """The Stop button of a page's batch: asked once; only the actor's own job."""
+    if not_confirmed(confirmed):
+        return "Not stopped."
+    if folder is None:
+        return nothing
+    return ctx.jobs.abort(folder, actor)

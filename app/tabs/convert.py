@@ -16,7 +16,7 @@ from qinstruct.endpoints import DEFAULT_MODEL
 
 from ..context import AppContext, actor
 from ..forms import bind, bounds, label, reports_errors, shell_note
-from ..watching import not_confirmed
+from ..watching import batch_step, stop_step
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
@@ -91,35 +91,28 @@ def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url
 
 
 def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
-    """The conversion this page started: its progress, then its counts (and the folder Export reads)."""
-    job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
-    if job is None:
-        return gr.skip(), gr.skip(), seen, gr.Timer(active=False)
-    key = (job.state, job.step)
-    if key == seen:
-        return gr.skip(), gr.skip(), seen, gr.skip()
-    if job.status.live:
-        return job.line(), gr.skip(), key, gr.skip()
+    """The conversion this page started: its progress, then its counts."""
+    folder = ctx.workspace.conversions / batch if batch else None
+    return batch_step(ctx, folder, actor(request), seen, conversion_summary)
+
+
+def conversion_summary(job) -> tuple[str, object]:
     lines = [job.line()] + [f"- {line}" for line in job.log_tail.splitlines()
                             if line.startswith(("failed:", "error:"))][:5]
     report = read_report(job.path)
     if report is None:
-        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip(), key, \
-            gr.Timer(active=False)
+        return "\n\n".join(lines + ["Not complete: run again with the same name to resume."]), gr.skip()
     table = [[k, v] for k, v in sorted(report.get("by_type", {}).items())]
     yes_no = report.get("yes_no", {})
     table.append(["yes / no", f"{yes_no.get('yes', 0)} / {yes_no.get('no', 0)}"])
     lines.append(f"{report.get('items', 0):,} items from {report.get('feedbacks', 0):,} feedbacks")
-    return "\n\n".join(lines), table, key, gr.Timer(active=False)  # ended: nothing more to watch
+    return "\n\n".join(lines), table
 
 
 @reports_errors
 def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
-    if not_confirmed(confirmed):
-        return "Not stopped."
-    if not batch:
-        return "No conversion of yours is running here."
-    return ctx.jobs.abort(ctx.workspace.conversions / batch, actor(request))
+    folder = ctx.workspace.conversions / batch if batch else None
+    return stop_step(ctx, folder, actor(request), confirmed, "No conversion of yours is running here.")
 
 
 @reports_errors

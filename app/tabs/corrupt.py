@@ -18,7 +18,7 @@ from qinstruct.models.pool import list_model_specs
 from ..components import CheckedImage
 from ..context import AppContext, actor
 from ..forms import bind, bounds, label, reports_errors, shell_note
-from ..watching import not_confirmed
+from ..watching import batch_step, stop_step
 
 # element ids, used by the browser tests
 IMAGE_ID = "corrupt-image"
@@ -160,14 +160,11 @@ def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed
 
 def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     """The batch this page started, as its run folder says; when it has ended, what was written and skipped."""
-    job = ctx.jobs.view(ctx.workspace.batches / batch, actor(request)) if batch else None
-    if job is None:
-        return gr.skip(), gr.skip(), seen, gr.Timer(active=False)
-    key = (job.state, job.step)
-    if key == seen:
-        return gr.skip(), gr.skip(), seen, gr.skip()
-    if job.status.live:
-        return job.line(), gr.skip(), key, gr.skip()
+    folder = ctx.workspace.batches / batch if batch else None
+    return batch_step(ctx, folder, actor(request), seen, batch_summary)
+
+
+def batch_summary(job) -> tuple[str, object]:
     summary = job.status.summary or {}
     lines = [job.line()]
     if summary:
@@ -176,16 +173,13 @@ def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     lines += [f"- {line}" for line in job.log_tail.splitlines() if line.startswith(("skipped", "note"))][:20]
     manifest = job.path / MANIFEST
     download = gr.DownloadButton(value=str(manifest), interactive=True) if manifest.is_file() else gr.skip()
-    return "\n\n".join(lines), download, key, gr.Timer(active=False)  # ended: nothing more to watch
+    return "\n\n".join(lines), download
 
 
 @reports_errors
 def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
-    if not_confirmed(confirmed):
-        return "Not stopped."
-    if not batch:
-        return "No batch of yours is running here."
-    return ctx.jobs.abort(ctx.workspace.batches / batch, actor(request))
+    folder = ctx.workspace.batches / batch if batch else None
+    return stop_step(ctx, folder, actor(request), confirmed, "No batch of yours is running here.")
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:

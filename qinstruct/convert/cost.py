@@ -11,7 +11,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import yaml
 

@@ -7,7 +7,6 @@ sent only when both still match, so an abort can never hit an unrelated process 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time

@@ -10,6 +10,7 @@ from gradio_client import Client
 
 from app.tabs import evaluate as tab
 
+from ..helpers.jobs import evaluations_done
 from .browser import chromium_page
 
 MODELS = ["models/tiny-llava", "models/tiny-llava-lora"]
@@ -20,23 +21,12 @@ def client(studio):
     return Client(studio["url"], verbose=False)
 
 
-def finished(client, runs: list[str], timeout: float = 600) -> tuple[str, str]:
-    """The evaluations' status and tables once they have all ended (as the page's timer shows them)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, tables = client.predict(runs, api_name="/eval_watch")
-        if status.startswith("Done"):
-            return status, tables
-        time.sleep(0.5)
-    raise TimeoutError(status)
-
-
 def test_evaluate_compare_and_arena(client, studio):
     status = client.predict("tab", MODELS, ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
                                      "demo/world/eval/mos.json=demo", "demo/world", "demo/world", "offline", 8,
                                      api_name="/eval_run")
     assert "tab-a1 started" in status and "qinstruct eval a1 --questions" in status and "--model" in status
-    status, tables = finished(client, ["tab-a1", "tab-a3", "tab-a2"])
+    status, tables = evaluations_done(client, ["tab-a1", "tab-a3", "tab-a2"])
     assert "Done: 3 of 3 evaluation(s)" in status
     assert "A1 perception, letter protocol" in tables and "A3 quality assessment" in tables and "A2 description" in tables
     assert tables.count(f"| {Path(MODELS[1]).name} |") >= 4  # a row per table, with +Δ against the first model
@@ -62,11 +52,11 @@ def test_evaluate_compare_and_arena(client, studio):
 def test_the_same_evaluation_continues_and_another_is_refused(client, studio):
     questions = "demo/world/eval/llvisionqa.json"
     client.predict("again", MODELS, ["A1"], questions, "", "", "demo/world", "offline", 4, api_name="/eval_run")
-    finished(client, ["again-a1"])
+    evaluations_done(client, ["again-a1"])
     status = client.predict("again", MODELS, ["A1"], questions, "", "", "demo/world", "offline", 4,
                             api_name="/eval_run")  # the same: it recomputes from its 16 items (4 x 2 models x 2 protocols)
     assert "again-a1 resumes: it continues after the 16 items already done" in status
-    finished(client, ["again-a1"])
+    evaluations_done(client, ["again-a1"])
     root = studio["workspace"].root  # another questions file under the same run name: refused, not mixed up
     (root / "demo/world/eval/other.json").write_text((root / questions).read_text())
     with pytest.raises(Exception, match=r"again-a1 was started with another config \(questions: "):

@@ -3,13 +3,13 @@ a real studio (`python -m app --auth ...`, the key in its environment), every wa
 load a model, and a catcher endpoint that records what arrives.  Fails before the job system carried the
 studio's policy into the jobs it launches (the Evaluate tab sent the key)."""
 import json
-import time
 from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from ..helpers.jobs import evaluations_done
 from ..helpers.openai_server import chunk, completion, openai_server
 from ..helpers.studio import studio_process
 
@@ -20,16 +20,6 @@ def answer(body):
     if body.get("stream"):
         return [chunk("fine"), chunk("", finish="stop")]
     return completion("The quality of the image is good.")
-
-
-def wait_done(client, runs, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, _ = client.predict(runs, api_name="/eval_watch")
-        if status.startswith("Done"):
-            return status
-        time.sleep(0.5)
-    raise TimeoutError(status)
 
 
 def fake_finished_run(workspace: Path, spec: str) -> None:
@@ -57,7 +47,7 @@ def every_entry_point(client: Client, spec: str, workspace: Path, image: str) ->
         said["evaluate"] = client.predict("catch", [spec], ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
                                           "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
                                           f"openai:judge@{spec.split('@', 1)[1]}", 2, api_name="/eval_run")
-        said["evaluate"] += wait_done(client, ["catch-a1", "catch-a3", "catch-a2"])
+        said["evaluate"] += evaluations_done(client, ["catch-a1", "catch-a3", "catch-a2"])[0]
     except Exception as error:  # noqa: BLE001
         said["evaluate"] = str(error)
     try:

@@ -1,6 +1,5 @@
 """The two security holes and their neighbours, tried through the running studio as a browser user would."""
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ from gradio_client import Client, handle_file
 
 from qinstruct.endpoints import NO_KEY
 
+from ..helpers.jobs import evaluations_done
 from ..helpers.openai_server import chunk, openai_server
 
 
@@ -24,16 +24,6 @@ def send(client, left, right, trust=False, api_key=""):
 
 def streamed(body):
     return [chunk("fine"), chunk("", finish="stop")] if body.get("stream") else (500, {"error": {"message": "no"}})
-
-
-def wait_done(client, runs, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status, _ = client.predict(runs, api_name="/eval_watch")
-        if status.startswith("Done"):
-            return status
-        time.sleep(0.5)
-    raise TimeoutError(status)
 
 
 def test_uploaded_code_never_runs(client, studio, tmp_path):
@@ -83,7 +73,7 @@ def test_keys_belong_to_one_session_and_the_server_key_stays_home(studio, monkey
         seen = len(requests)
         bob.predict("judged", ["tiny:llava"], ["A2"], "", "", "demo/world", "demo/world", f"openai:j@{url}", 1,
                     api_name="/eval_run")
-        status = wait_done(bob, ["judged-a2"])
+        status = evaluations_done(bob, ["judged-a2"])[0]
         assert "not scored" in status  # the test server is no judge; only the header matters here
         assert len(requests) > seen and {r["headers"]["authorization"] for r in requests[seen:]} == {f"Bearer {NO_KEY}"}
     everything = "".join(p.read_text(errors="ignore") for p in studio["workspace"].root.rglob("*")
@@ -120,7 +110,7 @@ def test_paths_inside_a_data_file_are_confined_and_tell_nothing(client, studio, 
     (root / "data-files" / "questions.json").write_text(json.dumps([{**question, "img_path": p} for p in paths]))
     client.predict("confined", ["tiny:llava"], ["A1"], "data-files/questions.json", "", "", ".", "offline", 0,
                    api_name="/eval_run")
-    wait_done(client, ["confined-a1"])
+    evaluations_done(client, ["confined-a1"])
     records = [json.loads(line) for line in (studio["workspace"].evals / "confined-a1" / "items.jsonl").open()]
     errors = {r["index"]: r.get("error", "") for r in records if r["protocol"] == "letter"}
     for index in range(len(paths) - 1):

@@ -16,3 +16,15 @@ def watch_until_ended(client, api_name: str, *args, timeout: float = 600) -> str
             return shown
         time.sleep(0.3)
     raise TimeoutError(f"{api_name}{args}: {shown}")
+
+
+def evaluations_done(client, runs: list[str], timeout: float = 600) -> tuple[str, str]:
+    """The Evaluate tab's status and tables for these runs once they have all ended."""
+    deadline = time.time() + timeout
+    status = ""
+    while time.time() < deadline:
+        status, tables = client.predict(runs, api_name="/eval_watch")
+        if status.startswith("Done"):
+            return status, tables
+        time.sleep(0.5)
+    raise TimeoutError(status)
