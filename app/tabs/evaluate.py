@@ -1,6 +1,6 @@
 """Evaluate tab: models and Q-Bench protocols (A1 perception, A3 quality, A2 description) on the demo's
-held-out sets or any files, run on the studio's model queue with tables filling in; earlier runs compared as the
-paper's tables and radar; the arena leaderboard from the Chat tab's votes."""
+held-out sets or any files, each protocol a job of its own with tables filling in as they end; earlier runs
+compared as the paper's tables and radar; the arena leaderboard from the Chat tab's votes."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +24,6 @@ from ..watching import not_confirmed
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
 PROTOCOLS = ["A1", "A3", "A2"]
-
-
 KINDS = ("eval-a1", "eval-a2", "eval-a3")
 
 

@@ -14,7 +14,7 @@ from qinstruct.stats.figures import to_png
 from qinstruct.stats.report import run_report
 from qinstruct.stats.table1 import format_table1
 
-from ..context import AppContext, actor
+from ..context import AppContext
 from ..forms import bind, bounds, label, reports_errors, shell_note
 from ..watching import follow
 
@@ -85,12 +85,12 @@ def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, 
 
 
 @reports_errors
-def build_demo(ctx: AppContext, request: gr.Request = None, progress=gr.Progress()):
+def build_demo(ctx: AppContext, progress=gr.Progress()):
     """The demo world, built as a job (its own process); this handler only watches it."""
     folder = ctx.workspace.demo_world
     job = ctx.jobs.view(folder, None)
     if not world_ready(folder) and (job is None or not job.status.live):
-        ctx.jobs.start(WorldConfig(out=str(folder)), actor(request))
+        ctx.jobs.start(WorldConfig(out=str(folder)), None)  # the studio's own, shared by every user
     for job in follow(ctx, folder, None):
         if job.total:
             progress((job.step, job.total), unit="images")

@@ -66,7 +66,7 @@ def demo_conversion(ctx: AppContext) -> ConvertJobConfig:
                             out=str(ctx.workspace.conversion_folder(DEMO_CONVERSION)))
 
 
-def demo_data_line(ctx: AppContext, request: gr.Request = None) -> str:
+def demo_data_line(ctx: AppContext) -> str:
     """Where the demo's low-level data stands (the Start button needs it)."""
     folder = ctx.workspace.conversion_folder(DEMO_CONVERSION)
     if (folder / ITEMS).is_file():
@@ -79,7 +79,7 @@ def demo_data_line(ctx: AppContext, request: gr.Request = None) -> str:
 
 
 @reports_errors
-def prepare_demo(ctx: AppContext, request: gr.Request = None):
+def prepare_demo(ctx: AppContext):
     """The demo's low-level data: the demo world's feedbacks through the offline converter, as a job."""
     config = demo_conversion(ctx)
     if (Path(config.out) / ITEMS).is_file():
@@ -87,7 +87,7 @@ def prepare_demo(ctx: AppContext, request: gr.Request = None):
     job = ctx.jobs.view(config.out, None)
     if job is not None and job.status.live:
         return demo_data_line(ctx)
-    ctx.jobs.start(config, actor(request))
+    ctx.jobs.start(config, None)  # the studio's, not the clicking user's: every user's demo run reads it
     return f"Demo data: being prepared (`{shell_line(config)}`)"
 
 
