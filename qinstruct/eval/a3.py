@@ -87,23 +87,71 @@ def dataset_key(name: str) -> str:
     return next((key for key in DATASETS if lowered == key or lowered.startswith(key)), "")
 
 
-def score_qbench_file(path: str, dataset: str | None = None, temperature: float = QBENCH_TEMPERATURE) -> dict:
-    """A published Q-Bench output file's leaderboard row: {"file", "dataset", "n", "srcc", "plcc"}."""
+# Which logits a published file is scored with (`eval iqa --pair`): the leaderboard's notebook scores each model
+# with the words it prefers -- high/low for the model whose files hold both pairs (InstructBLIP-T5; its
+# "what if we do not follow the LLMs' preferred output" ablation shows good/poor is far worse for it).
+PAIRS = {"auto": "high/low when every row holds it (the model's preferred words, as the leaderboard), else "
+                 "good/poor", "good/poor": "logit_good / logit_poor", "high/low": "logit_high / logit_low"}
+FORMULAS = {"qbench": "exp(a/T) / (exp(a/T) + exp(b/T)) in float64, as the leaderboard's notebook computes it "
+                      "(the published rows)",
+            "stable": "1 / (1 + exp((b - a) / T)): equal a - b give exactly equal scores, so logits stored at low "
+                      "precision tie where the notebook's rounding ranks them, and SRCC moves in the third decimal"}
+
+
+def qbench_scores(good, poor, temperature: float = QBENCH_TEMPERATURE) -> list[float]:
+    """The leaderboard's score of each row, value for value: the notebook divides each logit by T and takes
+    exp(a) / (exp(a) + exp(b)) one row at a time in float64.  Mathematically the sigmoid of (a - b) / T, but
+    its rounding gives rows with the same a - b slightly different scores, and Spearman ranks those."""
+    out = []
+    for a, b in zip(good, poor):
+        a, b = float(a) / temperature, float(b) / temperature
+        out.append(float(np.exp(a) / (np.exp(a) + np.exp(b))))
+    return out
+
+
+def _pair(rows, requested: str, path: str) -> tuple[str, str]:
+    from ..config import ConfigError
+
+    def everywhere(pair):
+        return all(pair[0] in r.logits and pair[1] in r.logits for r in rows)
+
+    if requested != "auto":
+        pair = tuple(requested.split("/"))
+        if not everywhere(pair):
+            raise ConfigError(f"{path}: not every row holds logit_{pair[0]} and logit_{pair[1]}")
+        return pair
+    for pair in (("high", "low"), ("good", "poor")):
+        if everywhere(pair):
+            return pair
+    lacking = next((k for k, r in enumerate(rows) if not any(g in r.logits and p in r.logits
+                                                             for g, p in LOGIT_PAIRS)), None)
+    raise ConfigError(f"{path}: no logit pair (logit_good/logit_poor or logit_high/logit_low) is in every row"
+                      + (f"; row {lacking} has neither" if lacking is not None else "; the rows mix the two pairs"))
+
+
+def score_qbench_file(path: str, dataset: str | None = None, temperature: float = QBENCH_TEMPERATURE,
+                      pair: str = "auto", formula: str = "qbench") -> dict:
+    """A published Q-Bench output file's leaderboard row: {"file", "dataset", "n", "srcc", "plcc", "pair",
+    "formula"}.  By default exactly the published computation: the model's preferred logit pair, the notebook's
+    formula, scipy's correlations of (MOS, score), CGIQA-6K as the halves [:3000] and [3000:6000] averaged."""
+    from scipy.stats import pearsonr, spearmanr
+
     from ..config import ConfigError
     from ..data.loaders import load_qbench_outputs
 
     rows = load_qbench_outputs(path).items
     if len(rows) < 3:
         raise ConfigError(f"{path}: {len(rows)} row(s); a correlation needs at least 3")
-    pair = next(((g, p) for g, p in LOGIT_PAIRS if all(g in r.logits and p in r.logits for r in rows)), None)
-    if pair is None:
-        lacking = next((k for k, r in enumerate(rows) if not any(g in r.logits and p in r.logits
-                                                                 for g, p in LOGIT_PAIRS)), None)
-        raise ConfigError(f"{path}: no logit pair (logit_good/logit_poor or logit_high/logit_low) is in every row"
-                          + (f"; row {lacking} has neither" if lacking is not None else
-                             "; the rows mix the two pairs"))
-    good = np.array([r.logits[pair[0]] for r in rows])
-    poor = np.array([r.logits[pair[1]] for r in rows])
+    good_key, poor_key = _pair(rows, pair, path)
+    good, poor = [r.logits[good_key] for r in rows], [r.logits[poor_key] for r in rows]
+    scores = qbench_scores(good, poor, temperature) if formula == "qbench" else \
+        [float(x) for x in score(np.array(good), np.array(poor), temperature)]
+    mos = [float(r.gt_score) for r in rows]
     name = dataset or dataset_key(Path(path).stem) or Path(path).stem
-    result = correlate(score(good, poor, temperature), [r.gt_score for r in rows], name, logistic=False)
-    return {"file": str(path), "dataset": name, "n": result.n, "srcc": result.srcc, "plcc": result.plcc}
+    parts = [(0, 3000), (3000, 6000)] if dataset_key(name) == "cgi" else [(0, len(rows))]
+    if np.ptp(scores) == 0 or np.ptp(mos) == 0:
+        raise ConfigError(f"{path}: every {'score' if np.ptp(scores) == 0 else 'MOS'} is the same: no correlation")
+    srcc = float(np.mean([spearmanr(mos[a:b], scores[a:b])[0] for a, b in parts]))
+    plcc = float(np.mean([pearsonr(mos[a:b], scores[a:b])[0] for a, b in parts]))
+    return {"file": str(path), "dataset": name, "n": len(rows), "srcc": srcc, "plcc": plcc,
+            "pair": f"{good_key}/{poor_key}", "formula": formula}

@@ -12,6 +12,7 @@ from ..config import option
 from ..config.cli import add_job_parser
 from ..errors import UserError
 from ..runs import progress_bar
+from .a3 import FORMULAS, PAIRS
 
 
 @dataclass(kw_only=True)
@@ -23,6 +24,10 @@ class IqaConfig:
                                        metavar="FILE[=DATASET]")
     temperature: float = option(100.0, help="softmax temperature of the score (Q-Bench's leaderboard: 100)", gt=0,
                                max=1e6)
+    pair: str = option("auto", help="the logits scored: " + "; ".join(f"{k}: {v}" for k, v in PAIRS.items()),
+                       choices=list(PAIRS))
+    formula: str = option("qbench", help="the score: " + "; ".join(f"{k}: {v}" for k, v in FORMULAS.items()),
+                          choices=list(FORMULAS))
 
 
 @dataclass(kw_only=True)
@@ -93,12 +98,13 @@ def run_iqa(config, args) -> int:
     rows = []
     for spec in config.qbench_outputs:
         path, _, dataset = spec.partition("=")
-        rows.append(score_qbench_file(path, dataset or None, config.temperature))
+        rows.append(score_qbench_file(path, dataset or None, config.temperature, config.pair, config.formula))
     if args.json:
         print(json.dumps(rows))
     else:
         for row in rows:
-            print(f"{row['dataset']:10s} n={row['n']:5d}  SRCC {row['srcc']:.3f}  PLCC {row['plcc']:.3f}  {row['file']}")
+            print(f"{row['dataset']:10s} n={row['n']:5d}  SRCC {row['srcc']:.3f}  PLCC {row['plcc']:.3f}  "
+                  f"(logit_{row['pair'].replace('/', '/logit_')}, {row['formula']} formula)  {row['file']}")
     return 0
 
 

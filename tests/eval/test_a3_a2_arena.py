@@ -27,6 +27,63 @@ def test_published_rows_to_the_third_decimal(shared_data, capsys):
         assert (round(row["srcc"], 3), round(row["plcc"], 3)) == PUBLISHED[row["dataset"]]
 
 
+def notebook_row(path, pair=("good", "poor"), halves=False):
+    """The leaderboard's recipe, restated plainly (leaderboards/IQA_outputs/eval.ipynb): the file as one JSON
+    list, each score exp(a/100) / (exp(a/100) + exp(b/100)) row by row, scipy on (MOS, score)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    text = open(path).read().replace("}{", "},{")
+    rows = json.loads(text if text[0] == "[" else "[" + text + "]")
+    parts = [rows[:3000], rows[3000:6000]] if halves else [rows]
+    s = p = 0.0
+    for part in parts:
+        mos = [float(r["gt_score"]) for r in part]
+        scores = []
+        for r in part:
+            a, b = r[f"logit_{pair[0]}"] / 100, r[f"logit_{pair[1]}"] / 100
+            scores.append(np.exp(a) / (np.exp(a) + np.exp(b)))
+        s, p = s + spearmanr(mos, scores)[0], p + pearsonr(mos, scores)[0]
+    return s / len(parts), p / len(parts)
+
+
+def test_published_rows_are_the_notebooks_values_exactly(shared_data, capsys):
+    for name in PUBLISHED:
+        path = str(shared_data / f"qbench/iqa_outputs/llava_v1.5/{name}.json")
+        assert main(["eval", "iqa", "--qbench-outputs", path, "--json"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert (row["srcc"], row["plcc"]) == notebook_row(path, halves=name == "cgi")  # equal, not approximately
+        assert row["pair"] == "good/poor" and row["formula"] == "qbench"
+
+
+def test_a_file_with_both_pairs_is_scored_with_high_low_and_bf16_ties_as_published(tmp_path, capsys):
+    """InstructBLIP-T5's files hold good/poor and high/low: the leaderboard uses high/low.  Its logits are bf16
+    values, so many rows share a - b: the notebook's formula ranks them by rounding, a stable sigmoid ties them."""
+    rng = np.random.default_rng(3)
+    bf16 = lambda x: np.round(np.asarray(x) * 8) / 8  # noqa: E731 - logits on a 1/8 grid, as bf16 stores them
+    mos = rng.uniform(0, 100, 400)
+    high = bf16(rng.normal(-4, 1, 400))
+    low = bf16(high - 4 + rng.normal(0, 0.5, 400))  # high/low carries no signal here...
+    good, poor = bf16(mos / 20 + rng.normal(0, 1, 400)), bf16(np.zeros(400))  # ...good/poor does
+    path = tmp_path / "livec.json"
+    path.write_text("".join(json.dumps({"img_path": f"{i}.bmp", "gt_score": float(m), "logit_good": float(g),
+                                        "logit_poor": float(p), "logit_high": float(h), "logit_low": float(lo)})
+                            for i, (m, g, p, h, lo) in enumerate(zip(mos, good, poor, high, low))))
+    assert main(["eval", "iqa", "--qbench-outputs", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "(logit_high/logit_low, qbench formula)" in shown  # said which pair and which formula
+    rows = {}
+    for pair in ("auto", "good/poor"):
+        for formula in ("qbench", "stable"):
+            assert main(["eval", "iqa", "--qbench-outputs", str(path), "--json", "--pair", pair,
+                         "--formula", formula]) == 0
+            rows[pair, formula] = json.loads(capsys.readouterr().out)[0]
+    assert (rows["auto", "qbench"]["srcc"], rows["auto", "qbench"]["plcc"]) == notebook_row(path, ("high", "low"))
+    assert rows["good/poor", "qbench"]["srcc"] > rows["auto", "qbench"]["srcc"] + 0.5  # not the published pair
+    margins = high - low
+    assert len(set(margins)) < len(margins) / 2  # many rows share a - b: the case where the formulas part
+    assert rows["auto", "stable"]["srcc"] != rows["auto", "qbench"]["srcc"]
+
+
 def test_cgiqa_halves_and_temperature():
     rng = np.random.default_rng(0)
     mos = rng.uniform(0, 5, 6000)
