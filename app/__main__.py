@@ -56,7 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def ensure_demo_world(workspace) -> None:
     """First start: build the embedded demo world into the workspace (about 10 s on 2 cores)."""
-    from qinstruct.demo.world import ensure_world, world_ready
+    from qinstruct.demo.world import ensure_world
+    from qinstruct.workspace import world_ready
 
     if world_ready(workspace.demo_world):
         return

@@ -88,18 +88,19 @@ def bounds(cls: type, name: str, ui_max: float | None = None) -> dict:
     return out
 
 
-def config_form(cls: type, values: dict, skip: tuple[str, ...] = ()) -> dict[str, gr.components.Component]:
-    """One control per field of a job config, in the class's GROUPS (an accordion each, the first open): labels
-    are the field names, the help text is the control's info line, choices, ranges and defaults come from the
-    field.  `values` overrides defaults (a preset); `skip` leaves fields to the caller."""
-    from qinstruct.config.schema import field_choices, field_default, is_list, scalar_type, type_hints
+def config_form(cls: type, values: dict, skip: tuple[str, ...] = (), open_groups: int = 2
+                ) -> dict[str, gr.components.Component]:
+    """One control per field of a job config, in the sections its fields name (an accordion each, the first
+    `open_groups` open); labels are the field names, the help text is the control's info line, choices, ranges
+    and defaults come from the field.  `values` overrides defaults (a preset); `skip` leaves fields to the
+    caller."""
+    from qinstruct.config.schema import field_choices, field_default, field_groups, is_list, scalar_type, type_hints
 
     hints = type_hints(cls)
     fields = {f.name: f for f in job_fields(cls)}
-    groups = getattr(cls, "GROUPS", {"options": tuple(fields)})
     controls: dict[str, gr.components.Component] = {}
-    for index, (group, names) in enumerate(groups.items()):
-        with gr.Accordion(group.capitalize(), open=index < 2):
+    for index, (group, names) in enumerate(field_groups(cls).items()):
+        with gr.Accordion(group.capitalize(), open=index < open_groups):
             for name in names:
                 if name in skip:
                     continue

@@ -17,6 +17,19 @@ DEFAULT_WORKSPACE = "workspace"
 # Folders the studio never serves and no path box reaches, although they are inside the workspace: secrets, every
 # user's conversations and votes, the conversion cache (other users' responses) and the job system's slots.
 PRIVATE_FOLDERS = (".secrets", "chat", "convert/.cache", ".jobs")
+# A demo world's files by role (world.json's "files"); world.json is written last: its presence means complete.
+WORLD_FILE = "world.json"
+WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",
+               "mos": "eval/mos.json"}
+
+
+def world_ready(folder: str | Path) -> bool:
+    return (Path(folder) / WORLD_FILE).is_file()
+
+
+def world_file(folder: str | Path, role: str) -> Path:
+    """A demo world's file by its role (pathway, content, llvisionqa, mos)."""
+    return Path(folder) / WORLD_FILES[role]
 
 
 def default_workspace() -> Path:
@@ -104,12 +117,15 @@ class Workspace:
     def demo_file(self, key: str) -> Path:
         """A file of the demo world by its role (world.json's "files": pathway, content, llvisionqa, mos)."""
         from .config import ConfigError
-        from .demo.world import WORLD_FILES, world_ready
 
         if not world_ready(self.demo_world):
             raise ConfigError("the demo world is not built yet: press “Build demo world” on the Statistics tab, "
                               f"or run `qinstruct demo world --out {self.demo_world}`")
-        return self.demo_world / WORLD_FILES[key]
+        return world_file(self.demo_world, key)
+
+    def relative(self, path: Path) -> str:
+        """A path inside the workspace as a user types it in the studio (relative to the workspace)."""
+        return str(Path(path).relative_to(self.root))
 
     @property
     def reports(self) -> Path:

@@ -7,11 +7,11 @@ import gradio as gr
 from PIL import Image
 
 from qinstruct.demo.config import WorldConfig
-from qinstruct.demo.world import world_ready
+from qinstruct.workspace import world_ready
 from qinstruct.stats.config import StatsConfig
 from qinstruct.stats.dataset import load_inputs
 from qinstruct.stats.figures import to_png
-from qinstruct.stats.report import run_report
+from qinstruct.stats.report import FIGURES, run_report
 from qinstruct.stats.table1 import format_table1
 
 from ..context import AppContext
@@ -22,12 +22,18 @@ DEMO, FILES = "Embedded demo world", "Files"
 STATUS_ID = "stats-status"
 TABLE_ID = "stats-table1"
 SHELL_ID = "stats-shell"
-FIGURE_IDS = {name: f"stats-{name.replace('_', '-')}" for name in
-              ("mos_histograms", "feedback_lengths", "word_cloud", "lowlevel_words", "attributes_per_source",
-               "conclusion_by_mos")}
-FIGURE_LABELS = {"mos_histograms": "MOS per source (original vs balanced)", "feedback_lengths": "Feedback length (Fig. 3b)",
-                 "word_cloud": "Word cloud (Fig. 3c)", "lowlevel_words": "Top low-level words (Fig. 3d)",
-                 "attributes_per_source": "Attributes per source", "conclusion_by_mos": "Conclusion by MOS band"}
+FIGURE_IDS = {figure.name: f"stats-{figure.name.replace('_', '-')}" for figure in FIGURES}
+
+
+def figure_rows() -> list[list]:
+    """The report's figures in rows: a wide one alone, the others two by two."""
+    rows: list[list] = []
+    for figure in FIGURES:
+        if figure.wide or not rows or len(rows[-1]) == 2 or rows[-1][0].wide:
+            rows.append([figure])
+        else:
+            rows[-1].append(figure)
+    return rows
 
 
 def _as_image(figure) -> Image.Image:
@@ -135,13 +141,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 table = gr.Markdown(elem_id=TABLE_ID)
                 images = {}
-                for row in (("mos_histograms",), ("feedback_lengths", "word_cloud"),
-                            ("lowlevel_words", "conclusion_by_mos"), ("attributes_per_source",)):
+                for row in figure_rows():
                     with gr.Row():
-                        for name in row:
-                            images[name] = gr.Image(label=FIGURE_LABELS[name], show_label=False, type="pil",
-                                                    interactive=False, elem_id=FIGURE_IDS[name],
-                                                    buttons=["download", "fullscreen"])
+                        for figure in row:
+                            images[figure.name] = gr.Image(label=figure.label, show_label=False, type="pil",
+                                                           interactive=False, elem_id=FIGURE_IDS[figure.name],
+                                                           buttons=["download", "fullscreen"])
                 shell = gr.Markdown(elem_id=SHELL_ID)
 
     outputs = [status, table, *[images[name] for name in FIGURE_IDS], download, shell]

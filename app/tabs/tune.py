@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from qinstruct.config import ConfigError, config_to_yaml, shell_line
+from qinstruct.config import ConfigError, config_to_yaml, job_fields, shell_line
 from qinstruct.convert.job import ITEMS, ConvertJobConfig
 from qinstruct.errors import UserError
 from qinstruct.train.config import TrainConfig
@@ -22,25 +22,38 @@ from ..watching import CONFIRM_ABORT_JS, chosen_run, latest_live, not_confirmed,
 STATUS_ID, PLOT_ID, PREVIEW_ID, DEMO_STATUS_ID = "tune-status", "tune-plot", "tune-preview", "tune-demo-status"
 START_ID, ABORT_ID, RESUME_ID, RUNS_ID = "tune-start", "tune-abort", "tune-resume", "tune-runs"
 SKIP = ("output_dir",)  # the run's folder is its name under the workspace's runs/
-DEMO_CONVERSION = "demo-offline"
 KINDS = ("train",)
+# The demo run is assets/configs/train_demo_cpu.yaml, the example a shell user runs: the paper's "after" strategy on
+# the shipped micro baseline with the demo world's offline conversion, under a minute on 2 CPU cores.
+DEMO_PRESET = Path(__file__).resolve().parents[2] / "assets" / "configs" / "train_demo_cpu.yaml"
+IN_WORKSPACE = "workspace/"  # the example names paths as they are after ./scripts/studio; the form takes them
+                             # relative to the workspace, as a user types them
 
 
-def demo_values(ctx: AppContext) -> dict:
-    """The demo run: the paper's "after" strategy on the shipped micro baseline with the demo world's offline
-    conversion: under a minute on 2 CPU cores (BENCHMARKS.md).  Paths are relative to the workspace, as a user
-    types them."""
-    from qinstruct.demo.shipped import BASELINE
+def demo_preset() -> dict:
+    """The example's values, its paths relative to the workspace."""
+    from qinstruct.config import read_yaml_mapping
 
-    return {"model": f"models/{BASELINE}", "strategy": "after", "high_level": ["demo/world/instruct_content.json"],
-            "low_level": [f"convert/{DEMO_CONVERSION}/{ITEMS}"], "image_root": "demo/world", "method": "lora",
-            "lora_r": 16, "lora_alpha": 32, "max_steps": 80, "batch_size": 8, "learning_rate": 1e-3,
-            "eval_steps": 40, "eval_items": 64, "save_steps": 20, "gradient_checkpointing": False, "device": "cpu",
-            "group_by_length": False}  # on 2 cores padding costs little; grouping makes the demo's curve a sawtooth
+    def relative(value):
+        if isinstance(value, list):
+            return [relative(v) for v in value]
+        return value[len(IN_WORKSPACE):] if isinstance(value, str) and value.startswith(IN_WORKSPACE) else value
+
+    return {key: relative(value) for key, value in read_yaml_mapping(DEMO_PRESET).items()}
+
+
+def demo_values(ctx: AppContext | None = None) -> dict:
+    """The form's values for the demo run (its run folder is the name box's)."""
+    return {k: v for k, v in demo_preset().items() if k not in SKIP}
+
+
+def demo_conversion_folder(ctx: AppContext) -> Path:
+    """Where the demo's low-level data is converted: the folder of the file the demo run reads."""
+    return ctx.workspace.root / Path(demo_preset()["low_level"][0]).parent
 
 
 def field_names() -> list[str]:
-    return [name for names in TrainConfig.GROUPS.values() for name in names if name not in SKIP]
+    return [field.name for field in job_fields(TrainConfig) if field.name not in SKIP]
 
 
 def config_of(ctx: AppContext, name: str, values: tuple, who: str | None = None) -> TrainConfig:
@@ -62,13 +75,12 @@ def preview(ctx: AppContext, name, *values):
 
 
 def demo_conversion(ctx: AppContext) -> ConvertJobConfig:
-    return ConvertJobConfig(input=str(ctx.workspace.demo_file("pathway")),
-                            out=str(ctx.workspace.conversion_folder(DEMO_CONVERSION)))
+    return ConvertJobConfig(input=str(ctx.workspace.demo_file("pathway")), out=str(demo_conversion_folder(ctx)))
 
 
 def demo_data_line(ctx: AppContext) -> str:
     """Where the demo's low-level data stands (the Start button needs it)."""
-    folder = ctx.workspace.conversion_folder(DEMO_CONVERSION)
+    folder = demo_conversion_folder(ctx)
     if (folder / ITEMS).is_file():
         return "Demo data: ready."
     job = ctx.jobs.view(folder, None)
@@ -97,7 +109,8 @@ def start(ctx: AppContext, name, request: gr.Request, *values):
     try:
         config = config_of(ctx, name, values, who)
     except ConfigError as error:
-        if DEMO_CONVERSION in str(error) and not (ctx.workspace.conversion_folder(DEMO_CONVERSION) / ITEMS).is_file():
+        demo = demo_conversion_folder(ctx)
+        if demo.name in str(error) and not (demo / ITEMS).is_file():
             raise ConfigError(f"{error}. {demo_data_line(ctx)}") from None  # the button is right there
         raise
     message = ctx.jobs.start(config, who)
@@ -184,7 +197,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             with gr.Column(scale=2, min_width=360):
                 gr.Markdown("Instruction tuning with the paper's strategies. The demo run below trains the demo's "
                             "model on its world's data on the CPU in about a minute (prepare its data once).")
-                name = gr.Textbox("demo-after", label="Run name (its folder under the workspace's runs/)")
+                name = gr.Textbox(Path(demo_preset()["output_dir"]).name,
+                                  label="Run name (its folder under the workspace's runs/)")
                 with gr.Row():
                     prepare = gr.Button("Prepare the demo's data (offline conversion)", size="sm")
                 demo_status = gr.Markdown(elem_id=DEMO_STATUS_ID)

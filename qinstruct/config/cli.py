@@ -10,15 +10,11 @@ import argparse
 import dataclasses
 from typing import Any, TypeVar
 
-from .schema import (ConfigError, check_bounds, check_value, config_from_mapping, field_choices, field_default,
+from .schema import (ConfigError, check_bounds, check_value, config_from_mapping, field_choices, field_default, flag_name,
                      is_list, is_required, job_fields, read_yaml_mapping, scalar_type, type_hints)
 
 T = TypeVar("T")
 CONFIG_DEST, PRINT_CONFIG_DEST, PRINT_COMMAND_DEST = "config", "print_config", "print_command"
-
-
-def flag_name(field: dataclasses.Field) -> str:
-    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
 def _help_text(field: dataclasses.Field) -> str:

@@ -9,8 +9,7 @@ from typing import Any
 
 import yaml
 
-from .cli import flag_name
-from .schema import config_to_dict, field_choices, is_list, job_fields, non_default, type_hints
+from .schema import config_to_dict, field_choices, flag_name, is_list, job_fields, non_default, type_hints
 
 PROGRAM = "qinstruct"
 
@@ -29,16 +28,19 @@ def _yaml_value(value: Any) -> str:
     return text[:-4].rstrip() if text.endswith("\n...") or text.endswith(" ...") else text
 
 
-def config_to_yaml(config: Any) -> str:
-    """One `key: value  # help` line per field, after a header saying how to use the file."""
+def config_to_yaml(config: Any, changed_only: bool = False) -> str:
+    """One `key: value  # help` line per field (with `changed_only`, per field that differs from its default:
+    what an example file holds), after a header saying how to use the file."""
     cls = type(config)
     hints = type_hints(cls)
     lines = []
     command = getattr(cls, "COMMAND", None)
     if command:
         lines.append(f"# {PROGRAM} {' '.join(command)} --config THIS_FILE  (flags given as well override it)")
-    values = config_to_dict(config)
+    values = non_default(config) if changed_only else config_to_dict(config)
     for field in job_fields(cls):
+        if field.name not in values:
+            continue
         value = values[field.name]
         comment = field.metadata.get("help", "")
         choices = field_choices(field, hints[field.name])

@@ -29,7 +29,8 @@ class ConfigError(UserError, ValueError):
 def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], Any] | Any = MISSING,
            choices: Iterable | Callable[[], Iterable] | None = None, min: float | None = None,
            max: float | None = None, gt: float | None = None, positional: bool = False, flag: str | None = None,
-           metavar: str | None = None, cli: bool = True, affects_result: bool = True) -> Any:
+           metavar: str | None = None, cli: bool = True, affects_result: bool = True, group: str | None = None,
+           advanced: bool = False) -> Any:
     """A dataclass field with everything the CLI, YAML, forms and checks derive from it.
 
     choices: allowed values (for a list field: allowed items); a callable is asked when needed, so registries
@@ -37,10 +38,12 @@ def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], A
     positional: a positional argument on the command line.  flag: the flag's spelling when it differs from
     --field-name.  cli=False keeps a field out of the command line (set by YAML or code only).
     affects_result=False: the field may change when a run continues (workers, batch sizes, the run folder
-    itself); every other field must be what the run was started with.
+    itself); every other field must be what the run was started with.  group: the section of a form the field
+    sits in (a field without one joins the section above it); advanced: folded away in a form until opened.
     """
     metadata = {"help": help, "choices": choices, "min": min, "max": max, "gt": gt, "positional": positional,
-                "flag": flag, "metavar": metavar, "cli": cli, "affects_result": affects_result}
+                "flag": flag, "metavar": metavar, "cli": cli, "affects_result": affects_result, "group": group,
+                "advanced": advanced}
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -54,6 +57,20 @@ def job_fields(cls: type) -> list[dataclasses.Field]:
     for klass in cls.__mro__:
         order += [name for name in vars(klass).get("__annotations__", {}) if name in fields and name not in order]
     return [fields[name] for name in order]
+
+
+def flag_name(field: dataclasses.Field) -> str:
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def field_groups(cls: type) -> dict[str, list[str]]:
+    """The config's fields by form section, in order: each field's `group`, or its predecessor's."""
+    groups: dict[str, list[str]] = {}
+    current = "options"
+    for field in job_fields(cls):
+        current = field.metadata.get("group") or current
+        groups.setdefault(current, []).append(field.name)
+    return groups
 
 
 def field_help(cls: type, name: str) -> str:

@@ -24,6 +24,7 @@ from ..data.levels import level_of
 from ..data.records import InstructionItem, Turn
 from ..eval.a1 import LETTERS, letter_prompt
 from ..models.types import ANSWER_PREFIX, RATING_QUESTION
+from ..workspace import world_file
 from .questions import CELLS, perception_questions
 
 LETTER_SHARE = 0.25
@@ -52,7 +53,7 @@ def image_items(rng: np.random.Generator, record: dict, index: int, low: float, 
 
 def build_perception_items(world: Path, seed: int) -> list[InstructionItem]:
     """The whole set for a world's training images (pathway.jsonl), reproducible from the seed."""
-    records = [json.loads(line) for line in (world / "pathway.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [json.loads(line) for line in world_file(world, "pathway").read_text(encoding="utf-8").splitlines()]
     scores = [record["mos"] for record in records]
     low, high = min(scores), max(scores)
     items = []

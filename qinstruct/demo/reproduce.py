@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..config import check_config, option
+from ..workspace import world_file, world_ready
 
 STRATEGIES = ("baseline", "mix", "after", "replace")
 
@@ -71,7 +72,7 @@ def _world(root: Path, plan: Plan, seed: int) -> Path:
     from .world import build_world
 
     world = root / "world"
-    if not (world / "world.json").is_file():
+    if not world_ready(world):
         say(f"world: {plan.images} training and {plan.eval_images} held-out images")
         build_world(WorldConfig(out=str(world), images=plan.images, eval_images=plan.eval_images, seed=seed))
     return world
@@ -83,17 +84,17 @@ def _conversion(root: Path, world: Path) -> Path:
     items = root / "convert" / "items.json"
     if not items.is_file():
         say("conversion: the world's feedbacks into instruction items (offline rules)")
-        run_convert_job(ConvertJobConfig(input=str(world / "pathway.jsonl"), out=str(items.parent)))
+        run_convert_job(ConvertJobConfig(input=str(world_file(world, "pathway")), out=str(items.parent)))
     return items
 
 
 def world_texts(world: Path, item_files: list[Path] = ()) -> list[str]:
     """The world's own sentences (conversations and feedbacks), for the micro model's tokenizer."""
     texts = []
-    for path in [world / "instruct_content.json", *item_files]:
+    for path in [world_file(world, "content"), *item_files]:
         for item in json.loads(path.read_text(encoding="utf-8")):
             texts += [turn["value"].replace("<image>", "").strip() for turn in item["conversations"]]
-    for line in (world / "pathway.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in world_file(world, "pathway").read_text(encoding="utf-8").splitlines():
         texts += json.loads(line)["feedbacks"]
     return texts
 
@@ -132,7 +133,7 @@ def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path
     plan = PLANS[config.size]
     start = root / "runs" / "baseline" / "model" if strategy == "after" else base
     return TrainConfig(model=str(start), output_dir=str(root / "runs" / strategy), strategy=strategy,
-                       high_level=[str(world / "instruct_content.json")],
+                       high_level=[str(world_file(world, "content"))],
                        low_level=[f"{low_level[0]}={CONVERTED_SHARE}", *map(str, low_level[1:])],
                        image_root=str(world), kind_ratios=["extended=0.5"],
                        join_per_image=plan.join, eval_fraction=0.005, max_length=512, seed=config.seed,
@@ -166,8 +167,8 @@ def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str
     specs = [str(path) for path in models.values()]
     common = dict(models=specs, image_root=str(world), device=config.device, batch_size=16)
     say(f"evaluate A1 (letter and likelihood) and A3 on the held-out sets: {', '.join(models)}")
-    run_a1(A1Config(**common, questions=str(world / "eval" / "llvisionqa.json"), out=str(root / "evals" / "a1")))
-    run_a3(A3Config(**common, mos=[f"{world / 'eval' / 'mos.json'}=demo"], out=str(root / "evals" / "a3")))
+    run_a1(A1Config(**common, questions=str(world_file(world, "llvisionqa")), out=str(root / "evals" / "a1")))
+    run_a3(A3Config(**common, mos=[f"{world_file(world, 'mos')}=demo"], out=str(root / "evals" / "a3")))
     return [root / "evals" / "a1", root / "evals" / "a3"]
 
 
@@ -199,7 +200,7 @@ def reproduce(config: ReproduceConfig) -> Path:
     check_config(config)
     root, plan = Path(config.out), PLANS[config.size]
     started = time.perf_counter()
-    resumed = (root / "world" / "world.json").is_file()
+    resumed = world_ready(root / "world")
     world = _world(root, plan, config.seed)
     low_level = [_conversion(root, world), _perception(root, world, config.seed)]
     base = _base(root, world, plan, config.seed, low_level)

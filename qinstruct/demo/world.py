@@ -26,15 +26,13 @@ from ..corrupt import corrupt, list_corruptions
 from ..data.records import InstructionItem, PathwayRecord
 from ..fileio import write_json, write_jsonl
 from ..runs import Progress, RunBusy, RunFolder
+from ..workspace import WORLD_FILE, WORLD_FILES, world_file, world_ready
 from .config import WorldConfig
 from .feedback import write_feedbacks
 from .questions import CELLS, content_conversation, perception_questions
 from .scenes import Sample, make_sample
 
 WORLD_VERSION = 1
-WORLD_FILE = "world.json"
-WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",
-               "mos": "eval/mos.json"}
 
 # Synthetic MOS: per-source base quality (mean, std), then a drop for the corruption: how much severity 5 of
 # each corruption hurts (fraction of MAX_DROP), shaped by severity.  Values chosen so that the MOS spread
@@ -142,10 +140,10 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
         if index % 50 == 0:
             progress(config.images + index, total)
 
-    write_jsonl(out / "pathway.jsonl", [r.to_json() for r in pathway])
-    write_json(out / "instruct_content.json", [i.to_json() for i in content_items])
-    write_json(out / "eval" / "llvisionqa.json", questions)
-    write_json(out / "eval" / "mos.json", mos_list)
+    write_jsonl(world_file(out, "pathway"), [r.to_json() for r in pathway])
+    write_json(world_file(out, "content"), [i.to_json() for i in content_items])
+    write_json(world_file(out, "llvisionqa"), questions)
+    write_json(world_file(out, "mos"), mos_list)
     summary = {
         "version": WORLD_VERSION,
         "synthetic": True,
@@ -158,10 +156,6 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
     write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete
     progress(total, total)
     return summary
-
-
-def world_ready(folder: str | Path) -> bool:
-    return (Path(folder) / WORLD_FILE).is_file()
 
 
 def ensure_world(folder: str | Path, config: WorldConfig | None = None, progress: Progress | None = None) -> dict:

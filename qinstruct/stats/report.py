@@ -21,6 +21,22 @@ from .table1 import SourceStats, format_table1, table1
 from .text import MOS_BANDS, NO_CONCLUSION, TextStats, text_stats
 
 
+@dataclass(frozen=True)
+class FigureKind:
+    name: str  # the PNG's name and the key of StatsReport.images
+    label: str  # what the figure is (the studio's caption)
+    wide: bool  # a row of its own in the studio
+
+
+# every figure of a report, in the order the studio lays them out
+FIGURES = [FigureKind("mos_histograms", "MOS per source (original vs balanced)", True),
+           FigureKind("feedback_lengths", "Feedback length (Fig. 3b)", False),
+           FigureKind("word_cloud", "Word cloud (Fig. 3c)", False),
+           FigureKind("lowlevel_words", "Top low-level words (Fig. 3d)", False),
+           FigureKind("conclusion_by_mos", "Conclusion by MOS band", False),
+           FigureKind("attributes_per_source", "Attributes per source", True)]
+
+
 @dataclass
 class StatsReport:
     data: StatsDataset
@@ -51,14 +67,12 @@ def compute_report(data: StatsDataset, config: StatsConfig) -> StatsReport:
     sampled = balance(selected, BalanceConfig(config.budget, config.bins, config.seed)) if config.budget else None
     text = text_stats(selected)
     levels = load_vocabulary().quality_levels
-    images = {
-        "mos_histograms": figures.mos_histograms(selected, sampled, config.bins),
-        "feedback_lengths": figures.length_histogram(text),
-        "word_cloud": figures.word_cloud(text),
-        "lowlevel_words": figures.top_lowlevel_words(text),
-        "attributes_per_source": figures.attribute_heatmap(text),
-        "conclusion_by_mos": figures.conclusion_bars(text, levels),
-    }
+    made = {"mos_histograms": lambda: figures.mos_histograms(selected, sampled, config.bins),
+            "feedback_lengths": lambda: figures.length_histogram(text), "word_cloud": lambda: figures.word_cloud(text),
+            "lowlevel_words": lambda: figures.top_lowlevel_words(text),
+            "conclusion_by_mos": lambda: figures.conclusion_bars(text, levels),
+            "attributes_per_source": lambda: figures.attribute_heatmap(text)}
+    images = {figure.name: made[figure.name]() for figure in FIGURES}
     return StatsReport(selected, sampled, table1(selected), table1(sampled) if sampled is not None else None, text,
                        images, time.perf_counter() - started, config.bins)
 

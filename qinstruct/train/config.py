@@ -26,26 +26,14 @@ DEEPSPEED = ("none", "zero2", "zero3")
 @dataclass(kw_only=True)
 class TrainConfig:
     COMMAND: ClassVar = ("train",)
-    GROUPS: ClassVar = {  # the Tune tab's sections, in order
-        "model": ("model", "output_dir", "trust_remote_code"),
-        "data & strategy": ("strategy", "high_level", "low_level", "image_root", "low_level_fraction", "kind_ratios",
-                            "join_per_image", "eval_fraction", "eval_items", "max_length", "seed"),
-        "method": ("method", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "tune_vision_tower",
-                   "tune_projector", "tune_llm"),
-        "schedule": ("epochs", "max_steps", "learning_rate", "lr_scheduler", "warmup_ratio", "weight_decay",
-                     "batch_size", "gradient_accumulation", "eval_steps", "save_steps", "save_total_limit",
-                     "logging_steps"),
-        "hardware": ("device", "bf16", "gradient_checkpointing", "compile", "group_by_length", "dataloader_workers",
-                     "launcher", "num_processes", "num_machines", "machine_rank", "main_process_ip",
-                     "main_process_port", "deepspeed", "fsdp"),
-    }
 
     model: str = option(help="the model to start from: a folder, a hub id, tiny:FAMILY (the base model for mix, "
-                        "replace and baseline; a finished model for after)", metavar="SPEC")
+                        "replace and baseline; a finished model for after)", metavar="SPEC", group="model")
     output_dir: str = option(help="the run folder: checkpoints, the final model, config.yaml, status.json, "
                              "log.jsonl", affects_result=False)
+    trust_remote_code: bool = option(False, help="run code shipped with the checkpoint (only when you trust it)")
     strategy: str = option("mix", help="what data, from what model: " + "; ".join(
-        f"{k}: {v}" for k, v in STRATEGIES.items()), choices=list(STRATEGIES))
+        f"{k}: {v}" for k, v in STRATEGIES.items()), choices=list(STRATEGIES), group="data & strategy")
     high_level: list[str] = option(default_factory=list, help="high-level instruction files (LLaVA JSON, "
                                    "LLaMA-Factory ShareGPT), each FILE[=RATIO][@CAP]: RATIO repeats or subsamples "
                                    "it, CAP limits its items", metavar="FILE")
@@ -69,7 +57,7 @@ class TrainConfig:
                              max=131072)
     seed: int = option(42, help="seed of the mixture, the split and the training", min=0, max=2**32 - 1)
     method: str = option("lora", help="lora: train adapters on the language model (and the projector); full: "
-                         "train the chosen parts in full", choices=METHODS)
+                         "train the chosen parts in full", choices=METHODS, group="method")
     lora_r: int = option(128, help="LoRA rank", min=1, max=4096)
     lora_alpha: int = option(256, help="LoRA alpha (usually 2 x r)", min=1, max=65536)
     lora_dropout: float = option(0.05, help="LoRA dropout", min=0, max=0.9)
@@ -78,8 +66,7 @@ class TrainConfig:
     tune_vision_tower: bool = option(False, help="train the vision tower too (full), or give it adapters (lora)")
     tune_projector: bool = option(True, help="train the multimodal projector")
     tune_llm: bool = option(True, help="train the language model (full) or its adapters (lora)")
-    trust_remote_code: bool = option(False, help="run code shipped with the checkpoint (only when you trust it)")
-    epochs: float = option(1.0, help="passes over the data", gt=0, max=10_000)
+    epochs: float = option(1.0, help="passes over the data", gt=0, max=10_000, group="schedule")
     max_steps: int = option(0, help="stop after this many optimizer steps (0: as many as the epochs take)", min=0,
                            max=100_000_000)
     learning_rate: float = option(2e-4, help="peak learning rate (official: 2e-4 LoRA, 2e-5 full)", gt=0, max=1)
@@ -97,7 +84,8 @@ class TrainConfig:
     save_total_limit: int = option(2, help="checkpoints kept", min=1, max=10_000, affects_result=False)
     logging_steps: int = option(1, help="log loss and speed every N steps", min=1, max=100_000_000,
                                affects_result=False)
-    device: str = option("auto", help="auto (a GPU when there is one), cuda or cpu", choices=["auto", "cuda", "cpu"])
+    device: str = option("auto", help="auto (a GPU when there is one), cuda or cpu", choices=["auto", "cuda", "cpu"],
+                         group="hardware")
     bf16: bool = option(True, help="bfloat16 on a GPU (the CPU always trains in float32)")
     gradient_checkpointing: bool = option(True, help="recompute activations in the backward pass (less memory, "
                                           "~30% slower)")

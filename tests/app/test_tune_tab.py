@@ -16,7 +16,7 @@ from .browser import chromium_page
 @pytest.fixture(scope="module")
 def client(studio):
     client = Client(studio["url"], verbose=False)
-    items = studio["workspace"].root / "convert" / tab.DEMO_CONVERSION / "items.json"
+    items = studio["workspace"].root / tab.demo_preset()["low_level"][0]
     if not items.is_file():
         with pytest.raises(Exception, match="The demo's data is not|Demo data: not prepared"):
             client.predict(**form(name="too-early"), api_name="/tune_start")  # refused until its data exists

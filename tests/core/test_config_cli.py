@@ -5,7 +5,8 @@ import pytest
 
 from qinstruct.cli import build_parser, main
 from qinstruct.config import config_to_yaml, job_fields, shell_args, shell_line
-from qinstruct.config.cli import config_from_args, flag_name
+from qinstruct.config.cli import config_from_args
+from qinstruct.config.schema import flag_name
 from qinstruct.convert.job import ConvertJobConfig
 from qinstruct.corrupt.batch import CorruptJobConfig
 from qinstruct.data.jobs import ExportConfig, ValidateConfig

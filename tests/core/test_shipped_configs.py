@@ -50,6 +50,21 @@ def test_config_loads_into_its_dataclass(path):
             assert "  # " in line, f"{path.name}: every key carries a comment ({line!r})"
 
 
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_an_example_holds_only_what_differs_from_the_defaults(path):
+    """An example restating defaults goes stale when a default changes (and hides what the example is about)."""
+    import yaml
+
+    from qinstruct.config.schema import MISSING, field_default, job_fields, plain
+
+    args = build_parser().parse_args([*verb_of(path), "--config", str(path)])
+    fields = {f.name: f for f in job_fields(args.job_class)}
+    for key, value in yaml.safe_load(path.read_text()).items():
+        assert key in fields, f"{path.name}: {key} is no field of {args.job_class.__name__}"
+        default = field_default(fields[key])
+        assert default is MISSING or plain(value) != plain(default), f"{path.name}: {key} is its default"
+
+
 def test_every_shipped_config_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the configs name paths under ./workspace, as after ./scripts/studio
     assert main(["demo", "models", "--workspace", "workspace"]) == 0  # the shipped micro models, as the studio

@@ -8,7 +8,8 @@ import pytest
 
 from qinstruct.cli import main
 from qinstruct.data import load_instructions, load_llvisionqa, load_mos_list, load_pathway
-from qinstruct.demo.world import WorldConfig, build_world, world_ready
+from qinstruct.demo.world import WorldConfig, build_world
+from qinstruct.workspace import world_ready
 from qinstruct.runs import RUN_FILES, read_status
 
 

@@ -38,7 +38,8 @@ def studio_process(workspace: Path, *args: str, images: int = 60,
                    env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """A small demo world in `workspace` (so the first start is quick), then the studio on a free port."""
     from qinstruct.demo.config import WorldConfig
-    from qinstruct.demo.world import build_world, world_ready
+    from qinstruct.demo.world import build_world
+    from qinstruct.workspace import world_ready
 
     world = workspace / "demo" / "world"
     if not world_ready(world):
