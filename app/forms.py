@@ -88,32 +88,43 @@ def bounds(cls: type, name: str, ui_max: float | None = None) -> dict:
     return out
 
 
-def config_form(cls: type, values: dict, skip: tuple[str, ...] = (), open_groups: int = 2
-                ) -> dict[str, gr.components.Component]:
+def config_form(cls: type, values: dict, skip: tuple[str, ...] = (), open_groups: int = 2, title: str | None = None,
+                prefix: str = "") -> dict[str, gr.components.Component]:
     """One control per field of a job config, in the sections its fields name (an accordion each, the first
-    `open_groups` open); labels are the field names, the help text is the control's info line, choices, ranges
-    and defaults come from the field.  `values` overrides defaults (a preset); `skip` leaves fields to the
-    caller."""
-    from qinstruct.config.schema import field_choices, field_default, field_groups, is_list, scalar_type, type_hints
+    `open_groups` open; `title`: one accordion of that name for them all); labels are the field names, the help
+    text is the control's info line, choices, ranges and defaults come from the field.  `values` overrides
+    defaults (a preset); `skip` leaves fields to the caller; `prefix` keeps element ids apart when two forms share
+    field names."""
+    from qinstruct.config.schema import (MISSING, field_choices, field_default, field_groups, is_list, scalar_type,
+                                         type_hints)
 
     hints = type_hints(cls)
     fields = {f.name: f for f in job_fields(cls)}
     controls: dict[str, gr.components.Component] = {}
-    for index, (group, names) in enumerate(field_groups(cls).items()):
-        with gr.Accordion(group.capitalize(), open=index < open_groups):
+    groups = {title: [n for names in field_groups(cls).values() for n in names]} if title else field_groups(cls)
+    for index, (group, names) in enumerate(groups.items()):
+        if all(name in skip for name in names):
+            continue
+        with gr.Accordion(group if title else group.capitalize(), open=index < open_groups):
             for name in names:
                 if name in skip:
                     continue
                 field, hint = fields[name], hints[name]
                 value = values.get(name, field_default(field))
+                value = None if value is MISSING else value  # a required field starts empty
                 common = {"label": name.replace("_", " "), "info": field.metadata.get("help", ""),
-                          "elem_id": f"form-{name.replace('_', '-')}"}
+                          "elem_id": f"form-{prefix}{name.replace('_', '-')}"}
                 choices = field_choices(field, hint)
                 kind = scalar_type(hint)
-                if is_list(hint):
+                if is_list(hint) and choices is not None:
+                    controls[name] = gr.CheckboxGroup(choices, value=list(value or []), **common)
+                elif is_list(hint):
                     controls[name] = gr.Textbox("\n".join(map(str, value or [])), lines=2, **common)
                 elif kind is bool:
                     controls[name] = gr.Checkbox(bool(value), **common)
+                elif choices is not None and value is None:  # an optional choice: "" stands for its default
+                    controls[name] = gr.Dropdown([("(default)", ""), *[(str(c), c) for c in choices]], value="",
+                                                 **common)
                 elif choices is not None:
                     controls[name] = gr.Dropdown(choices, value=value, **common)
                 elif kind in (int, float):
@@ -128,14 +139,21 @@ def config_form(cls: type, values: dict, skip: tuple[str, ...] = (), open_groups
 def form_values(cls: type, names: list[str], values: tuple) -> dict:
     """Form values back to config keys (lists from lines, numbers typed, empty optional text as None); the
     config's own checks then say what is wrong."""
+    import types
+    import typing
+
     from qinstruct.config.schema import is_list, scalar_type, type_hints
 
     hints = type_hints(cls)
     out = {}
     for name, value in zip(names, values):
         hint, kind = hints[name], scalar_type(hints[name])
-        if is_list(hint):
-            items = [line.strip() for line in str(value or "").splitlines() if line.strip()]
+        optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+        if optional and value in ("", None):
+            out[name] = None
+        elif is_list(hint):
+            items = [str(v) for v in value] if isinstance(value, (list, tuple)) else \
+                [line.strip() for line in str(value or "").splitlines() if line.strip()]
             out[name] = [_number(item, kind) for item in items] if kind in (int, float) else items
         elif kind is int and isinstance(value, float) and value.is_integer():
             out[name] = int(value)

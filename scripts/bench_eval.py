@@ -29,7 +29,8 @@ from qinstruct.data.loaders import load_llvisionqa  # noqa: E402
 from qinstruct.demo.config import WorldConfig  # noqa: E402
 from qinstruct.models.families import save_tiny_pair  # noqa: E402
 from qinstruct.demo.world import build_world  # noqa: E402
-from qinstruct.eval.jobs import A3Config, run_a3  # noqa: E402
+from qinstruct.eval.a3 import A3Config  # noqa: E402
+from qinstruct.eval.jobs import run_protocol  # noqa: E402
 from qinstruct.images import load_rgb  # noqa: E402
 from qinstruct.models.loading import load_model  # noqa: E402
 from qinstruct.models.types import LoadOptions  # noqa: E402
@@ -39,7 +40,7 @@ def time_a3(root: Path, model: str, world: Path, batch_size: int, attempt: int) 
     config = A3Config(models=[model], mos=[f"{world / 'eval' / 'mos.json'}=demo"], image_root=str(world),
                       out=str(root / f"a3-b{batch_size}-{attempt}"), batch_size=batch_size)
     started = time.perf_counter()
-    summary = run_a3(config)
+    summary = run_protocol(config)
     return time.perf_counter() - started, summary["models"][model]["demo"]
 
 

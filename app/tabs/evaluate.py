@@ -12,18 +12,18 @@ from qinstruct.config import shell_line
 from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
 from qinstruct.eval.arena import leaderboard, load_votes
 from qinstruct.errors import UserError
-from qinstruct.eval.jobs import A1Config, studio_configs, summary_of
+from qinstruct.config import job_fields
+from qinstruct.eval.jobs import EvalModels, list_protocols, protocol_named, studio_configs, summary_of
 from qinstruct.eval.report import ReportConfig, radar, tables, write_report
 from qinstruct.models.pool import list_model_specs
 from qinstruct.workspace import safe_name
 
 from ..context import AppContext, actor
-from ..forms import bind, bounds, reports_errors
+from ..forms import bind, config_form, form_values, named, reports_errors
 from ..watching import not_confirmed
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
-PROTOCOLS = ["A1", "A3", "A2"]
 KINDS = ("eval-a1", "eval-a2", "eval-a3")
 
 
@@ -40,14 +40,55 @@ def render(summaries: list[dict]) -> tuple[str, object]:
     return markdown, radar(summaries)
 
 
+# The shared fields the page sets itself (models: the dropdown; out: the run name) or leaves to the operator
+COMMON_SKIP = ("models", "out", "trust_remote_code", "cache_dir")
+EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "configs"
+IN_WORKSPACE = "workspace/"
+
+
+def preset(protocol: str) -> dict:
+    """A protocol's form opens on its demo example (assets/configs/eval_NAME_demo.yaml, paths made relative to the
+    workspace, as a user types them); a protocol without one opens on its config's defaults."""
+    from qinstruct.config import read_yaml_mapping
+
+    example = EXAMPLES / f"eval_{protocol}_demo.yaml"
+    if not example.is_file():
+        return {}
+
+    def relative(value):
+        if isinstance(value, list):
+            return [relative(v) for v in value]
+        return value[len(IN_WORKSPACE):] if isinstance(value, str) and value.startswith(IN_WORKSPACE) else value
+
+    return {key: relative(value) for key, value in read_yaml_mapping(example).items()}
+
+
+def common_names() -> list[str]:
+    return [f.name for f in job_fields(EvalModels) if f.name not in COMMON_SKIP]
+
+
+def own_names(protocol: str) -> list[str]:
+    """A protocol's own fields (beyond the shared ones), as the form's parameters: PROTOCOL_FIELD."""
+    shared = {f.name for f in job_fields(EvalModels)}
+    return [f.name for f in job_fields(protocol_named(protocol).config) if f.name not in shared and
+            f.name not in protocol_named(protocol).form_skip]
+
+
+def form_names() -> list[str]:
+    return common_names() + [f"{p}_{n}" for p in list_protocols() for n in own_names(p)]
+
+
 @reports_errors
-def evaluate(ctx: AppContext, name, models, protocols, questions, mos, references, image_root, judge, limit,
-             request: gr.Request = None):
+def evaluate(ctx: AppContext, name, models, protocols, request: gr.Request, *values):
     """Start one job per protocol (each its own process; they queue behind the studio's job limit) and watch them;
     closing the page stops the watching only."""
     who = actor(request)
-    configs = studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []), list(protocols or []),
-                             questions, (mos or "").splitlines(), references, image_root, judge, limit)
+    by_name = dict(zip(form_names(), values))
+    common = form_values(EvalModels, common_names(), tuple(by_name[n] for n in common_names()))
+    fields = {p: form_values(protocol_named(p).config, own_names(p), tuple(by_name[f"{p}_{n}"] for n in own_names(p)))
+              for p in list_protocols()}
+    configs = studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []),
+                             [p.lower() for p in protocols or []], common, fields)
     lines, watched = [], []
     for config in configs:
         try:
@@ -163,15 +204,17 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 name = gr.Textbox("demo", label="Run name (folders under the workspace's evals/)")
                 models = gr.Dropdown(choices, value=defaults, multiselect=True, allow_custom_value=True,
                                      label="Models (the Chat tab's two sides to begin with)")
-                protocols = gr.CheckboxGroup(PROTOCOLS, value=["A1", "A3"], label="Protocols")
-                with gr.Accordion("Evaluation sets (the demo's held-out sets by default)", open=False):
-                    questions = gr.Textbox("demo/world/eval/llvisionqa.json", label="A1: LLVisionQA questions")
-                    mos = gr.Textbox("demo/world/eval/mos.json=demo", lines=2,
-                                     label="A3: MOS lists, one FILE=NAME per line")
-                    references = gr.Textbox("demo/world", label="A2: references (a JSON file, or a demo world)")
-                    image_root = gr.Textbox("demo/world", label="Image root (paths in the sets are relative to it)")
-                    judge = gr.Textbox("offline", label="A2 judge: offline, or openai:MODEL@URL")
-                limit = gr.Number(precision=0, label="Only the first N items (0: all)", **bounds(A1Config, "limit"))
+                protocols = gr.CheckboxGroup([p.upper() for p in list_protocols()], value=["A1", "A3"],
+                                             label="Protocols")
+                shared = {**preset("a1"), **preset("a3")}  # the image root the demo's examples share
+                controls = config_form(EvalModels, shared, skip=COMMON_SKIP, title="Options of every protocol",
+                                       open_groups=0)
+                for protocol in list_protocols():
+                    config = protocol_named(protocol).config
+                    own = config_form(config, preset(protocol), prefix=f"{protocol}-", open_groups=0,
+                                      skip=tuple(f.name for f in job_fields(config) if f.name not in own_names(protocol)),
+                                      title=protocol_named(protocol).about)
+                    controls.update({f"{protocol}_{n}": control for n, control in own.items()})
                 with gr.Row():
                     run_button = gr.Button("Evaluate", variant="primary")
                     stop_button = gr.Button("Stop…", variant="stop", elem_id=STOP_ID)
@@ -195,8 +238,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         timer = gr.Timer(1.0)
 
     watch_outputs = [status, result, chart, runs, seen]
-    run_button.click(bind(evaluate, ctx), [name, models, protocols, questions, mos, references, image_root, judge,
-                                           limit], [status, watched], api_name="eval_run")
+    run_button.click(named(bind(evaluate, ctx), form_names()),
+                     [name, models, protocols, *[controls[n] for n in form_names()]], [status, watched],
+                     api_name="eval_run")
     watched.change(bind(watch, ctx), [watched, unseen], watch_outputs, api_name=False)
     timer.tick(bind(watch, ctx), [watched, seen], watch_outputs, api_name=False, show_progress="hidden")
     stop_button.click(bind(stop, ctx), [watched, confirmed], status, api_name="eval_stop",

@@ -162,13 +162,15 @@ def _train(config: ReproduceConfig, root: Path, world: Path, low_level: list[Pat
 
 
 def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str, Path]) -> list[Path]:
-    from ..eval.jobs import A1Config, A3Config, run_a1, run_a3
+    from ..eval.a1 import A1Config
+    from ..eval.a3 import A3Config
+    from ..eval.jobs import run_protocol
 
     specs = [str(path) for path in models.values()]
     common = dict(models=specs, image_root=str(world), device=config.device, batch_size=16)
     say(f"evaluate A1 (letter and likelihood) and A3 on the held-out sets: {', '.join(models)}")
-    run_a1(A1Config(**common, questions=str(world_file(world, "llvisionqa")), out=str(root / "evals" / "a1")))
-    run_a3(A3Config(**common, mos=[f"{world_file(world, 'mos')}=demo"], out=str(root / "evals" / "a3")))
+    run_protocol(A1Config(**common, questions=str(world_file(world, "llvisionqa")), out=str(root / "evals" / "a1")))
+    run_protocol(A3Config(**common, mos=[f"{world_file(world, 'mos')}=demo"], out=str(root / "evals" / "a3")))
     return [root / "evals" / "a1", root / "evals" / "a3"]
 
 

@@ -13,13 +13,20 @@ Distortion, In-context Other) and overall as correct.sum() / all.sum() of the 3 
 """
 from __future__ import annotations
 
+import json
 import re
 import string
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from ..config import ConfigError, option
 from ..data.records import QUESTION_CONCERNS, QUESTION_TYPES, LLVisionQAItem
+from ..models.types import GenerationOptions
+from .jobs import EvalModels, Protocol, Scoring, Unit, failures, image_of, register
+from .tables import Table
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
 LETTERS = "ABCD"
@@ -89,3 +96,193 @@ def score_answers(items: list[LLVisionQAItem], answers: dict[int, str]) -> dict:
     for index, item in enumerate(items):
         tally.add(item, parse_answer(answers[index], item.candidates) if index in answers else None)
     return tally.summary()
+
+
+PROTOCOLS = ("letter", "likelihood")
+COLUMNS = [*QUESTION_TYPES.values(), *QUESTION_CONCERNS.values(), "Overall"]
+TITLES = {"letter": "A1 perception, letter protocol (accuracy)",
+          "likelihood": "A1 perception, likelihood protocol (Q-Bench's perplexity variant, whole sequence)",
+          "likelihood_option_only": "A1 perception, likelihood over the option's tokens"}
+
+
+@dataclass(kw_only=True)
+class A1Config(EvalModels):
+    COMMAND: ClassVar = ("eval", "a1")
+
+    questions: str = option(help="LLVisionQA questions (JSON list, or the Hugging Face rows variant)")
+    protocols: list[str] = option(default_factory=lambda: list(PROTOCOLS), help="letter: the official prompt and "
+                                  "a strict reading of the answer; likelihood: the lowest loss among the options",
+                                  choices=PROTOCOLS)
+    answers: str = option("", help="score recorded answers instead of a model: JSON Lines of {index, answer}")
+    max_new_tokens: int = option(16, help="longest letter answer", min=1, max=4096)
+
+    def validate(self) -> None:
+        super().validate()
+        if bool(self.models) == bool(self.answers):
+            raise ConfigError("give --model (one or more) or --answers, not both and not neither")
+
+
+def questions_of(config: A1Config) -> list[LLVisionQAItem]:
+    from ..data.loaders import load_llvisionqa
+
+    items = load_llvisionqa(config.questions).items
+    return items[:config.limit] if config.limit else items
+
+
+def units(config: A1Config) -> list[Unit]:
+    root = Path(config.image_root) if config.image_root else Path(config.questions).parent
+    items = questions_of(config)
+    return [Unit(protocol, i, item, image_of(root, item.img_path)) for protocol in config.protocols
+            for i, item in enumerate(items)]
+
+
+def score(scoring: Scoring, batch: list[Unit]) -> list[dict]:
+    letters = [u for u in batch if u.part == "letter"]
+    likely = [u for u in batch if u.part == "likelihood"]
+    return _letter(scoring, letters) + _likelihood(scoring, likely)
+
+
+def _letter(scoring: Scoring, batch: list[Unit]) -> list[dict]:
+    if not batch:
+        return []
+    loaded = scoring.images(batch)
+    usable = [(unit, image) for unit, (image, error) in zip(batch, loaded) if error is None]
+    try:
+        answers = scoring.model.answer_many([letter_prompt(u.item) for u, _ in usable], [img for _, img in usable],
+                                            GenerationOptions(max_new_tokens=scoring.config.max_new_tokens))
+        failure = None
+    except Exception as error:  # noqa: BLE001 - a failing model (a dead endpoint) is recorded, not fatal
+        answers, failure = [None] * len(usable), str(error)
+    records = {u.index: scoring.record(A1, u, error=e) for u, (_, e) in zip(batch, loaded) if e is not None}
+    for (unit, _), answer in zip(usable, answers):
+        if answer is None:
+            records[unit.index] = scoring.record(A1, unit, error=failure)
+            continue
+        chosen = parse_answer(answer, unit.item.candidates)
+        records[unit.index] = scoring.record(A1, unit, answer=answer, chosen=chosen, correct=chosen is not None and
+                                             unit.item.candidates[chosen] == unit.item.correct_ans)
+    return [records[u.index] for u in batch]
+
+
+def _likelihood(scoring: Scoring, batch: list[Unit]) -> list[dict]:
+    records = []
+    for unit, (image, error) in zip(batch, scoring.images(batch)):
+        item = unit.item
+        if error is None:
+            try:
+                whole, tail = scoring.model.option_losses(item.question, item.candidates, image)
+            except Exception as failure:  # noqa: BLE001 - e.g. an endpoint has no losses: said per item
+                error = str(failure)
+        if error is not None:
+            records.append(scoring.record(A1, unit, error=error))
+            continue
+        chosen = int(min(range(len(whole)), key=whole.__getitem__))
+        chosen_tail = int(min(range(len(tail)), key=tail.__getitem__))
+        records.append(scoring.record(A1, unit, losses=whole, option_losses=tail, chosen=chosen,
+                                      chosen_option_only=chosen_tail,
+                                      correct=item.candidates[chosen] == item.correct_ans,
+                                      correct_option_only=item.candidates[chosen_tail] == item.correct_ans))
+    return records
+
+
+def summarize(config: A1Config, units: list[Unit], records: list[dict], missing_reason: str) -> dict:
+    """Every model's tables from the item records (the same records, the same tables)."""
+    items = {u.index: u.item for u in units}
+    models: dict[str, dict] = {}
+    for spec in config.models:
+        tallies = {"letter": Tally.empty(), "likelihood": Tally.empty(), "likelihood_option_only": Tally.empty()}
+        seen = set()
+        for record in records:
+            key = (record.get("protocol"), record.get("index"))
+            if record.get("model") != spec or key in seen or record.get("index") not in items:
+                continue
+            seen.add(key)
+            item, error = items[record["index"]], "error" in record
+            if record["protocol"] == "letter":
+                tallies["letter"].add(item, record.get("chosen"), error)
+            else:
+                tallies["likelihood"].add(item, record.get("chosen"), error)
+                tallies["likelihood_option_only"].add(item, record.get("chosen_option_only"), error)
+        models[spec] = {name: tally.summary() for name, tally in tallies.items() if tally.total.sum()}
+    return {"protocol": "a1", "questions": config.questions, "models": models,
+            "failed": failures(records, config.models, len(units), missing_reason)}
+
+
+def row(summary: dict) -> list[float | None]:
+    return [*(summary["by_type"][t] for t in QUESTION_TYPES.values()),
+            *(summary["by_concern"][c] for c in QUESTION_CONCERNS.values()), summary["overall"]]
+
+
+def tables(summary: dict) -> list[Table]:
+    out = []
+    for protocol, title in TITLES.items():
+        rows = {m: row(s[protocol]) for m, s in summary["models"].items() if protocol in s}
+        if rows:
+            out.append(Table(title, COLUMNS, rows))
+    return out
+
+
+def radar(summary: dict) -> dict[str, dict[str, float | None]]:
+    """A1 by type and concern, from the likelihood protocol when there is one (else the letter one)."""
+    out = {}
+    for model, result in summary["models"].items():
+        protocol = next((p for p in ("likelihood", "letter") if p in result), None)
+        if protocol:
+            out[model] = {f"A1 {name}": value for name, value in zip(COLUMNS[:-1], row(result[protocol])[:-1])}
+    return out
+
+
+def scaling(summary: dict) -> dict[str, dict[str, float]]:
+    return {model: {f"A1 {p}": result[p]["overall"] for p in PROTOCOLS
+                    if p in result and result[p]["overall"] is not None}
+            for model, result in summary["models"].items()}
+
+
+def headline(summary: dict) -> dict:
+    return {spec: {p: s.get(p, {}).get("overall") for p in s} for spec, s in summary["models"].items()}
+
+
+def recorded_answers(path: str, questions: int) -> dict[int, str]:
+    """Answers recorded elsewhere, one JSON line each: {"index": question number, "answer": text}.  Every line
+    must be one: a file of something else is said, not scored as zero."""
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"answers: {path}: no such file")
+    answers: dict[int, str] = {}
+    with source.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                raise ConfigError(f"{path}: line {number}: not JSON; expected {{\"index\": N, \"answer\": TEXT}}") \
+                    from None
+            index = record.get("index") if isinstance(record, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool) or not isinstance(record.get("answer"), str):
+                raise ConfigError(f"{path}: line {number}: expected {{\"index\": N, \"answer\": TEXT}}, got "
+                                  f"{raw.decode(errors='replace').strip()[:80]}")
+            if not 0 <= index < questions:
+                raise ConfigError(f"{path}: line {number}: index {index} is not a question (0 to {questions - 1})")
+            answers[index] = record["answer"]
+    if not answers:
+        raise ConfigError(f"{path}: no answers")
+    return answers
+
+
+def from_answers(config: A1Config) -> dict:
+    """Recorded answers scored under the letter protocol; questions without one are counted (exit 3)."""
+    items = questions_of(config)
+    answers = recorded_answers(config.answers, len(items))
+    result = score_answers(items, answers)
+    unanswered = [i for i in range(len(items)) if i not in answers]
+    if unanswered:  # counted as unparsed, said, and exit 3: the figure is over answers that are not all there
+        result["failed"] = {config.answers: {"items": len(unanswered),
+                                             "first": f"question {unanswered[0]} has no answer"}}
+    return result
+
+
+A1 = register(Protocol(
+    "a1", "A1 perception", "A1 perception: LLVisionQA accuracy by type and concern (letter and likelihood protocols)",
+    A1Config, units, score, summarize, tables, radar, headline, part_field="protocol",
+    data_fields={"questions": "file"}, scaling=scaling, without_models=from_answers, form_skip=("answers",)))

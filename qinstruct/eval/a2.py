@@ -10,11 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from ..config import ConfigError
+from ..config import ConfigError, option
 from ..data.levels import level_of
 from ..data.records import QUALITY_LEVELS
 from ..data.vocabulary import load_vocabulary
+from ..errors import UserError
+from ..models.types import GenerationOptions
+from ..workspace import world_file
+from .jobs import EvalModels, Protocol, Scoring, Unit, failures, image_of, register
+from .tables import Table
 
 QUERY = "Describe the quality, aesthetics and other low-level appearance of the image in details."
 DIMENSIONS = ("completeness", "precision", "relevance")
@@ -54,9 +60,9 @@ def load_references(path: str) -> list[Reference]:
 
 def demo_references(world: Path) -> list[Reference]:
     """The demo world's held-out images with what is known of them: distortion and quality level."""
-    mos = {row["img_path"]: float(row["gt_score"]) for row in json.loads((world / "eval" / "mos.json").read_text())}
+    mos = {row["img_path"]: float(row["gt_score"]) for row in json.loads(world_file(world, "mos").read_text())}
     meta = {}
-    for question in json.loads((world / "eval" / "llvisionqa.json").read_text()):
+    for question in json.loads(world_file(world, "llvisionqa").read_text()):
         meta.setdefault(question["img_path"], question.get("corruption"))
     out = []
     for path, score in mos.items():
@@ -97,3 +103,96 @@ def dimension_scores(scores: list[dict[str, int]]) -> dict[str, float]:
     out["sum"] = sum(out[d] for d in DIMENSIONS)
     out["n"] = len(scores)
     return out
+
+
+@dataclass(kw_only=True)
+class A2Config(EvalModels):
+    COMMAND: ClassVar = ("eval", "a2")
+
+    references: str = option(help="reference descriptions: a JSON list of {img_path, description}, or a demo "
+                             "world folder (its held-out images, with their known distortions and levels)")
+    judge: str = option("offline", help="offline (the demo's judge: known distortions and levels) or "
+                        "openai:MODEL[@BASE_URL] (key from OPENAI_API_KEY)")
+    max_new_tokens: int = option(256, help="longest description", min=1, max=8192)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.judge != "offline" and not (self.judge.startswith("openai:") and len(self.judge) > len("openai:")):
+            raise ConfigError(f"judge: expected offline or openai:MODEL[@BASE_URL], got {self.judge!r}")
+        if "@" in self.judge:
+            from ..endpoints import check_url
+
+            check_url(self.judge.split("@", 1)[1])
+
+
+def units(config: A2Config) -> list[Unit]:
+    path = Path(config.references)
+    references = demo_references(path) if path.is_dir() else load_references(config.references)
+    root = Path(config.image_root) if config.image_root else (path if path.is_dir() else path.parent)
+    references = references[:config.limit] if config.limit else references
+    return [Unit("a2", i, reference, image_of(root, reference.img_path)) for i, reference in enumerate(references)]
+
+
+def make_judge(config: A2Config):
+    """A function (description, reference) -> scores: the offline judge, or a model behind an endpoint (which
+    gets the environment's key only where the process's policy allows: in a studio job, the operator's
+    endpoints)."""
+    if config.judge == "offline":
+        return offline_judge
+    import asyncio
+
+    from ..convert.backends import create_backend
+    from ..convert.cache import ResponseCache
+
+    name, _, url = config.judge[len("openai:"):].partition("@")
+    backend = create_backend("openai", model=name, base_url=url or None,
+                             cache=ResponseCache(Path(config.out) / ".judge-cache"))
+
+    def judge(description: str, reference: Reference) -> dict:
+        async def once():
+            try:
+                return await backend.judge(description, reference.text)
+            finally:
+                await backend.close()
+        return asyncio.run(once())
+
+    return judge
+
+
+def score(scoring: Scoring, batch: list[Unit]) -> list[dict]:
+    loaded = scoring.images(batch)
+    records = [scoring.record(A2, u, error=e) for u, (_, e) in zip(batch, loaded) if e is not None]
+    usable = [(unit, image) for unit, (image, error) in zip(batch, loaded) if error is None]
+    descriptions = scoring.model.answer_many([QUERY] * len(usable), [image for _, image in usable],
+                                             GenerationOptions(max_new_tokens=scoring.config.max_new_tokens))
+    for (unit, _), description in zip(usable, descriptions):
+        try:
+            scores = scoring.prepared(description, unit.item)
+        except UserError as error:  # the judge failed on this item: not written, retried next run
+            scoring.log(event="judge failed", index=unit.index, error=str(error))
+            scoring.missing_reason = f"the judge failed ({error}); run again to retry"
+            continue
+        records.append(scoring.record(A2, unit, description=description, scores=scores))
+    return records
+
+
+def summarize(config: A2Config, units: list[Unit], records: list[dict], missing_reason: str) -> dict:
+    return {"protocol": "a2", "judge": config.judge, "models": {
+        spec: dimension_scores([r["scores"] for r in records if r.get("model") == spec and "scores" in r])
+        for spec in config.models}, "failed": failures(records, config.models, len(units), missing_reason)}
+
+
+def tables(summary: dict) -> list[Table]:
+    columns = ["completeness", "precision", "relevance", "sum"]
+    rows = {m: [s.get(c) for c in columns] for m, s in summary["models"].items()}
+    return [Table(f"A2 description (judge: {summary.get('judge')}; each out of 2, sum out of 6)", columns, rows)]
+
+
+def radar(summary: dict) -> dict[str, dict[str, float | None]]:
+    return {model: {"A2": result["sum"] / 6} for model, result in summary["models"].items()}
+
+
+A2 = register(Protocol(
+    "a2", "A2 description", "A2 description: completeness, precision, relevance from a judge", A2Config, units, score,
+    summarize, tables, radar, lambda summary: {spec: s["sum"] for spec, s in summary["models"].items()},
+    part_field="protocol", data_fields={"references": "file"}, prepare=make_judge))

@@ -14,8 +14,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+
+from ..config import option
+from .jobs import EvalModels, Protocol, Scoring, Unit, failures, image_of, register
+from .tables import Table
 
 QBENCH_TEMPERATURE = 100.0
 DATASETS = {"spaq": "SPAQ", "koniq": "KonIQ-10k", "flive": "FLIVE", "livec": "LIVE-itw", "cgi": "CGIQA-6K",
@@ -155,3 +160,125 @@ def score_qbench_file(path: str, dataset: str | None = None, temperature: float 
     plcc = float(np.mean([pearsonr(mos[a:b], scores[a:b])[0] for a, b in parts]))
     return {"file": str(path), "dataset": name, "n": len(rows), "srcc": srcc, "plcc": plcc,
             "pair": f"{good_key}/{poor_key}", "formula": formula}
+
+
+@dataclass(kw_only=True)
+class A3Config(EvalModels):
+    COMMAND: ClassVar = ("eval", "a3")
+
+    mos: list[str] = option(help="MOS lists (Q-Bench A3 layout), each FILE or FILE=NAME", metavar="FILE[=NAME]")
+    temperature: float = option(100.0, help="softmax temperature of the good/poor score (Q-Bench: 100; SRCC does "
+                                "not depend on it)", gt=0, max=1e6)
+
+
+def units(config: A3Config) -> list[Unit]:
+    from ..data.loaders import load_mos_list
+
+    out = []
+    for spec in config.mos:
+        path, _, name = spec.partition("=")
+        rows = load_mos_list(path).items
+        root = Path(config.image_root) if config.image_root else Path(path).parent
+        out += [Unit(name or Path(path).stem, i, row, image_of(root, row.img_path))
+                for i, row in enumerate(rows[:config.limit] if config.limit else rows)]
+    return out
+
+
+def score_units(scoring: Scoring, batch: list[Unit]) -> list[dict]:
+    loaded = scoring.images(batch)
+    usable = [(unit, image) for unit, (image, error) in zip(batch, loaded) if error is None]
+    try:
+        ratings = scoring.model.rate([image for _, image in usable], batch_size=max(1, len(usable))) if usable else []
+        failure = None
+    except Exception as error:  # noqa: BLE001 - these items are not written: the next run rates them again
+        ratings, failure = [], str(error)
+        scoring.missing_reason = f"the model failed ({failure}); run again to retry"
+    records = [scoring.record(A3, u, error=e) for u, (_, e) in zip(batch, loaded) if e is not None]
+    if failure is None:
+        records += [scoring.record(A3, unit, mos=unit.item.gt_score, p_good=rating.p_good,
+                                   good_minus_poor=rating.good_minus_poor, score5=rating.score5)
+                    for (unit, _), rating in zip(usable, ratings)]
+    return records
+
+
+def summarize(config: A3Config, units: list[Unit], records: list[dict], missing_reason: str) -> dict:
+    sets: dict[str, dict[int, Unit]] = {}
+    for unit in units:
+        sets.setdefault(unit.part, {})[unit.index] = unit
+    models: dict[str, dict] = {}
+    for spec in config.models:
+        per_set = {}
+        for name, rows in sets.items():
+            got = {r["index"]: r for r in records if r.get("model") == spec and r.get("dataset") == name
+                   and "p_good" in r and r["index"] in rows}
+            order = sorted(got)
+            if not order:
+                continue
+            mos = [rows[i].item.gt_score for i in order]
+            margins = [got[i]["good_minus_poor"] for i in order]
+            scores = score(margins, [0.0] * len(margins), config.temperature) if None not in margins else \
+                [got[i]["p_good"] for i in order]
+            qalign = correlate([got[i]["score5"] for i in order], mos, name, logistic=False)
+            per_set[name] = {**correlate(scores, mos, name).as_dict(), "qalign_srcc": qalign.srcc,
+                             "qalign_plcc": qalign.plcc, "of": len(rows)}
+        models[spec] = per_set
+    return {"protocol": "a3", "temperature": config.temperature, "models": models,
+            "failed": failures(records, config.models, len(units), missing_reason)}
+
+
+def tables(summary: dict) -> list[Table]:
+    datasets = sorted({d for s in summary["models"].values() for d in s})
+    columns = [f"{d} {k}" for d in datasets for k in ("SRCC", "PLCC")]
+    rows = {m: [s.get(d, {}).get(k) for d in datasets for k in ("srcc", "plcc")] for m, s in summary["models"].items()}
+    return [Table("A3 quality assessment (SRCC / PLCC of the good/poor score)", columns, rows)]
+
+
+def radar(summary: dict) -> dict[str, dict[str, float | None]]:
+    """SRCC per dataset, a negative one shown as 0."""
+    return {model: {f"A3 {dataset}": max(r["srcc"], 0) if r["srcc"] == r["srcc"] else None
+                    for dataset, r in result.items()} for model, result in summary["models"].items()}
+
+
+def scaling(summary: dict) -> dict[str, dict[str, float]]:
+    return {model: {f"A3 SRCC {dataset}": r["srcc"] for dataset, r in result.items()}
+            for model, result in summary["models"].items()}
+
+
+def scatter(run: Path, model: str, dataset: str, label: str | None = None):
+    """Each image's score against its MOS."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from ..fileio import read_jsonl
+
+    points = [(r["mos"], r["p_good"]) for r in read_jsonl(run / "items.jsonl")
+              if r.get("model") == model and r.get("dataset") == dataset and "p_good" in r]
+    figure = Figure(figsize=(4.2, 3.6), dpi=100, layout="tight")
+    axis = figure.add_subplot()
+    if points:
+        axis.scatter(*zip(*points), s=8, alpha=0.6, color="#ea580c")
+    axis.set_xlabel("MOS")
+    axis.set_ylabel("P(good)")
+    axis.set_title(f"{label or model} on {dataset}", fontsize=9)
+    return figure
+
+
+def figures(run: Path, summary: dict, labels: dict) -> dict:
+    """A scatter of score against MOS per model and dataset, named for the report."""
+    from ..workspace import safe_name
+
+    return {f"scatter_{safe_name(labels[model])}_{safe_name(dataset)}.png": scatter(run, model, dataset,
+                                                                                   labels[model])
+            for model, per_set in summary["models"].items() for dataset in per_set}
+
+
+def headline(summary: dict) -> dict:
+    return {spec: {d: v["srcc"] for d, v in s.items()} for spec, s in summary["models"].items()}
+
+
+A3 = register(Protocol(
+    "a3", "A3 quality assessment", "A3 quality assessment: SRCC / PLCC of the good/poor score against MOS",
+    A3Config, units, score_units, summarize, tables, radar, headline, part_field="dataset",
+    data_fields={"mos": "specs"}, scaling=scaling, figures=figures))

@@ -41,22 +41,21 @@ class ArenaConfig:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .jobs import A1Config, A2Config, A3Config
+    from .jobs import PROTOCOLS, list_protocols
     from .report import ReportConfig
 
     parser = subparsers.add_parser("eval", help="Q-Bench A1 / A2 / A3, published outputs, the arena, reports")
     verbs = parser.add_subparsers(title="eval verbs", metavar="VERB", required=True)
+    for name in list_protocols():  # every registered protocol is a verb
+        add_job_parser(verbs, name, PROTOCOLS[name].config, run_protocol, help=PROTOCOLS[name].about) \
+            .add_argument("--json", action="store_true", help="print the result as JSON")
     for name, cls, run, about in (
-            ("a1", A1Config, run_a1, "A1 perception: LLVisionQA accuracy by type and concern (letter and "
-                                     "likelihood protocols)"),
-            ("a2", A2Config, run_a2, "A2 description: completeness, precision, relevance from a judge"),
-            ("a3", A3Config, run_a3, "A3 quality assessment: SRCC / PLCC of the good/poor score against MOS"),
             ("iqa", IqaConfig, run_iqa, "a published Q-Bench output file's leaderboard row (SRCC / PLCC)"),
             ("arena", ArenaConfig, run_arena, "Bradley-Terry ratings and win rates from the Chat tab's votes"),
             ("report", ReportConfig, run_report, "tables with +Δ, radar, A3 scatters and the scaling curve from "
                                                  "evaluation runs")):
         sub = add_job_parser(verbs, name, cls, run, help=about)
-        if name in ("a1", "a2", "a3", "iqa", "arena"):
+        if name in ("iqa", "arena"):
             sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -69,24 +68,8 @@ def _print(result, args) -> int:
     return 3 if result.get("failed") else 0
 
 
-def run_a1(config, args) -> int:
-    from .jobs import run_a1 as run
-
-    if config.answers:
-        return _print(run(config), args)
-    with progress_bar("eval", "item") as progress:
-        return _print(run(config, progress), args)
-
-
-def run_a2(config, args) -> int:
-    from .jobs import run_a2 as run
-
-    with progress_bar("eval", "item") as progress:
-        return _print(run(config, progress), args)
-
-
-def run_a3(config, args) -> int:
-    from .jobs import run_a3 as run
+def run_protocol(config, args) -> int:
+    from .jobs import run_protocol as run
 
     with progress_bar("eval", "item") as progress:
         return _print(run(config, progress), args)

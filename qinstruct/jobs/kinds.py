@@ -27,15 +27,27 @@ def register(kind: JobKind) -> JobKind:
     return kind
 
 
+def all_kinds() -> dict[str, JobKind]:
+    """The kinds registered here and one per evaluation protocol (eval-NAME), whenever that was registered."""
+    from ..eval.jobs import PROTOCOLS, list_protocols
+
+    list_protocols()  # the built-in protocols register on first use
+    evaluations = {f"eval-{name}": JobKind(f"eval-{name}", (lambda p=protocol: p.config), "out",
+                                           _items_point("items.jsonl", "items"), rerun_done=True)
+                   for name, protocol in PROTOCOLS.items()}
+    return {**KINDS, **evaluations}
+
+
 def kind_named(name: str) -> JobKind:
-    if name not in KINDS:
-        raise ConfigError(f"{name}: not a kind of job the launcher runs ({', '.join(KINDS)})")
-    return KINDS[name]
+    kinds = all_kinds()
+    if name not in kinds:
+        raise ConfigError(f"{name}: not a kind of job the launcher runs ({', '.join(kinds)})")
+    return kinds[name]
 
 
 def kind_of(config: Any) -> JobKind:
     """The kind a config is the job of."""
-    for kind in KINDS.values():
+    for kind in all_kinds().values():
         if type(config) is kind.config_class():
             return kind
     raise ConfigError(f"{type(config).__name__}: not a job the launcher runs")
@@ -70,13 +82,6 @@ def _train_config():
     return TrainConfig
 
 
-def _eval_config(name: str):
-    def config_class():
-        from ..eval import jobs
-        return getattr(jobs, name)
-    return config_class
-
-
 def _corrupt_config():
     from ..corrupt.batch import CorruptJobConfig
     return CorruptJobConfig
@@ -93,9 +98,6 @@ def _world_config():
 
 
 register(JobKind("train", _train_config, "output_dir", _training_point))
-for protocol in ("a1", "a2", "a3"):
-    register(JobKind(f"eval-{protocol}", _eval_config(f"{protocol.upper()}Config"), "out",
-                     _items_point("items.jsonl", "items"), rerun_done=True))
 register(JobKind("corrupt", _corrupt_config, "out", _items_point("manifest.jsonl", "images"), rerun_done=True))
 register(JobKind("convert", _convert_config, "out", _items_point("partial.jsonl", "feedbacks"), rerun_done=True))
 register(JobKind("demo-world", _world_config, "out", lambda folder: "continues where it stopped"))

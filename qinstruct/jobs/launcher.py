@@ -24,7 +24,7 @@ from ..fileio import write_text
 from ..runs import (CONFIG_FILE, RunBusy, RunStatus, check_same_job, list_runs, make_run_folder, read_status,
                     record_process, transition)
 from .child import JOB_ENV, queue_entry, queue_position, running_jobs
-from .kinds import KINDS, folder_of, kind_named, kind_of
+from .kinds import all_kinds, folder_of, kind_named, kind_of
 from .process import signal_job, spawn_job, wait_gone
 from .view import STDOUT, JobView, view
 
@@ -82,10 +82,10 @@ class Launcher:
 
     def _admit(self, folder: Path, status: RunStatus, config: Any, owner: str | None) -> str:
         """Whether a run that exists may run again with this config; returns what it continues from."""
-        kind = kind_named(status.kind) if status.kind in KINDS else None
+        kind = kind_named(status.kind) if status.kind in all_kinds() else None
         if not may_control(owner, status.owner):
             raise RunBusy(f"{folder.name}: this name is taken by another user's run; choose another name")
-        if kind is None or kind is not kind_of(config):
+        if kind is None or kind.name != kind_of(config).name:
             raise RunBusy(f"{folder.name} holds a {status.kind} run, not a {kind_of(config).name} one; choose "
                           "another name")
         if status.live:
@@ -100,7 +100,7 @@ class Launcher:
         """Continue a run with the config it was started with."""
         folder = Path(folder)
         status = self._controlled(folder, actor)
-        if status.kind not in KINDS:
+        if status.kind not in all_kinds():
             raise RunBusy(f"{folder.name}: a {status.kind} run cannot be resumed from here")
         config = load_config(kind_named(status.kind).config_class(), folder / CONFIG_FILE)
         return self.start(config, status.owner, user_key)
@@ -161,7 +161,7 @@ def abort(folder: str | Path, actor: str | None = OPERATOR, grace_s: float = ABO
     except RunBusy:
         pass  # it recorded its own end
     after = read_status(folder)
-    point = kind_named(after.kind).resume_point(folder) if after and after.kind in KINDS else ""
+    point = kind_named(after.kind).resume_point(folder) if after and after.kind in all_kinds() else ""
     return f"{folder.name} {after.state if after else 'stopped'}" + (f"; Resume {point}" if point else "")
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
 
 from ..errors import first_line
 from ..access import AccessPolicy, process_policy
 from .families import family_of, tiny_model
 from .local import LoadedModel
 from .remote import RemoteModel
-from .specs import AdapterSpec, HubOrFolderSpec, ModelSpec, OriginalLlavaSpec, RemoteSpec, TinySpec, parse_spec
+from .specs import (AdapterSpec, HubOrFolderSpec, ModelSpec, OriginalLlavaSpec, RemoteSpec, TinySpec, loader_name,
+                    parse_spec)
 from .types import ADAPTER_NAME, BASE_ROW, ChatModel, LoadOptions, ModelLoadError
 
 __all__ = ["ADAPTER_NAME", "BASE_ROW", "LoadOptions", "LoadedModel", "ModelLoadError", "attach_adapter",
@@ -155,19 +155,13 @@ def load_remote(spec: RemoteSpec, options: LoadOptions, policy: AccessPolicy) ->
     return RemoteModel(spec.text, spec.model, spec.base_url, key_policy=policy.keys)
 
 
-LOADERS: dict[type, Callable[[ModelSpec, LoadOptions, AccessPolicy], ChatModel]] = {
-    TinySpec: load_tiny, RemoteSpec: load_remote, HubOrFolderSpec: load_folder, OriginalLlavaSpec: load_original,
-    AdapterSpec: load_adapter,
-}
-
-
 def load_spec(spec: ModelSpec, options: LoadOptions, policy: AccessPolicy | None = None) -> ChatModel:
     policy = policy or process_policy()
     if options.trust_remote_code and not policy.may_trust(spec.text):
         raise ModelLoadError(f"{spec.text}: trust_remote_code is not allowed for this model here (the operator "
                              "allows it only for the specs given with --trust-remote-code)")
     _quiet_transformers()
-    return LOADERS[type(spec)](spec, options, policy)
+    return globals()[loader_name(spec)](spec, options, policy)  # the spec kinds' table names each loader
 
 
 def load_model(spec: str | ModelSpec, options: LoadOptions | None = None,

@@ -1,6 +1,7 @@
 """Model specs: the one string a user types (Chat tab, --model), parsed once into a typed spec.
 
-The kinds, in the order they are tried (this table also fills the CLI help and the Chat tab's hint):
+SPEC_KINDS is the one table of kinds: how each is written, parsed and loaded (adding a kind touches it and the
+loader it names, nothing else); it also fills the CLI help and the Chat tab's hint.
 """
 from __future__ import annotations
 
@@ -65,10 +66,13 @@ class AdapterSpec(ModelSpec):
 
 @dataclass(frozen=True)
 class SpecKind:
+    """One kind of model spec: how it is written, how it is parsed, how each spec it parses to is loaded (the
+    name of a function in models/loading.py: (spec, LoadOptions, AccessPolicy) -> ChatModel)."""
     name: str
     syntax: str
     description: str
     parse: Callable[[str, AccessPolicy], ModelSpec | None]  # None: not this kind
+    loaders: dict[type, str]
 
 
 def _parse_tiny(text: str, policy: AccessPolicy) -> ModelSpec | None:
@@ -136,15 +140,25 @@ def _parse_hub(text: str, policy: AccessPolicy) -> ModelSpec | None:
     return HubOrFolderSpec(text, text)  # offline, it must already be in the local Hugging Face cache
 
 
-SPEC_KINDS = [
+SPEC_KINDS = [  # in the order they are tried; the table also fills the CLI help and the Chat tab's hint
     SpecKind("tiny", "tiny:llava|qwen2-vl|idefics3[@SEED]", "a tiny random model built in-process (untrained)",
-             _parse_tiny),
+             _parse_tiny, {TinySpec: "load_tiny"}),
     SpecKind("remote", "openai:MODEL[@BASE_URL]", "an OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, Ollama)",
-             _parse_remote),
+             _parse_remote, {RemoteSpec: "load_remote"}),
     SpecKind("folder", "DIR", "a transformers checkpoint, a LoRA adapter (on its base) or an original-LLaVA "
-             "checkpoint (converted once)", _parse_folder),
-    SpecKind("hub", "ORG/NAME", "a Hugging Face hub id already in the local cache", _parse_hub),
+             "checkpoint (converted once)", _parse_folder,
+             {HubOrFolderSpec: "load_folder", AdapterSpec: "load_adapter", OriginalLlavaSpec: "load_original"}),
+    SpecKind("hub", "ORG/NAME", "a Hugging Face hub id already in the local cache", _parse_hub,
+             {HubOrFolderSpec: "load_folder"}),
 ]
+
+
+def loader_name(spec: ModelSpec) -> str:
+    """The name of the function of models/loading.py that loads this spec."""
+    for kind in SPEC_KINDS:
+        if type(spec) in kind.loaders:
+            return kind.loaders[type(spec)]
+    raise ModelLoadError(f"{spec.text}: no loader for a {type(spec).__name__}")
 
 
 def parse_spec(text: str, policy: AccessPolicy | None = None) -> ModelSpec:

@@ -10,7 +10,7 @@ from gradio_client import Client
 
 from app.tabs import evaluate as tab
 
-from ..helpers.jobs import evaluations_done
+from ..helpers.jobs import evaluations_done, start_evaluation
 from .browser import chromium_page
 
 MODELS = ["models/tiny-llava", "models/tiny-llava-lora"]
@@ -22,9 +22,7 @@ def client(studio):
 
 
 def test_evaluate_compare_and_arena(client, studio):
-    status = client.predict("tab", MODELS, ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
-                                     "demo/world/eval/mos.json=demo", "demo/world", "demo/world", "offline", 8,
-                                     api_name="/eval_run")
+    status = start_evaluation(client, "tab", MODELS, ["A1", "A3", "A2"], limit=8)
     assert "tab-a1 started" in status and "qinstruct eval a1 --questions" in status and "--model" in status
     status, tables = evaluations_done(client, ["tab-a1", "tab-a3", "tab-a2"])
     assert "Done: 3 of 3 evaluation(s)" in status
@@ -51,25 +49,23 @@ def test_evaluate_compare_and_arena(client, studio):
 
 def test_the_same_evaluation_continues_and_another_is_refused(client, studio):
     questions = "demo/world/eval/llvisionqa.json"
-    client.predict("again", MODELS, ["A1"], questions, "", "", "demo/world", "offline", 4, api_name="/eval_run")
+    start_evaluation(client, "again", MODELS, ["A1"], questions, limit=4)
     evaluations_done(client, ["again-a1"])
-    status = client.predict("again", MODELS, ["A1"], questions, "", "", "demo/world", "offline", 4,
-                            api_name="/eval_run")  # the same: it recomputes from its 16 items (4 x 2 models x 2 protocols)
+    status = start_evaluation(client, "again", MODELS, ["A1"], questions, limit=4)  # the same: recomputed from its
+    # 16 items (4 questions x 2 models x 2 protocols), none scored again
     assert "again-a1 resumes: it continues after the 16 items already done" in status
     evaluations_done(client, ["again-a1"])
     root = studio["workspace"].root  # another questions file under the same run name: refused, not mixed up
     (root / "demo/world/eval/other.json").write_text((root / questions).read_text())
     with pytest.raises(Exception, match=r"again-a1 was started with another config \(questions: "):
-        client.predict("again", MODELS, ["A1"], "demo/world/eval/other.json", "", "", "demo/world", "offline", 4,
-                       api_name="/eval_run")
+        start_evaluation(client, "again", MODELS, ["A1"], "demo/world/eval/other.json", limit=4)
 
 
 def test_bad_choices_are_messages(client):
     with pytest.raises(Exception, match="outside the folders this studio may read"):
-        client.predict("x", MODELS, ["A1"], "/etc/passwd", "", "", "demo/world", "offline", 2, api_name="/eval_run")
+        start_evaluation(client, "x", MODELS, ["A1"], "/etc/passwd", limit=2)
     with pytest.raises(Exception, match="choose at least one model"):
-        client.predict("x", [], ["A1"], "demo/world/eval/llvisionqa.json", "", "", "demo/world", "offline", 2,
-                       api_name="/eval_run")
+        start_evaluation(client, "x", [], ["A1"], limit=2)
 
 
 def test_tables_and_radar_in_the_browser(client, studio, artifacts):
@@ -77,7 +73,8 @@ def test_tables_and_radar_in_the_browser(client, studio, artifacts):
         page.goto(studio["url"])
         page.get_by_role("tab", name="Evaluate").click()
         page.locator(f"#{tab.STATUS_ID}").wait_for()
-        page.get_by_label("Only the first N items (0: all)").fill("6")
+        page.get_by_text("Options of every protocol").click()  # the shared options, folded
+        page.locator("#form-limit input").fill("6")
         page.get_by_role("button", name="Evaluate", exact=True).click()
         page.locator(f"#{tab.STATUS_ID}").get_by_text("Done:").wait_for(timeout=180_000)
         page.locator(f"#{tab.TABLES_ID} table").first.wait_for()
@@ -93,8 +90,7 @@ def test_evaluations_outlive_the_page_and_a_new_page_sees_them(studio, monkeypat
         return "" if isinstance(shown, dict) else shown
 
     asker = Client(studio["url"], verbose=False)
-    asker.predict("outlive", MODELS, ["A1", "A3"], "demo/world/eval/llvisionqa.json",
-                  "demo/world/eval/mos.json=demo", "demo/world", "demo/world", "offline", 40, api_name="/eval_run")
+    start_evaluation(asker, "outlive", MODELS, ["A1", "A3"], limit=40)
     del asker  # the page that asked is gone
     deadline, seen = time.time() + 120, ""
     while "outlive-a1**: running" not in seen and time.time() < deadline:
@@ -102,9 +98,7 @@ def test_evaluations_outlive_the_page_and_a_new_page_sees_them(studio, monkeypat
         time.sleep(0.2)
     assert "**outlive-a1**: running" in seen and "**outlive-a3**" in seen
     with pytest.raises(Exception, match="already running"):
-        Client(studio["url"], verbose=False).predict(
-            "outlive", MODELS, ["A1"], "demo/world/eval/llvisionqa.json", "", "demo/world", "demo/world", "offline",
-            40, api_name="/eval_run")
+        start_evaluation(Client(studio["url"], verbose=False), "outlive", MODELS, ["A1"], limit=40)
     monkeypatch.delenv("QINSTRUCT_THROTTLE_S")
     evals = studio["workspace"].evals
     deadline = time.time() + 300
@@ -120,8 +114,7 @@ def test_evaluations_outlive_the_page_and_a_new_page_sees_them(studio, monkeypat
 def test_stop_asks_and_stops_what_this_page_started(studio, monkeypatch):
     monkeypatch.setenv("QINSTRUCT_THROTTLE_S", "0.5")
     page = Client(studio["url"], verbose=False)
-    page.predict("stopped", MODELS, ["A3"], "", "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
-                 "offline", 40, api_name="/eval_run")
+    start_evaluation(page, "stopped", MODELS, ["A3"], limit=40)
     assert page.predict("", api_name="/eval_stop") == "Not stopped."
     assert Client(studio["url"], verbose=False).predict("yes", api_name="/eval_stop") == \
         "Nothing of yours is running here."  # another page started nothing

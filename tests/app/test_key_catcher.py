@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from ..helpers.jobs import evaluations_done
+from ..helpers.jobs import evaluations_done, start_evaluation
 from ..helpers.openai_server import chunk, completion, openai_server
 from ..helpers.studio import studio_process
 
@@ -44,9 +44,8 @@ def every_entry_point(client: Client, spec: str, workspace: Path, image: str) ->
     except Exception as error:  # noqa: BLE001 - a refusal is an answer too; only what reached the catcher counts
         said["corrupt score"] = str(error)
     try:
-        said["evaluate"] = client.predict("catch", [spec], ["A1", "A3", "A2"], "demo/world/eval/llvisionqa.json",
-                                          "demo/world/eval/mos.json=demo", "demo/world", "demo/world",
-                                          f"openai:judge@{spec.split('@', 1)[1]}", 2, api_name="/eval_run")
+        said["evaluate"] = start_evaluation(client, "catch", [spec], ["A1", "A3", "A2"], limit=2,
+                                            judge=f"openai:judge@{spec.split('@', 1)[1]}")
         said["evaluate"] += evaluations_done(client, ["catch-a1", "catch-a3", "catch-a2"])[0]
     except Exception as error:  # noqa: BLE001
         said["evaluate"] = str(error)

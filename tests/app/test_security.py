@@ -8,7 +8,7 @@ from gradio_client import Client, handle_file
 
 from qinstruct.endpoints import NO_KEY
 
-from ..helpers.jobs import evaluations_done
+from ..helpers.jobs import evaluations_done, start_evaluation
 from ..helpers.openai_server import chunk, openai_server
 
 
@@ -71,8 +71,7 @@ def test_keys_belong_to_one_session_and_the_server_key_stays_home(studio, monkey
         assert requests[-1]["headers"]["authorization"] == f"Bearer {NO_KEY}"
         # nor does an A2 judge typed in the Evaluate tab (a job in its own process: the policy goes with it)
         seen = len(requests)
-        bob.predict("judged", ["tiny:llava"], ["A2"], "", "", "demo/world", "demo/world", f"openai:j@{url}", 1,
-                    api_name="/eval_run")
+        start_evaluation(bob, "judged", ["tiny:llava"], ["A2"], judge=f"openai:j@{url}", limit=1)
         status = evaluations_done(bob, ["judged-a2"])[0]
         assert "not scored" in status  # the test server is no judge; only the header matters here
         assert len(requests) > seen and {r["headers"]["authorization"] for r in requests[seen:]} == {f"Bearer {NO_KEY}"}
@@ -108,8 +107,7 @@ def test_paths_inside_a_data_file_are_confined_and_tell_nothing(client, studio, 
              "../../../../../../../../../../../../no/such.png", ".secrets/browser-state", "chat/log.jsonl", inside]
     (root / "data-files").mkdir(exist_ok=True)
     (root / "data-files" / "questions.json").write_text(json.dumps([{**question, "img_path": p} for p in paths]))
-    client.predict("confined", ["tiny:llava"], ["A1"], "data-files/questions.json", "", "", ".", "offline", 0,
-                   api_name="/eval_run")
+    start_evaluation(client, "confined", ["tiny:llava"], ["A1"], "data-files/questions.json", image_root=".")
     evaluations_done(client, ["confined-a1"])
     records = [json.loads(line) for line in (studio["workspace"].evals / "confined-a1" / "items.jsonl").open()]
     errors = {r["index"]: r.get("error", "") for r in records if r["protocol"] == "letter"}

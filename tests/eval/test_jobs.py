@@ -13,7 +13,10 @@ import pytest
 
 from qinstruct.demo.config import WorldConfig
 from qinstruct.demo.world import build_world
-from qinstruct.eval.jobs import A1Config, A3Config, a1_summary, run_a1, run_a3
+from qinstruct.eval import a1
+from qinstruct.eval.a1 import A1Config
+from qinstruct.eval.a3 import A3Config
+from qinstruct.eval.jobs import run_protocol
 from qinstruct.eval.report import ReportConfig, Table, model_labels, write_report
 from qinstruct.fileio import read_jsonl
 from qinstruct.runs import read_status
@@ -49,20 +52,19 @@ def test_a1_resumes_after_kill_9_with_nothing_lost_or_doubled(world, tmp_path):
     assert len(keys) == 120 and set(keys.values()) == {1}  # 60 questions x 2 protocols, each once
     summary = json.loads((out / "summary.json").read_text())
     assert summary["models"]["tiny:llava"]["likelihood"]["n"] == 60
-    config = A1Config(models=["tiny:llava"], questions=str(world / "eval" / "llvisionqa.json"), out=str(out))
-    from qinstruct.data.loaders import load_llvisionqa
-
-    assert a1_summary(load_llvisionqa(config.questions).items, records, config) == summary  # from the items alone
+    config = A1Config(models=["tiny:llava"], questions=str(world / "eval" / "llvisionqa.json"), out=str(out),
+                      image_root=str(world))
+    assert a1.summarize(config, a1.units(config), records, "") == summary  # from the items alone
 
 
 def test_a3_and_the_report(world, tmp_path):
-    a3 = run_a3(A3Config(models=["tiny:llava", "tiny:qwen2-vl"], mos=[f"{world / 'eval' / 'mos.json'}=demo"],
+    a3 = run_protocol(A3Config(models=["tiny:llava", "tiny:qwen2-vl"], mos=[f"{world / 'eval' / 'mos.json'}=demo"],
                          image_root=str(world), out=str(tmp_path / "a3"), batch_size=8))
     for result in a3["models"].values():
         assert result["demo"]["n"] == 30 and -1 <= result["demo"]["srcc"] <= 1
-    a1 = run_a1(A1Config(models=["tiny:llava"], questions=str(world / "eval" / "llvisionqa.json"),
+    result = run_protocol(A1Config(models=["tiny:llava"], questions=str(world / "eval" / "llvisionqa.json"),
                          image_root=str(world), out=str(tmp_path / "a1"), protocols=["likelihood"], limit=12))
-    assert a1["models"]["tiny:llava"]["likelihood"]["n"] == 12
+    assert result["models"]["tiny:llava"]["likelihood"]["n"] == 12
     report = write_report(ReportConfig(runs=[str(tmp_path / "a1"), str(tmp_path / "a3")], out=str(tmp_path / "r"),
                                        baseline="tiny:llava"))
     text = report.read_text()

@@ -28,3 +28,13 @@ def evaluations_done(client, runs: list[str], timeout: float = 600) -> tuple[str
             return status, tables
         time.sleep(0.5)
     raise TimeoutError(status)
+
+
+def start_evaluation(client, name, models, protocols, questions="demo/world/eval/llvisionqa.json",
+                     mos="demo/world/eval/mos.json=demo", references="demo/world", image_root="demo/world",
+                     judge="offline", limit=0, **more) -> str:
+    """The Evaluate tab's button: the run name, the models and protocols, each protocol's set (its form's fields
+    are PROTOCOL_FIELD), the shared options."""
+    return client.predict(name=name, models=models, protocols=protocols, a1_questions=questions, a3_mos=mos,
+                          a2_references=references, image_root=image_root, a2_judge=judge, limit=limit, **more,
+                          api_name="/eval_run")

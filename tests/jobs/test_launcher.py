@@ -13,7 +13,7 @@ import pytest
 from qinstruct.convert.job import ConvertJobConfig, run_convert_job
 from qinstruct.demo.config import WorldConfig
 from qinstruct.demo.world import build_world
-from qinstruct.eval.jobs import A3Config
+from qinstruct.eval.a3 import A3Config
 from qinstruct.jobs.launcher import Launcher
 from qinstruct.jobs.process import process_identity
 from qinstruct.jobs.view import view
