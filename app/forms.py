@@ -72,6 +72,13 @@ def bind(handler, *bound_args, **bound_kwargs):
     return bound
 
 
+def default_of(cls: type, name: str):
+    """A field's default: the one value a form starts from (never restated in a tab)."""
+    from qinstruct.config.schema import field_default
+
+    return field_default(next(f for f in job_fields(cls) if f.name == name))
+
+
 def bounds(cls: type, name: str, ui_max: float | None = None) -> dict:
     """value, minimum and maximum of a form control from the field (a slider may stop below the field's own
     maximum: `ui_max`)."""

@@ -109,6 +109,19 @@ class Workspace:
                 write_bytes(target, source.read_bytes())
         return folder, refused
 
+    def keep_data_upload(self, file: str | Path) -> Path:
+        """An uploaded data file (a pathway file, a MOS list) copied into uploads/data/HASH/NAME (its content's hash,
+        its own name: a statistics source keeps its name): the path a shell line shows and a job reads stays valid
+        after Gradio's cleanup."""
+        import hashlib
+
+        source = Path(file)
+        data = source.read_bytes()
+        target = self.folder("uploads", "data", hashlib.sha256(data).hexdigest()[:12]) / safe_name(source.name)
+        if not target.exists():
+            write_bytes(target, data)
+        return target
+
     @property
     def demo_world(self) -> Path:
         """Where the embedded demo world lives (built on the studio's first start)."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from qinstruct.config import config_from_mapping, job_fields, read_yaml_mapping
 from qinstruct.convert.backends import FeedbackRef, backend_class, list_backends
 from qinstruct.convert.items import SUBSETS
 from qinstruct.convert.job import (ITEMS, REPORT, ConvertJobConfig, estimate_cost, export_items, feedback_refs,
@@ -15,31 +16,47 @@ from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
 
 from ..context import AppContext, actor
-from ..forms import bind, bounds, label, reports_errors, shell_note
+from ..forms import bind, bounds, config_form, form_values, label, named, reports_errors, shell_note
 from ..watching import batch_step, stop_step
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
 BATCH_PROGRESS_ID = "convert-batch-progress"
 PREVIEW_LIMIT = 500  # feedbacks offered in the preview's dropdown
+# the batch's name opens as the offline example's run folder (assets/configs/convert_offline.yaml): the demo's data
+DEMO_RUN = Path(read_yaml_mapping(Path(__file__).resolve().parents[2] / "assets" / "configs" /
+                                  "convert_offline.yaml")["out"]).name
 
 
 def source_path(ctx: AppContext, kind, upload, path_text) -> str:
     if kind == DEMO:
         return str(ctx.workspace.demo_file("pathway"))
-    if upload:
-        return str(upload)
+    if upload:  # kept in the workspace: a path the shell line can name, and a job can read after Gradio's cleanup
+        return str(ctx.workspace.keep_data_upload(upload))
     if path_text and path_text.strip():
         return str(ctx.access.data_path(path_text, "file"))
     raise gr.Error("Upload a Q-Pathway JSONL file or type its path.")
 
 
+# the fields this tab lays out itself; the others come from ConvertJobConfig under "More options" (the cache is
+# the studio's: every conversion shares it)
+OWN = ("input", "out", "backend", "model", "base_url", "subsets", "concurrency", "cache_dir")
+
+
+def more_names() -> list[str]:
+    return [f.name for f in job_fields(ConvertJobConfig) if f.name not in OWN]
+
+
 def job_config(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency,
-               name) -> ConvertJobConfig:
-    return ConvertJobConfig(input=source_path(ctx, kind, upload, path_text),
-                            out=str(ctx.workspace.conversion_folder(name)), backend=backend,
-                            model=model or DEFAULT_MODEL, base_url=base_url or None, subsets=list(subsets or []),
-                            concurrency=int(concurrency), cache_dir=str(ctx.workspace.conversion_cache))
+               name, more: tuple = ()) -> ConvertJobConfig:
+    extra = form_values(ConvertJobConfig, more_names(), more)
+    if extra.get("prices"):  # a price table is a file like any other a user names
+        extra["prices"] = str(ctx.access.data_path(extra["prices"], "prices"))
+    return config_from_mapping(ConvertJobConfig, {
+        "input": source_path(ctx, kind, upload, path_text), "out": str(ctx.workspace.conversion_folder(name)),
+        "backend": backend, "model": model or DEFAULT_MODEL, "base_url": base_url or None,
+        "subsets": list(subsets or []), "concurrency": int(concurrency),
+        "cache_dir": str(ctx.workspace.conversion_cache), **extra}, "the form")
 
 
 @reports_errors
@@ -74,18 +91,18 @@ def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backe
 
 
 @reports_errors
-def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name):
-    config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name)
+def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, *more):
+    config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, more)
     refs = feedback_refs(config.input)
     return f"{len(refs):,} feedback(s): {estimate_cost(config, refs).line(config.model)}"
 
 
 @reports_errors
 def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url, api_key, subsets, concurrency,
-              name, request: gr.Request = None):
+              name, request: gr.Request, *more):
     """Start the conversion as a job (its own process; the same name continues it); the key typed here goes to
     that process's memory only, never to a file."""
-    config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name)
+    config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, more)
     message = ctx.jobs.start(config, actor(request), user_key=api_key or None)
     return f"**{message}**\n\n{shell_note(config)}", Path(config.out).name
 
@@ -154,9 +171,10 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                           column_widths=["9%", "9%", "47%", "22%", "13%"])
         with gr.Accordion("Batch over the dataset (resumable: same name continues)", open=True):
             with gr.Row():
-                name = gr.Textbox("demo-offline", label="Run name")
+                name = gr.Textbox(DEMO_RUN, label="Run name")
                 concurrency = gr.Slider(step=1, label=label(ConvertJobConfig, "concurrency"),
                                         **bounds(ConvertJobConfig, "concurrency", ui_max=64))
+            more = config_form(ConvertJobConfig, {}, skip=OWN, title="More options", open_groups=0, prefix="convert-")
             with gr.Row():
                 estimate_button = gr.Button("Estimate cost")
                 run_button = gr.Button("Run", variant="primary")
@@ -174,11 +192,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     preview_button.click(bind(preview, ctx),
                          [*source, feedback, pasted, backend, model, base_url, api_key, subsets],
                          [preview_status, prompt_view, response_view, items_view], api_name="convert_preview")
-    estimate_button.click(bind(estimate, ctx),
-                          [*source, backend, model, base_url, subsets, concurrency, name], batch_status,
+    extra = [more[n] for n in more_names()]
+    estimate_button.click(named(bind(estimate, ctx), more_names()),
+                          [*source, backend, model, base_url, subsets, concurrency, name, *extra], batch_status,
                           api_name="convert_estimate")
-    run_button.click(bind(run_batch, ctx),
-                     [*source, backend, model, base_url, api_key, subsets, concurrency, name],
+    run_button.click(named(bind(run_batch, ctx), more_names()),
+                     [*source, backend, model, base_url, api_key, subsets, concurrency, name, *extra],
                      [batch_status, batch], api_name="convert_run") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
     batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen, batch_timer],

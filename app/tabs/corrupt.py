@@ -8,6 +8,7 @@ import gradio as gr
 from qinstruct.corrupt import SEVERITIES, list_corruptions
 from qinstruct.corrupt.batch import MANIFEST, CorruptJobConfig
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
+from qinstruct.config import config_from_mapping, job_fields
 from qinstruct.config.render import shell_line
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.shipped import default_pair
@@ -17,7 +18,8 @@ from qinstruct.models.pool import list_model_specs
 
 from ..components import CheckedImage
 from ..context import AppContext, actor
-from ..forms import bind, bounds, label, reports_errors, shell_note
+from ..forms import (bind, bounds, config_form, default_of, form_values, label, named, reports_errors,
+                     shell_note)
 from ..watching import batch_step, stop_step
 
 # element ids, used by the browser tests
@@ -128,8 +130,17 @@ def prepare_zip(folder: str):
     return gr.DownloadButton(value=str(zip_grid(result, result.folder / "grid.zip")), interactive=True)
 
 
+# the batch's fields this tab lays out itself (the source, the run folder, those it shares with the grid); the
+# others come from CorruptJobConfig under "More batch options"
+BATCH_OWN = ("source", "out", "corruptions", "severities", "seed", "random_assign", "workers")
+
+
+def more_names() -> list[str]:
+    return [f.name for f in job_fields(CorruptJobConfig) if f.name not in BATCH_OWN]
+
+
 def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers,
-                 name) -> tuple[CorruptJobConfig, list[str]]:
+                 name, more: tuple = ()) -> tuple[CorruptJobConfig, list[str]]:
     """The batch's job config from the form, and the uploaded names refused (not image files)."""
     out_dir = ctx.workspace.batch_folder(name)
     refused: list[str] = []
@@ -139,19 +150,21 @@ def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, s
         source = ctx.access.data_path(folder_text, "folder")
     else:
         raise gr.Error("Upload images or type a folder in the workspace.")
-    config = CorruptJobConfig(
-        source=str(source), out=str(out_dir), corruptions=[] if random_assign else list(corruptions or []),
-        severities=sorted(int(s) for s in severities or []) if not random_assign else [3],
-        random_assign=bool(random_assign), seed=int(seed or 0), workers=int(workers))
+    severities = sorted(int(s) for s in severities or [])
+    config = config_from_mapping(CorruptJobConfig, {
+        "source": str(source), "out": str(out_dir), "corruptions": [] if random_assign else list(corruptions or []),
+        **({"severities": severities} if not random_assign else {}), "random_assign": bool(random_assign),
+        "seed": int(seed or 0), "workers": int(workers), **form_values(CorruptJobConfig, more_names(), more)},
+        "the form")
     return config, refused
 
 
 @reports_errors
 def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers, name,
-              request: gr.Request = None):
+              request: gr.Request, *more):
     """Start the batch as a job (its own process; the same name continues it) and watch it."""
     config, refused = batch_config(ctx, files, folder_text, corruptions, severities, seed, random_assign, workers,
-                                   name)
+                                   name, more)
     message = ctx.jobs.start(config, actor(request))
     lines = [f"**{message}**", shell_note(config)]
     lines += [f"- skipped: {name}: not an image file (not copied)" for name in refused[:20]]
@@ -194,7 +207,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 photo = gr.Dropdown(list_demo_photos(), value=DEFAULT_PHOTO, label="…or a demo photo (scikit-image)")
                 corruptions = gr.CheckboxGroup(list_corruptions(), value=list_corruptions("common"),
                                                label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
-                severities = gr.CheckboxGroup(list(SEVERITIES), value=[3], label="Severities")
+                severities = gr.CheckboxGroup(list(SEVERITIES), value=default_of(CorruptJobConfig, "severities"),
+                                              label="Severities")
                 with gr.Row():
                     seed = gr.Number(precision=0, label=label(CorruptJobConfig, "seed"), **bounds(CorruptJobConfig,
                                                                                                     "seed"))
@@ -233,6 +247,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 workers = gr.Slider(step=1, label=label(CorruptJobConfig, "workers"),
                                     **bounds(CorruptJobConfig, "workers", ui_max=8))
                 batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
+            more = config_form(CorruptJobConfig, {}, skip=BATCH_OWN, title="More batch options", open_groups=0,
+                               prefix="batch-")
             with gr.Row():
                 batch_run = gr.Button("Run batch")
                 batch_stop = gr.Button("Stop…", variant="stop")
@@ -249,9 +265,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
                        api_name="corrupt_score", concurrency_id="device", concurrency_limit=1)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
-    batch_run.click(bind(run_batch, ctx), [batch_files, batch_folder, corruptions, severities, seed,
-                                           random_assign, workers, batch_name],
-                    [batch_status, batch], api_name="corrupt_batch") \
+    batch_run.click(named(bind(run_batch, ctx), more_names()),
+                    [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers, batch_name,
+                     *[more[n] for n in more_names()]], [batch_status, batch], api_name="corrupt_batch") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
     batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")

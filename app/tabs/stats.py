@@ -45,7 +45,7 @@ def input_files(ctx: AppContext, kind: str, uploads, paths: str) -> list[str]:
     read)."""
     if kind == DEMO:
         return [str(ctx.workspace.demo_file("pathway"))]
-    specs = [str(f) for f in uploads or []]
+    specs = [str(ctx.workspace.keep_data_upload(f)) for f in uploads or []]  # a path the shell line can name
     specs += [ctx.access.data_spec(line) for line in (paths or "").splitlines() if line.strip()]
     if not specs:
         raise gr.Error("Upload files or type paths (one per line, FILE or FILE=SOURCE).")
