@@ -20,15 +20,16 @@ PRIVATE_FOLDERS = (".secrets", "chat", "convert/.cache", ".jobs")
 # A demo world's files by role (world.json's "files"); world.json is written last: its presence means complete.
 WORLD_FILE = "world.json"
 WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",
-               "mos": "eval/mos.json"}
+               "mos": "eval/mos.json", "content_questions": "eval/content.json"}
 
 
 def world_ready(folder: str | Path) -> bool:
-    return (Path(folder) / WORLD_FILE).is_file()
+    """Complete, and of this version: a world built before a file joined WORLD_FILES is built again."""
+    return (Path(folder) / WORLD_FILE).is_file() and all(world_file(folder, role).is_file() for role in WORLD_FILES)
 
 
 def world_file(folder: str | Path, role: str) -> Path:
-    """A demo world's file by its role (pathway, content, llvisionqa, mos)."""
+    """A demo world's file by its role (pathway, content, llvisionqa, mos, content_questions)."""
     return Path(folder) / WORLD_FILES[role]
 
 

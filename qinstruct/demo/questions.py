@@ -98,6 +98,27 @@ def content_conversation(rng: np.random.Generator, content: dict[str, Any], imag
     return turns
 
 
+def content_questions(rng: np.random.Generator, content: dict[str, Any], count: int = 2) -> list[LLVisionQAItem]:
+    """Held-out multiple-choice questions about *what* a scene holds (shape, colour, how many), in the A1 layout:
+    what the strategies must not forget (the paper's replace loses content).  Photographs get none: the held-out
+    ones show subjects no training text names, so a question about them would test the vocabulary, not the eyes."""
+    if content["kind"] != "scene":
+        return []
+    objects = content["objects"]
+    obj = objects[int(rng.integers(len(objects)))]
+    where = preposition(obj["position"])
+
+    def mcq(question: str, correct: str, options: list[str], qtype: int) -> LLVisionQAItem:
+        candidates = [str(o) for o in rng.permutation(options)]
+        return LLVisionQAItem("", question, candidates, correct, qtype, 1, {"content": True})
+
+    asked = [mcq(f"What shape is the {obj['colour']} object {where}?", obj["shape"], list(SHAPES), 1),
+             mcq(f"What colour is the {obj['shape']} {where}?", obj["colour"],
+                 [obj["colour"], *[c for c in rng.permutation(sorted(COLOURS)) if c != obj["colour"]][:3]], 1),
+             mcq("How many shapes are there in the image?", NUMBERS[len(objects)], list(NUMBERS.values()), 2)]
+    return [asked[int(i)] for i in rng.permutation(len(asked))[:count]]
+
+
 # ------------------------------------------------------------------------------------ LLVisionQA-style MCQs
 
 
@@ -223,4 +244,4 @@ def perception_questions(rng: np.random.Generator, content: dict[str, Any], corr
 
 
 __all__ = ["CELLS", "DISTORTION_NOUNS", "FAMILIES", "MCQ_INSTRUCTION", "QUALITY_LEVELS", "content_conversation",
-           "perception_questions"]
+           "content_questions", "perception_questions"]

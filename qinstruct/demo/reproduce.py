@@ -1,9 +1,11 @@
 """`qinstruct demo reproduce`: the paper's experiment in miniature, end to end, on the demo world.
 
-world -> offline conversion -> an untrained micro model -> `train` for baseline (high-level data only), mix,
-after (low-level data on the finished baseline) and replace -> `eval` A1 (letter and likelihood) and A3 on the
-held-out sets -> the paper's tables with +Δ against the baseline (Table 3: A1 by type and concern; Table 6: A3;
-Table 9: the strategies side by side) and the radar, written to REPRO/report/.
+world -> offline conversion -> an untrained micro model -> `train` for baseline (high-level data only), mix and
+replace, each from the untrained model for the same number of steps, and after (the finished baseline continued
+over as many low-level items as mix saw) -> `eval` A1 (letter and likelihood) on the held-out low-level questions,
+A1 on held-out content questions, A2 (the offline judge knows each held-out image's distortion) and A3 -> the
+paper's tables with +Δ against the baseline (Table 3: A1 by type and concern; Table 6: A3; Table 9: the strategies
+side by side), the paper's ordering of the strategies checked, and the radar, written to REPRO/report/.
 
 Every stage is one of the studio's own jobs with its own run folder, so the whole pipeline resumes where it
 stopped: a finished stage is skipped, an interrupted training continues from its last checkpoint, an
@@ -29,15 +31,14 @@ class Plan:
     images: int
     eval_images: int
     micro: str  # the micro model's size (models/micro.py)
-    steps: dict[str, int]  # per strategy: after starts from the finished baseline, so it needs fewer
+    steps: int  # baseline, mix and replace each, from the untrained model; after: see after_steps
     join: int  # exchanges per joined conversation
     batch: int
+    a2_images: int  # held-out images described for A2 (generating is the slow part of evaluating)
 
 
-PLANS = {"small": Plan(images=200, eval_images=40, micro="small", join=4, batch=16,
-                       steps={"baseline": 30, "mix": 30, "after": 20, "replace": 20}),
-         "full": Plan(images=2000, eval_images=400, micro="full", join=4, batch=32,
-                      steps={"baseline": 300, "mix": 800, "after": 200, "replace": 200})}
+PLANS = {"small": Plan(images=200, eval_images=40, micro="small", steps=30, join=4, batch=16, a2_images=12),
+         "full": Plan(images=2000, eval_images=400, micro="full", steps=600, join=4, batch=32, a2_images=200)}
 CONVERTED_SHARE = 0.3  # of the offline conversion's items: its wordings are not the held-out set's (lowlevel.py)
 
 
@@ -125,7 +126,7 @@ def _base(root: Path, world: Path, plan: Plan, seed: int, item_files: list[Path]
 
 
 def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path, low_level: list[Path],
-                 base: Path):
+                 base: Path, steps: int):
     """The recipe measured for micro models (../shared/notes/micro-world-study.md): everything trained from
     scratch at lr 1e-3, the items about one image joined into conversations, long answers thinned."""
     from ..train.config import TrainConfig
@@ -138,8 +139,8 @@ def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path
                        image_root=str(world), kind_ratios=["extended=0.5"],
                        join_per_image=plan.join, eval_fraction=0.005, max_length=512, seed=config.seed,
                        method="full", tune_vision_tower=True, learning_rate=1e-3, warmup_ratio=0.1,
-                       weight_decay=0.01, batch_size=plan.batch, max_steps=plan.steps[strategy],
-                       eval_steps=plan.steps[strategy], save_steps=max(10, plan.steps[strategy] // 4),
+                       weight_decay=0.01, batch_size=plan.batch, max_steps=steps,
+                       eval_steps=steps, save_steps=max(10, steps // 4),
                        logging_steps=10, device=config.device,
                        gradient_checkpointing=False, bf16=config.device == "cuda",
                        # random batches: with batches grouped by length the micro models learned to ignore the
@@ -148,56 +149,67 @@ def train_config(config: ReproduceConfig, strategy: str, root: Path, world: Path
                        group_by_length=False)
 
 
-def _train(config: ReproduceConfig, root: Path, world: Path, low_level: list[Path], base: Path) -> dict[str, Path]:
+def after_steps(config: ReproduceConfig, root: Path, world: Path, low_level: list[Path], base: Path) -> tuple[int, str]:
+    """After's steps: as many low-level items as mix saw in its steps.  An example holds several items (joined per
+    image), and mix's examples mix content and low-level items, so the count goes through items per example."""
+    from ..train.data import build_mixture
+
+    plan = PLANS[config.size]
+    per_example = {strategy: build_mixture(train_config(config, strategy, root, world, low_level, base, plan.steps))
+                   .low_level_items_per_example() for strategy in ("mix", "after")}
+    steps = max(1, round(plan.steps * per_example["mix"] / per_example["after"]))
+    return steps, (f"after: {steps} steps on the finished baseline = mix's {plan.steps} steps x "
+                   f"{per_example['mix']:.2f} low-level items per example / {per_example['after']:.2f} per example "
+                   "of after's data (the same low-level items seen)")
+
+
+def _train(config: ReproduceConfig, root: Path, world: Path, low_level: list[Path], base: Path
+           ) -> tuple[dict[str, Path], str]:
+    """Every strategy's model (trained, or found finished) and how after's steps were chosen."""
     from ..train.trainer import run_training
 
+    steps = {strategy: PLANS[config.size].steps for strategy in STRATEGIES}
+    footing = (f"baseline, mix and replace: {steps['mix']} steps each from the same untrained model "
+               f"(batch {PLANS[config.size].batch})")
+    if "after" in config.strategies:
+        steps["after"], why = after_steps(config, root, world, low_level, base)
+        footing += f"; {why}"
     models = {}
     for strategy in [s for s in STRATEGIES if s in config.strategies]:  # baseline before after
         model = root / "runs" / strategy / "model"
         if not (model / "qinstruct.json").is_file():
-            say(f"train {strategy}: {PLANS[config.size].steps[strategy]} steps")
-            run_training(train_config(config, strategy, root, world, low_level, base))
+            say(f"train {strategy}: {steps[strategy]} steps")
+            run_training(train_config(config, strategy, root, world, low_level, base, steps[strategy]))
         models[strategy] = model
-    return models
+    return models, footing
 
 
-def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str, Path]) -> list[Path]:
+def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str, Path]) -> dict[str, Path]:
+    """The held-out evaluations, each a run folder: a1 (low-level questions), content (content questions, A1
+    layout), a2 (descriptions, offline judge), a3 (scores against MOS)."""
     from ..eval.a1 import A1Config
+    from ..eval.a2 import A2Config
     from ..eval.a3 import A3Config
     from ..eval.jobs import run_protocol
 
     specs = [str(path) for path in models.values()]
     common = dict(models=specs, image_root=str(world), device=config.device, batch_size=16)
-    say(f"evaluate A1 (letter and likelihood) and A3 on the held-out sets: {', '.join(models)}")
-    run_protocol(A1Config(**common, questions=str(world_file(world, "llvisionqa")), out=str(root / "evals" / "a1")))
-    run_protocol(A3Config(**common, mos=[f"{world_file(world, 'mos')}=demo"], out=str(root / "evals" / "a3")))
-    return [root / "evals" / "a1", root / "evals" / "a3"]
-
-
-def strategies_table(runs: list[Path], models: dict[str, Path]):
-    """Table 9's shape: one row per strategy, the headline of each protocol."""
-    from ..eval.jobs import summary_of
-    from ..eval.report import Table
-
-    a1, a3 = (summary_of(run) for run in runs)
-    columns = ["A1 likelihood, option tokens", "A1 likelihood, whole sequence", "A1 letter", "A1 letter parsed",
-               "A3 SRCC", "A3 PLCC"]
-    rows = {}
-    for strategy, model in models.items():
-        one, three = a1["models"].get(str(model), {}), a3["models"].get(str(model), {}).get("demo", {})
-        letter = one.get("letter", {})
-        rows[strategy] = [one.get("likelihood_option_only", {}).get("overall"),
-                          one.get("likelihood", {}).get("overall"), letter.get("overall"),
-                          1 - letter.get("unparsed", 0) / letter["n"] if letter.get("n") else None,
-                          three.get("srcc"), three.get("plcc")]
-    return Table("Strategies (Table 9's shape: the demo's held-out sets)", columns, rows)
+    runs = {role: root / "evals" / role for role in ("a1", "content", "a2", "a3")}
+    say(f"evaluate A1 (low-level and content questions), A2 and A3 on the held-out sets: {', '.join(models)}")
+    run_protocol(A1Config(**common, questions=str(world_file(world, "llvisionqa")), out=str(runs["a1"])))
+    run_protocol(A1Config(**common, questions=str(world_file(world, "content_questions")), protocols=["likelihood"],
+                          out=str(runs["content"])))
+    run_protocol(A2Config(**common, references=str(world), judge="offline", max_new_tokens=192,
+                          limit=PLANS[config.size].a2_images, out=str(runs["a2"])))
+    run_protocol(A3Config(**common, mos=[f"{world_file(world, 'mos')}=demo"], out=str(runs["a3"])))
+    return runs
 
 
 def reproduce(config: ReproduceConfig) -> Path:
     """Run (or resume) every stage; returns report/report.md."""
-    from ..eval.jobs import summary_of
     from ..eval.report import ReportConfig, write_report
     from ..fileio import write_text
+    from .strategies import figures_of, ordering, strategies_table, targets
 
     check_config(config)
     root, plan = Path(config.out), PLANS[config.size]
@@ -206,20 +218,21 @@ def reproduce(config: ReproduceConfig) -> Path:
     world = _world(root, plan, config.seed)
     low_level = [_conversion(root, world), _perception(root, world, config.seed)]
     base = _base(root, world, plan, config.seed, low_level)
-    models = _train(config, root, world, low_level, base)
+    models, footing = _train(config, root, world, low_level, base)
     runs = _evaluate(config, root, world, models)
+    figures = figures_of(runs, models)
     baseline = str(models["baseline"]) if "baseline" in models else ""
-    table = strategies_table(runs, models).markdown("baseline" if baseline else None)
     minutes = (time.perf_counter() - started) / 60
     preamble = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
                 f"`qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
                 f"--device {config.device}`; this invocation: {minutes:.1f} min"
-                + (" (it resumed: stages finished before were skipped)" if resumed else "") + f".\n\n{table}\n")
-    report = write_report(ReportConfig(runs=[str(run) for run in runs], out=str(root / "report"),
-                                       baseline=baseline), preamble)
-    a1, a3 = (summary_of(run)["models"] for run in runs)  # read once, not per strategy
-    write_text(root / "report" / "strategies.json", json.dumps({
-        s: {"a1": a1.get(str(m)), "a3": a3.get(str(m))} for s, m in models.items()}, indent=1))
+                + (" (it resumed: stages finished before were skipped)" if resumed else "") + ".\n\n"
+                f"Training: {footing}.\n\n{strategies_table(figures).markdown('baseline' if baseline else None)}\n"
+                f"{ordering(figures)}\n\n{targets(figures)}\n")
+    # the content questions share A1's layout: kept out of the report's A1 tables and radar, shown above
+    report = write_report(ReportConfig(runs=[str(runs[role]) for role in ("a1", "a2", "a3")],
+                                       out=str(root / "report"), baseline=baseline), preamble)
+    write_text(root / "report" / "strategies.json", json.dumps(figures, indent=1))
     if config.ship:
         from .shipped import ship
 

@@ -44,14 +44,18 @@ def commit_of(folder: Path) -> str | None:
     return None
 
 
-def headline(a1: dict | None, a3: dict | None) -> dict:
-    """The held-out figures a manifest and the Evaluate tab show for one model."""
-    a1, three = a1 or {}, (a3 or {}).get("demo", {})
+def headline(a1: dict | None = None, a3: dict | None = None, content: dict | None = None,
+             a2: dict | None = None) -> dict:
+    """The held-out figures a manifest and the Evaluate tab show for one model (strategies.json's entry)."""
+    a1, three, two = a1 or {}, (a3 or {}).get("demo", {}), a2 or {}
     return {"a1_likelihood_option_tokens": a1.get("likelihood_option_only", {}).get("overall"),
             "a1_likelihood_whole_sequence": a1.get("likelihood", {}).get("overall"),
             "a1_letter": a1.get("letter", {}).get("overall"),
             "a1_by_type_option_tokens": a1.get("likelihood_option_only", {}).get("by_type"),
             "a1_by_concern_option_tokens": a1.get("likelihood_option_only", {}).get("by_concern"),
+            "content_option_tokens": (content or {}).get("likelihood_option_only", {}).get("overall"),
+            "a2_sum": two.get("sum"), "a2_names_true_distortion": two.get("names_true_distortion"),
+            "a2_names_absent_distortion": two.get("names_absent_distortion"),
             "a3_srcc": three.get("srcc"), "a3_plcc": three.get("plcc")}
 
 

@@ -11,6 +11,7 @@ Layout of the output folder (paths inside the files are relative to it):
     instruct_content.json        high-level (content only) conversations: the baseline's training data
     eval/llvisionqa.json         LLVisionQA-style questions (3 types x 4 concerns) on the held-out images
     eval/mos.json                the held-out images' MOS list, Q-Bench A3 layout
+    eval/content.json            content questions (shape, colour, count) on the held-out scenes, A1 layout
 """
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ from ..runs import Progress, RunBusy, RunFolder
 from ..workspace import WORLD_FILE, WORLD_FILES, world_file, world_ready
 from .config import WorldConfig
 from .feedback import write_feedbacks
-from .questions import CELLS, content_conversation, perception_questions
+from .questions import CELLS, content_conversation, content_questions, perception_questions
 from .scenes import Sample, make_sample
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2  # 2: eval/content.json
 
 # Synthetic MOS: per-source base quality (mean, std), then a drop for the corruption: how much severity 5 of
 # each corruption hurts (fraction of MAX_DROP), shaped by severity.  Values chosen so that the MOS spread
@@ -123,7 +124,7 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
         if index % 50 == 0:
             progress(index, total)
 
-    questions, mos_list = [], []
+    questions, mos_list, content_eval = [], [], []
     cells = list(CELLS)
     for index in range(config.eval_images):
         rated, pixels = rate_image(config.seed, 1, index, config)
@@ -137,6 +138,10 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
             item.img_path = f"images/eval/{name}"
             item.meta = {"synthetic": True, "corruption": rated.corruption, "severity": rated.severity or None}
             questions.append(item.to_json())
+        # their own generator: the files above stay byte for byte what they were before content questions
+        for item in content_questions(np.random.default_rng([config.seed, 2, index]), rated.sample.content):
+            item.img_path = f"images/eval/{name}"
+            content_eval.append(item.to_json())
         if index % 50 == 0:
             progress(config.images + index, total)
 
@@ -144,13 +149,14 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
     write_json(world_file(out, "content"), [i.to_json() for i in content_items])
     write_json(world_file(out, "llvisionqa"), questions)
     write_json(world_file(out, "mos"), mos_list)
+    write_json(world_file(out, "content_questions"), content_eval)
     summary = {
         "version": WORLD_VERSION,
         "synthetic": True,
         "config": {k: v for k, v in asdict(config).items() if k != "out"},
         "counts": {"images": config.images, "feedbacks": sum(len(r.feedbacks) for r in pathway),
                    "content_items": len(content_items), "eval_images": config.eval_images,
-                   "eval_questions": len(questions)},
+                   "eval_questions": len(questions), "content_questions": len(content_eval)},
         "files": WORLD_FILES,
     }
     write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete

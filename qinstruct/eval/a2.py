@@ -8,6 +8,7 @@ demo world, the offline judge, which knows each held-out image's real distortion
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -39,11 +40,13 @@ class Reference:
     text: str
     attribute: str | None = None  # the low-level attribute of the image's distortion (None: pristine)
     level: str | None = None  # its quality level (excellent .. bad)
+    distortion_known: bool = False  # attribute None means pristine (the demo world; a file that gives "attribute")
 
 
 def load_references(path: str) -> list[Reference]:
-    """[{"img_path", "description" (or Q-Bench's "golden_description"), "attribute"?, "level"?}], as a JSON list
-    or JSON Lines (read as every data file is: BOM, size and nesting limits, errors with line and column)."""
+    """[{"img_path", "description" (or Q-Bench's "golden_description"), "attribute"? (null: pristine), "level"?}],
+    as a JSON list or JSON Lines (read as every data file is: BOM, size and nesting limits, errors with line and
+    column)."""
     from ..data.loaders import read_json_objects
 
     rows = [row for row, _ in read_json_objects(path)[0]]
@@ -52,7 +55,7 @@ def load_references(path: str) -> list[Reference]:
         text = row.get("description") or row.get("golden_description") if isinstance(row, dict) else None
         if not isinstance(text, str) or not isinstance(row.get("img_path"), str):
             raise ConfigError(f"{path}: item {index}: expected img_path and description")
-        out.append(Reference(row["img_path"], text, row.get("attribute"), row.get("level")))
+        out.append(Reference(row["img_path"], text, row.get("attribute"), row.get("level"), "attribute" in row))
     if not out:
         raise ConfigError(f"{path}: no references (a JSON list of img_path and description)")
     return out
@@ -70,8 +73,33 @@ def demo_references(world: Path) -> list[Reference]:
         level = level_of(score, 0, 100)
         text = (f"The image shows {attribute} as its main distortion" if attribute else
                 "The image shows no particular distortion") + f"; the quality of the image is {level}."
-        out.append(Reference(path, text, attribute, level))
+        out.append(Reference(path, text, attribute, level, distortion_known=True))
     return out
+
+
+NOT_DISTORTIONS = {"clarity", "composition", "lighting", "colour", "texture"}  # attributes, not distortions
+NEGATION = re.compile(r"\b(no|not|without|free of|free from|nor|lacks?)\b")
+
+
+def named_distortions(description: str) -> set[str]:
+    """The distortions a description affirms, by the low-level vocabulary: "noisy" names noise, "free of noise"
+    and "no visible blur" do not (a negation earlier in the same clause)."""
+    vocabulary = load_vocabulary()
+    text, named = description.lower(), set()
+    for match in vocabulary.pattern.finditer(text):
+        clause = re.split(r"[.,;:!?]", text[:match.start()])[-1]
+        attribute = vocabulary.term_to_attribute[match.group(1)]
+        if attribute not in NOT_DISTORTIONS and not NEGATION.search(clause):
+            named.add(attribute)
+    return named
+
+
+def distortion_mentions(description: str, reference: Reference) -> dict[str, bool | None]:
+    """Does the description name the image's true distortion (None for a pristine image), and does it name a
+    distortion the image does not have?"""
+    named = named_distortions(description)
+    return {"names_true": reference.attribute in named if reference.attribute else None,
+            "names_absent": bool(named - {reference.attribute})}
 
 
 def offline_judge(description: str, reference: Reference) -> dict[str, int]:
@@ -80,11 +108,10 @@ def offline_judge(description: str, reference: Reference) -> dict[str, int]:
     said = {vocabulary.term_to_attribute[t] for t in vocabulary.find_terms(description)}
     words = description.lower()
     levels = [level for level in QUALITY_LEVELS if f" {level}" in f" {words}"]
-    names_distortion = reference.attribute is None or reference.attribute in said
+    names_distortion = reference.attribute is None or reference.attribute in named_distortions(description)
     right_level = bool(levels) and reference.level is not None and abs(
         QUALITY_LEVELS.index(levels[-1]) - QUALITY_LEVELS.index(reference.level)) <= 1
-    wrong = {a for a in said if a not in ("clarity", "composition", "lighting", "colour", "texture")}
-    wrong.discard(reference.attribute)
+    wrong = named_distortions(description) - {reference.attribute}
     completeness = int(names_distortion and reference.attribute is not None) + int(bool(levels))
     if reference.attribute is None:
         completeness = 2 if levels and not wrong else int(bool(levels))
@@ -103,6 +130,14 @@ def dimension_scores(scores: list[dict[str, int]]) -> dict[str, float]:
     out["sum"] = sum(out[d] for d in DIMENSIONS)
     out["n"] = len(scores)
     return out
+
+
+def mention_shares(mentions: list[dict]) -> dict[str, float | None]:
+    """Of the distorted images, the share whose description names the true distortion; of all, the share whose
+    description names a distortion the image does not have."""
+    named = [m["names_true"] for m in mentions if m["names_true"] is not None]
+    return {"names_true_distortion": sum(named) / len(named) if named else None,
+            "names_absent_distortion": sum(m["names_absent"] for m in mentions) / len(mentions) if mentions else None}
 
 
 @dataclass(kw_only=True)
@@ -172,20 +207,27 @@ def score(scoring: Scoring, batch: list[Unit]) -> list[dict]:
             scoring.log(event="judge failed", index=unit.index, error=str(error))
             scoring.missing_reason = f"the judge failed ({error}); run again to retry"
             continue
-        records.append(scoring.record(A2, unit, description=description, scores=scores))
+        known = {"mentions": distortion_mentions(description, unit.item)} if unit.item.distortion_known else {}
+        records.append(scoring.record(A2, unit, description=description, scores=scores, **known))
     return records
 
 
 def summarize(config: A2Config, units: list[Unit], records: list[dict], missing_reason: str) -> dict:
-    return {"protocol": "a2", "judge": config.judge, "models": {
-        spec: dimension_scores([r["scores"] for r in records if r.get("model") == spec and "scores" in r])
-        for spec in config.models}, "failed": failures(records, config.models, len(units), missing_reason)}
+    def of(spec: str) -> dict:
+        scored = [r for r in records if r.get("model") == spec and "scores" in r]
+        return {**dimension_scores([r["scores"] for r in scored]),
+                **mention_shares([r["mentions"] for r in scored if "mentions" in r])}
+
+    return {"protocol": "a2", "judge": config.judge, "models": {spec: of(spec) for spec in config.models},
+            "failed": failures(records, config.models, len(units), missing_reason)}
 
 
 def tables(summary: dict) -> list[Table]:
-    columns = ["completeness", "precision", "relevance", "sum"]
+    columns = ["completeness", "precision", "relevance", "sum", "names_true_distortion", "names_absent_distortion"]
     rows = {m: [s.get(c) for c in columns] for m, s in summary["models"].items()}
-    return [Table(f"A2 description (judge: {summary.get('judge')}; each out of 2, sum out of 6)", columns, rows)]
+    return [Table(f"A2 description (judge: {summary.get('judge')}; each out of 2, sum out of 6; the shares of "
+                  "descriptions naming the image's true distortion and naming one it does not have)", columns, rows,
+                  lower_is_better=("names_absent_distortion",))]
 
 
 def radar(summary: dict) -> dict[str, dict[str, float | None]]:

@@ -23,11 +23,13 @@ class Table:
     title: str
     columns: list[str]
     rows: dict[str, list[float | None]]  # model -> values
+    lower_is_better: tuple[str, ...] = ()  # columns whose best (in bold) is the smallest value
 
     def markdown(self, baseline: str | None) -> str:
         base = self.rows.get(baseline) if baseline else None
-        best = [max((r[c] for r in self.rows.values() if r[c] is not None), default=None)
-                for c in range(len(self.columns))]
+        best = [(min if column in self.lower_is_better else max)(
+            (r[c] for r in self.rows.values() if r[c] is not None), default=None)
+            for c, column in enumerate(self.columns)]
         labels = model_labels(self.rows)
         lines = [f"### {self.title}", "", "| model | " + " | ".join(self.columns) + " |",
                  "|---|" + "---:|" * len(self.columns)]

@@ -41,11 +41,16 @@ class Mixture:
     refused_images: list[str] = field(default_factory=list)  # paths outside what this process may read (the first)
     skipped_refused: int = 0
     joined_from: int = 0  # items before they were joined per image (0: not joined)
+    item_levels: dict[str, int] = field(default_factory=dict)  # items per level before joining: what a strategy saw
 
     def counts(self) -> dict[str, dict[str, int]]:
         everything = self.train + self.eval
         return {"level": dict(Counter(e.level for e in everything)), "kind": dict(Counter(e.kind for e in everything)),
-                "source": dict(Counter(e.source for e in everything))}
+                "source": dict(Counter(e.source for e in everything)), "item_level": self.item_levels}
+
+    def low_level_items_per_example(self) -> float:
+        """How many low-level items one training example holds on average (items joined per image count apart)."""
+        return self.item_levels.get("low", 0) / max(len(self.train) + len(self.eval), 1)
 
     def summary(self) -> str:
         counts = self.counts()
@@ -148,6 +153,7 @@ def build_mixture(config: TrainConfig) -> Mixture:
             if mixture.skipped_missing else "") + (
             f" ({mixture.skipped_refused} image paths outside the folders this studio may read, e.g. "
             f"{mixture.refused_images[0]})" if mixture.skipped_refused else ""))
+    mixture.item_levels = dict(Counter(e.level for e in everything))
     if config.join_per_image > 1:
         mixture.joined_from = len(everything)
         everything = join_per_image(everything, config.join_per_image, rng)

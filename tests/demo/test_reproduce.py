@@ -1,6 +1,7 @@
 """`qinstruct demo reproduce --size small`: every stage's files, the tables, and a second run that resumes."""
 import json
 
+import pytest
 import yaml
 
 from safetensors import safe_open
@@ -20,17 +21,30 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     assert all(item["image"].startswith("images/train/") for item in vqa)  # held-out images never trained on
     assert json.loads((out / "models" / "micro-untrained" / "config.json").read_text())["vision_config"][
         "model_type"] == "qinstruct_micro_tower"
+    steps = {}
     for strategy in ("baseline", "mix", "after", "replace"):
         marker = json.loads((out / "runs" / strategy / "model" / "qinstruct.json").read_text())
-        assert marker["strategy"] == strategy and marker["metrics"]["steps"] == PLANS["small"].steps[strategy]
-    after = yaml.safe_load((out / "runs" / "after" / "config.yaml").read_text())["model"]
-    assert after.endswith("runs/baseline/model")  # after continues from the finished baseline
+        assert marker["strategy"] == strategy
+        steps[strategy] = marker["metrics"]["steps"]
+        start = yaml.safe_load((out / "runs" / strategy / "config.yaml").read_text())["model"]
+        assert start.endswith("runs/baseline/model" if strategy == "after" else "models/micro-untrained")
+    assert steps["baseline"] == steps["mix"] == steps["replace"] == PLANS["small"].steps  # the same footing
+    low_items = {}  # after: as many low-level items as mix saw
+    for strategy in ("mix", "after"):
+        mixture = next(json.loads(line) for line in (out / "runs" / strategy / "log.jsonl").read_text().splitlines()
+                       if '"mixture"' in line)["counts"]
+        low_items[strategy] = steps[strategy] * mixture["item_level"]["low"] / sum(mixture["level"].values())
+    assert low_items["after"] == pytest.approx(low_items["mix"], rel=0.05)
     report = (out / "report" / "report.md").read_text()
     assert "| baseline |" in report and "| mix |" in report and "A1 letter parsed" in report
-    assert "A1 perception, likelihood protocol" in report and "demo SRCC" in report
+    assert "A1 perception, likelihood protocol" in report and "demo SRCC" in report and "A2 description" in report
+    assert f"after: {steps['after']} steps on the finished baseline" in report
+    assert "**Ordering** (mix ≈ after > replace ≥ baseline" in report and "**Targets**" in report
     assert (out / "report" / "radar.png").stat().st_size > 1000
     strategies = json.loads((out / "report" / "strategies.json").read_text())
-    assert strategies["mix"]["a1"]["likelihood"]["n"] == 80 and strategies["mix"]["a3"]["demo"]["n"] == 40
+    mix = strategies["mix"]
+    assert mix["a1"]["likelihood"]["n"] == 80 and mix["a3"]["demo"]["n"] == 40 and mix["a2"]["n"] == 12
+    assert 10 <= mix["content"]["likelihood_option_only"]["n"] <= 40 and "letter" not in mix["content"]
 
     def low_level(strategy):  # the distortion questions, global and in context, by the option's likelihood
         concerns = strategies[strategy]["a1"]["likelihood_option_only"]["by_concern"]
@@ -47,7 +61,8 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     assert shipped_names(ship) == ["micro-after", "micro-baseline", "micro-mix", "micro-replace"]
     manifest = json.loads((ship / "micro-mix" / "manifest.json").read_text())
     assert manifest["command"].endswith(f"--ship {ship}")
-    assert manifest["training"]["steps"] == PLANS["small"].steps["mix"]
+    assert manifest["training"]["steps"] == PLANS["small"].steps
+    assert manifest["held_out"]["content_option_tokens"] == mix["content"]["likelihood_option_only"]["overall"]
     assert manifest["held_out"]["a1_likelihood_option_tokens"] == strategies["mix"]["a1"]["likelihood_option_only"][
         "overall"]
     with safe_open(str(ship / "micro-mix" / "model.safetensors"), "pt") as weights:

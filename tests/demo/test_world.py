@@ -33,6 +33,16 @@ def test_same_seed_same_files_other_seed_other_files(world, tmp_path):
     assert (world / "pathway.jsonl").read_bytes() != (tmp_path / "other" / "pathway.jsonl").read_bytes()
 
 
+def test_content_questions_ask_about_the_held_out_scenes_only(world):
+    questions = json.loads((world / "eval" / "content.json").read_text())
+    assert all(q["content"] and q["correct_ans"] in q["candidates"] for q in questions)
+    asked = {q["img_path"] for q in questions}
+    assert asked < {f"images/eval/{i:06d}.png" for i in range(60)}  # held-out, and not the photographs
+    assert 15 <= len(asked) <= 45 and len(questions) == 2 * len(asked)  # scene_share 0.5; two per scene
+    assert {q["question"].split()[1] for q in questions} == {"shape", "colour", "many"}
+    assert len(load_llvisionqa(world / "eval" / "content.json").items) == len(questions)  # the A1 layout
+
+
 def test_pathway_records(world):
     result = load_pathway(world / "pathway.jsonl", image_root=world, strict=True)
     records = result.items

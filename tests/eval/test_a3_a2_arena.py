@@ -9,7 +9,7 @@ import pytest
 from qinstruct.cli import main
 from qinstruct.convert.backends import ConversionError, create_backend
 from qinstruct.convert.cache import ResponseCache
-from qinstruct.eval.a2 import Reference, dimension_scores, offline_judge
+from qinstruct.eval.a2 import Reference, dimension_scores, distortion_mentions, mention_shares, offline_judge
 from qinstruct.eval.a3 import correlate, score
 from qinstruct.eval.arena import Vote, leaderboard
 
@@ -113,6 +113,18 @@ def test_offline_judge_knows_the_distortion_and_level():
     assert good == {"completeness": 2, "precision": 2, "relevance": 2}
     assert wrong["precision"] == 0 and wrong["completeness"] == 1
     assert content == {"completeness": 0, "precision": 2, "relevance": 0}
+
+
+def test_mentions_of_the_true_and_of_absent_distortions_negations_aside():
+    blurred, pristine = Reference("x.png", "", "blur", "poor", True), Reference("y.png", "", None, "good", True)
+    contradicting = "The image is sharp and free of visible noise, but not very clear."
+    assert distortion_mentions(contradicting, blurred) == {"names_true": False, "names_absent": False}
+    assert distortion_mentions("No noise, but heavy blur.", blurred) == {"names_true": True, "names_absent": False}
+    assert distortion_mentions("It is blurry and grainy.", blurred) == {"names_true": True, "names_absent": True}
+    assert distortion_mentions("It is grainy.", pristine) == {"names_true": None, "names_absent": True}
+    shares = mention_shares([distortion_mentions(d, r) for d, r in [("It is blurry.", blurred), ("Clear.", blurred),
+                                                                    ("It is grainy.", pristine)]])
+    assert shares == {"names_true_distortion": 0.5, "names_absent_distortion": pytest.approx(1 / 3)}
 
 
 def judge_server(answers):
