@@ -320,6 +320,12 @@ def _trainer_class():
                 raise WriteError(f"{folder}: cannot save this checkpoint ({first_line(error)}); the last whole "
                                  "checkpoint is kept and the run continues from it when started again") from None
 
+        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+            model = model if model is not None else self.model
+            if self.is_fsdp_enabled or not saved_full_weights(Path(resume_from_checkpoint), model):
+                return super()._load_from_checkpoint(resume_from_checkpoint, model)
+            restore_full_weights(model, Path(resume_from_checkpoint))
+
         def _get_train_sampler(self, train_dataset=None):
             generator = torch.Generator().manual_seed(self.args.seed)
             if self.lengths is None:
@@ -328,6 +334,33 @@ def _trainer_class():
                                         lengths=self.lengths, generator=generator)
 
     return MixtureTrainer
+
+
+def saved_full_weights(folder: Path, model) -> bool:
+    """Whether a checkpoint holds a whole model's weights (not an adapter's) for this model."""
+    from transformers import PreTrainedModel
+
+    weights = (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+    return weights and (folder / "config.json").is_file() and isinstance(model, PreTrainedModel)
+
+
+def restore_full_weights(model, folder: Path) -> None:
+    """A checkpoint's full weights into the model being trained.  transformers saves them in the checkpoint
+    format's original key names (`language_model.model.…` for LLaVA) but its Trainer resumes with a plain
+    `load_state_dict`, which matches none of them: the run went on from random weights with only a warning (found
+    when a killed 600-step run resumed at loss 8.4 instead of 0.59).  `from_pretrained` knows the key layout; a key
+    still missing stops the run instead of training on from noise.  Costs one more copy of the weights in memory
+    for the moment of the resume."""
+    from ..models import micro  # noqa: F401 - the micro tower's classes must be registered before its config loads
+
+    saved, info = type(model).from_pretrained(folder, dtype=model.dtype, output_loading_info=True)
+    missing = sorted(set(info["missing_keys"]) | set(model.load_state_dict(saved.state_dict(), strict=False)
+                                                       .missing_keys))
+    if missing:
+        from ..models.types import ModelLoadError
+
+        raise ModelLoadError(f"{folder}: the checkpoint lacks {len(missing)} of the model's weights (first: "
+                             f"{missing[0]}); it cannot resume this run")
 
 
 def _save(trainer, loaded, spec, config: TrainConfig, model_dir: Path, mixture: Mixture, metrics: dict) -> None:

@@ -154,3 +154,19 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_continues_from_the_last_w
     assert len(notes) == 1 and "optimizer.pt is damaged" in notes[0]["note"]
     resumed = [e["step"] for e in read_log(out) if "loss" in e and e.get("attempt") == 2]
     assert resumed[0] == 3  # from checkpoint-2, the last whole one
+
+
+def test_a_full_fine_tuning_run_resumes_from_its_weights_not_from_noise(data, tmp_path):
+    """transformers saves full weights under the checkpoint format's key names and its Trainer resumed them with a
+    plain load_state_dict that matched none: the run went on from random weights (loss 8.4 instead of 0.59)."""
+    out = tmp_path / "full-resume"
+    changes = dict(method="full", max_steps=4, save_steps=2, save_total_limit=3, learning_rate=1e-3)
+    run_training(config(data, out, **changes))
+    shutil.rmtree(out / "model")
+    shutil.rmtree(out / "checkpoints" / "checkpoint-4")
+    run_training(config(data, out, **changes))
+    first = {e["step"]: e["loss"] for e in read_log(out) if "loss" in e and e.get("attempt") == 1}
+    again = {e["step"]: e["loss"] for e in read_log(out) if "loss" in e and e.get("attempt") == 2}
+    assert sorted(again) == [3, 4]
+    for step in again:  # the same curve from checkpoint-2's weights
+        assert again[step] == pytest.approx(first[step], abs=1e-4), step
