@@ -28,3 +28,8 @@ class CheckedImage(gr.Image):
             raise
         except Exception as error:  # noqa: BLE001 - any other failure of Gradio's reader, said in one line
             raise gr.Error(f"the uploaded image cannot be read ({error})", print_exception=False) from None
+
+
+def forget_demo_photo():
+    """An uploaded image is no longer the demo photo the dropdown names: the dropdown goes blank."""
+    return gr.Dropdown(value=None)

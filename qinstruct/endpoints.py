@@ -32,6 +32,44 @@ def check_url(url: str) -> None:
         raise UserError(f"{url}: an endpoint's base URL must start with http:// or https://")
 
 
+def needs_key(base_url: str) -> bool:
+    """OpenAI's own API refuses every request without a key; local servers (vLLM, Ollama...) do not ask for one."""
+    from urllib.parse import urlparse
+
+    host = (urlparse(base_url.strip()).hostname or "").lower()
+    return host == "openai.com" or host.endswith(".openai.com")
+
+
+def missing_key_message(base_url: str) -> str:
+    return (f"no API key for {base_url}: type one in the API key box (kept in memory for your requests), or set "
+            "OPENAI_API_KEY where the command runs")
+
+
+def unknown_host(error: BaseException) -> bool:
+    """Whether a connection failed because the host name does not resolve (a typo, or no network): retrying in
+    a few seconds cannot help, unlike a refused connection (a server still starting)."""
+    import socket
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, socket.gaierror) or any(text in str(error) for text in (
+                "Name or service not known", "nodename nor servname", "No address associated with hostname",
+                "Temporary failure in name resolution", "getaddrinfo failed")):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def status_message(status: int) -> str:
+    """What an HTTP error from an endpoint means for the user, in their words."""
+    if status in (401, 403):
+        return f"HTTP {status}: the endpoint refused the API key (check the key, or whether it may use this model)"
+    if status == 404:
+        return "HTTP 404: no such model or path at this endpoint (check the model name and the base URL)"
+    return f"HTTP {status}"
+
+
 @dataclass(frozen=True)
 class KeyPolicy:
     """Where the environment's key may go (None: anywhere, as on the command line; a set: only there), and

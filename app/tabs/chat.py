@@ -18,7 +18,7 @@ from qinstruct.models.session import (VOTES, ChatSession, load_session, log_even
 from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 
-from ..components import CheckedImage
+from ..components import CheckedImage, forget_demo_photo
 from ..context import AppContext
 from ..forms import bind, bounds, label, reports_errors
 
@@ -38,6 +38,29 @@ PHOTO_ID = "chat-photo"
 DEVICE_QUEUE = "device"  # one queue for the Chat tab's model calls: chat, regenerate, rating
 SAVED_KEY = "chat-session"
 STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
+VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
+NOTE_ID, VOTE_RESULT_ID = "chat-note", "chat-vote-result"
+RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
+                   "once).")
+NEXT_ROUND = " Your next question starts a new round: a fresh conversation under a new random order."
+
+
+def vote_buttons(enabled: bool) -> list:
+    """The four vote buttons, open only while an answer waits for its one vote."""
+    return [gr.Button(interactive=enabled) for _ in VOTES]
+
+
+def lock_votes() -> list:
+    return vote_buttons(False)
+
+
+def open_votes() -> list:
+    return vote_buttons(True)
+
+
+def side_labels(blind: bool) -> tuple[str, str]:
+    """Blind mode names no side by what it learned: the columns are shuffled into A and B every round."""
+    return ("Model 1", "Model 2") if blind else ("Baseline (left)", "Tuned (right)")
 
 
 def _messages(turns) -> list[dict]:
@@ -132,35 +155,56 @@ def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key):
     if image is None:
         raise gr.Error("Rating needs an image.")
     session = session_for(state, left, right, blind)
+    if session.blind and not session.voted:
+        return session, RATE_AFTER_VOTE, ""
     ratings = rate_both(ctx.pool, session, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
     a, b = session.columns()
     return session, _rating_text(ratings[a]), _rating_text(ratings[b])
 
 
 def on_vote(ctx: AppContext, state, choice: str):
+    """One vote per answer: the buttons lock until the next answer; blind mode reveals the order."""
     if state is None:
         raise gr.Error("Ask something before voting.")
     try:
-        return f"Vote recorded: **{choice}**. {vote(ctx.workspace.chat_log, state, choice)}"
+        counted = not state.voted
+        reveal = vote(ctx.workspace.chat_log, state, choice)
     except ValueError as error:
         raise gr.Error(str(error)) from None
+    said = f"**Vote recorded: {choice}.** {reveal}" if counted else reveal
+    return said + (NEXT_ROUND if state.blind else "")
+
+
+def on_sides(left, right, blind, micro_pair: tuple):
+    """What the page says about the sides: nothing in blind mode until the vote; the note about the micro models
+    only while they are the sides (Open in Chat puts a run there)."""
+    first, second = side_labels(bool(blind))
+    shown = not blind and micro_pair != (None, None) and (left, right) == micro_pair
+    return gr.Markdown(visible=shown), gr.Dropdown(label=first), gr.Dropdown(label=second)
+
+
+def named_sides():
+    """Open in Chat shows a run by name: blind mode goes off."""
+    return gr.Checkbox(value=False)
 
 
 def restore(ctx: AppContext, saved_id: str, request: gr.Request):
     """On page load: the conversation this browser had (its user's own), with its image, models and mode."""
     found = load_session(ctx.workspace.chat_sessions, saved_id or "", request.username if request else None)
     if found is None:
-        return None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Dropdown(), gr.Dropdown(), gr.Checkbox(), ""
+        return (None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Dropdown(), gr.Dropdown(), gr.Checkbox(), "",
+                *vote_buttons(False))
     session, image = found
-    note = "conversation restored" + (f" · {status_line(session)}" if session.labels[0] else "")
+    note = "conversation restored" + (f"  \n{status_line(session).lstrip()}" if session.labels[0] else "")
+    answered = bool(session.turns[0]) and not session.voted
     return (session, *columns_view(session), image, gr.Dropdown(value=session.left_spec),
-            gr.Dropdown(value=session.right_spec), gr.Checkbox(value=session.blind), note)
+            gr.Dropdown(value=session.right_spec), gr.Checkbox(value=session.blind), note, *vote_buttons(answered))
 
 
 def on_clear(left, right, blind):
     session = ChatSession.start(left, right, bool(blind))
     return (session, *columns_view(session), "", "", "new conversation" + (
-        " (blind: the sides are shuffled as A and B)" if blind else ""))
+        " (blind: the sides are shuffled into A and B, anew every round)" if blind else ""))
 
 
 def page_components(ctx: AppContext) -> dict:
@@ -184,8 +228,10 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
                 with gr.Accordion("Models and decoding", open=False):
                     gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
-                    left = gr.Dropdown(choices, value=default_left, allow_custom_value=True, label="Baseline (left)")
-                    right = gr.Dropdown(choices, value=default_right, allow_custom_value=True, label="Tuned (right)")
+                    left = gr.Dropdown(choices, value=default_left, allow_custom_value=True,
+                                       label=side_labels(False)[0])
+                    right = gr.Dropdown(choices, value=default_right, allow_custom_value=True,
+                                        label=side_labels(False)[1])
                     api_key = gr.Textbox(label="API key for openai: specs (kept in memory for your requests only)",
                                          type="password")
                     trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code",
@@ -198,8 +244,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     top_p = gr.Slider(step=0.05, label=label(GenerationOptions, "top_p"),
                                       **bounds(GenerationOptions, "top_p"))
             with gr.Column(scale=3):
-                if (default_left, default_right) != (None, None):
-                    gr.Markdown(MICRO_NOTE)
+                note = gr.Markdown(MICRO_NOTE, elem_id=NOTE_ID,
+                                   visible=(default_left, default_right) != (None, None))
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 with gr.Row():
                     with gr.Column():
@@ -222,29 +268,41 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     regen_button = gr.Button("Regenerate")
                     clear_button = gr.Button("Clear")
                 with gr.Row():
-                    vote_buttons = [gr.Button(choice, size="sm") for choice in VOTES]
-                vote_result = gr.Markdown()
+                    votes = [gr.Button(choice, size="sm", interactive=False, elem_id=vote_id)
+                             for choice, vote_id in zip(VOTES, VOTE_IDS)]
+                vote_result = gr.Markdown(elem_id=VOTE_RESULT_ID)
 
     send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key]
     send_outputs = [state, chat_a, chat_b, prompt, status, saved]
+    # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
     for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
-        trigger(bind(on_send, ctx), send_inputs, send_outputs, api_name=name,
-                concurrency_id=DEVICE_QUEUE, concurrency_limit=1)
-    regen_button.click(bind(on_regenerate, ctx),
-                       [state, image, max_tokens, temperature, top_p, trust, api_key],
-                       [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
-                       concurrency_limit=1)
+        trigger(lock_votes, None, votes, api_name=False, queue=False).then(
+            bind(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
+            concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
+    regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
+        bind(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key],
+        [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
+        concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
     rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],
                       [state, rating_a, rating_b], api_name="chat_rate", concurrency_id=DEVICE_QUEUE,
                       concurrency_limit=1)
     clear_outputs = [state, chat_a, chat_b, rating_a, rating_b, status]
-    clear_button.click(on_clear, [left, right, blind], clear_outputs, api_name="chat_clear")
-    blind.input(on_clear, [left, right, blind], clear_outputs, api_name=False)  # a user click, not a restore
-    for choice, button, name in zip(VOTES, vote_buttons, ("a", "b", "tie", "bad")):
-        button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
+    clear_button.click(on_clear, [left, right, blind], clear_outputs, api_name="chat_clear").then(
+        lock_votes, None, votes, api_name=False, queue=False)
+    blind.input(on_clear, [left, right, blind], clear_outputs, api_name=False).then(  # a click, not a restore
+        lock_votes, None, votes, api_name=False, queue=False)
+    for changed in (blind, left, right):  # after a restore and Open in Chat too
+        changed.change(bind(on_sides, micro_pair=(default_left, default_right)), [left, right, blind],
+                       [note, left, right], api_name=False)
+    for choice, button, name in zip(VOTES, votes, ("a", "b", "tie", "bad")):
+        button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}").success(
+            lock_votes, None, votes, api_name=False, queue=False)
     photo.input(demo_photo, photo, image, api_name=False)
+    image.upload(forget_demo_photo, None, photo, api_name=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
-    blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, left, right, blind, status], api_name=False)
+    page["chat-named"] = (blind, named_sides)  # ...with blind mode off
+    blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, left, right, blind, status, *votes],
+                api_name=False)
 
 
 def _throttled(stream: Iterator[ChatSession]) -> Iterator[ChatSession]:

@@ -16,7 +16,7 @@ from qinstruct.images import load_rgb
 from qinstruct.models.jobs import RateConfig, rate_cells
 from qinstruct.models.pool import list_model_specs
 
-from ..components import CheckedImage
+from ..components import CheckedImage, forget_demo_photo
 from ..context import AppContext, actor
 from ..forms import (bind, bounds, config_form, default_of, form_values, label, named, reports_errors,
                      shell_note)
@@ -260,6 +260,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
 
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
+    image.upload(forget_demo_photo, None, photo, api_name=False)
     run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
               api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
     score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],

@@ -10,7 +10,7 @@ import pandas as pd
 
 from qinstruct.config import shell_line
 from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
-from qinstruct.eval.arena import leaderboard, load_votes
+from qinstruct.eval.arena import a3_srcc, agreement, leaderboard, read_votes
 from qinstruct.errors import UserError
 from qinstruct.config import job_fields
 from qinstruct.eval.jobs import EvalModels, list_protocols, protocol_named, studio_configs, summary_of
@@ -172,18 +172,26 @@ def export(ctx: AppContext, runs, request: gr.Request = None):
 
 
 @reports_errors
-def arena(ctx: AppContext, include_open):
-    board = leaderboard(load_votes(str(ctx.workspace.chat_log), bool(include_open))).as_dict()
-    if not board["ratings"]:
-        return pd.DataFrame(), "No votes yet: vote in the Chat tab (blind mode) first."
+def arena(ctx: AppContext, include_open, request: gr.Request = None):
+    """The leaderboard, the votes left out and why, and its agreement with the A3 runs this user can see."""
+    board = leaderboard(read_votes(str(ctx.workspace.chat_log), bool(include_open)))
+    shown = board.as_dict()
+    left_out = "; ".join(f"{n} {reason}" for reason, n in board.excluded.items())
+    if not shown["ratings"]:
+        return pd.DataFrame(), "No votes yet: vote in the Chat tab (blind mode) first." + (
+            f"  \nNot counted: {left_out}." if left_out else "")
     ratings = pd.DataFrame([{"model": r["model"], "rating": r["rating"], "95% interval": f"{r['ci95'][0]:.0f} – "
-                             f"{r['ci95'][1]:.0f}", "wins": r["wins"], "ties": r["ties"], "losses": r["losses"]}
-                            for r in board["ratings"]])
+                             f"{r['ci95'][1]:.0f}", "wins": r["wins"], "ties": r["ties"], "losses": r["losses"],
+                             "both bad": r["both_bad"]} for r in shown["ratings"]])
     matrix = "\n".join(f"- {model}: " + ", ".join(f"vs {other} {rate:.0%}" for other, rate in row.items()
                                                   if rate is not None)
-                       for model, row in board["win_rate"].items())
-    pairs = ", ".join(f"{pair}: {n}" for pair, n in board["votes_per_pair"].items())
-    return ratings, f"Win rates (row model's share of points):\n\n{matrix}\n\nVotes per pair: {pairs}"
+                       for model, row in shown["win_rate"].items())
+    pairs = ", ".join(f"{pair}: {n}" for pair, n in shown["votes_per_pair"].items())
+    summaries = [summary_of(ctx.workspace.evals / run) for run in eval_runs(ctx, actor(request))]
+    agreed = agreement(board, a3_srcc([s for s in summaries if s]))
+    return ratings, (f"Win rates (row model's share of points; ties half, \"both are bad\" apart):\n\n{matrix}\n\n"
+                     f"Votes per pair: {pairs}" + (f"  \nNot counted: {left_out}." if left_out else "")
+                     + f"  \n{agreed.line()}")
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:

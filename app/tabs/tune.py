@@ -241,4 +241,6 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
 def wire(ctx: AppContext, page: dict) -> None:
     """After every tab exists: Open in Chat puts the finished run on the Chat tab's tuned side."""
     button, handler, run = page["tune-open-in-chat"]
-    button.click(handler, run, [page["chat-right"], page["tabs"]], api_name="tune_open_in_chat")
+    blind, named_sides = page["chat-named"]
+    button.click(handler, run, [page["chat-right"], page["tabs"]], api_name="tune_open_in_chat").success(
+        named_sides, None, blind, api_name=False)

@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..endpoints import DEFAULT_MODEL, KeyPolicy, default_base_url
+from ..endpoints import (DEFAULT_MODEL, NO_KEY, KeyPolicy, default_base_url, missing_key_message, needs_key,
+                         status_message, unknown_host)
 from ..errors import UserError, first_line
 from . import prompts
 from .cache import ResponseCache
@@ -188,6 +189,8 @@ class OpenAIBackend:
         key_policy.check(self.base_url)
         self.max_attempts, self.backoff_base = max_attempts, backoff_base
         self._api_key = key_policy.key_for(self.base_url, api_key)
+        if self._api_key == NO_KEY and needs_key(self.base_url):  # refused at once, not after retries
+            raise ConversionError(missing_key_message(self.base_url))
         self._clients: dict[int, object] = {}
 
     @property
@@ -236,10 +239,13 @@ class OpenAIBackend:
             except openai.RateLimitError as error:
                 failure, delay = error, _retry_after(error) or self._backoff(attempt)
             except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                if unknown_host(error):  # a typo in the URL, or no network: it will not heal in seconds
+                    raise ConversionError(f"cannot reach {self.base_url}: unknown host (check the base URL and the "
+                                          "network; not retried)") from None
                 failure, delay = error, self._backoff(attempt)
             except openai.APIStatusError as error:
-                if error.status_code not in RETRYABLE_STATUS:
-                    raise ConversionError(f"HTTP {error.status_code}: {first_line(error)}") from None
+                if error.status_code not in RETRYABLE_STATUS:  # a wrong key or model will not heal either
+                    raise ConversionError(f"{status_message(error.status_code)}: {first_line(error)}") from None
                 failure, delay = error, self._backoff(attempt)
             if attempt == self.max_attempts:
                 raise ConversionError(f"gave up after {attempt} attempts ({type(failure).__name__}: "

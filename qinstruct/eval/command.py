@@ -36,6 +36,8 @@ class ArenaConfig:
 
     votes: str = option(help="the Chat tab's log (workspace/chat/log.jsonl): its vote records")
     include_open: bool = option(False, help="also count votes cast outside blind mode")
+    a3: list[str] = option(default_factory=list, help="A3 evaluation run folders: the arena's ranking beside the "
+                           "models' A3 SRCC ranking (Kendall tau)", metavar="RUN")
     bootstrap: int = option(200, help="bootstrap rounds for the 95% intervals (0: none)", min=0, max=100000)
     seed: int = option(0, help="seed of the bootstrap", min=0, max=2**32 - 1)
 
@@ -92,21 +94,31 @@ def run_iqa(config, args) -> int:
 
 
 def run_arena(config, args) -> int:
-    from .arena import leaderboard, load_votes
+    from .arena import a3_srcc, agreement, leaderboard, read_votes
+    from .jobs import summary_of, summary_problem
 
     if not Path(config.votes).is_file():
         raise UserError(f"{config.votes}: no such file (the Chat tab writes its votes to workspace/chat/log.jsonl)")
-    votes = load_votes(config.votes, config.include_open)
-    if not votes:
+    problems = [problem for problem in (summary_problem(Path(run)) for run in config.a3) if problem]
+    if problems:
+        raise UserError("; ".join(problems))
+    log = read_votes(config.votes, config.include_open)
+    if not log.votes:
         print(f"no {'' if config.include_open else 'blind '}votes in {config.votes}"
               + ("" if config.include_open else " (--include-open counts the others too)"), file=sys.stderr)
-    board = leaderboard(votes, config.bootstrap, config.seed)
+    board = leaderboard(log, config.bootstrap, config.seed)
+    agreed = agreement(board, a3_srcc([summary_of(Path(run)) for run in config.a3])) if config.a3 else None
     if args.json:
-        print(json.dumps(board.as_dict()))
-    else:
-        for row in board.as_dict()["ratings"]:
-            print(f"{row['rating']:7.1f}  [{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}]  {row['wins']}-{row['ties']}-"
-                  f"{row['losses']}  {row['model']}")
+        print(json.dumps({**board.as_dict(), **({"a3_agreement": agreed.as_dict()} if agreed else {})}))
+        return 0
+    print("rating  95% interval  wins-ties-losses  both bad  model")
+    for row in board.as_dict()["ratings"]:
+        print(f"{row['rating']:6.1f}  [{row['ci95'][0]:.0f}, {row['ci95'][1]:.0f}]  {row['wins']}-{row['ties']}-"
+              f"{row['losses']}  {row['both_bad']}  {row['model']}")
+    for reason, count in board.excluded.items():
+        print(f"not counted: {count} vote(s) {reason}")
+    if agreed:
+        print(agreed.line())
     return 0
 
 

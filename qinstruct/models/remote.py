@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import first_line
-from ..endpoints import KeyPolicy
+from ..endpoints import NO_KEY, KeyPolicy, missing_key_message, needs_key, status_message, unknown_host
 from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
                     ratings_from_level_logits)
 
@@ -70,7 +70,10 @@ class RemoteModel:
 
         keys = self.key_policy or process_policy().keys
         keys.check(self.base_url)
-        return OpenAI(api_key=keys.key_for(self.base_url, self.api_key), base_url=self.base_url,
+        key = keys.key_for(self.base_url, self.api_key)
+        if key == NO_KEY and needs_key(self.base_url):  # refused here, not after the client's retries
+            raise ModelLoadError(f"{self.spec}: {missing_key_message(self.base_url)}")
+        return OpenAI(api_key=key, base_url=self.base_url,
                       timeout=self.timeout, max_retries=self.max_retries)
 
     def _call(self, **request):
@@ -80,12 +83,13 @@ class RemoteModel:
         try:
             return self.client().chat.completions.create(model=self.model_name, **request)
         except openai.APIStatusError as error:
-            raise ModelLoadError(f"{self.spec}: the endpoint answered HTTP {error.status_code} "
+            raise ModelLoadError(f"{self.spec}: the endpoint answered {status_message(error.status_code)} "
                                  f"({first_line(error)})") from None
         except openai.APITimeoutError:
             raise ModelLoadError(f"{self.spec}: the endpoint did not answer within {self.timeout:g} s") from None
-        except openai.APIConnectionError:
-            raise ModelLoadError(f"{self.spec}: cannot reach {self.base_url}") from None
+        except openai.APIConnectionError as error:
+            why = ": unknown host (check the URL and the network)" if unknown_host(error) else ""
+            raise ModelLoadError(f"{self.spec}: cannot reach {self.base_url}{why}") from None
         except openai.OpenAIError as error:
             raise ModelLoadError(f"{self.spec}: {first_line(error)}") from None
         except ValueError:  # a 200 whose body is not JSON (a proxy's error page, say)

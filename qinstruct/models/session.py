@@ -1,5 +1,9 @@
 """One conversation of the Chat tab (or a script): two sides, their turns, blind A/B order, rating, votes.
 
+A round is the exchanges under one A/B order, ended by a vote: in blind mode the next question starts a new round
+(a fresh conversation and a new random order, so the vote's reveal says nothing about the next answers), and a
+round takes one vote (a second one is logged as excluded; `qinstruct.eval.arena` documents the log).
+
 Everything here is per session: the studio keeps a ChatSession in each browser session's state, so two people
 chatting at once never see each other's turns.  Votes and finished exchanges are appended to a JSONL log.
 """
@@ -50,11 +54,12 @@ class ChatSession:
     left_spec: str
     right_spec: str
     blind: bool = False
-    swapped: bool = False  # blind mode: column A shows the right (tuned) side
+    swapped: bool = False  # blind mode: column A shows the right (tuned) side, drawn again every round
     turns: tuple[list[Turn], list[Turn]] = field(default_factory=lambda: ([], []))
     image_sha256: str | None = None
     session_id: str = field(default_factory=lambda: secrets.token_hex(16))  # also the key to resume it
-    voted: bool = False
+    voted: bool = False  # this round's vote is cast (and, in blind mode, the order revealed)
+    round_id: str = field(default_factory=lambda: secrets.token_hex(8))
     last_timing: Timing | None = None
     labels: tuple[str, str] = ("", "")  # what each side is, as the last request loaded it (a failure says why)
     failed: tuple[bool, bool] = (False, False)
@@ -64,6 +69,15 @@ class ChatSession:
     @classmethod
     def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> "ChatSession":
         return cls(left_spec, right_spec, blind, swapped=blind and secrets.randbelow(2) == 1)
+
+    def new_round(self, keep_turns: bool = False) -> None:
+        """The next round: a new id, no vote yet; in blind mode a fresh conversation under a new random order."""
+        self.round_id = secrets.token_hex(8)
+        self.voted = False
+        if self.blind:
+            self.swapped = secrets.randbelow(2) == 1
+        if not keep_turns:
+            self.turns = ([], [])
 
     def columns(self) -> tuple[int, int]:
         """Which side each displayed column (A, B) shows."""
@@ -92,9 +106,10 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
         raise ValueError("type a question first")
     digest = image_digest(image)
     if digest != session.image_sha256:  # a new image starts a new conversation (the image is in turn 1)
-        session.turns = ([], [])
+        session.new_round()
         session.image_sha256 = digest
-        session.voted = False
+    elif session.voted:  # blind: the revealed order must not carry on; open: the next answer takes its own vote
+        session.new_round(keep_turns=not session.blind)
     for side in (0, 1):
         session.turns[side].append(Turn(text, ""))
     pair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
@@ -142,20 +157,27 @@ def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
 def log_event(log_path: Path, kind: str, session: ChatSession, **extra) -> dict:
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "type": kind, "session": session.session_id,
               "left": session.left_spec, "right": session.right_spec, "blind": session.blind,
-              "swapped": session.swapped, "image_sha256": session.image_sha256,
+              "swapped": session.swapped, "round": session.round_id, "image_sha256": session.image_sha256,
               "turns": [[asdict(t) for t in side] for side in session.turns], **extra}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     append_line(log_path, record)  # one write per line: sessions logging at once never interleave
     return record
 
 
+SECOND_VOTE = "a second vote on one answer"
+
+
 def vote(log_path: Path, session: ChatSession, choice: str) -> str:
+    """Log the round's vote and reveal the order; a second vote in the round is logged as excluded."""
     if choice not in VOTES:
         raise ValueError(f"vote must be one of {', '.join(VOTES)}")
-    if not session.turns[0]:
+    if not session.turns[0] or not any(turns[-1].assistant for turns in session.turns):
         raise ValueError("ask something before voting")
     a, b = session.columns()
     specs = (session.left_spec, session.right_spec)
+    if session.voted:
+        log_event(log_path, "vote", session, vote=choice, a=specs[a], b=specs[b], excluded=SECOND_VOTE)
+        return f"Already voted on this answer: this vote is logged but not counted. {session.reveal()}"
     log_event(log_path, "vote", session, vote=choice, a=specs[a], b=specs[b])
     session.voted = True
     return session.reveal()

@@ -55,8 +55,9 @@ class LoadOptions:
 @dataclass
 class GenerationOptions:
     max_new_tokens: int = option(256, help="longest answer, in tokens", min=1, max=32768)
-    temperature: float = option(0.0, help="0: greedy decoding, as the paper; above 0 samples", min=0, max=5)
-    top_p: float = option(1.0, help="nucleus sampling mass (with temperature > 0)", gt=0, max=1)
+    temperature: float = option(0.0, help="temperature (0: greedy decoding, as in the paper; above 0 samples)",
+                                min=0, max=5)
+    top_p: float = option(1.0, help="top-p, the nucleus sampling mass (with temperature > 0)", gt=0, max=1)
     seed: int = option(0, help="sampling seed", min=0, max=2**32 - 1)
 
     def generate_kwargs(self) -> dict:

@@ -86,30 +86,53 @@ def test_vote_without_conversation_is_a_message(studio):
         client.predict(api_name="/chat_vote_tie")
 
 
-def test_chat_in_the_browser(studio, artifacts, shared_data):
-    with chromium_page() as page:
+def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
+    """FastChat's arena complaints as a checklist: nothing tells the sides apart before the vote, one vote per answer
+    (the buttons lock), the next question is a new round under a new order; then a reload restores it."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with chromium_page(1280, 720) as page:  # a projector's size
         page.goto(studio["url"])
         page.get_by_role("tab", name="Chat").click()
+        assert page.locator(f"#{tab.NOTE_ID}").is_visible()  # the note names the models when not blind
         page.locator(f"#{tab.PHOTO_ID} input").click()
         page.get_by_role("option", name="chelsea").click()
         page.get_by_text("Blind mode").click()
+        expect(page.locator(f"#{tab.NOTE_ID}")).to_be_hidden()
+        assert page.get_by_text("Baseline (left)").count() == 0 and page.get_by_text("Model 1").count() == 1
+        for vote_id in tab.VOTE_IDS:
+            expect(page.locator(f"#{vote_id}")).to_be_disabled()  # nothing to vote on yet
         page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is this image clear?")
         page.locator(f"#{tab.SEND_ID}").click()
-        page.locator(f"#{tab.LEFT_ID} .message.bot, #{tab.LEFT_ID} [data-testid='bot']").first.wait_for(timeout=60_000)
-        page.locator(f"#{tab.RIGHT_ID} .message.bot, #{tab.RIGHT_ID} [data-testid='bot']").first.wait_for(
-            timeout=60_000)
-        page.get_by_text("Model A").first.wait_for()
         page.locator(f"#{tab.STATUS_ID}").get_by_text("answered in").wait_for(timeout=60_000)
         assert "tok/s" not in page.locator(f"#{tab.STATUS_ID}").inner_text()  # blind: no per-side speed
+        assert "micro" not in page.inner_text("body")  # no model name shown anywhere before the vote
+        page.locator(f"#{tab.RATE_ID}").click()
+        page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("after your vote").wait_for(timeout=30_000)
+        expect(page.locator(f"#{tab.VOTE_IDS[1]}")).to_be_enabled(timeout=30_000)
+        page.screenshot(path=str(artifacts / "chat_blind_before_vote.png"))
+        page.locator(f"#{tab.VOTE_IDS[1]}").click()
+        result = page.locator(f"#{tab.VOTE_RESULT_ID}")
+        result.get_by_text("A was").wait_for(timeout=30_000)
+        assert result.locator("strong").inner_text() == "Vote recorded: B is better."  # bold as a whole
+        for vote_id in tab.VOTE_IDS:
+            expect(page.locator(f"#{vote_id}")).to_be_disabled()  # one vote per answer
         page.locator(f"#{tab.RATE_ID}").click()
         page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("P(good)").wait_for(timeout=60_000)
-        page.get_by_role("button", name="B is better").click()
-        page.get_by_text("Vote recorded").wait_for(timeout=30_000)
-        assert "A was" in page.get_by_text("Vote recorded").inner_text()
-        page.screenshot(path=str(artifacts / "chat_tab.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "chat_blind_after_vote.png"))
+        page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is there noise in this image?")
+        page.locator(f"#{tab.SEND_ID}").click()
+        expect(page.locator(f"#{tab.VOTE_IDS[0]}")).to_be_enabled(timeout=60_000)
+        left = page.locator(f"#{tab.LEFT_ID}")
+        left.get_by_text("Is there noise in this image?").wait_for(timeout=30_000)
+        assert left.get_by_text("Is this image clear?").count() == 0  # a new round: the revealed one is gone
         page.reload()  # the conversation, its image and the blind mode come back
         page.get_by_role("tab", name="Chat").click()
         page.locator(f"#{tab.STATUS_ID}").get_by_text("conversation restored").wait_for(timeout=30_000)
-        page.locator(f"#{tab.LEFT_ID}").get_by_text("Is this image clear?").wait_for(timeout=30_000)
+        page.locator(f"#{tab.LEFT_ID}").get_by_text("Is there noise in this image?").wait_for(timeout=30_000)
         assert page.get_by_text("Model A").first.is_visible()
+        expect(page.locator(f"#{tab.VOTE_IDS[0]}")).to_be_enabled()  # its answer still waits for a vote
+        expect(page.locator(f"#{tab.NOTE_ID}")).to_be_hidden()
         page.screenshot(path=str(artifacts / "chat_tab_restored.png"), full_page=True)
+    log = [json.loads(line) for line in (studio["workspace"].root / "chat" / "log.jsonl").read_text().splitlines()]
+    browser_votes = [r for r in log if r["type"] == "vote" and r["vote"] == "B is better" and r["blind"]]
+    assert browser_votes and all(r.get("round") for r in browser_votes)

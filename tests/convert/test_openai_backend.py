@@ -129,6 +129,21 @@ def test_gives_up_with_a_clear_error(tmp_path):
     assert len(requests) == 1  # not retried
 
 
+def test_errors_that_will_not_heal_are_not_retried(tmp_path, monkeypatch):
+    """A missing key for OpenAI's API, an unknown host, a refused key: one line at once, not 10 s of retries."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConversionError, match="no API key for https://api.openai.com/v1: type one"):
+        create_backend("openai", base_url="https://api.openai.com/v1")
+    started = time.perf_counter()
+    with pytest.raises(ConversionError, match="unknown host .*not retried"):
+        convert(create_backend("openai", base_url="http://no-such-host.invalid/v1", api_key="k", backoff_base=1.0))
+    assert time.perf_counter() - started < 5  # five attempts with this backoff would take 15 s
+    with openai_server(lambda body: (401, {"error": {"message": "bad key", "type": "auth"}})) as (url, requests):
+        with pytest.raises(ConversionError, match="HTTP 401: the endpoint refused the API key"):
+            convert(backend(url, tmp_path))
+    create_backend("openai", base_url="http://127.0.0.1:9/v1")  # a local server needs no key
+
+
 def test_malformed_json_is_retried_once_with_the_error(tmp_path):
     broken = lambda body: completion('{"yes_no": [')  # noqa
     with openai_server(scripted(broken)) as (url, requests):

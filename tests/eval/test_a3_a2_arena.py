@@ -11,7 +11,7 @@ from qinstruct.convert.backends import ConversionError, create_backend
 from qinstruct.convert.cache import ResponseCache
 from qinstruct.eval.a2 import Reference, dimension_scores, distortion_mentions, mention_shares, offline_judge
 from qinstruct.eval.a3 import correlate, score
-from qinstruct.eval.arena import Vote, leaderboard
+from qinstruct.eval.arena import OPEN, REPEATED, Vote, leaderboard, read_votes
 
 from ..helpers.openai_server import completion, openai_server
 
@@ -175,3 +175,46 @@ def test_bradley_terry_recovers_known_strengths(capsys, tmp_path):
     assert main(["eval", "arena", "--votes", str(tmp_path / "log.jsonl"), "--bootstrap", "0", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert sum(printed["votes_per_pair"].values()) == 4000  # the open vote is not counted
+
+
+def test_the_arena_counts_one_blind_vote_per_round_and_keeps_both_bad_apart(capsys, tmp_path):
+    def record(vote, a="tuned", b="baseline", **extra):
+        return {"type": "vote", "blind": True, "a": a, "b": b, "vote": vote, **extra}
+
+    old = [record("A is better", session="s1"), record("B is better", session="s1"),  # before rounds: revealed
+           record("A is better", session="s2")]
+    new = [record("A is better", session="s3", round="r1"), record("Tie", session="s3", round="r1"),
+           record("Both are bad", session="s3", round="r2"), record("Tie", session="s3", round="r3"),
+           record("B is better", session="s3", round="r4", excluded="a second vote on one answer"),
+           record("A is better", session="s4", round="r1", blind=False)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old + new))
+    log = read_votes(str(tmp_path / "log.jsonl"))
+    assert [v.outcome for v in log.votes] == [1.0, 1.0, 1.0, None, 0.5]
+    assert log.excluded == {REPEATED: 2, "a second vote on one answer": 1, OPEN: 1}
+    board = leaderboard(log, bootstrap=0).as_dict()
+    tuned = next(r for r in board["ratings"] if r["model"] == "tuned")
+    assert (tuned["wins"], tuned["ties"], tuned["losses"], tuned["both_bad"]) == (3, 1, 0, 1)
+    assert board["win_rate"]["tuned"]["baseline"] == pytest.approx(3.5 / 4)  # both-bad is no half win
+    assert board["votes_per_pair"] == {"baseline vs tuned": 5} and board["excluded"][OPEN] == 1
+    assert main(["eval", "arena", "--votes", str(tmp_path / "log.jsonl"), "--bootstrap", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "3-1-0  1  tuned" in printed and f"not counted: 2 vote(s) {REPEATED}" in printed
+
+
+def test_the_arena_ranking_beside_a3(capsys, tmp_path):
+    log = [{"type": "vote", "blind": True, "a": a, "b": b, "vote": "A is better", "session": f"s{i}", "round": "r"}
+           for i, (a, b) in enumerate([("models/mix", "models/base")] * 3 + [("models/base", "models/rand")] * 3
+                                      + [("models/mix", "models/rand")] * 3)]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    run = tmp_path / "a3"
+    run.mkdir()
+    models = {"workspace/models/mix": {"demo": {"srcc": 0.5}}, "workspace/models/base": {"demo": {"srcc": 0.1}},
+              "workspace/models/rand": {"demo": {"srcc": 0.3}, "other": {"srcc": -0.5}}}
+    (run / "summary.json").write_text(json.dumps({"protocol": "a3", "models": models}))
+    assert main(["eval", "arena", "--votes", str(tmp_path / "log.jsonl"), "--bootstrap", "0", "--a3", str(run),
+                 "--json"]) == 0
+    agreed = json.loads(capsys.readouterr().out)["a3_agreement"]
+    assert agreed["a3_srcc"] == [0.1, 0.5, -0.1]  # the same folder names; a model's MOS sets averaged
+    assert agreed["kendall_tau"] == pytest.approx(1.0)  # people and the metric rank mix > base > rand alike
+    assert main(["eval", "arena", "--votes", str(tmp_path / "log.jsonl"), "--a3", str(tmp_path / "none")]) != 0
+    assert "none: no summary.json" in capsys.readouterr().err

@@ -114,3 +114,14 @@ def test_endpoint_dying_mid_stream_stays_on_its_side(photos):
             out[1] += right
     assert out[0].strip() and "⚠" in out[1] and "broke off" in out[1]
     assert out[1].startswith("The quality")  # what arrived before the cut is kept, then the side says why
+
+
+def test_remote_errors_a_speaker_can_read(photos, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(Exception, match="no API key for https://api.openai.com/v1"):
+        load_model("openai:gpt-4o-mini@https://api.openai.com/v1").rate(photos[:1])
+    with pytest.raises(Exception, match="cannot reach http://no-such-host.invalid/v1: unknown host"):
+        load_model("openai:m@http://no-such-host.invalid/v1").rate(photos[:1])
+    with openai_server(lambda body: (401, {"error": {"message": "bad key", "type": "auth"}})) as (url, _):
+        with pytest.raises(Exception, match="HTTP 401: the endpoint refused the API key"):
+            load_model(f"openai:m@{url}").rate(photos[:1])
