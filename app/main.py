@@ -15,6 +15,21 @@ from .serving import LoginWall
 # module name under app.tabs, in display order
 TABS = ["corrupt", "stats", "convert", "tune", "chat", "evaluate"]
 
+START_ID = "start-here"
+START_HERE = """Three things to try (each takes seconds, on the shipped micro demo models, no GPU, no network):
+1. **Corrupt**: press **Corrupt**, then **Score cells**: the tuned model's P(good) falls as blur and noise grow,
+   the baseline's stays flat.
+2. **Chat**: click a held-out demo image under blur, then the prompt "Is this image blurry?": the baseline and
+   the tuned model answer side by side (tick **Blind mode** to vote without knowing which is which).
+3. **Evaluate**: open **The shipped micro demo models** for the paper's tables and radar, or press **Evaluate** to
+   run the Q-Bench protocols on the held-out sets yourself."""
+
+
+def first_visit(visited: bool):
+    """Start here is open on a browser's first visit and folded after."""
+    return gr.Accordion(open=not visited), True
+
+
 CSS = """
 .qi-status { min-height: 1.6em; }
 """
@@ -31,6 +46,10 @@ def build(workspace: Workspace | str | None = None, access: AccessPolicy | None 
             "Low-level visual instruction tuning (Q-Instruct, CVPR 2024): corrupt images, explore feedback, "
             "convert, tune, chat and evaluate. Everything is kept in the studio's workspace folder."
         )
+        with gr.Accordion("Start here", open=False, elem_id=START_ID) as start:
+            gr.Markdown(START_HERE)
+        visited = gr.BrowserState(False, storage_key="qinstruct-visited")
+        blocks.load(first_visit, visited, [start, visited], api_name=False)
         modules = [importlib.import_module(f"app.tabs.{name}") for name in TABS]
         # components a tab needs at the page's top level (a tab's own content mounts only when it opens)
         page: dict = {}

@@ -13,13 +13,20 @@ ensure_installed() {  # ensure_installed STAMP_NAME REQUIREMENTS_FILE...
   local want
   want="$(cat "$@" pyproject.toml | sha256sum | cut -c1-16)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "installing $* into .venv" >&2
-    .venv/bin/python -m pip install --quiet --upgrade pip
+    if [ -f "$stamp" ]; then
+      echo "the requirements changed: updating .venv ($*)…" >&2
+    else
+      echo "first start: installing $* into .venv (torch CPU, transformers, gradio…; about 3-5 minutes on a" \
+           "fresh machine, skipped on later starts)…" >&2
+    fi
+    # -qq: errors only (pip's warnings about ignored locations are noise here, dozens of lines)
+    .venv/bin/python -m pip install -qq --upgrade pip
     local args=()
     for file in "$@"; do args+=(-r "$file"); done
-    .venv/bin/python -m pip install --quiet "${args[@]}"
-    .venv/bin/python -m pip install --quiet --no-deps -e .
+    .venv/bin/python -m pip install -qq "${args[@]}"
+    .venv/bin/python -m pip install -qq --no-deps -e .
     echo "$want" > "$stamp"
+    echo "installed." >&2
   fi
 }
 export HF_HUB_DISABLE_TELEMETRY=1

@@ -36,8 +36,26 @@ def figure_rows() -> list[list]:
     return rows
 
 
+SYNTHETIC = "synthetic demo data"
+
+
 def _as_image(figure) -> Image.Image:
     return figure if isinstance(figure, Image.Image) else Image.open(io.BytesIO(to_png(figure)))
+
+
+def marked_synthetic(image: Image.Image) -> Image.Image:
+    """A demo figure says on itself that it shows the demo world's generated data (a screenshot of it on a slide
+    must not pass for a real dataset's)."""
+    from PIL import ImageDraw, ImageFont
+
+    image = image.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=max(12, image.height // 28))
+    box = draw.textbbox((0, 0), SYNTHETIC, font=font)
+    x, y = image.width - (box[2] - box[0]) - 10, 6
+    draw.rectangle((x - 4, y - 2, x + box[2] - box[0] + 4, y + box[3] - box[1] + 6), fill=(255, 243, 205))
+    draw.text((x, y), SYNTHETIC, fill=(133, 77, 14), font=font)
+    return image
 
 
 def input_files(ctx: AppContext, kind: str, uploads, paths: str) -> list[str]:
@@ -85,7 +103,12 @@ def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, 
     if report.sampled is not None:
         status += " · flatness original → balanced: " + ", ".join(
             f"{s} {b:.2f}→{a:.2f}" for s, (b, a) in report.flatness().items())
+    synthetic = selection["files"] == [str(ctx.workspace.demo_file("pathway"))]
     figures = [_as_image(report.images[name]) for name in FIGURE_IDS]
+    if synthetic:
+        status = f"**{SYNTHETIC.capitalize()}** (the embedded demo world: generated images, feedbacks and MOS) · " \
+            + status
+        figures = [marked_synthetic(figure) for figure in figures]
     return (status, format_table1(report.table, report.sampled_table), *figures,
             gr.DownloadButton(value=str(archive), interactive=True), shell_note(config))
 
