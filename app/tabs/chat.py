@@ -14,7 +14,7 @@ from qinstruct.demo.examples import held_out_examples
 from qinstruct.demo.shipped import default_pair
 from qinstruct.models.pool import list_model_specs
 from qinstruct.models.session import (VOTES, ChatSession, load_session, log_event, rate_both, regenerate,
-                                      save_session, send, vote)
+                                      save_session, seen_pair, send, vote)
 from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 
@@ -39,7 +39,7 @@ DEVICE_QUEUE = "device"  # one queue for the Chat tab's model calls: chat, regen
 SAVED_KEY = "chat-session"
 STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
-NOTE_ID, VOTE_RESULT_ID = "chat-note", "chat-vote-result"
+NOTE_ID, VOTE_RESULT_ID, SEEN_ID, TAB_ID = "chat-note", "chat-vote-result", "chat-seen", "chat-tab"
 RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
                    "once).")
 NEXT_ROUND = " Your next question starts a new round: a fresh conversation under a new random order."
@@ -175,6 +175,22 @@ def on_vote(ctx: AppContext, state, choice: str):
     return said + (NEXT_ROUND if state.blind else "")
 
 
+@reports_errors
+def on_seen(ctx: AppContext, state, image, trust, api_key):
+    """Under the image: what each side's model sees of it (in blind mode after the vote: it names the sides)."""
+    if state is None or image is None or (state.blind and not state.voted):
+        return gr.Gallery(value=None, visible=False), ""
+    seen = seen_pair(ctx.pool, state, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
+    pictures = [(picture, view.caption.split(" sees ")[0]) for view in seen for picture in view.images]
+    return (gr.Gallery(value=pictures or None, visible=bool(pictures)),
+            "  \n".join(view.caption for view in seen))
+
+
+def hide_seen():
+    """Another image: the views of the last one no longer apply."""
+    return gr.Gallery(value=None, visible=False), ""
+
+
 def on_sides(left, right, blind, micro_pair: tuple):
     """What the page says about the sides: nothing in blind mode until the vote; the note about the micro models
     only while they are the sides (Open in Chat puts a run there)."""
@@ -219,13 +235,16 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
     examples = held_out_examples(ctx.workspace.folder("demo", "examples"))
     saved = page[SAVED_KEY]
-    with gr.Tab("Chat", id="chat"):
+    with gr.Tab("Chat", id="chat", elem_id=TAB_ID):
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
                 photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
                 blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
+                seen = gr.Gallery(label="What the models see", columns=2, height=150, visible=False,
+                                  elem_id=SEEN_ID, interactive=False, object_fit="contain")
+                seen_note = gr.Markdown()
                 with gr.Accordion("Models and decoding", open=False):
                     gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
                     left = gr.Dropdown(choices, value=default_left, allow_custom_value=True,
@@ -275,17 +294,20 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key]
     send_outputs = [state, chat_a, chat_b, prompt, status, saved]
     # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
+    seen_inputs, seen_outputs = [state, image, trust, api_key], [seen, seen_note]
     for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
-        trigger(lock_votes, None, votes, api_name=False, queue=False).then(
+        answered = trigger(lock_votes, None, votes, api_name=False, queue=False).then(
             bind(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
-            concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
+            concurrency_limit=1)
+        answered.success(open_votes, None, votes, api_name=False, queue=False)
+        answered.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
         bind(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key],
         [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
         concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
     rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],
                       [state, rating_a, rating_b], api_name="chat_rate", concurrency_id=DEVICE_QUEUE,
-                      concurrency_limit=1)
+                      concurrency_limit=1).success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     clear_outputs = [state, chat_a, chat_b, rating_a, rating_b, status]
     clear_button.click(on_clear, [left, right, blind], clear_outputs, api_name="chat_clear").then(
         lock_votes, None, votes, api_name=False, queue=False)
@@ -295,10 +317,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         changed.change(bind(on_sides, micro_pair=(default_left, default_right)), [left, right, blind],
                        [note, left, right], api_name=False)
     for choice, button, name in zip(VOTES, votes, ("a", "b", "tie", "bad")):
-        button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}").success(
-            lock_votes, None, votes, api_name=False, queue=False)
+        voted = button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
+        voted.success(lock_votes, None, votes, api_name=False, queue=False)
+        voted.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     photo.input(demo_photo, photo, image, api_name=False)
     image.upload(forget_demo_photo, None, photo, api_name=False)
+    image.change(hide_seen, None, seen_outputs, api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off
     blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, left, right, blind, status, *votes],

@@ -15,6 +15,7 @@ from qinstruct.demo.shipped import default_pair
 from qinstruct.images import load_rgb
 from qinstruct.models.jobs import RateConfig, rate_cells
 from qinstruct.models.pool import list_model_specs
+from qinstruct.models.seen import seen_by
 
 from ..components import CheckedImage, forget_demo_photo
 from ..context import AppContext, actor
@@ -30,7 +31,7 @@ STATUS_ID = "corrupt-status"
 SELECTED_ID = "corrupt-selected"
 ORIGINAL_ID = "corrupt-original"
 BATCH_STATUS_ID, BATCH_PROGRESS_ID = "corrupt-batch-status", "corrupt-batch-progress"
-SCORE_ID, SCORES_ID = "corrupt-score", "corrupt-scores"
+SCORE_ID, SCORES_ID, SEEN_ID = "corrupt-score", "corrupt-scores", "corrupt-seen"
 
 SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size (up to 16 MP)", 0)]
 DEFAULT_PHOTO = "astronaut"
@@ -106,6 +107,18 @@ def score_grid(ctx: AppContext, folder: str, left: str, right: str):
     shell = "\n".join(f"- `{shell_line(command)}`" for command in commands)
     table = scores_table(result, [side.label.split(":")[0] for side in sides], ratings)
     return gr.Gallery(value=items), f"{table}\n\nSame scores from a shell (in the workspace):\n\n{shell}"
+
+
+@reports_errors
+def scorers_view(ctx: AppContext, folder: str, left: str, right: str):
+    """What each scoring model sees of the grid's image: a 64-px thumbnail, a 336-px square, tiles..."""
+    if not folder or not left or not right:
+        return gr.Gallery(value=None, visible=False), ""
+    result = load_grid(Path(folder))
+    original = load_rgb(result.path(result.original))
+    seen = [seen_by(side, original, f"Model {k}") for k, side in enumerate(ctx.pool.pair(left, right).sides, 1)]
+    pictures = [(picture, view.caption.split(" sees ")[0]) for view in seen for picture in view.images]
+    return gr.Gallery(value=pictures or None, visible=bool(pictures)), "  \n".join(v.caption for v in seen)
 
 
 def default_grid(ctx: AppContext):
@@ -234,6 +247,10 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                                   label="Model 2 (the micro tuned model by default)")
                         score_button = gr.Button("Score cells", elem_id=SCORE_ID)
                     scores = gr.Markdown(elem_id=SCORES_ID)
+                    with gr.Row():
+                        seen = gr.Gallery(label="What the models see of the image", columns=2, height=150,
+                                          visible=False, elem_id=SEEN_ID, interactive=False, object_fit="contain")
+                        seen_note = gr.Markdown()
         with gr.Accordion("Batch: corrupt a folder (resumable, writes manifest.jsonl)", open=False):
             gr.Markdown("Uses the corruptions, severities and seed chosen above, or the paper's random assignment "
                         "(one of the 15 corruptions and a severity per image). Outputs go to the workspace; "
@@ -264,7 +281,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
               api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
     score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
-                       api_name="corrupt_score", concurrency_id="device", concurrency_limit=1)
+                       api_name="corrupt_score", concurrency_id="device", concurrency_limit=1).success(
+        bind(scorers_view, ctx), [grid_folder, score_left, score_right], [seen, seen_note], api_name=False)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
     batch_run.click(named(bind(run_batch, ctx), more_names()),
                     [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers, batch_name,

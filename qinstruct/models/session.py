@@ -24,6 +24,7 @@ from ..errors import UserError
 from ..fileio import append_line, write_bytes, write_json
 from .pair import SidePair, stream_pair
 from .pool import ModelPool
+from .seen import SeenImage, seen_by
 from .types import GenerationOptions, LoadOptions, Rating, Turn
 
 VOTES = ("A is better", "B is better", "Tie", "Both are bad")
@@ -152,6 +153,15 @@ def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
         except (UserError, ValueError, RuntimeError) as error:  # a failed side, a dead endpoint, a bad image
             out.append(f"⚠ {error}")
     return out[0], out[1]
+
+
+def seen_pair(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: LoadOptions | None = None,
+              api_key: str | None = None) -> list[SeenImage]:
+    """What each column's model sees of the image, in column order, named as the page names the columns."""
+    pair: SidePair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
+    names = ("A", "B") if session.blind else ("baseline", "tuned")
+    columns = session.columns() if session.blind else (0, 1)
+    return [seen_by(pair.sides[side], image, name) for name, side in zip(names, columns)]
 
 
 def log_event(log_path: Path, kind: str, session: ChatSession, **extra) -> dict:

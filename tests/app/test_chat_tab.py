@@ -96,7 +96,7 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
         assert page.locator(f"#{tab.NOTE_ID}").is_visible()  # the note names the models when not blind
         page.locator(f"#{tab.PHOTO_ID} input").click()
         page.get_by_role("option", name="chelsea").click()
-        page.get_by_text("Blind mode").click()
+        page.get_by_text("Blind mode (sides shuffled").click()
         expect(page.locator(f"#{tab.NOTE_ID}")).to_be_hidden()
         assert page.get_by_text("Baseline (left)").count() == 0 and page.get_by_text("Model 1").count() == 1
         for vote_id in tab.VOTE_IDS:
@@ -105,7 +105,8 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
         page.locator(f"#{tab.SEND_ID}").click()
         page.locator(f"#{tab.STATUS_ID}").get_by_text("answered in").wait_for(timeout=60_000)
         assert "tok/s" not in page.locator(f"#{tab.STATUS_ID}").inner_text()  # blind: no per-side speed
-        assert "micro" not in page.inner_text("body")  # no model name shown anywhere before the vote
+        assert "micro" not in page.locator(f"#{tab.TAB_ID}").inner_text()  # no model name on the tab before the vote
+        assert not page.locator(f"#{tab.SEEN_ID}").is_visible()  # what each saw would tell them apart
         page.locator(f"#{tab.RATE_ID}").click()
         page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("after your vote").wait_for(timeout=30_000)
         expect(page.locator(f"#{tab.VOTE_IDS[1]}")).to_be_enabled(timeout=30_000)
@@ -118,6 +119,7 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
             expect(page.locator(f"#{vote_id}")).to_be_disabled()  # one vote per answer
         page.locator(f"#{tab.RATE_ID}").click()
         page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("P(good)").wait_for(timeout=60_000)
+        page.get_by_text("A sees 64×64 px of this").wait_for(timeout=30_000)  # after the vote: what each saw
         page.screenshot(path=str(artifacts / "chat_blind_after_vote.png"))
         page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is there noise in this image?")
         page.locator(f"#{tab.SEND_ID}").click()

@@ -1,0 +1,61 @@
+"""What a model sees of an image: the pixels its image processor hands the model, turned back into pictures.
+
+A 2-megapixel photograph reaches LLaVA-1.5 as one 336 × 336 square (padded to a square, resized), Idefics3 as
+several tiles, Qwen2-VL at a size rounded to its patches, and the micro demo models as one 64 × 64 thumbnail, where
+a blur of a few pixels is a fraction of a pixel.  The Chat and Corrupt tabs show this under the image, so a
+speaker (and an audience) sees why a model does or does not notice a distortion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass
+class SeenImage:
+    images: list[Image.Image]  # what the model's vision tower receives (one, or its tiles); empty for an endpoint
+    caption: str
+
+
+def _to_picture(pixels: np.ndarray, processor) -> Image.Image:
+    """(3, H, W) normalised pixels back to an RGB picture (undoing mean / std and the 1/255 rescale)."""
+    mean = np.asarray(getattr(processor, "image_mean", None) or (0.0, 0.0, 0.0), dtype=np.float32)[:, None, None]
+    std = np.asarray(getattr(processor, "image_std", None) or (1.0, 1.0, 1.0), dtype=np.float32)[:, None, None]
+    values = pixels.astype(np.float32)
+    if getattr(processor, "do_normalize", True):
+        values = values * std + mean
+    scale = 255.0 if getattr(processor, "do_rescale", True) else 1.0
+    return Image.fromarray(np.clip(values.transpose(1, 2, 0) * scale, 0, 255).round().astype(np.uint8))
+
+
+def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
+    """What `side` (a loaded model, or an endpoint) sees of `image`; `name` says who in the caption."""
+    width, height = image.size
+    name = name or side.label
+    if getattr(side, "kind", "local") == "failed":
+        return SeenImage([], f"{name}: {side.label}")
+    if getattr(side, "kind", "local") != "local":
+        return SeenImage([], f"{name}: the image is sent as it is ({width}×{height} px); the server decides what "
+                             "its model sees")
+    from .chat import prepare_image
+
+    prepared = prepare_image(side, image)
+    processor = side.processor.image_processor
+    batch = processor(images=[[prepared]] if side.family.nested_images else [prepared], return_tensors="pt")
+    pixels = batch["pixel_values"].float().numpy()
+    if pixels.ndim == 4 and "image_grid_thw" not in batch:  # (1, 3, H, W): one square
+        pictures = [_to_picture(pixels[0], processor)]
+    elif pixels.ndim == 5:  # (1, tiles, 3, H, W): Idefics3's split image (and its global view)
+        mask = batch.get("pixel_attention_mask")
+        kept = [i for i in range(pixels.shape[1]) if mask is None or bool(mask[0, i].any())]
+        pictures = [_to_picture(pixels[0, i], processor) for i in kept]
+    else:  # Qwen2-VL: flattened patches on a grid; the picture is the resized image
+        _, rows, columns = (int(v) for v in batch["image_grid_thw"][0])
+        patch = int(getattr(processor, "patch_size", 14))
+        pictures = [prepared.resize((columns * patch, rows * patch), Image.BICUBIC)]
+    side_w, side_h = pictures[0].size
+    shape = f"{side_w}×{side_h} px" if len(pictures) == 1 else f"{len(pictures)} tiles of {side_w}×{side_h} px"
+    padded = " (padded to a square first)" if side.family.pad_square and width != height else ""
+    return SeenImage(pictures, f"{name} sees {shape} of this {width}×{height} px image{padded}")
