@@ -77,6 +77,8 @@ def _rating_text(rating) -> str:
         return rating
     levels = " · ".join(f"{k} {v:.2f}" for k, v in rating.level_probs.items())
     note = " (approximate: the server gave no logprobs)" if rating.approximate else ""
+    if rating.tiles > 1:  # a micro model on a large image: its native-resolution tiles
+        note += f" · mean of {rating.tiles} tiles, spread ± {rating.spread:.3f}"
     return f"**P(good) = {rating.p_good:.3f}** · Q-Align **{rating.score5:.2f} / 5**{note}  \n{levels}"
 
 
@@ -181,7 +183,10 @@ def on_seen(ctx: AppContext, state, image, trust, api_key):
     if state is None or image is None or (state.blind and not state.voted):
         return gr.Gallery(value=None, visible=False), ""
     seen = seen_pair(ctx.pool, state, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
-    pictures = [(picture, view.caption.split(" sees ")[0]) for view in seen for picture in view.images]
+    names = [view.caption.split(" sees ")[0] for view in seen]
+    same = len(seen) == 2 and [p.tobytes() for p in seen[0].images] == [p.tobytes() for p in seen[1].images]
+    shown = [(seen[0], " and ".join(names))] if same else list(zip(seen, names))  # one set when both see alike
+    pictures = [(picture, name) for view, name in shown for picture in view.images]
     return (gr.Gallery(value=pictures or None, visible=bool(pictures)),
             "  \n".join(view.caption for view in seen))
 

@@ -15,7 +15,7 @@ from qinstruct.demo.shipped import default_pair
 from qinstruct.images import load_rgb
 from qinstruct.models.jobs import RateConfig, rate_cells
 from qinstruct.models.pool import list_model_specs
-from qinstruct.models.seen import seen_by
+from qinstruct.models.seen import seen_for_scoring
 
 from ..components import CheckedImage, forget_demo_photo
 from ..context import AppContext, actor
@@ -116,8 +116,9 @@ def scorers_view(ctx: AppContext, folder: str, left: str, right: str):
         return gr.Gallery(value=None, visible=False), ""
     result = load_grid(Path(folder))
     original = load_rgb(result.path(result.original))
-    seen = [seen_by(side, original, f"Model {k}") for k, side in enumerate(ctx.pool.pair(left, right).sides, 1)]
-    pictures = [(picture, view.caption.split(" sees ")[0]) for view in seen for picture in view.images]
+    sides = ctx.pool.pair(left, right).sides
+    seen = [seen_for_scoring(side, original, f"Model {k}") for k, side in enumerate(sides, 1)]
+    pictures = [(picture, f"Model {k}") for k, view in enumerate(seen, 1) for picture in view.images]
     return gr.Gallery(value=pictures or None, visible=bool(pictures)), "  \n".join(v.caption for v in seen)
 
 

@@ -52,6 +52,10 @@ def batch_inputs(loaded: LoadedModel, texts: list[str], images: list[Image.Image
     """Tokenised, left-padded batch on the model's device."""
     kwargs = {"text": texts, "return_tensors": "pt", "padding": True}
     if images is not None:
+        from .tiles import centre_tile, tiled
+
+        if tiled(loaded):  # a micro model answers about a native-resolution tile, not a 64-px thumbnail
+            images = [centre_tile(image.convert("RGB")) for image in images]
         prepared = [prepare_image(loaded, image) for image in images]
         kwargs["images"] = [[image] for image in prepared] if loaded.family.nested_images else prepared
     inputs = loaded.processor(**kwargs)

@@ -79,6 +79,20 @@ def next_token_logits(loaded: LoadedModel, images: list[Image.Image], question: 
 
 def rate(loaded: LoadedModel, images: list[Image.Image], batch_size: int = 16, temperature: float = 1.0,
          adapter_names: list[str] | None = None) -> list[Rating]:
+    """One rating per image; a micro model rates a large image by its native-resolution tiles (models/tiles.py)."""
+    from .tiles import mean_rating, native_tiles, tiled
+
+    if tiled(loaded):
+        groups = [native_tiles(image.convert("RGB")) or [image] for image in images]
+        names = [name for group, name in zip(groups, adapter_names) for _ in group] if adapter_names else None
+        flat = _rate_images(loaded, [tile for group in groups for tile in group], batch_size, temperature, names)
+        bounds = np.cumsum([0] + [len(group) for group in groups])
+        return [mean_rating(flat[start:end]) for start, end in zip(bounds[:-1], bounds[1:])]
+    return _rate_images(loaded, images, batch_size, temperature, adapter_names)
+
+
+def _rate_images(loaded: LoadedModel, images: list[Image.Image], batch_size: int, temperature: float,
+                 adapter_names: list[str] | None) -> list[Rating]:
     level_ids = level_token_ids(loaded.tokenizer)
     out: list[Rating] = []
     for start in range(0, len(images), batch_size):

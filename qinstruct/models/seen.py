@@ -1,9 +1,10 @@
 """What a model sees of an image: the pixels its image processor hands the model, turned back into pictures.
 
 A 2-megapixel photograph reaches LLaVA-1.5 as one 336 × 336 square (padded to a square, resized), Idefics3 as
-several tiles, Qwen2-VL at a size rounded to its patches, and the micro demo models as one 64 × 64 thumbnail, where
-a blur of a few pixels is a fraction of a pixel.  The Chat and Corrupt tabs show this under the image, so a
-speaker (and an audience) sees why a model does or does not notice a distortion.
+several tiles, Qwen2-VL at a size rounded to its patches, and the micro demo models as 64 × 64 tiles at the
+photograph's own resolution (models/tiles.py; in a thumbnail a blur of a few pixels is a fraction of one).  The
+Chat tab shows this under the image (the Corrupt tab what its score column rates), so a speaker and an audience
+see why a model does or does not notice a distortion.
 """
 from __future__ import annotations
 
@@ -40,7 +41,14 @@ def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
         return SeenImage([], f"{name}: the image is sent as it is ({width}×{height} px); the server decides what "
                              "its model sees")
     from .chat import prepare_image
+    from .tiles import native_tiles, tiled
 
+    tiles = native_tiles(image.convert("RGB")) if tiled(side) else []
+    if tiles:
+        size = tiles[0].size[0]
+        return SeenImage(tiles, f"{name} sees {size}×{size} px tiles of this {width}×{height} px image at its own "
+                                f"resolution: a rating is the mean over these {len(tiles)}, an answer is about the "
+                                "centre one")
     prepared = prepare_image(side, image)
     processor = side.processor.image_processor
     batch = processor(images=[[prepared]] if side.family.nested_images else [prepared], return_tensors="pt")
@@ -59,3 +67,15 @@ def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
     shape = f"{side_w}×{side_h} px" if len(pictures) == 1 else f"{len(pictures)} tiles of {side_w}×{side_h} px"
     padded = " (padded to a square first)" if side.family.pad_square and width != height else ""
     return SeenImage(pictures, f"{name} sees {shape} of this {width}×{height} px image{padded}")
+
+
+def seen_for_scoring(side, image: Image.Image, name: str) -> SeenImage:
+    """What the Corrupt tab's score column rates: the image at the model's input size, corrupted there."""
+    from .jobs import as_model_sees, input_side
+
+    size = input_side(side) if getattr(side, "kind", "local") == "local" else None
+    if size is None:
+        return seen_by(side, image, name)
+    width, height = image.size
+    return SeenImage([as_model_sees(side, image)], f"{name} scores each cell at its input size: {size}×{size} px "
+                                                   f"of this {width}×{height} px image, corrupted there")

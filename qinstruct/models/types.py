@@ -84,6 +84,8 @@ class Rating:
     score: float  # Q-Align score on [0, 1]
     approximate: bool = False  # True when a remote server gave no logprobs (one-hot from the answer's word)
     good_minus_poor: float | None = None  # logit(" good") - logit(" poor"): Q-Bench's A3 score at any temperature
+    spread: float | None = None  # P(good)'s standard deviation over the tiles rated (micro models, large images)
+    tiles: int = 1  # how many tiles of the image the rating averages
 
     @property
     def score5(self) -> float:
@@ -91,11 +93,13 @@ class Rating:
 
     def line(self) -> str:
         top = max(self.level_probs, key=self.level_probs.get)
-        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top})"
+        tiles = f"  (mean of {self.tiles} tiles, ± {self.spread:.3f})" if self.tiles > 1 else ""
+        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top}){tiles}"
 
     def as_dict(self) -> dict:
         return {"p_good": self.p_good, "levels": self.level_probs, "score5": self.score5,
-                "approximate": self.approximate, "good_minus_poor": self.good_minus_poor}
+                "approximate": self.approximate, "good_minus_poor": self.good_minus_poor,
+                **({"tiles": self.tiles, "p_good_spread": self.spread} if self.tiles > 1 else {})}
 
 
 def softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -119,7 +119,8 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
             expect(page.locator(f"#{vote_id}")).to_be_disabled()  # one vote per answer
         page.locator(f"#{tab.RATE_ID}").click()
         page.locator(f"#{tab.RATING_IDS[0]}").get_by_text("P(good)").wait_for(timeout=60_000)
-        page.get_by_text("A sees 64×64 px of this").wait_for(timeout=30_000)  # after the vote: what each saw
+        assert "mean of 9 tiles" in page.locator(f"#{tab.RATING_IDS[0]}").inner_text()  # a photograph: its tiles
+        page.get_by_text("A sees 64×64 px tiles of this 451×300 px image").wait_for(timeout=30_000)  # after the vote: what each saw
         page.screenshot(path=str(artifacts / "chat_blind_after_vote.png"))
         page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is there noise in this image?")
         page.locator(f"#{tab.SEND_ID}").click()

@@ -17,13 +17,16 @@ def photo() -> Image.Image:
     return Image.open(SHARED_DATA / "images" / "sausage.jpg").convert("RGB")
 
 
-def test_the_micro_model_sees_a_64_px_thumbnail_of_a_photograph():
+def test_the_micro_model_sees_native_resolution_tiles_of_a_photograph():
     model = load_model(str(ROOT / "assets" / "models" / "micro-mix"))
     seen = seen_by(model, photo(), "tuned")
-    assert [p.size for p in seen.images] == [(64, 64)]
-    assert seen.caption == "tuned sees 64×64 px of this 1024×768 px image (padded to a square first)"
-    expected = np.asarray(prepare_image(model, photo()).resize((64, 64), Image.BICUBIC), dtype=float)
-    assert np.abs(np.asarray(seen.images[0], dtype=float) - expected).mean() < 8  # the same picture, resampled
+    assert [p.size for p in seen.images] == [(64, 64)] * 9
+    assert seen.caption.startswith("tuned sees 64×64 px tiles of this 1024×768 px image at its own resolution")
+    corner = np.asarray(photo().crop((0, 0, 64, 64)))
+    assert np.array_equal(np.asarray(seen.images[0]), corner)  # cut, not resampled
+    small = photo().resize((64, 48))  # not larger than a tile: seen whole, as the demo world's images are
+    whole = seen_by(model, small, "tuned")
+    assert [p.size for p in whole.images] == [(64, 64)] and "padded to a square" in whole.caption
 
 
 def test_each_family_says_what_it_sees():

@@ -1,0 +1,70 @@
+"""The micro demo models on real photographs they never saw: by native-resolution tiles, the tuned model's P(good)
+falls with each level of blur, and with strong noise; the baseline's does not move.  (Issue 20: through a 64-px
+thumbnail both stayed flat: 0.791 -> 0.777 under blur, 0.791 -> 0.792 under noise.)"""
+import numpy as np
+import pytest
+from PIL import Image
+
+from qinstruct.corrupt.api import corrupt
+from qinstruct.images import load_rgb
+from qinstruct.models.loading import load_model
+from qinstruct.models.tiles import centre_tile, mean_rating, native_tiles
+
+from ..conftest import ROOT, SHARED_DATA
+
+pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"reference data not found at {SHARED_DATA}")
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[Image.Image]:
+    return [load_rgb(path) for path in sorted((SHARED_DATA / "images").glob("*.jpg"))]
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: load_model(str(ROOT / "assets" / "models" / f"micro-{name}")) for name in ("baseline", "mix")}
+
+
+def mean_p_good(model, images) -> float:
+    return float(np.mean([rating.p_good for rating in model.rate(images)]))
+
+
+def curve(model, photos, corruption, severities) -> list[float]:
+    return [mean_p_good(model, photos)] + [mean_p_good(model, [corrupt(p, corruption, s) for p in photos])
+                                          for s in severities]
+
+
+def test_tiles_cover_the_image_at_its_own_resolution():
+    image = Image.fromarray(np.arange(200 * 130 * 3, dtype=np.uint32).reshape(130, 200, 3).astype(np.uint8))
+    tiles = native_tiles(image)
+    assert len(tiles) == 9 and all(t.size == (64, 64) for t in tiles)
+    assert np.array_equal(np.asarray(tiles[-1]), np.asarray(image)[66:130, 136:200])  # the far corner
+    assert native_tiles(image.resize((64, 64))) == [] and native_tiles(image.resize((300, 40))) == []
+    assert centre_tile(image).size == (64, 64) and centre_tile(image.resize((50, 50))).size == (50, 50)
+
+
+def test_a_rating_is_the_mean_over_tiles_with_its_spread(models, photos):
+    tuned = models["mix"]
+    rating = tuned.rate(photos[:1])[0]
+    each = tuned.rate(native_tiles(photos[0]))
+    assert rating.tiles == 9 and rating.p_good == pytest.approx(np.mean([r.p_good for r in each]))
+    assert rating.spread == pytest.approx(np.std([r.p_good for r in each])) and rating == mean_rating(each)
+    assert "mean of 9 tiles" in rating.line() and rating.as_dict()["tiles"] == 9
+
+
+def test_on_real_photographs_the_tuned_model_sees_blur_at_each_level_and_strong_noise(models, photos):
+    blur = curve(models["mix"], photos, "gaussian_blur", (1, 3, 5))
+    assert all(later < earlier for earlier, later in zip(blur, blur[1:])), blur  # measured 0.458 0.381 0.343 0.337
+    noise = curve(models["mix"], photos, "gaussian_noise", (3, 4, 5))
+    assert all(later < earlier for earlier, later in zip(noise, noise[1:])), noise  # 0.458 0.165 0.060 0.035
+    for corruption, severities in (("gaussian_blur", (1, 3, 5)), ("gaussian_noise", (1, 3, 5))):
+        flat = curve(models["baseline"], photos, corruption, severities)
+        assert max(flat) - min(flat) < 0.01, flat  # the baseline never learned quality: it does not move
+
+
+@pytest.mark.xfail(strict=True, reason="open (issue 20): mild noise reads as detail to the micro model: P(good) "
+                   "0.458 pristine -> 0.799 at gaussian_noise 1 and 0.543 at 2; it was trained on 2-8x downscaled "
+                   "crops, sharper per pixel than a photograph's own tiles")
+def test_mild_noise_lowers_the_tuned_models_rating(models, photos):
+    noise = curve(models["mix"], photos, "gaussian_noise", (1, 2))
+    assert noise[1] < noise[0] and noise[2] < noise[0]
