@@ -24,6 +24,7 @@ from ..watching import not_confirmed
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
+SHIPPED_TABLES_ID, SHIPPED_RADAR_ID = "eval-shipped-tables", "eval-shipped-radar"
 KINDS = ("eval-a1", "eval-a2", "eval-a3")
 
 
@@ -202,11 +203,13 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         if shipped:
             with gr.Accordion("The shipped micro demo models: their reproduction's tables (measured when they were "
                               "trained; nothing re-runs)", open=False, elem_id=SHIPPED_ID):
-                with gr.Row():
-                    gr.Markdown(shipped)
-                    if shipped_radar():
-                        gr.Image(str(shipped_radar()), label="Abilities (the radar)", interactive=False,
-                                 show_label=True)
+                gr.Markdown(shipped, elem_id=SHIPPED_TABLES_ID)  # the page's full width: numbers a projector shows
+                figure = shipped_radar()
+                if figure is not None:
+                    with gr.Row():
+                        gr.Plot(figure, label="Abilities (the radar)", elem_id=SHIPPED_RADAR_ID)
+                        gr.Markdown("The radar's A1 axes come from the protocol that separates the models most "
+                                    "(named on each axis); A3 is the SRCC, negative values drawn as 0.")
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 name = gr.Textbox("demo", label="Run name (folders under the workspace's evals/)")
@@ -232,8 +235,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             with gr.Column(scale=3):
                 busy = gr.Markdown(elem_id=ACTIVITY_ID)
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
-                result = gr.Markdown(elem_id=TABLES_ID)
                 chart = gr.Plot(label="Abilities", elem_id=RADAR_ID)
+        result = gr.Markdown(elem_id=TABLES_ID)  # the page's full width: numbers a projector can show
         with gr.Accordion("Arena: ratings from the Chat tab's votes", open=False):
             with gr.Row():
                 include_open = gr.Checkbox(label="Count votes cast outside blind mode too")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -117,16 +118,50 @@ def install(models_dir: Path, assets: Path = ASSETS) -> list[str]:
 
 
 def shipped_report(assets: Path = ASSETS) -> str | None:
-    """The reproduction's report, its tables only (the radar is shipped beside it as radar.png)."""
+    """The reproduction's report, its tables only (the radar is shipped beside it as radar.png), the A1 table
+    that separates the models most first (reports written before that order existed are reordered here)."""
     path = assets / REPORT / "report.md"
     if not path.is_file():
         return None
-    return "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("!["))
+    text = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("!["))
+    return separating_first(text, "### A1 ")
 
 
-def shipped_radar(assets: Path = ASSETS) -> Path | None:
-    path = assets / REPORT / "radar.png"
-    return path if path.is_file() else None
+def _overall_spread(section: str) -> float:
+    """max - min of a Markdown table's last column (its first number per row)."""
+    values = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > 1 and cells[0] not in ("model", "---"):
+            number = re.match(r"\**(-?[0-9.]+)", cells[-1])
+            if number:
+                values.append(float(number.group(1)))
+    return max(values) - min(values) if len(values) > 1 else 0.0
+
+
+def separating_first(markdown: str, heading: str) -> str:
+    """The consecutive sections starting with `heading`, reordered by how far apart their rows' last column is."""
+    parts = re.split(r"(?m)^(?=### )", markdown)
+    chosen = [i for i, part in enumerate(parts) if part.startswith(heading)]
+    if len(chosen) < 2 or chosen != list(range(chosen[0], chosen[-1] + 1)):
+        return markdown
+    ordered = sorted((parts[i] for i in chosen), key=lambda part: -_overall_spread(part))
+    return "".join(parts[:chosen[0]] + ordered + parts[chosen[-1] + 1:])
+
+
+def shipped_radar(assets: Path = ASSETS):
+    """The shipped models' radar drawn from their figures (strategies.json) by today's report code, so its A1
+    axes come from the protocol that separates the models most and say which; None without the figures."""
+    from ..eval.report import radar
+
+    path = assets / REPORT / "strategies.json"
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    summaries = [{"protocol": protocol, "models": {name: f[protocol] for name, f in figures.items() if protocol in f}}
+                 for protocol in ("a1", "a2", "a3") if any(protocol in f for f in figures.values())]
+    return radar(summaries) if summaries else None
 
 
 def default_pair(models_dir: Path, root: Path) -> tuple[str | None, str | None]:

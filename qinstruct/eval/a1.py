@@ -213,22 +213,40 @@ def row(summary: dict) -> list[float | None]:
             *(summary["by_concern"][c] for c in QUESTION_CONCERNS.values()), summary["overall"]]
 
 
+SHORT = {"letter": "letter", "likelihood": "whole sequence", "likelihood_option_only": "option tokens"}
+
+
+def separation(summary: dict, protocol: str) -> float:
+    """How far apart the models' overall accuracies are under a protocol (0 with one model)."""
+    values = [s[protocol]["overall"] for s in summary["models"].values()
+              if protocol in s and s[protocol]["overall"] is not None]
+    return max(values) - min(values) if len(values) > 1 else 0.0
+
+
+def by_separation(summary: dict) -> list[str]:
+    """The protocols present, the one that separates the models most first (a slide shows that one)."""
+    present = [p for p in TITLES if any(p in s for s in summary["models"].values())]
+    return sorted(present, key=lambda p: -separation(summary, p))
+
+
 def tables(summary: dict) -> list[Table]:
     out = []
-    for protocol, title in TITLES.items():
+    for protocol in by_separation(summary):
         rows = {m: row(s[protocol]) for m, s in summary["models"].items() if protocol in s}
-        if rows:
-            out.append(Table(title, COLUMNS, rows))
+        counts = {m: s[protocol].get("n") for m, s in summary["models"].items() if protocol in s}
+        out.append(Table(TITLES[protocol], COLUMNS, rows, counts=counts))
     return out
 
 
 def radar(summary: dict) -> dict[str, dict[str, float | None]]:
-    """A1 by type and concern, from the likelihood protocol when there is one (else the letter one)."""
+    """A1 by type and concern, from the protocol that separates the models most, named on each axis."""
+    order = by_separation(summary)
     out = {}
     for model, result in summary["models"].items():
-        protocol = next((p for p in ("likelihood", "letter") if p in result), None)
+        protocol = next((p for p in order if p in result), None)
         if protocol:
-            out[model] = {f"A1 {name}": value for name, value in zip(COLUMNS[:-1], row(result[protocol])[:-1])}
+            out[model] = {f"A1 {name} ({SHORT[protocol]})": value
+                          for name, value in zip(COLUMNS[:-1], row(result[protocol])[:-1])}
     return out
 
 

@@ -133,7 +133,9 @@ def write_report(config: ReportConfig, preamble: str = "") -> Path:
     files: dict[str, bytes] = {}
     for index, table in enumerate(tables(summaries)):
         parts.append(table.markdown(baseline))
-        files[f"table{index + 1}_{safe_name(table.title.split(' (')[0].lower())}.csv"] = table.csv().encode()
+        stem = f"table{index + 1}_{safe_name(table.title.split(' (')[0].lower())}"
+        files[f"{stem}.csv"] = table.csv().encode()
+        files[f"{stem}.png"] = table.png(baseline)  # a slide's picture of it
     files["radar.png"] = png(radar(summaries))
     parts += ["![abilities](radar.png)", ""]
     curve = scaling(summaries)

@@ -18,33 +18,85 @@ def model_labels(models) -> dict[str, str]:
     return {m: str(local[m].relative_to(common)) if m in local else m for m in models}
 
 
+SMALL_SAMPLE = 200  # below this many items an accuracy's 95% interval is wider than ±0.07
+
+
 @dataclass
 class Table:
     title: str
     columns: list[str]
     rows: dict[str, list[float | None]]  # model -> values
     lower_is_better: tuple[str, ...] = ()  # columns whose best (in bold) is the smallest value
+    counts: dict[str, int | None] | None = None  # items behind each model's row (accuracies: flag small samples)
 
-    def markdown(self, baseline: str | None) -> str:
+    def cells(self, baseline: str | None) -> list[tuple[str, list[tuple[str, bool]]]]:
+        """Each row's label and its cells as printed: the value, +Δ against the baseline, whether it is the best."""
         base = self.rows.get(baseline) if baseline else None
         best = [(min if column in self.lower_is_better else max)(
             (r[c] for r in self.rows.values() if r[c] is not None), default=None)
             for c, column in enumerate(self.columns)]
         labels = model_labels(self.rows)
-        lines = [f"### {self.title}", "", "| model | " + " | ".join(self.columns) + " |",
-                 "|---|" + "---:|" * len(self.columns)]
+        out = []
         for model, values in self.rows.items():
-            cells = []
+            row = []
             for c, value in enumerate(values):
                 if value is None:
-                    cells.append("–")
+                    row.append(("–", False))
                     continue
                 cell = f"{value:.3f}"
                 if base is not None and model != baseline and base[c] is not None:
                     cell += f" ({value - base[c]:+.3f})"
-                cells.append(f"**{cell}**" if value == best[c] and len(self.rows) > 1 else cell)
-            lines.append(f"| {labels[model]} | " + " | ".join(cells) + " |")
-        return "\n".join(lines) + "\n"
+                row.append((cell, value == best[c] and len(self.rows) > 1))
+            out.append((labels[model], row))
+        return out
+
+    def markdown(self, baseline: str | None) -> str:
+        lines = [f"### {self.title}", "", "| model | " + " | ".join(self.columns) + " |",
+                 "|---|" + "---:|" * len(self.columns)]
+        for label, row in self.cells(baseline):
+            lines.append(f"| {label} | " + " | ".join(f"**{c}**" if bold else c for c, bold in row) + " |")
+        note = self.small_sample_note()
+        return "\n".join(lines + (["", note] if note else [])) + "\n"
+
+    def png(self, baseline: str | None) -> bytes:
+        """The table as a picture for a slide: large type, the best in bold, the small-sample note under it."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        rows = self.cells(baseline)
+        note = self.small_sample_note()
+        line = 0.36  # inches per table row
+        title, footer = 0.45, (0.35 if note else 0.1)
+        height = title + line * (len(rows) + 1) + footer
+        figure = Figure(figsize=(2.4 + 1.7 * len(self.columns), height), dpi=150)
+        axis = figure.add_axes((0, 0, 1, 1))
+        axis.axis("off")
+        table = axis.table(cellText=[[label, *(c for c, _ in row)] for label, row in rows],
+                           colLabels=["model", *self.columns], cellLoc="center",
+                           bbox=(0.005, footer / height, 0.99, line * (len(rows) + 1) / height))
+        table.auto_set_font_size(False)
+        table.set_fontsize(10)
+        for (r, c), cell in table.get_celld().items():
+            if r == 0 or (c > 0 and rows[r - 1][1][c - 1][1]):
+                cell.set_text_props(fontweight="bold")
+        figure.text(0.5, 1 - 0.12 / height, self.title, fontsize=12, ha="center", va="top")
+        if note:
+            figure.text(0.01, 0.08 / height, note.replace("⚠ ", "! "), fontsize=9, color="#854d0e")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    def small_sample_note(self) -> str | None:
+        """A warning under a table of accuracies over few items: at N = 40 a 0.15 difference is noise."""
+        sizes = [n for n in (self.counts or {}).values() if n]
+        if not sizes or min(sizes) >= SMALL_SAMPLE:
+            return None
+        n = min(sizes)
+        half_width = 1.96 * (0.25 / n) ** 0.5  # the 95% interval of an accuracy near 0.5
+        return (f"⚠ Small sample: N = {n} items per model; an accuracy is known to about ±{half_width:.2f} (95%), "
+                "so smaller differences between rows may be noise.")
 
     def csv(self) -> str:
         buffer = io.StringIO()

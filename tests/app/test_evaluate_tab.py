@@ -37,6 +37,7 @@ def test_evaluate_compare_and_arena(client, studio):
     with zipfile.ZipFile(archive) as exported:
         names = exported.namelist()
         assert "report.md" in names and "radar.png" in names and any(n.endswith(".csv") for n in names)
+        assert sum(n.startswith("table") and n.endswith(".png") for n in names) >= 4  # each table, for a slide
         assert "A3 quality assessment" in exported.read("report.md").decode()
     for _ in range(3):  # blind votes in the Chat tab feed the arena
         client.predict(left=MODELS[0], right=MODELS[1], blind=True, image=None, text="Is this image clear?",
@@ -45,6 +46,7 @@ def test_evaluate_compare_and_arena(client, studio):
     ratings, matrix = client.predict(False, api_name="/eval_arena")
     # the browser's blind vote on the Chat tab's default models may be in the same log
     assert set(MODELS) <= {row[0] for row in ratings["data"]} and "Votes per pair" in matrix
+    assert "both bad" in ratings["headers"] and "arena vs A3" in matrix  # tab-a3 holds both models
 
 
 def test_the_same_evaluation_continues_and_another_is_refused(client, studio):
@@ -69,15 +71,31 @@ def test_bad_choices_are_messages(client):
 
 
 def test_tables_and_radar_in_the_browser(client, studio, artifacts):
-    with chromium_page() as page:
+    with chromium_page(1280, 720) as page:  # a projector's size
         page.goto(studio["url"])
         page.get_by_role("tab", name="Evaluate").click()
+        page.get_by_role("button", name="The shipped micro demo models").click()
+        shipped = page.locator(f"#{tab.SHIPPED_TABLES_ID}")
+        header = shipped.get_by_role("columnheader", name="Yes-or-No").first
+        header.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "evaluate_shipped_1280x720.png"))
+        assert header.bounding_box()["width"] > 100  # full width: "Yes-or-No" on one line, not a letter per line
+        value = shipped.get_by_role("cell", name="0.589 (+0.206)").first
+        assert value.bounding_box()["height"] < 45  # a number with its +Δ on one line
+        headings = shipped.locator("h3").all_inner_texts()
+        a1 = [h for h in headings if h.startswith("A1")]
+        assert a1[0] == "A1 perception, likelihood over the option's tokens"  # the one that separates the models
+        page.locator(f"#{tab.SHIPPED_RADAR_ID} img").first.wait_for(timeout=30_000)  # drawn from the figures
         page.locator(f"#{tab.STATUS_ID}").wait_for()
         page.get_by_text("Options of every protocol").click()  # the shared options, folded
         page.locator("#form-limit input").fill("6")
         page.get_by_role("button", name="Evaluate", exact=True).click()
         page.locator(f"#{tab.STATUS_ID}").get_by_text("Done:").wait_for(timeout=180_000)
         page.locator(f"#{tab.TABLES_ID} table").first.wait_for()
+        page.locator(f"#{tab.TABLES_ID}").get_by_text("Small sample: N = 6").first.wait_for()  # flagged
+        cell = page.locator(f"#{tab.TABLES_ID}").get_by_role("columnheader", name="Distortion").first
+        assert cell.bounding_box()["width"] > 90  # full width at 1280 px: no "Distortio-n"
         page.wait_for_timeout(1000)
         page.screenshot(path=str(artifacts / "evaluate_tab.png"), full_page=True)
 

@@ -8,7 +8,8 @@ from safetensors import safe_open
 
 from qinstruct.cli import main
 from qinstruct.demo.examples import held_out_examples
-from qinstruct.demo.shipped import ASSETS, BASELINE, MANIFEST, TUNED, install, shipped_names, shipped_report
+from qinstruct.demo.shipped import (ASSETS, BASELINE, MANIFEST, TUNED, install, shipped_names, shipped_radar,
+                                    shipped_report)
 from qinstruct.images import load_rgb
 from qinstruct.models.loading import load_model
 
@@ -62,3 +63,12 @@ def test_the_tuned_model_sees_blur_and_noise_the_baseline_does_not(tmp_path, cor
     baseline, tuned = load_model(str(ASSETS / BASELINE)), load_model(str(ASSETS / TUNED))
     assert quality_drop(tuned, examples, corruption) > 0.3
     assert abs(quality_drop(baseline, examples, corruption)) < 0.15
+
+
+def test_the_shipped_report_leads_with_the_protocol_that_separates_the_models():
+    headings = [line for line in shipped_report().splitlines() if line.startswith("### A1")]
+    assert headings[0] == "### A1 perception, likelihood over the option's tokens"  # baseline 0.383, mix 0.589
+    assert headings[-1].startswith("### A1 perception, likelihood protocol")  # 0.376 for both: last
+    figure = shipped_radar()  # drawn from strategies.json by today's code: its A1 axes say their protocol
+    labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert "A1 Yes-or-No (option tokens)" in labels and "A3 demo" in labels
