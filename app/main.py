@@ -32,6 +32,7 @@ def first_visit(visited: bool):
 
 CSS = """
 .qi-status { min-height: 1.6em; }
+#corrupt-gallery .caption-label { white-space: normal; max-width: 96%; }  /* "P(good) 0.38 / 0.77" whole */
 """
 
 

@@ -128,6 +128,10 @@ def default_grid(ctx: AppContext):
     return (image, *_grid_outputs(*run_grid(image, config, ctx.workspace.grids), len(config.severities)))
 
 
+def no_cells():
+    return gr.Gallery(value=None)
+
+
 def select_cell(folder: str, evt: gr.SelectData):
     if not folder:
         return None, None, gr.DownloadButton(interactive=False), ""
@@ -279,8 +283,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
     image.upload(forget_demo_photo, None, photo, api_name=False)
-    run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
-              api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
+    run.click(no_cells, None, gallery, api_name=False, queue=False).then(  # no cells of the last image meanwhile
+        bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
+        api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
     score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
                        api_name="corrupt_score", concurrency_id="device", concurrency_limit=1).success(
         bind(scorers_view, ctx), [grid_folder, score_left, score_right], [seen, seen_note], api_name=False)

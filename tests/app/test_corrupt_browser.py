@@ -26,6 +26,8 @@ def test_default_grid_click_cell_and_screenshot(studio, artifacts):
         page.locator(f"#{tab.SCORE_ID}").click()  # the score column: P(good) of both micro models under each cell
         page.locator(f"#{tab.SCORES_ID}").get_by_text("Original:").wait_for(timeout=120_000)
         assert "P(good)" in page.locator(f"#{tab.GALLERY_ID}").inner_text()
+        caption = page.locator(f"#{tab.GALLERY_ID} .caption-label").first  # wraps: "P(good) 0.39 / 0.22" whole
+        assert caption.evaluate("e => getComputedStyle(e).whiteSpace") == "normal"
         page.get_by_text("Model 2 scores each cell at its input size: 64×64 px of this 512×512 px image").wait_for(timeout=30_000)
         assert page.locator(f"#{tab.SEEN_ID} img").count() >= 2  # the thumbnails themselves, shown
         page.screenshot(path=str(artifacts / "corrupt_tab_scores.png"), full_page=True)
