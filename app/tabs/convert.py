@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from qinstruct.config import config_from_mapping, job_fields, read_yaml_mapping
-from qinstruct.convert.backends import FeedbackRef, backend_class, list_backends
+from qinstruct.convert.backends import ConversionError, FeedbackRef, backend_class, list_backends
 from qinstruct.convert.items import SUBSETS
 from qinstruct.convert.job import (ITEMS, REPORT, ConvertJobConfig, estimate_cost, export_items, feedback_refs,
                                    preview_conversion, usage_line)
@@ -77,7 +77,10 @@ def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backe
         if feedback_id not in refs:
             raise gr.Error("Pick a feedback (press Load) or paste one.")
         ref = refs[feedback_id]
-    conversion = preview_conversion(config, ref, api_key or None, ctx.access.keys)
+    try:
+        conversion = preview_conversion(config, ref, api_key or None, ctx.access.keys)
+    except ConversionError as error:  # one line where the user looks; the last preview stays as it was
+        return f"⚠ **Not converted:** {error}", gr.skip(), gr.skip(), gr.skip()
     rows = [[i["type"], i["form"], i["conversations"][0]["value"].replace("<image>\n", ""),
              i["conversations"][-1]["value"], "; ".join(i.get("flags", [])) or "ok"] for i in conversion.items]
     flags = "; ".join(conversion.flags) if conversion.flags else "no validation problems"

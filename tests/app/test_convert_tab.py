@@ -40,6 +40,14 @@ def test_preview_against_an_openai_compatible_server(client):
     assert requests[0]["headers"]["authorization"] == "Bearer sk-tab-key"
 
 
+def test_an_endpoint_that_cannot_work_is_one_line_and_the_last_preview_stays(client):
+    status, prompt, response, rows = client.predict(
+        kind="Embedded demo world", upload=None, feedback_id=None, pasted=FEEDBACK, backend="openai",
+        model="gpt-4o", base_url="http://no-such-host.invalid/v1", api_key="k", api_name="/convert_preview")
+    assert status.startswith("⚠ **Not converted:** cannot reach http://no-such-host.invalid/v1: unknown host")
+    assert prompt == response == rows == {"__type__": "update"}  # left as they were: the last preview stays
+
+
 def test_batch_and_export(client, studio):
     client.predict(kind="Embedded demo world", upload=None, api_name="/convert_load")
     estimate = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
