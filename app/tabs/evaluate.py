@@ -165,11 +165,11 @@ def export(ctx: AppContext, runs, request: gr.Request = None):
     """The compared runs as a report (Markdown, CSV tables, radar, scatters) zipped, under evals/reports/."""
     allowed = set(eval_runs(ctx, actor(request)))
     chosen = [run for run in runs or [] if run in allowed]
-    if not chosen:
-        raise gr.Error("Choose the runs to export under Compare earlier runs.")
+    if not chosen:  # a line beside the button, not an Error badge on the file box
+        return gr.skip(), "Choose the runs to export under Compare earlier runs."
     out = ctx.workspace.evals / "reports" / safe_name("+".join(chosen))
     write_report(ReportConfig(runs=[str(ctx.workspace.evals / run) for run in chosen], out=str(out)))
-    return str(out / "report.zip")
+    return str(out / "report.zip"), f"Exported {len(chosen)} run(s): tables as Markdown, CSV and PNG, the radar."
 
 
 @reports_errors
@@ -231,6 +231,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     stop_button = gr.Button("Stop…", variant="stop", elem_id=STOP_ID)
                 runs = gr.Dropdown([], multiselect=True, allow_custom_value=True, label="Compare earlier runs")
                 export_button = gr.Button("Export them (Markdown, CSV, PNG in a zip)", size="sm")
+                export_note = gr.Markdown()
                 exported = gr.File(label="Report", interactive=False, elem_id=EXPORT_ID)
             with gr.Column(scale=3):
                 busy = gr.Markdown(elem_id=ACTIVITY_ID)
@@ -258,7 +259,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                       js="(watched, confirmed) => [watched, confirm('Stop the evaluations this page started? "
                          "Evaluate with the same settings continues them later.') ? 'yes' : '']")
     runs.change(bind(compare, ctx), runs, [result, chart], api_name="eval_compare")
-    export_button.click(bind(export, ctx), runs, exported, api_name="eval_export")
+    export_button.click(bind(export, ctx), runs, [exported, export_note], api_name="eval_export")
     refresh.click(bind(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
     blocks.load(bind(reattach, ctx), None, [watched, runs, name], api_name=False)
     timer.tick(bind(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")

@@ -33,7 +33,9 @@ def test_evaluate_compare_and_arena(client, studio):
     assert (evals / "tab-a1" / "summary.json").is_file() and (evals / "tab-a3" / "items.jsonl").is_file()
     compared, _ = client.predict(["tab-a1"], api_name="/eval_compare")
     assert "A1 perception" in compared and "A3" not in compared
-    archive = client.predict(["tab-a1", "tab-a3"], api_name="/eval_export")
+    archive, note = client.predict(["tab-a1", "tab-a3"], api_name="/eval_export")
+    assert note.startswith("Exported 2 run(s)")
+    assert client.predict([], api_name="/eval_export")[1].startswith("Choose the runs")  # a line, not an error
     with zipfile.ZipFile(archive) as exported:
         names = exported.namelist()
         assert "report.md" in names and "radar.png" in names and any(n.endswith(".csv") for n in names)
