@@ -156,8 +156,8 @@ def a3_srcc(summaries: list[dict]) -> dict[str, float]:
         if summary.get("protocol") != "a3":
             continue
         for model, sets in summary.get("models", {}).items():
-            values = [r["srcc"] for r in sets.values() if isinstance(r, dict) and r.get("srcc") == r.get("srcc")
-                      and r.get("srcc") is not None]
+            values = [r["srcc"] for r in sets.values()
+                      if isinstance(r, dict) and isinstance(r.get("srcc"), (int, float)) and not np.isnan(r["srcc"])]
             if values:
                 out[model] = float(np.mean(values))
     return out

@@ -25,12 +25,18 @@ def tiled(loaded) -> bool:
     return getattr(vision, "model_type", None) == TOWER_TYPE
 
 
+def _seen_whole(image: Image.Image, size: int) -> bool:
+    """Not larger than one tile on both sides, or narrower than a tile on one: the image is seen whole."""
+    width, height = image.size
+    return min(width, height) < size or (width <= size and height <= size)
+
+
 def native_tiles(image: Image.Image, size: int = TILE, grid: int = GRID) -> list[Image.Image]:
     """grid × grid tiles of size × size pixels at the image's own resolution, evenly spread over it (they overlap
     on small images); [] when the image is not larger than one tile on both sides (it is seen whole)."""
-    width, height = image.size
-    if min(width, height) < size or (width <= size and height <= size):
+    if _seen_whole(image, size):
         return []
+    width, height = image.size
     xs = sorted({int(x) for x in np.linspace(0, width - size, grid).round()})
     ys = sorted({int(y) for y in np.linspace(0, height - size, grid).round()})
     return [image.crop((x, y, x + size, y + size)) for y in ys for x in xs]
@@ -38,9 +44,9 @@ def native_tiles(image: Image.Image, size: int = TILE, grid: int = GRID) -> list
 
 def centre_tile(image: Image.Image, size: int = TILE) -> Image.Image:
     """The tile an answer is about: the image's centre at its own resolution (the image itself when small)."""
-    width, height = image.size
-    if min(width, height) < size or (width <= size and height <= size):
+    if _seen_whole(image, size):
         return image
+    width, height = image.size
     left, top = (width - size) // 2, (height - size) // 2
     return image.crop((left, top, left + size, top + size))
 
