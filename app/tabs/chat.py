@@ -183,7 +183,7 @@ def on_seen(ctx: AppContext, state, image, trust, api_key):
     if state is None or image is None or (state.blind and not state.voted):
         return gr.Gallery(value=None, visible=False), ""
     seen = seen_pair(ctx.pool, state, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
-    names = [view.caption.split(" sees ")[0] for view in seen]
+    names = [view.name for view in seen]
     same = len(seen) == 2 and [p.tobytes() for p in seen[0].images] == [p.tobytes() for p in seen[1].images]
     shown = [(seen[0], " and ".join(names))] if same else list(zip(seen, names))  # one set when both see alike
     pictures = [(picture, name) for view, name in shown for picture in view.images]

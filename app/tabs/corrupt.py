@@ -118,7 +118,7 @@ def scorers_view(ctx: AppContext, folder: str, left: str, right: str):
     original = load_rgb(result.path(result.original))
     sides = ctx.pool.pair(left, right).sides
     seen = [seen_for_scoring(side, original, f"Model {k}") for k, side in enumerate(sides, 1)]
-    pictures = [(picture, f"Model {k}") for k, view in enumerate(seen, 1) for picture in view.images]
+    pictures = [(picture, view.name) for view in seen for picture in view.images]
     return gr.Gallery(value=pictures or None, visible=bool(pictures)), "  \n".join(v.caption for v in seen)
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 class SeenImage:
     images: list[Image.Image]  # what the model's vision tower receives (one, or its tiles); empty for an endpoint
     caption: str
+    name: str = ""  # who sees it, as the caption names them
 
 
 def _to_picture(pixels: np.ndarray, processor) -> Image.Image:
@@ -36,10 +37,10 @@ def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
     width, height = image.size
     name = name or side.label
     if getattr(side, "kind", "local") == "failed":
-        return SeenImage([], f"{name}: {side.label}")
+        return SeenImage([], f"{name}: {side.label}", name)
     if getattr(side, "kind", "local") != "local":
         return SeenImage([], f"{name}: the image is sent as it is ({width}×{height} px); the server decides what "
-                             "its model sees")
+                             "its model sees", name)
     from .chat import prepare_image
     from .tiles import native_tiles, tiled
 
@@ -48,7 +49,7 @@ def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
         size = tiles[0].size[0]
         return SeenImage(tiles, f"{name} sees {size}×{size} px tiles of this {width}×{height} px image at its own "
                                 f"resolution: a rating is the mean over these {len(tiles)}, an answer is about the "
-                                "centre one")
+                                "centre one", name)
     prepared = prepare_image(side, image)
     processor = side.processor.image_processor
     batch = processor(images=[[prepared]] if side.family.nested_images else [prepared], return_tensors="pt")
@@ -66,7 +67,7 @@ def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
     side_w, side_h = pictures[0].size
     shape = f"{side_w}×{side_h} px" if len(pictures) == 1 else f"{len(pictures)} tiles of {side_w}×{side_h} px"
     padded = " (padded to a square first)" if side.family.pad_square and width != height else ""
-    return SeenImage(pictures, f"{name} sees {shape} of this {width}×{height} px image{padded}")
+    return SeenImage(pictures, f"{name} sees {shape} of this {width}×{height} px image{padded}", name)
 
 
 def seen_for_scoring(side, image: Image.Image, name: str) -> SeenImage:
@@ -78,4 +79,4 @@ def seen_for_scoring(side, image: Image.Image, name: str) -> SeenImage:
         return seen_by(side, image, name)
     width, height = image.size
     return SeenImage([as_model_sees(side, image)], f"{name} scores each cell at its input size: {size}×{size} px "
-                                                   f"of this {width}×{height} px image, corrupted there")
+                                                   f"of this {width}×{height} px image, corrupted there", name)

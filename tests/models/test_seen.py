@@ -21,7 +21,8 @@ def test_the_micro_model_sees_native_resolution_tiles_of_a_photograph():
     model = load_model(str(ROOT / "assets" / "models" / "micro-mix"))
     seen = seen_by(model, photo(), "tuned")
     assert [p.size for p in seen.images] == [(64, 64)] * 9
-    assert seen.caption.startswith("tuned sees 64×64 px tiles of this 1024×768 px image at its own resolution")
+    assert seen.name == "tuned" and seen.caption.startswith("tuned sees 64×64 px tiles of this 1024×768 px image at "
+                                                            "its own resolution")
     corner = np.asarray(photo().crop((0, 0, 64, 64)))
     assert np.array_equal(np.asarray(seen.images[0]), corner)  # cut, not resampled
     small = photo().resize((64, 48))  # not larger than a tile: seen whole, as the demo world's images are
