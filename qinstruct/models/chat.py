@@ -44,7 +44,8 @@ def prepare_image(loaded: LoadedModel, image: Image.Image) -> Image.Image:
     image = image.convert("RGB")
     if loaded.family.pad_square:
         mean = getattr(loaded.processor.image_processor, "image_mean", None) or (0.5, 0.5, 0.5)
-        image = pad_to_square(image, tuple(int(round(255 * m)) for m in mean))
+        # int(), not round(): LLaVA's and mPLUG-Owl2's expand2square truncate the mean colour
+        image = pad_to_square(image, tuple(int(255 * m) for m in mean))
     return image
 
 

@@ -51,9 +51,10 @@ def pad_to_square(image: Image.Image, fill: tuple[int, int, int]) -> Image.Image
 class Family:
     name: str
     model_types: tuple[str, ...]  # config.model_type values that belong to the family
-    pad_square: bool  # LLaVA-1.5 pads images to square before the processor
+    pad_square: bool  # LLaVA-1.5 and mPLUG-Owl2 pad images to square before the processor
     nested_images: bool  # the processor wants one list of images per sample
     build_tiny: Callable[[int], tuple]  # seed -> (model, processor)
+    rating_prompt: str = "q-bench"  # how `rate` asks by default (models/rating.py PROMPTS)
 
 
 def _text_config(tokenizer, hidden: int = 64) -> dict:
@@ -132,12 +133,37 @@ def _tiny_idefics3(seed: int):
     return Idefics3ForConditionalGeneration(config).eval(), processor
 
 
+def _tiny_owl2(seed: int):
+    import torch
+
+    from .owl2 import MplugOwl2Config, MplugOwl2ForConditionalGeneration, MplugOwl2Processor
+    from .owl2.processor import image_processor_for
+    from .tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    visual = {"visual_model": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                   image_size=56, patch_size=14),
+              "visual_abstractor": dict(num_learnable_queries=4, hidden_size=32, num_hidden_layers=2,
+                                        num_attention_heads=2, intermediate_size=48, encoder_hidden_size=32,
+                                        grid_size=4)}
+    text = _text_config(tokenizer)
+    text["num_key_value_heads"] = text["num_attention_heads"]  # multi-head, as the releases
+    config = MplugOwl2Config(visual_config=visual, **text)
+    torch.manual_seed(seed)
+    processor = MplugOwl2Processor(image_processor_for(None, 56), tokenizer, config.image_tokens,
+                                   config.image_placeholder_id)
+    return MplugOwl2ForConditionalGeneration(config).eval(), processor
+
+
 FAMILIES: dict[str, Family] = {
     "llava": Family("llava", ("llava",), pad_square=True, nested_images=False, build_tiny=_tiny_llava),
     "qwen2-vl": Family("qwen2-vl", ("qwen2_vl", "qwen2_5_vl"), pad_square=False, nested_images=False,
                        build_tiny=_tiny_qwen2_vl),
     "idefics3": Family("idefics3", ("idefics3", "smolvlm"), pad_square=False, nested_images=True,
                        build_tiny=_tiny_idefics3),
+    # Q-Instruct on mPLUG-Owl2, One-Align / Q-Align, Co-Instruct, DeQA-Score: rated as Q-Align rates
+    "mplug-owl2": Family("mplug-owl2", ("mplug_owl2",), pad_square=True, nested_images=False,
+                         build_tiny=_tiny_owl2, rating_prompt="q-align"),
 }
 GENERIC = Family("generic", (), pad_square=False, nested_images=False, build_tiny=lambda seed: None)
 
@@ -154,8 +180,8 @@ def tiny_model(family: str, seed: int = 0):
 
 
 # Where each part of a vision-language model lives, by module name, across the families we know (LLaVA,
-# Qwen2-VL, Idefics3/SmolVLM): the projector first, as Qwen2-VL's sits inside its vision module.
-PROJECTOR_MODULES = ("multi_modal_projector", "visual.merger", "connector", "mm_projector")
+# Qwen2-VL, Idefics3/SmolVLM, mPLUG-Owl2 with its abstractor as the projector): the projector first, as Qwen2-VL's sits inside its vision module.
+PROJECTOR_MODULES = ("multi_modal_projector", "visual.merger", "connector", "mm_projector", "visual_abstractor")
 VISION_MODULES = ("vision_tower", "visual", "vision_model")
 LLM_MODULES = ("language_model", "text_model")
 
@@ -169,13 +195,22 @@ def part_of(parameter_name: str) -> str:
     return "llm"
 
 
-def lora_pattern(vision: bool) -> str:
+# mPLUG-Owl2 keeps its decoder at the top level (model.layers.N), and its K/V projections are one per modality
+OWL2_DECODER = (r"(?:.*\.)?model\.layers\.\d+\."
+                r"(self_attn\.(q_proj|o_proj|(k_proj|v_proj)\.multiway\.\d)|mlp\.(gate_proj|up_proj|down_proj))")
+
+
+def lora_pattern(vision: bool, family: Family | None = None) -> str:
     """The modules that get adapters: the language model's projections, and the vision tower's if asked (a
     bare q_proj would also match the vision tower)."""
-    llm = rf".*\.({'|'.join(LLM_MODULES)})\..*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    if family is not None and family.name == "mplug-owl2":
+        llm = OWL2_DECODER
+    else:
+        llm = rf".*\.({'|'.join(LLM_MODULES)})\..*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
     if not vision:
         return llm
-    tower = rf".*\.({'|'.join(VISION_MODULES)})\.(?!merger).*\.(q_proj|k_proj|v_proj|out_proj|qkv|fc1|fc2)"
+    tower = (rf".*\.({'|'.join(VISION_MODULES)})\.(?!merger).*\."
+             r"(q_proj|k_proj|v_proj|out_proj|qkv|fc1|fc2|query_key_value|dense)")
     return f"(?:{llm})|(?:{tower})"
 
 

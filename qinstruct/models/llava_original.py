@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from .types import ModelLoadError
@@ -90,10 +91,55 @@ def rename_key(key: str, target_keys: set[str]) -> str | None:
     return None
 
 
+# Buffers older transformers saved with the weights and today's recompute (LLaMA's rotary frequencies, CLIP's
+# position ids): dropped, never "unmapped"
+DERIVED = re.compile(r"rotary_emb\.inv_freq$|embeddings\.position_ids$")
+VOCAB_ROWS = ("model.language_model.embed_tokens.weight", "lm_head.weight")  # grow by the added tokens
+
+
+def map_keys(keys, target_keys: set[str]) -> tuple[dict[str, str], list[str], list[str]]:
+    """(published key -> llava-hf key, derived buffers dropped, keys with no place in the llava-hf layout)."""
+    mapping, derived, unmapped = {}, [], []
+    for key in keys:
+        new = rename_key(key, target_keys)
+        if new in target_keys:
+            mapping[key] = new
+        else:
+            (derived if DERIVED.search(key) else unmapped).append(key)
+    return mapping, derived, unmapped
+
+
+def layout_problems(published: dict[str, tuple], target: dict[str, tuple]) -> list[str]:
+    """Every way a checkpoint's names and shapes fail to fill the llava-hf model: keys with no place, shapes that
+    differ (the vocabulary rows may grow: the converter adds <image> and <pad>), parameters left empty."""
+    mapping, _, unmapped = map_keys(published, set(target))
+    problems = [f"{key}: no place in the llava-hf layout" for key in unmapped]
+    for old, new in mapping.items():
+        have, want = tuple(published[old]), tuple(target[new])
+        if have != want and not (new in VOCAB_ROWS and have[1:] == want[1:] and have[0] <= want[0]):
+            problems.append(f"{old}: shape {have}, but {new} is {want}")
+    problems += [f"{key}: not in the checkpoint" for key in sorted(set(target) - set(mapping.values()))]
+    return problems
+
+
+def llava_config_for(config: dict, vision_config, image_token_id: int):
+    """The llava-hf configuration of an original checkpoint's config.json and its CLIP tower's configuration."""
+    from transformers import LlamaConfig, LlavaConfig
+
+    text_keys = set(LlamaConfig().to_dict()) - {"architectures", "model_type", "torch_dtype", "dtype",
+                                                 "transformers_version", "_name_or_path"}
+    text_config = LlamaConfig(**{k: v for k, v in config.items() if k in text_keys})
+    select = config.get("mm_vision_select_feature", "patch")
+    return LlavaConfig(
+        vision_config=vision_config, text_config=text_config, image_token_id=image_token_id,
+        projector_hidden_act="gelu", vision_feature_layer=config.get("mm_vision_select_layer", -2),
+        vision_feature_select_strategy="default" if select == "patch" else "full")
+
+
 def convert(src: Path, out: Path) -> None:
     import torch
-    from transformers import AutoTokenizer, CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlavaConfig, \
-        LlavaForConditionalGeneration, LlavaProcessor
+    from transformers import AutoTokenizer, CLIPVisionConfig, CLIPVisionModel, LlavaForConditionalGeneration, \
+        LlavaProcessor
     from transformers.models.clip import CLIPImageProcessorPil
 
     config = json.loads((src / "config.json").read_text())
@@ -113,22 +159,16 @@ def convert(src: Path, out: Path) -> None:
         tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     if tokenizer.pad_token is None:
         tokenizer.add_special_tokens({"pad_token": "<pad>"})
-    text_keys = set(LlamaConfig().to_dict()) - {"architectures", "model_type", "torch_dtype", "dtype",
-                                                 "transformers_version", "_name_or_path"}
-    text_config = LlamaConfig(**{k: v for k, v in config.items() if k in text_keys})
-    select = config.get("mm_vision_select_feature", "patch")
-    llava_config = LlavaConfig(
-        vision_config=vision_config, text_config=text_config, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-        projector_hidden_act="gelu", vision_feature_layer=config.get("mm_vision_select_layer", -2),
-        vision_feature_select_strategy="default" if select == "patch" else "full")
+    llava_config = llava_config_for(config, vision_config, tokenizer.convert_tokens_to_ids("<image>"))
     with torch.device("meta"):
         model = LlavaForConditionalGeneration(llava_config)
     target_keys = set(model.state_dict())
-    state = {}
-    for key, value in _load_state(_weight_files(src)).items():
-        new = rename_key(key, target_keys)
-        if new is not None:
-            state[new] = value
+    checkpoint = _load_state(_weight_files(src))
+    mapping, _, unmapped = map_keys(checkpoint, target_keys)
+    if unmapped:  # a weight we would silently lose (a tuned part this converter does not know)
+        raise ModelLoadError(f"{src}: {len(unmapped)} weights have no place in the llava-hf layout, e.g. "
+                             f"{', '.join(unmapped[:3])}")
+    state = {new: checkpoint[old] for old, new in mapping.items()}
     if not any(k.startswith("model.vision_tower.") for k in state):
         for key, value in CLIPVisionModel.from_pretrained(tower, local_files_only=True).state_dict().items():
             suffix = key.split("vision_model.", 1)[-1]  # older transformers nest the tower in vision_model

@@ -60,6 +60,13 @@ def _prepare(model, processor, device, dtype) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
+def folder_model_type(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def trained_marker(folder: Path) -> dict:
     """Models the project saves carry qinstruct.json ({"label", "trained"})."""
     marker = folder / "qinstruct.json"
@@ -75,18 +82,19 @@ def load_tiny(spec: TinySpec, options: LoadOptions, policy: AccessPolicy) -> Loa
     device, dtype = choose_device_dtype(options)
     _prepare(model, processor, device, dtype)
     return LoadedModel(spec.text, model, processor, family_of(model.config.model_type),
-                       f"{spec.text} (untrained: random weights)", trained=False)
+                       f"{spec.text} (untrained: random weights)", trained=False, rating_prompt=options.rating_prompt)
 
 
 def load_transformers(source: str, options: LoadOptions, label_spec: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModelForImageTextToText
 
-    from . import micro  # noqa: F401 - registers the micro tower with the Auto classes before any config is read
+    from . import micro, owl2  # noqa: F401 - registered with the Auto classes before any config is read
     from .processors import load_processor
 
     device, dtype = choose_device_dtype(options)
-    trust = options.trust_remote_code
     local = Path(source).is_dir()
+    # mPLUG-Owl2 is built in: its checkpoints' own code (written for transformers 4.3x) is never run
+    trust = options.trust_remote_code and not (local and folder_model_type(Path(source)) == "mplug_owl2")
     try:
         # a hub id loads from the local cache only: nothing is downloaded while the studio or a job runs
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust, local_files_only=True)
@@ -110,7 +118,8 @@ def load_transformers(source: str, options: LoadOptions, label_spec: str) -> Loa
         raise
     info = trained_marker(Path(source))
     return LoadedModel(label_spec, model, processor, family_of(config.model_type),
-                       info.get("label", label_spec), trained=info.get("trained", True))
+                       info.get("label", label_spec), trained=info.get("trained", True),
+                       rating_prompt=options.rating_prompt)
 
 
 def load_folder(spec: HubOrFolderSpec, options: LoadOptions, policy: AccessPolicy) -> LoadedModel:
@@ -147,7 +156,7 @@ def load_adapter(spec: AdapterSpec, options: LoadOptions, policy: AccessPolicy) 
     peft_model = attach_adapter(base, spec.folder)
     label, trained = adapter_label(spec)
     return LoadedModel(spec.text, peft_model, base.processor, base.family, label, trained=trained,
-                       adapter=ADAPTER_NAME, base_spec=spec.base.text)
+                       adapter=ADAPTER_NAME, base_spec=spec.base.text, rating_prompt=base.rating_prompt)
 
 
 def load_remote(spec: RemoteSpec, options: LoadOptions, policy: AccessPolicy) -> RemoteModel:

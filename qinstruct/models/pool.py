@@ -7,10 +7,11 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ..access import AccessPolicy
+from .families import FAMILIES
 from .pair import SidePair, load_pair
 from .types import LoadOptions
 
-TINY_SPECS = ["tiny:llava", "tiny:qwen2-vl", "tiny:idefics3"]
+TINY_SPECS = [f"tiny:{family}" for family in FAMILIES]
 
 
 class ModelPool:

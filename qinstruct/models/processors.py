@@ -28,6 +28,12 @@ class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
 def load_processor(path: str, model_type: str, trust_remote_code: bool = False):
     from transformers import AutoProcessor, AutoTokenizer
 
+    if model_type == "mplug_owl2":  # released checkpoints ship a tokenizer and an image processor, no processor
+        from transformers import AutoConfig
+
+        from .owl2 import MplugOwl2Processor
+
+        return MplugOwl2Processor.from_folder(path, AutoConfig.from_pretrained(path, local_files_only=True))
     try:
         return AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code, local_files_only=True)
     except (ImportError, ValueError, OSError, TypeError, AttributeError) as error:

@@ -7,6 +7,11 @@ as "The quality of the image is"; then the logits of the next token:
     .25, 0)) on [0, 1], and 1 + 4 * score on the 1-5 scale.
 Token ids are looked up in the model's tokenizer, leading space included (the first piece if a word splits).
 Batches are left-padded with explicit position ids, so a batched rating equals the unbatched one.
+
+mPLUG-Owl2 checkpoints (One-Align, Q-Instruct-Owl2, DeQA-Score) are rated by default as Q-Align's published
+scorer rates them (`q_align/evaluate/scorer.py`): its own prompt (QALIGN_PROMPT, not the chat template), each
+level's id the word's first token when encoded alone after BOS, the image padded to a square with the image
+processor's mean colour.  `--rating-prompt q-bench` asks them the Q-Bench way instead; each rating says which.
 """
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ import numpy as np
 from PIL import Image
 
 from .chat import batch_inputs, prompt_text
-from .types import ANSWER_PREFIX, LEVELS, RATING_QUESTION, Rating, Turn, ratings_from_level_logits
+from .types import ANSWER_PREFIX, LEVELS, RATING_QUESTION, ModelLoadError, Rating, Turn, ratings_from_level_logits
 
 if TYPE_CHECKING:
     from .local import LoadedModel
+
+QALIGN_PROMPT = ("USER: How would you rate the quality of this image?\n<|image|>\nASSISTANT: The quality of the "
+                 "image is")
 
 
 def first_token_id(tokenizer, word: str) -> int:
@@ -29,8 +37,36 @@ def first_token_id(tokenizer, word: str) -> int:
     return ids[0]
 
 
-def level_token_ids(tokenizer) -> list[int]:
-    return [first_token_id(tokenizer, level) for level in LEVELS]
+def alone_token_id(tokenizer, word: str) -> int:
+    """Q-Align's and Q-Bench's rule for LLaMA-style tokenizers: `tokenizer(word).input_ids[1]`, the word's first
+    token after BOS when it is encoded on its own ("▁good")."""
+    ids = tokenizer(word)["input_ids"]
+    ids = ids[1:] if ids[:1] == [tokenizer.bos_token_id] else ids
+    if not ids:
+        raise ValueError(f"the tokenizer cannot encode {word!r}")
+    return ids[0]
+
+
+def level_token_ids(tokenizer, alone: bool = False) -> list[int]:
+    return [(alone_token_id if alone else first_token_id)(tokenizer, level) for level in LEVELS]
+
+
+def prompt_name(loaded: LoadedModel) -> str:
+    """The rating prompt a model uses: the one asked for, else its family's (Q-Align's for mPLUG-Owl2)."""
+    name = getattr(loaded, "rating_prompt", "auto")
+    return loaded.family.rating_prompt if name == "auto" else name
+
+
+def rating_prompt(loaded: LoadedModel) -> tuple[str, list[int]]:
+    """(prompt text, the five levels' token ids) for the model's rating prompt."""
+    name = prompt_name(loaded)
+    owl2 = loaded.family.name == "mplug-owl2"
+    if name == "q-align":
+        if not owl2:
+            raise ModelLoadError(f"{loaded.spec}: the Q-Align prompt is written for mPLUG-Owl2 checkpoints; use "
+                                 "--rating-prompt q-bench (or auto) for this model")
+        return QALIGN_PROMPT, level_token_ids(loaded.tokenizer, alone=True)
+    return prompt_text(loaded, [Turn(RATING_QUESTION)], True, ANSWER_PREFIX), level_token_ids(loaded.tokenizer, owl2)
 
 
 def ratings_from_logits(logits: np.ndarray, level_ids: list[int], temperature: float = 1.0) -> list[Rating]:
@@ -67,10 +103,12 @@ def compile_blocks(model, mode: str | None = None) -> int:
 
 
 def next_token_logits(loaded: LoadedModel, images: list[Image.Image], question: str = RATING_QUESTION,
-                      prefix: str = ANSWER_PREFIX, adapter_names: list[str] | None = None) -> np.ndarray:
+                      prefix: str = ANSWER_PREFIX, adapter_names: list[str] | None = None,
+                      text: str | None = None) -> np.ndarray:
+    """(B, vocab) logits after the prompt: `text` as it is, or the chat template with `question` and `prefix`."""
     import torch
 
-    text = prompt_text(loaded, [Turn(question)], True, prefix)
+    text = text if text is not None else prompt_text(loaded, [Turn(question)], True, prefix)
     inputs = batch_inputs(loaded, [text] * len(images), images)
     with loaded.lock, torch.inference_mode():
         logits = rating_forward(loaded.model, inputs, adapter_names)
@@ -93,10 +131,12 @@ def rate(loaded: LoadedModel, images: list[Image.Image], batch_size: int = 16, t
 
 def _rate_images(loaded: LoadedModel, images: list[Image.Image], batch_size: int, temperature: float,
                  adapter_names: list[str] | None) -> list[Rating]:
-    level_ids = level_token_ids(loaded.tokenizer)
+    text, level_ids = rating_prompt(loaded)
     out: list[Rating] = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         names = adapter_names[start:start + batch_size] if adapter_names else None
-        out += ratings_from_logits(next_token_logits(loaded, chunk, adapter_names=names), level_ids, temperature)
+        out += ratings_from_logits(next_token_logits(loaded, chunk, adapter_names=names, text=text), level_ids, temperature)
+    for rating in out:
+        rating.prompt = prompt_name(loaded)
     return out

@@ -141,12 +141,13 @@ def _parse_hub(text: str, policy: AccessPolicy) -> ModelSpec | None:
 
 
 SPEC_KINDS = [  # in the order they are tried; the table also fills the CLI help and the Chat tab's hint
-    SpecKind("tiny", "tiny:llava|qwen2-vl|idefics3[@SEED]", "a tiny random model built in-process (untrained)",
-             _parse_tiny, {TinySpec: "load_tiny"}),
+    SpecKind("tiny", "tiny:llava|qwen2-vl|idefics3|mplug-owl2[@SEED]",
+             "a tiny random model built in-process (untrained)", _parse_tiny, {TinySpec: "load_tiny"}),
     SpecKind("remote", "openai:MODEL[@BASE_URL]", "an OpenAI-compatible endpoint (OpenAI, vLLM, SGLang, Ollama)",
              _parse_remote, {RemoteSpec: "load_remote"}),
-    SpecKind("folder", "DIR", "a transformers checkpoint, a LoRA adapter (on its base) or an original-LLaVA "
-             "checkpoint (converted once)", _parse_folder,
+    SpecKind("folder", "DIR", "a transformers checkpoint, a LoRA adapter (on its base), an original-LLaVA "
+             "checkpoint (converted once) or an mPLUG-Owl2 release (One-Align, Q-Instruct-Owl2, Co-Instruct, "
+             "DeQA-Score; loaded as it is)", _parse_folder,
              {HubOrFolderSpec: "load_folder", AdapterSpec: "load_adapter", OriginalLlavaSpec: "load_original"}),
     SpecKind("hub", "ORG/NAME", "a Hugging Face hub id already in the local cache", _parse_hub,
              {HubOrFolderSpec: "load_folder"}),

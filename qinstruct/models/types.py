@@ -24,6 +24,7 @@ DTYPES = ("bfloat16", "float16", "float32")
 ADAPTER_NAME = "tuned"  # the LoRA adapter's name inside a PeftModel
 BASE_ROW = "__base__"  # peft's row name for "no adapter" in a mixed batch
 DEVICES = ("cuda", "cpu", "mps")
+RATING_PROMPTS = ("auto", "q-bench", "q-align")
 
 
 class ModelLoadError(UserError, RuntimeError):
@@ -36,10 +37,14 @@ class LoadOptions:
                                 "available)")
     dtype: str | None = option(None, help="weights' dtype (default: bfloat16 on a GPU, float32 on the CPU)",
                                choices=DTYPES)
-    trust_remote_code: bool = option(False, help="run Python code shipped with a checkpoint (mPLUG-Owl-2, "
-                                     "InternLM-XComposer); off unless asked")
+    trust_remote_code: bool = option(False, help="run Python code shipped with a checkpoint (InternLM-XComposer; "
+                                     "mPLUG-Owl2 needs none: it is built in); off unless asked")
     cache_dir: str | None = option(None, help="where converted original-LLaVA checkpoints are kept (default: "
                                    "~/.cache/qinstruct/converted)")
+    rating_prompt: str = option("auto", choices=RATING_PROMPTS, help="how a local model is asked for a rating: "
+                                "q-bench (the chat template, 'Rate the quality of the image.'), q-align (Q-Align's "
+                                "scorer prompt, mPLUG-Owl2 checkpoints only); auto: q-align for mPLUG-Owl2, else "
+                                "q-bench")
 
     def validate(self) -> None:
         from ..config import ConfigError
@@ -86,6 +91,7 @@ class Rating:
     good_minus_poor: float | None = None  # logit(" good") - logit(" poor"): Q-Bench's A3 score at any temperature
     spread: float | None = None  # P(good)'s standard deviation over the tiles rated (micro models, large images)
     tiles: int = 1  # how many tiles of the image the rating averages
+    prompt: str = "q-bench"  # which rating prompt produced it (models/rating.py)
 
     @property
     def score5(self) -> float:
@@ -94,11 +100,12 @@ class Rating:
     def line(self) -> str:
         top = max(self.level_probs, key=self.level_probs.get)
         tiles = f"  (mean of {self.tiles} tiles, ± {self.spread:.3f})" if self.tiles > 1 else ""
-        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top}){tiles}"
+        prompt = "  [Q-Align prompt]" if self.prompt == "q-align" else ""
+        return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top}){tiles}{prompt}"
 
     def as_dict(self) -> dict:
         return {"p_good": self.p_good, "levels": self.level_probs, "score5": self.score5,
-                "approximate": self.approximate, "good_minus_poor": self.good_minus_poor,
+                "approximate": self.approximate, "good_minus_poor": self.good_minus_poor, "prompt": self.prompt,
                 **({"tiles": self.tiles, "p_good_spread": self.spread} if self.tiles > 1 else {})}
 
 

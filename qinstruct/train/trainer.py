@@ -98,7 +98,8 @@ def prepare_parameters(loaded, config: TrainConfig, continue_adapter: bool):
             return model
         present = [name for name in PROJECTOR_MODULES if any(f".{name}." in f".{n}." for n, _ in
                                                              model.named_modules())]
-        targets = lora_pattern(config.tune_vision_tower) if config.lora_targets == "auto" else config.lora_targets
+        targets = lora_pattern(config.tune_vision_tower, loaded.family) if config.lora_targets == "auto" \
+            else config.lora_targets
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=targets,
                           modules_to_save=[n.split(".")[-1] for n in present] if config.tune_projector else None)

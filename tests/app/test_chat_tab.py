@@ -139,3 +139,34 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
     log = [json.loads(line) for line in (studio["workspace"].root / "chat" / "log.jsonl").read_text().splitlines()]
     browser_votes = [r for r in log if r["type"] == "vote" and r["vote"] == "B is better" and r["blind"]]
     assert browser_votes and all(r.get("round") for r in browser_votes)
+
+
+def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_browser(studio, artifacts):
+    """A released mPLUG-Owl2 folder (original layout; here the tiny one the original code wrote) dropped into the
+    workspace's models/ chats beside another model, is rated by Q-Align's prompt and shows what it sees."""
+    import shutil
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
+    shutil.copytree(fixture, studio["workspace"].models / "mplug-owl2-original", dirs_exist_ok=True)
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        page.get_by_text("Models and decoding").click()
+        left = page.get_by_label("Baseline (left)")
+        left.fill("models/mplug-owl2-original")
+        left.press("Enter")
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="chelsea").click()
+        page.locator(f"#{tab.PROMPT_ID} textarea").fill("Describe the image.")
+        page.locator(f"#{tab.SEND_ID}").click()
+        page.locator(f"#{tab.STATUS_ID}").get_by_text("tok/s").wait_for(timeout=90_000)
+        assert "mplug-owl2-original" in page.locator(f"#{tab.STATUS_ID}").inner_text()
+        page.locator(f"#{tab.RATE_ID}").click()
+        rating = page.locator(f"#{tab.RATING_IDS[0]}")
+        rating.get_by_text("Q-Align prompt").wait_for(timeout=60_000)  # rated as Q-Align's scorer rates
+        assert "P(good)" in page.locator(f"#{tab.RATING_IDS[1]}").inner_text()
+        page.get_by_text("sees 56×56 px of this 451×300 px image (padded to a square first)").wait_for(
+            timeout=30_000)
+        page.locator(f"#{tab.LEFT_ID}").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "chat_owl2_beside_micro.png"), full_page=True)

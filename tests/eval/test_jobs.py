@@ -81,3 +81,16 @@ def test_tables_name_local_models_without_their_shared_folders():
     assert model_labels(["/a/b/one"]) == {"/a/b/one": "one"}
     table = Table("t", ["x"], {"/w/models/a": [0.5], "/w/models/b": [0.7]}).markdown("/w/models/a")
     assert "| a | 0.500 |" in table and "| b | **0.700 (+0.200)** |" in table
+
+
+def test_an_original_layout_mplug_owl2_checkpoint_is_evaluated_like_any_model(world, tmp_path):
+    owl2 = str(ROOT / "tests" / "fixtures" / "owl2_original")
+    a3 = run_protocol(A3Config(models=[owl2], mos=[f"{world / 'eval' / 'mos.json'}=demo"], image_root=str(world),
+                               out=str(tmp_path / "a3"), batch_size=8, limit=10))
+    assert a3["models"][owl2]["demo"]["n"] == 10 and -1 <= a3["models"][owl2]["demo"]["srcc"] <= 1
+    items = read_jsonl(tmp_path / "a3" / "items.jsonl")
+    assert len(items) == 10 and all(1 <= item["score5"] <= 5 for item in items)
+    a1_result = run_protocol(A1Config(models=[owl2], questions=str(world / "eval" / "llvisionqa.json"),
+                                      image_root=str(world), out=str(tmp_path / "a1"),
+                                      protocols=["letter", "likelihood"], limit=4, max_new_tokens=4))
+    assert {p: a1_result["models"][owl2][p]["n"] for p in ("letter", "likelihood")} == {"letter": 4, "likelihood": 4}

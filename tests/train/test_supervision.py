@@ -15,7 +15,7 @@ from qinstruct.train.supervision import IGNORE, Collator, Supervisor
 
 ITEM = InstructionItem("1", "x.png", [Turn("human", "<image>\nIs this image blurry?"), Turn("gpt", "Yes, it is."),
                                       Turn("human", "Why?"), Turn("gpt", "The camera moved.")])
-END = {"llava": "</s>", "qwen2-vl": "<|im_end|>", "idefics3": "<end_of_utterance>"}
+END = {"llava": "</s>", "qwen2-vl": "<|im_end|>", "idefics3": "<end_of_utterance>", "mplug-owl2": "</s>"}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def image(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("family", ["llava", "qwen2-vl", "idefics3"])
+@pytest.mark.parametrize("family", ["llava", "qwen2-vl", "idefics3", "mplug-owl2"])
 def test_labels_are_the_answers_and_their_end(family, image):
     loaded = load_model(f"tiny:{family}")
     encoded = Supervisor(loaded, 2048).encode(Example(ITEM, image, "s", "extended", "low"))

@@ -170,3 +170,18 @@ def test_a_full_fine_tuning_run_resumes_from_its_weights_not_from_noise(data, tm
     assert sorted(again) == [3, 4]
     for step in again:  # the same curve from checkpoint-2's weights
         assert again[step] == pytest.approx(first[step], abs=1e-4), step
+
+
+def test_lora_on_an_original_layout_mplug_owl2_checkpoint(data, tmp_path):
+    from qinstruct.models.owl2 import MplugOwl2ForConditionalGeneration
+
+    owl2 = ROOT / "tests" / "fixtures" / "owl2_original"
+    result = run_training(config(data, tmp_path / "owl2", model=str(owl2), max_steps=4, save_steps=4))
+    assert all(v == v for v in losses(tmp_path / "owl2").values())  # finite losses, every step
+    adapter = load_file(Path(result.model_dir) / "adapter_model.safetensors")
+    lora = [key for key in adapter if "lora_" in key]
+    assert lora and all(".model.layers." in key for key in lora)  # on the decoder only
+    assert any("k_proj.multiway.1" in key for key in lora)  # the image tokens' K/V projections too
+    model = load_model(result.model_dir)  # the tuned model loads on its original-layout base
+    assert isinstance(model.model.get_base_model(), MplugOwl2ForConditionalGeneration)
+    assert 1 <= model.rate([__import__("qinstruct.demo.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].score5
