@@ -22,11 +22,12 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 QALIGN_PROMPT = ("USER: How would you rate the quality of this image?\n<|image|>\nASSISTANT: The quality of the "
                  "image is")
+ONE_ALIGN_PROMPT = QALIGN_PROMPT.replace("The quality of the image is", "The image of the quality is")  # its score()
 QBENCH_PROMPT = "USER: <|image|>Rate the quality of the image. ASSISTANT: The quality of the image is"
 CHAT_PROMPT = "USER: <|image|>Describe the image. ASSISTANT:"
 TEXT_PROMPT = "USER: Is a blurry photo good? ASSISTANT:"
 PAIR_PROMPT = "USER: <|image|><|image|>Which image is sharper? ASSISTANT:"
-CORPUS = [QALIGN_PROMPT, QBENCH_PROMPT, CHAT_PROMPT, TEXT_PROMPT, PAIR_PROMPT,
+CORPUS = [QALIGN_PROMPT, ONE_ALIGN_PROMPT, QBENCH_PROMPT, CHAT_PROMPT, TEXT_PROMPT, PAIR_PROMPT,
           "The image is sharp, clear, blurry, noisy, dark, bright, colourful and well exposed.",
           "The first image is sharper than the second image.", " ".join(LEVELS)]
 
@@ -143,7 +144,7 @@ def main() -> int:
                                    num_beams=1, use_cache=True)
         reference["greedy"] = {"prompt": CHAT_PROMPT, "tokens": generated[0, ids(CHAT_PROMPT).shape[1]:].tolist()}
         level_ids = [tokenizer(word).input_ids[1] for word in LEVELS]  # Q-Align's rule
-        for name, prompt in [("q-align", QALIGN_PROMPT), ("q-bench", QBENCH_PROMPT)]:
+        for name, prompt in [("q-align", QALIGN_PROMPT), ("one-align", ONE_ALIGN_PROMPT), ("q-bench", QBENCH_PROMPT)]:
             batch = ids(prompt).repeat(len(images), 1)
             last = model(batch, images=pixels).logits[:, -1]
             levels = torch.softmax(last[:, level_ids], dim=-1)

@@ -79,8 +79,8 @@ def _rating_text(rating) -> str:
     note = " (approximate: the server gave no logprobs)" if rating.approximate else ""
     if rating.tiles > 1:  # a micro model on a large image: its native-resolution tiles
         note += f" · mean of {rating.tiles} tiles, spread ± {rating.spread:.3f}"
-    if rating.prompt == "q-align":  # an mPLUG-Owl2 checkpoint, asked as Q-Align's scorer asks
-        note += " · Q-Align prompt"
+    if rating.prompt in ("q-align", "one-align"):  # an mPLUG-Owl2 checkpoint, asked as its scorers ask
+        note += " · Q-Align prompt" if rating.prompt == "q-align" else " · One-Align score() prompt"
     return f"**P(good) = {rating.p_good:.3f}** · Q-Align **{rating.score5:.2f} / 5**{note}  \n{levels}"
 
 

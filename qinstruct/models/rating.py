@@ -11,7 +11,8 @@ Batches are left-padded with explicit position ids, so a batched rating equals t
 mPLUG-Owl2 checkpoints (One-Align, Q-Instruct-Owl2, DeQA-Score) are rated by default as Q-Align's published
 scorer rates them (`q_align/evaluate/scorer.py`): its own prompt (QALIGN_PROMPT, not the chat template), each
 level's id the word's first token when encoded alone after BOS, the image padded to a square with the image
-processor's mean colour.  `--rating-prompt q-bench` asks them the Q-Bench way instead; each rating says which.
+processor's mean colour.  `--rating-prompt one-align` uses One-Align's `score()` wording instead (its answer
+starts "The image of the quality is"), `q-bench` asks the Q-Bench way; each rating says which prompt it used.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 
 QALIGN_PROMPT = ("USER: How would you rate the quality of this image?\n<|image|>\nASSISTANT: The quality of the "
                  "image is")
+# One-Align's own `score()` (and pyiqa's "qalign", which calls it) fills its template's arguments in another
+# order, so its answer starts "The image of the quality is"
+ONE_ALIGN_PROMPT = QALIGN_PROMPT.replace("The quality of the image is", "The image of the quality is")
+OWL2_PROMPTS = {"q-align": QALIGN_PROMPT, "one-align": ONE_ALIGN_PROMPT}
 
 
 def first_token_id(tokenizer, word: str) -> int:
@@ -61,11 +66,11 @@ def rating_prompt(loaded: LoadedModel) -> tuple[str, list[int]]:
     """(prompt text, the five levels' token ids) for the model's rating prompt."""
     name = prompt_name(loaded)
     owl2 = loaded.family.name == "mplug-owl2"
-    if name == "q-align":
+    if name in OWL2_PROMPTS:
         if not owl2:
-            raise ModelLoadError(f"{loaded.spec}: the Q-Align prompt is written for mPLUG-Owl2 checkpoints; use "
+            raise ModelLoadError(f"{loaded.spec}: the {name} prompt is written for mPLUG-Owl2 checkpoints; use "
                                  "--rating-prompt q-bench (or auto) for this model")
-        return QALIGN_PROMPT, level_token_ids(loaded.tokenizer, alone=True)
+        return OWL2_PROMPTS[name], level_token_ids(loaded.tokenizer, alone=True)
     return prompt_text(loaded, [Turn(RATING_QUESTION)], True, ANSWER_PREFIX), level_token_ids(loaded.tokenizer, owl2)
 
 

@@ -24,7 +24,7 @@ DTYPES = ("bfloat16", "float16", "float32")
 ADAPTER_NAME = "tuned"  # the LoRA adapter's name inside a PeftModel
 BASE_ROW = "__base__"  # peft's row name for "no adapter" in a mixed batch
 DEVICES = ("cuda", "cpu", "mps")
-RATING_PROMPTS = ("auto", "q-bench", "q-align")
+RATING_PROMPTS = ("auto", "q-bench", "q-align", "one-align")
 
 
 class ModelLoadError(UserError, RuntimeError):
@@ -43,8 +43,8 @@ class LoadOptions:
                                    "~/.cache/qinstruct/converted)")
     rating_prompt: str = option("auto", choices=RATING_PROMPTS, help="how a local model is asked for a rating: "
                                 "q-bench (the chat template, 'Rate the quality of the image.'), q-align (Q-Align's "
-                                "scorer prompt, mPLUG-Owl2 checkpoints only); auto: q-align for mPLUG-Owl2, else "
-                                "q-bench")
+                                "scorer prompt) or one-align (One-Align's score() wording), both for mPLUG-Owl2 "
+                                "checkpoints only; auto: q-align for mPLUG-Owl2, else q-bench")
 
     def validate(self) -> None:
         from ..config import ConfigError
@@ -100,7 +100,7 @@ class Rating:
     def line(self) -> str:
         top = max(self.level_probs, key=self.level_probs.get)
         tiles = f"  (mean of {self.tiles} tiles, ± {self.spread:.3f})" if self.tiles > 1 else ""
-        prompt = "  [Q-Align prompt]" if self.prompt == "q-align" else ""
+        prompt = {"q-align": "  [Q-Align prompt]", "one-align": "  [One-Align score() prompt]"}.get(self.prompt, "")
         return f"P(good)={self.p_good:.4f}  Q-Align={self.score5:.3f}/5  ({top}){tiles}{prompt}"
 
     def as_dict(self) -> dict:

@@ -68,7 +68,8 @@ def test_greedy_tokens_are_the_originals(owl2, images):
     assert answer == owl2.tokenizer.decode(reference["tokens"], skip_special_tokens=True)
 
 
-@pytest.mark.parametrize("prompt,key", [("auto", "q-align"), ("q-align", "q-align"), ("q-bench", "q-bench")])
+@pytest.mark.parametrize("prompt,key", [("auto", "q-align"), ("q-align", "q-align"), ("one-align", "one-align"),
+                                        ("q-bench", "q-bench")])
 def test_ratings_match_the_original_scorer_within_1e_5(images, prompt, key):
     model = load_model(str(FIXTURE), LoadOptions(rating_prompt=prompt))
     reference = REFERENCE[key]
@@ -86,7 +87,7 @@ def test_ratings_match_the_original_scorer_within_1e_5(images, prompt, key):
 
 def test_the_q_align_prompt_is_refused_for_other_families(photos):
     model = load_model("tiny:llava", LoadOptions(rating_prompt="q-align"))
-    with pytest.raises(Exception, match="Q-Align prompt is written for mPLUG-Owl2"):
+    with pytest.raises(Exception, match="q-align prompt is written for mPLUG-Owl2"):
         model.rate(photos[:1])
 
 

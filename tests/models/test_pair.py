@@ -107,3 +107,31 @@ def test_closing_the_stream_stops_generation(photos):
         assert side.lock.acquire(timeout=30)
         side.lock.release()
     assert time.perf_counter() - started < 2
+
+
+def test_an_mplug_owl2_lora_shares_its_original_layout_base(tmp_path, photos):
+    """One copy of an mPLUG-Owl2 release serves both sides: the base, and a LoRA tuned on it (the tuned side equals
+    the merged model)."""
+    from transformers import AutoModelForImageTextToText
+
+    import qinstruct.models.owl2  # noqa: F401 - registers the architecture with the Auto classes
+    from qinstruct.models.families import OWL2_DECODER
+
+    fixture = __import__("pathlib").Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
+    shutil.copytree(fixture, tmp_path / "base")
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "base")
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=OWL2_DECODER, init_lora_weights=False)
+    peft_model = get_peft_model(model, lora)
+    peft_model.peft_config["default"].base_model_name_or_path = "../base"
+    peft_model.save_pretrained(tmp_path / "lora")
+    merged = peft_model.merge_and_unload()
+    merged.save_pretrained(tmp_path / "merged")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json"):
+        shutil.copy(fixture / name, tmp_path / "merged" / name)
+    pair = load_pair(str(tmp_path / "base"), str(tmp_path / "lora"))
+    assert pair.shared and pair.left.model is pair.right.model
+    left, right = collect(pair, photos[0])
+    assert left == reply(load_model(str(tmp_path / "base")), TURNS, photos[0], OPTIONS)
+    assert right == reply(load_model(str(tmp_path / "merged")), TURNS, photos[0], OPTIONS)
+    merged_rating = load_model(str(tmp_path / "merged")).rate(photos[:2])
+    assert [r.score5 for r in pair.right.rate(photos[:2])] == pytest.approx([r.score5 for r in merged_rating], abs=1e-5)
