@@ -132,9 +132,38 @@ def load_original(spec: OriginalLlavaSpec, options: LoadOptions, policy: AccessP
     return load_transformers(converted_path(spec.folder, options.cache_dir), options, spec.text)
 
 
+def load_non_lora_trainables(base: LoadedModel, adapter_path: str) -> int:
+    """A LLaVA-style LoRA release (DeQA-Score's LoRA variant) keeps the weights it trained in full (mPLUG-Owl2's
+    abstractor, LLaVA's projector) in non_lora_trainables.bin, named as its PeftModel saw them: written into the
+    base before the adapter, as the original builder does.  Returns how many tensors; a name the base does not
+    have is an error, not a silent skip."""
+    import torch
+
+    from .specs import NON_LORA_FILE
+
+    path = Path(adapter_path) / NON_LORA_FILE
+    if not path.is_file():
+        return 0
+    state = {key.removeprefix("base_model."): value
+             for key, value in torch.load(path, map_location="cpu", weights_only=True).items()}
+    if any(key.startswith("model.model.") for key in state):
+        state = {key.removeprefix("model."): value for key, value in state.items()}
+    own = base.model.state_dict()
+    unknown = sorted(key for key in state if key not in own)
+    if unknown:
+        raise ModelLoadError(f"{adapter_path}: {NON_LORA_FILE} has weights its base {base.spec} does not, e.g. "
+                             f"{', '.join(unknown[:3])}")
+    with torch.no_grad():
+        for key, value in state.items():
+            own[key].copy_(value.to(own[key].dtype))
+    return len(state)
+
+
 def attach_adapter(base: LoadedModel, adapter_path: str, name: str = ADAPTER_NAME):
     """Wrap the base model (in place) in a PeftModel holding the adapter; returns the PeftModel."""
     from peft import PeftModel
+
+    load_non_lora_trainables(base, adapter_path)
 
     try:
         # the adapter in the base dtype (peft would upcast bf16 adapters to fp32: slower, and only useful to train)

@@ -56,6 +56,9 @@ class OriginalLlavaSpec(ModelSpec):
     kind: ClassVar[str] = "llava-original"
 
 
+NON_LORA_FILE = "non_lora_trainables.bin"  # weights a LLaVA-style LoRA run trained in full (its abstractor...)
+
+
 @dataclass(frozen=True)
 class AdapterSpec(ModelSpec):
     folder: str = ""
@@ -126,7 +129,10 @@ def _parse_folder(text: str, policy: AccessPolicy) -> ModelSpec | None:
         if not Path(base_text).is_absolute() and (folder / base_text).exists():
             base_text = str((folder / base_text).resolve())  # a base path relative to the adapter folder
         saved_modules = _read_json(folder / "adapter_config.json").get("modules_to_save")
-        return AdapterSpec(text, str(folder), parse_spec(base_text, policy), mixable=not saved_modules)
+        # LLaVA-style LoRA releases (DeQA-Score's) also replace base weights (non_lora_trainables.bin): their
+        # base cannot serve the other side unchanged
+        replaces = saved_modules or (folder / NON_LORA_FILE).is_file()
+        return AdapterSpec(text, str(folder), parse_spec(base_text, policy), mixable=not replaces)
     config = folder / "config.json"
     if config.is_file():
         keys = _read_json(config)

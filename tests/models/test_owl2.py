@@ -135,3 +135,32 @@ def test_rate_and_chat_commands_on_the_original_checkpoint(capsys):
                  "Describe the image.", "--max-new-tokens", "12", "--rate"]) == 0
     out = capsys.readouterr().out
     assert out.count("rating: P(good)=") == 2 and "[Q-Align prompt]" in out
+
+
+def test_a_llava_style_lora_release_loads_its_non_lora_trainables_on_its_base(tmp_path):
+    """DeQA-Score's LoRA variant: adapter + non_lora_trainables.bin (the abstractor it trained in full, named as its
+    PeftModel saw it) on an mPLUG-Owl2 base."""
+    import shutil
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    from qinstruct.models.families import OWL2_DECODER
+    from qinstruct.models.specs import AdapterSpec, parse_spec
+
+    shutil.copytree(FIXTURE, tmp_path / "base")
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "base")
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=OWL2_DECODER))
+    peft_model.peft_config["default"].base_model_name_or_path = "../base"
+    peft_model.save_pretrained(tmp_path / "lora")
+    trained = {f"base_model.model.{key}": value + 1.0 for key, value in model.state_dict().items()
+               if key.startswith("model.visual_abstractor.visual_fc.")}
+    torch.save(trained, tmp_path / "lora" / "non_lora_trainables.bin")
+    spec = parse_spec(str(tmp_path / "lora"))
+    assert isinstance(spec, AdapterSpec) and not spec.mixable  # its base is changed: never shared with a side
+    tuned = load_model(str(tmp_path / "lora"))
+    fc = tuned.model.get_base_model().model.visual_abstractor.visual_fc.weight
+    assert torch.equal(fc, trained["base_model.model.model.visual_abstractor.visual_fc.weight"])
+    torch.save({"base_model.model.model.nowhere.weight": torch.zeros(1)}, tmp_path / "lora" / "non_lora_trainables.bin")
+    with pytest.raises(Exception, match="non_lora_trainables.bin has weights its base"):
+        load_model(str(tmp_path / "lora"))
