@@ -12,6 +12,7 @@ from qinstruct.config import check_config
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.examples import held_out_examples
 from qinstruct.demo.shipped import default_pair
+from qinstruct.models.known import hint_markdown
 from qinstruct.models.pool import list_model_specs
 from qinstruct.models.session import (VOTES, ChatSession, load_session, log_event, rate_both, regenerate,
                                       save_session, seen_pair, send, vote)
@@ -254,6 +255,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 seen_note = gr.Markdown()
                 with gr.Accordion("Models and decoding", open=False):
                     gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
+                    with gr.Accordion("The field's checkpoints", open=False):
+                        gr.Markdown(hint_markdown())
                     left = gr.Dropdown(choices, value=default_left, allow_custom_value=True,
                                        label=side_labels(False)[0])
                     right = gr.Dropdown(choices, value=default_right, allow_custom_value=True,

@@ -25,6 +25,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                           "skipped, 2 bad arguments or a model that cannot load.\n\n" + kinds)
     rate.add_argument("--json", action="store_true",
                       help='print [{"path", "p_good", "levels", "score5", "approximate"}] (or "error") per image')
+    models = subparsers.add_parser("models", help="the field's known checkpoints: how each loads, whether it is here",
+                                   description="The field's checkpoints (qinstruct/models/known.py): family, layout, "
+                                   "how the studio loads it, licence as its card states it, the figures it should "
+                                   "reproduce, and whether it is in the local cache (else the command to fetch it).")
+    models.add_argument("--known", action="store_true", help="list the known checkpoints (the default)")
+    models.add_argument("--json", action="store_true", help="print the rows as JSON")
+    models.set_defaults(func=run_models)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from .known import known_rows
+
+    rows = known_rows()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for row in rows:
+        where = f"on disk: {row['on_disk']}" if row["on_disk"] else f"not on disk: {row['fetch']}"
+        print(f"{row['name']:28s} {row['hub_id']:48s} {row['family'] or '-':11s} {row['loads']}")
+        print(f"{'':28s} licence: {row['licence']}; {where}")
+        if row["reproduces"]:
+            print(f"{'':28s} should reproduce: {row['reproduces']}")
+    return 0
 
 
 def run_chat(config, args: argparse.Namespace) -> int:
@@ -44,6 +67,14 @@ def run_chat(config, args: argparse.Namespace) -> int:
 
 def run_rate(config, args: argparse.Namespace) -> int:
     from .jobs import run_rate as run
+
+    if config.self_check:
+        from .jobs import run_self_check
+
+        check = run_self_check(config)
+        print(json.dumps({"passed": check.passed, "kind": check.kind, "curves": check.curves}) if args.json
+              else check.line())
+        return 0 if check.passed else 1
 
     rows, status = [], 0
     for item in run(config):

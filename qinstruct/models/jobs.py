@@ -33,7 +33,7 @@ class ChatConfig(GenerationOptions, LoadOptions):
 class RateConfig(LoadOptions):
     COMMAND: ClassVar = ("rate",)
 
-    images: list[str] = option(help="image files", positional=True, metavar="IMAGE")
+    images: list[str] = option(default_factory=list, help="image files", positional=True, metavar="IMAGE")
     model: str = option(help="model spec (a folder, a hub id, tiny:FAMILY or openai:MODEL@URL)", metavar="SPEC")
     batch_size: int = option(16, help="images per forward pass", min=1, max=4096)
     compile: bool = option(False, help="compile the model's repeated blocks first (~20 s once on a GPU; faster "
@@ -46,10 +46,13 @@ class RateConfig(LoadOptions):
     severities: list[int] = option(default_factory=lambda: list(SEVERITIES), choices=SEVERITIES,
                                    flag="--severity", metavar="N", help="severities of --corruption")
     seed: int = option(0, help="seed of --corruption", min=0, max=MAX_SEED)
+    self_check: bool = option(False, help="check the model instead: its scores must fall as blur and noise get "
+                              "stronger (severities 1/3/5, on the given images or four bundled photos); prints "
+                              "PASS or FAIL, exit status 0 or 1")
 
     def validate(self) -> None:
         LoadOptions.validate(self)
-        if not self.images:
+        if not self.images and not self.self_check:
             raise ConfigError("images: give at least one image file")
 
     @property
@@ -182,6 +185,21 @@ def run_rate(config: RateConfig) -> Iterator[RatedImage]:
             pending = []
 
 
+def run_self_check(config: RateConfig):
+    """`rate --self-check`: the scorer's monotonicity check on this model (P(good), or Q-Align's score for a model
+    rated with Q-Align's prompt)."""
+    from ..scorer import KINDS, Scorer
+    from .loading import load_model
+    from .rating import prompt_name
+
+    model = load_model(config.model, config.load_options())
+    if getattr(model, "kind", "local") != "local":
+        raise ConfigError(f"self_check: {config.model} is an endpoint; the self-check runs on local weights")
+    kind = "qalign" if prompt_name(model) in ("q-align", "one-align") else "p_good"
+    images = [load_rgb(path, config.max_megapixels) for path in config.images] or None
+    return Scorer(model, KINDS[kind], config.batch_size).self_check(images, config.seed)
+
+
 def _rate_batch(model, batch: list[tuple[str, object]]) -> Iterator[RatedImage]:
     good = [(path, image) for path, image in batch if not isinstance(image, Exception)]
     ratings = iter(model.rate([image for _, image in good], batch_size=max(1, len(good)))) if good else iter(())
@@ -190,4 +208,4 @@ def _rate_batch(model, batch: list[tuple[str, object]]) -> Iterator[RatedImage]:
 
 
 __all__ = ["ChatConfig", "RateConfig", "RatedImage", "SideAnswer", "corrupted_variants", "rate_cells", "run_chat",
-           "run_rate"]
+           "run_rate", "run_self_check"]

@@ -60,11 +60,15 @@ def _prepare(model, processor, device, dtype) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def folder_model_type(folder: Path) -> str | None:
+def source_model_type(source: str) -> str | None:
+    """config.json's model_type of a folder or a cached hub id, read as data (no checkpoint code runs)."""
+    from transformers import PretrainedConfig
+
     try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
+        config, _ = PretrainedConfig.get_config_dict(source, local_files_only=True)
+    except (OSError, ValueError):
         return None
+    return config.get("model_type")
 
 
 def trained_marker(folder: Path) -> dict:
@@ -94,7 +98,7 @@ def load_transformers(source: str, options: LoadOptions, label_spec: str) -> Loa
     device, dtype = choose_device_dtype(options)
     local = Path(source).is_dir()
     # mPLUG-Owl2 is built in: its checkpoints' own code (written for transformers 4.3x) is never run
-    trust = options.trust_remote_code and not (local and folder_model_type(Path(source)) == "mplug_owl2")
+    trust = options.trust_remote_code and source_model_type(source) != "mplug_owl2"
     try:
         # a hub id loads from the local cache only: nothing is downloaded while the studio or a job runs
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust, local_files_only=True)

@@ -10,8 +10,6 @@ image's features.  Rows are padded on the tokenizer's padding side.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from .config import IMAGE_PLACEHOLDER
 
 OWL2_TEMPLATE = (
@@ -98,11 +96,15 @@ class MplugOwl2Processor:
 
 
 def image_processor_for(path: str | None, image_size: int):
-    """The folder's CLIP image processor (the releases ship one at 448 px), else CLIP's at the tower's size."""
+    """The checkpoint's CLIP image processor (the releases ship one at 448 px; a folder or a cached hub id), else
+    CLIP's at the tower's size."""
     from transformers.models.clip import CLIPImageProcessorPil
 
-    if path and (Path(path) / "preprocessor_config.json").is_file():
-        return CLIPImageProcessorPil.from_pretrained(path, local_files_only=True)
+    if path:
+        try:
+            return CLIPImageProcessorPil.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError):
+            pass  # no preprocessor_config.json: the original's defaults below
     return CLIPImageProcessorPil(size={"shortest_edge": image_size}, crop_size={"height": image_size,
                                                                                   "width": image_size},
                                  image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD))
