@@ -41,6 +41,7 @@ SAVED_KEY = "chat-session"
 STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
 NOTE_ID, VOTE_RESULT_ID, SEEN_ID, TAB_ID = "chat-note", "chat-vote-result", "chat-seen", "chat-tab"
+SECOND_ID = "chat-second-image"
 RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
                    "once).")
 NEXT_ROUND = " Your next question starts a new round: a fresh conversation under a new random order."
@@ -118,10 +119,17 @@ def status_line(session: ChatSession) -> str:
 
 
 @reports_errors
-def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key,
-            request: gr.Request):
+def question_images(image, second):
+    """The question's images: none, one, or both (the second image box is optional)."""
+    pictures = [picture for picture in (image, second) if picture is not None]
+    return pictures if len(pictures) > 1 else (pictures[0] if pictures else None)
+
+
+def on_send(ctx: AppContext, state, left, right, blind, image, second, text, max_tokens, temperature, top_p, trust,
+            api_key, request: gr.Request):
     if not left or not right:
         raise gr.Error("Choose a model for each side.")
+    image = question_images(image, second)
     session = session_for(state, left, right, blind)
     session.owner = request.username if request else None  # only this user gets it back after a reload
     try:
@@ -140,9 +148,10 @@ def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens,
 
 
 @reports_errors
-def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p, trust, api_key):
+def on_regenerate(ctx: AppContext, state, image, second, max_tokens, temperature, top_p, trust, api_key):
     if state is None:
         raise gr.Error("Nothing to regenerate yet.")
+    image = question_images(image, second)
     session = state
     try:
         for session in _throttled(regenerate(ctx.pool, state, image,
@@ -216,12 +225,13 @@ def restore(ctx: AppContext, saved_id: str, request: gr.Request):
     """On page load: the conversation this browser had (its user's own), with its image, models and mode."""
     found = load_session(ctx.workspace.chat_sessions, saved_id or "", request.username if request else None)
     if found is None:
-        return (None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Dropdown(), gr.Dropdown(), gr.Checkbox(), "",
-                *vote_buttons(False))
+        return (None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Image(), gr.Dropdown(), gr.Dropdown(),
+                gr.Checkbox(), "", *vote_buttons(False))
     session, image = found
+    image, second = (image[0], image[1]) if isinstance(image, list) else (image, None)
     note = "conversation restored" + (f"  \n{status_line(session).lstrip()}" if session.labels[0] else "")
     answered = bool(session.turns[0]) and not session.voted
-    return (session, *columns_view(session), image, gr.Dropdown(value=session.left_spec),
+    return (session, *columns_view(session), image, second, gr.Dropdown(value=session.left_spec),
             gr.Dropdown(value=session.right_spec), gr.Checkbox(value=session.blind), note, *vote_buttons(answered))
 
 
@@ -249,6 +259,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             with gr.Column(scale=1, min_width=280):
                 image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
                 photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
+                with gr.Accordion("Second image (ask about both)", open=False, elem_id=SECOND_ID):
+                    second = CheckedImage(label="Second image", type="pil", sources=["upload", "clipboard"],
+                                          height=160)
+                    gr.Markdown("A question about two images (*which of the two is sharper?*) for models that take "
+                                "several (mPLUG-Owl2, LLaVA, Qwen2-VL); a model that takes one says so. Ratings and "
+                                "what the models see are of the first image.")
                 blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
                 seen = gr.Gallery(label="What the models see", columns=2, height=150, visible=False,
                                   elem_id=SEEN_ID, interactive=False, object_fit="contain")
@@ -301,7 +317,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                              for choice, vote_id in zip(VOTES, VOTE_IDS)]
                 vote_result = gr.Markdown(elem_id=VOTE_RESULT_ID)
 
-    send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key]
+    send_inputs = [state, left, right, blind, image, second, prompt, max_tokens, temperature, top_p, trust, api_key]
     send_outputs = [state, chat_a, chat_b, prompt, status, saved]
     # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
     seen_inputs, seen_outputs = [state, image, trust, api_key], [seen, seen_note]
@@ -312,7 +328,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         answered.success(open_votes, None, votes, api_name=False, queue=False)
         answered.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
-        bind(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key],
+        bind(on_regenerate, ctx), [state, image, second, max_tokens, temperature, top_p, trust, api_key],
         [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
         concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
     rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],
@@ -335,7 +351,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     image.change(hide_seen, None, seen_outputs, api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off
-    blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, left, right, blind, status, *votes],
+    blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, second, left, right, blind, status, *votes],
                 api_name=False)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 from PIL import Image
 
 from .families import pad_to_square
-from .types import ChatModel, GenerationOptions, Turn
+from .types import ChatModel, GenerationOptions, ModelLoadError, Turn, image_list
 
 if TYPE_CHECKING:
     from .local import LoadedModel
@@ -21,18 +21,20 @@ if TYPE_CHECKING:
 __all__ = ["GenerationOptions", "Turn", "batch_inputs", "prompt_text", "reply", "stream_rows", "warm_up"]
 
 
-def messages_for(turns: list[Turn], with_image: bool) -> list[dict]:
+def messages_for(turns: list[Turn], images: bool | int) -> list[dict]:
+    """The conversation as chat-template messages; the first user turn shows `images` images (True: one)."""
     messages = []
     for k, turn in enumerate(turns):
-        content = ([{"type": "image"}] if with_image and k == 0 else []) + [{"type": "text", "text": turn.user}]
+        content = ([{"type": "image"}] * int(images) if k == 0 else []) + [{"type": "text", "text": turn.user}]
         messages.append({"role": "user", "content": content})
         if turn.assistant is not None:
             messages.append({"role": "assistant", "content": [{"type": "text", "text": turn.assistant}]})
     return messages
 
 
-def prompt_text(loaded: LoadedModel, turns: list[Turn], with_image: bool, answer_prefix: str = "") -> str:
-    """The model's chat template with a generation prompt, optionally continued by the start of the answer."""
+def prompt_text(loaded: LoadedModel, turns: list[Turn], with_image: bool | int, answer_prefix: str = "") -> str:
+    """The model's chat template with a generation prompt, optionally continued by the start of the answer;
+    `with_image`: whether the first turn shows an image, or how many."""
     text = loaded.processor.apply_chat_template(messages_for(turns, with_image), add_generation_prompt=True,
                                                 tokenize=False)
     if answer_prefix:
@@ -49,16 +51,25 @@ def prepare_image(loaded: LoadedModel, image: Image.Image) -> Image.Image:
     return image
 
 
-def batch_inputs(loaded: LoadedModel, texts: list[str], images: list[Image.Image] | None):
-    """Tokenised, left-padded batch on the model's device."""
+def check_image_count(loaded, count: int) -> None:
+    """One line for a question with more images than the model's family takes."""
+    if count > loaded.family.max_images:
+        raise ModelLoadError(f"{loaded.spec}: {loaded.family.name} models answer about one image per question, "
+                             f"not {count}; several images work with mPLUG-Owl2, LLaVA and Qwen2-VL models")
+
+
+def batch_inputs(loaded: LoadedModel, texts: list[str], images: list | None):
+    """Tokenised, left-padded batch on the model's device; `images` has one entry per row: an image, or the list
+    of images the row's prompt shows."""
     kwargs = {"text": texts, "return_tensors": "pt", "padding": True}
     if images is not None:
         from .tiles import centre_tile, tiled
 
+        rows = [image_list(row) for row in images]
         if tiled(loaded):  # a micro model answers about a native-resolution tile, not a 64-px thumbnail
-            images = [centre_tile(image.convert("RGB")) for image in images]
-        prepared = [prepare_image(loaded, image) for image in images]
-        kwargs["images"] = [[image] for image in prepared] if loaded.family.nested_images else prepared
+            rows = [[centre_tile(image.convert("RGB")) for image in row] for row in rows]
+        prepared = [[prepare_image(loaded, image) for image in row] for row in rows]
+        kwargs["images"] = prepared if loaded.family.nested_images else [image for row in prepared for image in row]
     inputs = loaded.processor(**kwargs)
     import torch
 

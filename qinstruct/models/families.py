@@ -55,6 +55,7 @@ class Family:
     nested_images: bool  # the processor wants one list of images per sample
     build_tiny: Callable[[int], tuple]  # seed -> (model, processor)
     rating_prompt: str = "q-bench"  # how `rate` asks by default (models/rating.py PROMPTS)
+    max_images: int = 1  # images one question may show (several: one placeholder per image in the prompt)
 
 
 def _text_config(tokenizer, hidden: int = 64) -> dict:
@@ -156,14 +157,15 @@ def _tiny_owl2(seed: int):
 
 
 FAMILIES: dict[str, Family] = {
-    "llava": Family("llava", ("llava",), pad_square=True, nested_images=False, build_tiny=_tiny_llava),
+    "llava": Family("llava", ("llava",), pad_square=True, nested_images=False, build_tiny=_tiny_llava,
+                    max_images=4),
     "qwen2-vl": Family("qwen2-vl", ("qwen2_vl", "qwen2_5_vl"), pad_square=False, nested_images=False,
-                       build_tiny=_tiny_qwen2_vl),
+                       build_tiny=_tiny_qwen2_vl, max_images=4),
     "idefics3": Family("idefics3", ("idefics3", "smolvlm"), pad_square=False, nested_images=True,
                        build_tiny=_tiny_idefics3),
     # Q-Instruct on mPLUG-Owl2, One-Align / Q-Align, Co-Instruct, DeQA-Score: rated as Q-Align rates
     "mplug-owl2": Family("mplug-owl2", ("mplug_owl2",), pad_square=True, nested_images=False,
-                         build_tiny=_tiny_owl2, rating_prompt="q-align"),
+                         build_tiny=_tiny_owl2, rating_prompt="q-align", max_images=4),
 }
 GENERIC = Family("generic", (), pad_square=False, nested_images=False, build_tiny=lambda seed: None)
 

@@ -8,7 +8,7 @@ from ..config import ConfigError, option
 from ..corrupt.api import MAX_SEED
 from ..corrupt.registry import SEVERITIES, list_corruptions
 from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_rgb
-from .types import GenerationOptions, LoadOptions, Rating, Turn
+from .types import MAX_IMAGES, GenerationOptions, LoadOptions, Rating, Turn
 
 
 @dataclass(kw_only=True)
@@ -18,8 +18,10 @@ class ChatConfig(GenerationOptions, LoadOptions):
     models: list[str] = option(help="model spec (a folder, a hub id, tiny:FAMILY or openai:MODEL@URL), twice for "
                                "a side-by-side: baseline, tuned", flag="--model", metavar="SPEC")
     prompt: str = option(help="the question")
-    image: str | None = option(None, help="image file the question is about")
-    rate: bool = option(False, help="also rate the image with each model (P(good), Q-Align score)")
+    images: list[str] = option(default_factory=list, flag="--image", metavar="FILE",
+                               help="image file the question is about; up to 4 (--image A --image B) for models that "
+                               "take several in one question (mPLUG-Owl2, LLaVA, Qwen2-VL)")
+    rate: bool = option(False, help="also rate each image with each model (P(good), Q-Align score)")
 
     def validate(self) -> None:
         LoadOptions.validate(self)
@@ -27,6 +29,8 @@ class ChatConfig(GenerationOptions, LoadOptions):
             raise ConfigError(f"models: give one or two --model, got {len(self.models)}")
         if not self.prompt.strip():
             raise ConfigError("prompt: empty question")
+        if len(self.images) > MAX_IMAGES:
+            raise ConfigError(f"images: at most {MAX_IMAGES} images in one question, got {len(self.images)}")
 
 
 @dataclass(kw_only=True)
@@ -82,7 +86,8 @@ def run_chat(config: ChatConfig) -> list[SideAnswer]:
     """Ask one or two models; a side that fails says why and the other still answers."""
     from .pair import load_pair, load_side, stream_pair
 
-    image = load_rgb(config.image) if config.image else None
+    pictures = [load_rgb(path) for path in config.images]
+    image = pictures if len(pictures) > 1 else (pictures[0] if pictures else None)
     options, turns = config.generation_options(), [Turn(config.prompt)]
     if len(config.models) == 2:
         pair = load_pair(config.models[0], config.models[1], config.load_options())
@@ -101,9 +106,9 @@ def run_chat(config: ChatConfig) -> list[SideAnswer]:
         result = SideAnswer(side.spec, side.label, answer.strip(), model=side.describe())
         if answer.startswith("⚠"):
             result.answer, result.error = "", answer[1:].strip()
-        if config.rate and image is not None and not result.error:
+        if config.rate and pictures and not result.error:
             try:
-                result.rating = side.rate([image])[0]
+                result.rating = side.rate(pictures[:1])[0]  # the first image's (rate the others with `rate`)
             except Exception as error:  # noqa: BLE001 - as above: reported on that side
                 result.error = str(error)
         out.append(result)

@@ -34,13 +34,18 @@ class LoadedModel:
     def tokenizer(self):
         return getattr(self.processor, "tokenizer", self.processor)
 
-    def stream(self, turns: list[Turn], image: Image.Image | None,
+    def stream(self, turns: list[Turn], image: Image.Image | list[Image.Image] | None,
                options: GenerationOptions | None = None) -> Iterator[str]:
         from .chat import prompt_text, stream_rows
 
+        from .chat import check_image_count
+        from .types import image_list
+
         options = options or GenerationOptions()
-        text = prompt_text(self, turns, image is not None)
-        for deltas in stream_rows(self, [text], [image] if image is not None else None, options,
+        count = len(image_list(image))
+        check_image_count(self, count)
+        text = prompt_text(self, turns, count)
+        for deltas in stream_rows(self, [text], [image] if count else None, options,
                                   [self.adapter] if self.shared else None):
             yield deltas[0]
 

@@ -18,10 +18,10 @@ from PIL import Image
 
 from ..access import AccessPolicy
 from ..errors import UserError
-from .chat import prompt_text, stream_rows
+from .chat import check_image_count, prompt_text, stream_rows
 from .loading import adapter_label, attach_adapter, load_spec
 from .specs import AdapterSpec, parse_spec, same_weights
-from .types import ADAPTER_NAME, BASE_ROW, ChatModel, FailedModel, GenerationOptions, LoadOptions, Turn
+from .types import ADAPTER_NAME, BASE_ROW, ChatModel, FailedModel, GenerationOptions, LoadOptions, Turn, image_list
 
 
 @dataclass
@@ -75,15 +75,17 @@ def _shared_pair(left_spec, right_spec: AdapterSpec, options: LoadOptions, polic
     return SidePair(left, right, shared=True)
 
 
-def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Image.Image | None,
+def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Image.Image | list | None,
                 options: GenerationOptions | None = None) -> Iterator[tuple[str, str]]:
     """Yield (left delta, right delta) as either side produces text.  A side that fails yields its error
-    message once (prefixed with ⚠) and stops; the other goes on."""
+    message once (prefixed with ⚠) and stops; the other goes on.  `image`: none, one, or a list of images."""
     options = options or GenerationOptions()
     if pair.shared:
         left, right = pair.left, pair.right
-        texts = [prompt_text(left, turns[0], image is not None), prompt_text(right, turns[1], image is not None)]
-        images = [image, image] if image is not None else None
+        count = len(image_list(image))
+        check_image_count(left, count)
+        texts = [prompt_text(left, turns[0], count), prompt_text(right, turns[1], count)]
+        images = [image, image] if count else None
         for deltas in stream_rows(left, texts, images, options, [BASE_ROW, ADAPTER_NAME]):
             yield deltas[0], deltas[1]
         return

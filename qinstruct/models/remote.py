@@ -22,7 +22,7 @@ from PIL import Image
 from ..errors import first_line
 from ..endpoints import NO_KEY, KeyPolicy, missing_key_message, needs_key, status_message, unknown_host
 from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
-                    ratings_from_level_logits)
+                    image_list, ratings_from_level_logits)
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -31,12 +31,13 @@ def image_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def remote_messages(turns: list[Turn], image: Image.Image | None) -> list[dict]:
+def remote_messages(turns: list[Turn], image: Image.Image | list | None) -> list[dict]:
+    """OpenAI chat messages; the first user turn carries the question's images (one part each), then the text."""
     messages = []
     for k, turn in enumerate(turns):
-        content: list[dict] = [{"type": "text", "text": turn.user}]
-        if image is not None and k == 0:
-            content.insert(0, {"type": "image_url", "image_url": {"url": image_data_url(image)}})
+        pictures = image_list(image) if k == 0 else []
+        content: list[dict] = [{"type": "image_url", "image_url": {"url": image_data_url(picture)}}
+                               for picture in pictures] + [{"type": "text", "text": turn.user}]
         messages.append({"role": "user", "content": content})
         if turn.assistant is not None:
             messages.append({"role": "assistant", "content": turn.assistant})

@@ -25,7 +25,7 @@ from ..fileio import append_line, write_bytes, write_json
 from .pair import SidePair, stream_pair
 from .pool import ModelPool
 from .seen import SeenImage, seen_by
-from .types import GenerationOptions, LoadOptions, Rating, Turn
+from .types import MAX_IMAGES, GenerationOptions, LoadOptions, Rating, Turn, image_list
 
 VOTES = ("A is better", "B is better", "Tie", "Both are bad")
 
@@ -95,8 +95,15 @@ class ChatSession:
         return f"A was {specs[a]}; B was {specs[b]}"
 
 
-def image_digest(image: Image.Image | None) -> str | None:
-    return None if image is None else hashlib.sha256(image.tobytes()).hexdigest()[:16]
+def image_digest(image: Image.Image | list | None) -> str | None:
+    """Which picture(s) a conversation is about: a new one starts a new conversation."""
+    pictures = image_list(image)
+    if not pictures:
+        return None
+    digest = hashlib.sha256(pictures[0].tobytes())
+    for picture in pictures[1:]:  # a second image makes it another question (one image keeps its old digest)
+        digest.update(hashlib.sha256(picture.tobytes()).digest())
+    return digest.hexdigest()[:16]
 
 
 def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text: str,
@@ -143,7 +150,8 @@ def regenerate(pool: ModelPool, session: ChatSession, image: Image.Image | None,
 
 def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: LoadOptions | None = None,
               api_key: str | None = None) -> tuple[Rating | str, Rating | str]:
-    """Each side's rating of the image, or the side's error message."""
+    """Each side's rating of the image (the first, when the question shows several), or the side's error."""
+    image = image_list(image)[0]
     pair: SidePair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
     session.remember(pair)
     out = []
@@ -157,7 +165,9 @@ def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
 
 def seen_pair(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: LoadOptions | None = None,
               api_key: str | None = None) -> list[SeenImage]:
-    """What each column's model sees of the image, in column order, named as the page names the columns."""
+    """What each column's model sees of the image (the first, when there are several), in column order, named as
+    the page names the columns."""
+    image = image_list(image)[0]
     pair: SidePair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
     names = ("A", "B") if session.blind else ("baseline", "tuned")
     columns = session.columns() if session.blind else (0, 1)
@@ -193,26 +203,29 @@ def vote(log_path: Path, session: ChatSession, choice: str) -> str:
     return session.reveal()
 
 
-def _session_paths(folder: Path, session: str, image: str | None) -> tuple[Path, Path | None]:
+def _session_paths(folder: Path, session: str, image: str | None, index: int = 1) -> tuple[Path, Path | None]:
     if not session or not all(c in "0123456789abcdef" for c in session):
         raise ValueError("not a session id")
-    return folder / f"{session}.json", folder / f"{session}-{image}.png" if image else None
+    suffix = "" if index == 1 else f"-{index}"  # the second image of a question beside the first
+    return folder / f"{session}.json", folder / f"{session}-{image}{suffix}.png" if image else None
 
 
-def save_session(folder: Path, session: ChatSession, image: Image.Image | None) -> None:
-    """Keep a conversation (and its image) so that a page reload, or the next visit, picks it up again."""
-    data, picture = _session_paths(folder, session.session_id, session.image_sha256)
-    if image is not None and picture is not None and not picture.exists():
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="PNG")
-        write_bytes(picture, buffer.getvalue())
+def save_session(folder: Path, session: ChatSession, image: Image.Image | list | None) -> None:
+    """Keep a conversation (and its images) so that a page reload, or the next visit, picks it up again."""
+    data, _ = _session_paths(folder, session.session_id, None)
+    for index, picture_image in enumerate(image_list(image), start=1):
+        _, picture = _session_paths(folder, session.session_id, session.image_sha256, index)
+        if picture is not None and not picture.exists():
+            buffer = io.BytesIO()
+            picture_image.convert("RGB").save(buffer, format="PNG")
+            write_bytes(picture, buffer.getvalue())
     write_json(data, {**asdict(session), "turns": [[asdict(t) for t in side] for side in session.turns]})
 
 
 def load_session(folder: Path, session_id: str, owner: str | None = None
-                 ) -> tuple[ChatSession, Image.Image | None] | None:
-    """The saved conversation of `owner`, or None when there is none (or it cannot be read, or it is another
-    user's: a fresh start, not an error)."""
+                 ) -> tuple[ChatSession, Image.Image | list | None] | None:
+    """The saved conversation of `owner` with its image (a list when the question showed several), or None when
+    there is none (or it cannot be read, or it is another user's: a fresh start, not an error)."""
     try:
         data_path, _ = _session_paths(folder, session_id, None)
         data = json.loads(data_path.read_text(encoding="utf-8"))
@@ -224,8 +237,13 @@ def load_session(folder: Path, session_id: str, owner: str | None = None
                                                        tuple(timing["tokens"])) if timing else None})
         if session.owner != owner:
             return None
-        _, picture = _session_paths(folder, session.session_id, session.image_sha256)
-        image = Image.open(picture).convert("RGB") if picture is not None and picture.is_file() else None
+        pictures = []
+        for index in range(1, MAX_IMAGES + 1):
+            _, picture = _session_paths(folder, session.session_id, session.image_sha256, index)
+            if picture is None or not picture.is_file():
+                break
+            pictures.append(Image.open(picture).convert("RGB"))
+        image = pictures if len(pictures) > 1 else (pictures[0] if pictures else None)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return session, image

@@ -24,6 +24,7 @@ DTYPES = ("bfloat16", "float16", "float32")
 ADAPTER_NAME = "tuned"  # the LoRA adapter's name inside a PeftModel
 BASE_ROW = "__base__"  # peft's row name for "no adapter" in a mixed batch
 DEVICES = ("cuda", "cpu", "mps")
+MAX_IMAGES = 4  # images in one question, for the families that take several (Co-Instruct asks about up to 4)
 RATING_PROMPTS = ("auto", "q-bench", "q-align", "one-align")
 
 
@@ -74,6 +75,13 @@ class GenerationOptions:
     def generation_options(self) -> "GenerationOptions":
         """The decoding part of a job config that extends GenerationOptions."""
         return GenerationOptions(**{f.name: getattr(self, f.name) for f in fields(GenerationOptions)})
+
+
+def image_list(image) -> list[Image.Image]:
+    """A question's images: none, one, or several (a list), as a list."""
+    if image is None:
+        return []
+    return list(image) if isinstance(image, (list, tuple)) else [image]
 
 
 @dataclass

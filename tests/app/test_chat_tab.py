@@ -170,3 +170,43 @@ def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_b
             timeout=30_000)
         page.locator(f"#{tab.LEFT_ID}").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "chat_owl2_beside_micro.png"), full_page=True)
+
+
+def test_a_question_about_two_images_on_two_families_in_the_browser(studio, artifacts, tmp_path):
+    """Co-Instruct's kind of question: the second image box, an mPLUG-Owl2 release beside a LLaVA (the shipped
+    micro tuned model), both answering about both images."""
+    import shutil
+    from pathlib import Path
+
+    from qinstruct.demo.photos import demo_photo
+    from qinstruct.models.chat import prompt_text
+    from qinstruct.models.loading import load_model
+    from qinstruct.models.types import Turn
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
+    shutil.copytree(fixture, studio["workspace"].models / "mplug-owl2-original", dirs_exist_ok=True)
+    demo_photo("coffee", 200).save(tmp_path / "second.png")
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        page.get_by_text("Models and decoding").click()
+        left = page.get_by_label("Baseline (left)")
+        left.fill("models/mplug-owl2-original")
+        left.press("Enter")
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="chelsea").click()
+        page.get_by_text("Second image (ask about both)").click()
+        page.locator(f"#{tab.SECOND_ID} input[type=file]").set_input_files(str(tmp_path / "second.png"))
+        page.locator(f"#{tab.SECOND_ID} img").first.wait_for(timeout=30_000)
+        page.locator(f"#{tab.PROMPT_ID} textarea").fill("Which image is sharper?")
+        page.locator(f"#{tab.SEND_ID}").click()
+        page.locator(f"#{tab.STATUS_ID}").get_by_text("tok/s").wait_for(timeout=90_000)
+        for column in (tab.LEFT_ID, tab.RIGHT_ID):
+            assert "⚠" not in page.locator(f"#{column}").inner_text()  # both families took both images
+        page.locator(f"#{tab.LEFT_ID}").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "chat_two_images.png"), full_page=True)
+    log = [json.loads(line) for line in (studio["workspace"].root / "chat" / "log.jsonl").read_text().splitlines()]
+    turn = [r for r in log if r["type"] == "turn"][-1]
+    assert turn["turns"][0][-1]["user"] == "Which image is sharper?"
+    owl2 = load_model(str(fixture))
+    assert prompt_text(owl2, [Turn("Which image is sharper?")], 2).count("<|image|>") == 2

@@ -31,8 +31,8 @@ EXAMPLES = [
     ExportConfig(file="qi.json", to="llava", out="o", name="ds", image_prefix="data/", skip_invalid=True),
     RateConfig(images=["a.png", "b c.png"], model="tiny:llava", batch_size=4, compile=True, device="cpu",
                dtype="float32", trust_remote_code=True, max_megapixels=8.0),
-    ChatConfig(models=["tiny:llava", "runs/x"], prompt="Is it 'clear'?", image="i.png", rate=True, device="cpu",
-               max_new_tokens=32, temperature=0.5, top_p=0.9, seed=3),
+    ChatConfig(models=["tiny:llava", "runs/x"], prompt="Is it 'clear'?", images=["i.png", "j k.png"], rate=True,
+               device="cpu", max_new_tokens=32, temperature=0.5, top_p=0.9, seed=3),
 ]
 IDS = [type(c).__name__ for c in EXAMPLES]
 
