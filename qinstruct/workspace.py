@@ -20,7 +20,7 @@ PRIVATE_FOLDERS = (".secrets", "chat", "convert/.cache", ".jobs")
 # A demo world's files by role (world.json's "files"); world.json is written last: its presence means complete.
 WORLD_FILE = "world.json"
 WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",
-               "mos": "eval/mos.json", "content_questions": "eval/content.json"}
+               "mos": "eval/mos.json", "content_questions": "eval/content.json", "pairs": "eval/pairs.json"}
 
 
 def world_ready(folder: str | Path) -> bool:

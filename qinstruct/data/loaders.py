@@ -315,10 +315,24 @@ def validate_llvisionqa(obj: dict) -> LLVisionQAItem:
     correct = _string(obj, "correct_ans")
     if correct not in candidates:
         raise ItemError("correct_ans", f"{correct!r} is not among the candidates {candidates}")
-    known = {"img_path", "question", "candidates", "correct_ans", "type", "concern"}
-    return LLVisionQAItem(_string(obj, "img_path"), _string(obj, "question"), candidates, correct,
+    known = {"img_path", "question", "candidates", "correct_ans", "type", "concern", "image1", "image2"}
+    first, second = _question_images(obj)
+    return LLVisionQAItem(first, _string(obj, "question"), candidates, correct,
                           _code(obj, "type", QUESTION_TYPES), _code(obj, "concern", QUESTION_CONCERNS),
-                          {k: v for k, v in obj.items() if k not in known})
+                          {k: v for k, v in obj.items() if k not in known}, pair_path=second)
+
+
+def _question_images(obj: dict) -> tuple[str, str | None]:
+    """A question's image, or its two (a pair question): img_path as a string, or a list of two paths, or
+    image1 + image2 (Q-Bench2's Hugging Face rows)."""
+    if "image1" in obj and "img_path" not in obj:
+        return _string(obj, "image1"), _string(obj, "image2")
+    paths = obj.get("img_path")
+    if isinstance(paths, list):
+        if len(paths) != 2 or not all(isinstance(p, str) and p.strip() for p in paths):
+            raise ItemError("img_path", "a pair question names exactly two image paths")
+        return paths[0], paths[1]
+    return _string(obj, "img_path"), None
 
 
 def _validate_llvisionqa_hf(obj: dict) -> LLVisionQAItem:
@@ -368,10 +382,15 @@ def check_images(paths: Iterable[str], image_root: str | Path) -> list[str]:
     return missing
 
 
+def _as_paths(value) -> list[str]:
+    return [p for p in (value if isinstance(value, list) else [value]) if p]
+
+
 def _with_images(result: LoadResult, image_root: str | Path | None, strict: bool, attr: str) -> LoadResult:
     if image_root is None:
         return result
-    result.missing_images = check_images((getattr(i, attr) for i in result.items if getattr(i, attr)), image_root)
+    paths = (path for item in result.items for path in _as_paths(getattr(item, attr)))
+    result.missing_images = check_images(paths, image_root)
     if strict and result.missing_images:
         raise DataError(result.path, f"{len(result.missing_images)} image file(s) missing under {image_root}, "
                         f"e.g. {', '.join(result.missing_images[:3])}")
@@ -406,7 +425,7 @@ def load_qbench_outputs(path, *, skip_invalid=False) -> LoadResult[QBenchOutput]
 
 def load_llvisionqa(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[LLVisionQAItem]:
     result = _load(path, validate_llvisionqa, {LIST, JSONL}, skip_invalid, "LLVisionQA")
-    return _with_images(result, image_root, strict, "img_path")
+    return _with_images(result, image_root, strict, "images")
 
 
 LOADERS: dict[str, Callable[..., LoadResult]] = {

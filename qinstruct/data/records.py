@@ -79,6 +79,11 @@ class LLVisionQAItem:
     type: int  # QUESTION_TYPES
     concern: int  # QUESTION_CONCERNS
     meta: dict[str, Any] = field(default_factory=dict)
+    pair_path: str | None = None  # a pair question (Q-Bench2, Co-Instruct): the second image
+
+    @property
+    def images(self) -> list[str]:
+        return [self.img_path] + ([self.pair_path] if self.pair_path else [])
 
     @property
     def type_name(self) -> str:
@@ -93,5 +98,6 @@ class LLVisionQAItem:
         return self.candidates.index(self.correct_ans)
 
     def to_json(self) -> dict[str, Any]:
-        return {"img_path": self.img_path, "question": self.question, "candidates": self.candidates,
-                "correct_ans": self.correct_ans, "type": self.type, "concern": self.concern, **self.meta}
+        return {"img_path": self.images if self.pair_path else self.img_path, "question": self.question,
+                "candidates": self.candidates, "correct_ans": self.correct_ans, "type": self.type,
+                "concern": self.concern, **self.meta}

@@ -21,6 +21,8 @@ class WorldConfig:
     scene_share: float = option(0.5, help="share of procedural scenes (the rest: photo crops)", min=0, max=1)
     feedbacks_per_image: int = option(3, help="pathway feedbacks per image (five styles exist)", min=3, max=5)
     questions_per_eval_image: int = option(2, help="LLVisionQA questions per held-out image", min=1, max=12)
+    pair_questions: int = option(40, help="held-out pair questions (two corrupted versions of one image: which is "
+                                 "more blurry, noisier, worse)", min=0, max=100_000)
 
 
 @dataclass

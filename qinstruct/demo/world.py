@@ -33,7 +33,12 @@ from .feedback import write_feedbacks
 from .questions import CELLS, content_conversation, content_questions, perception_questions
 from .scenes import Sample, make_sample
 
-WORLD_VERSION = 2  # 2: eval/content.json
+WORLD_VERSION = 3  # 2: eval/content.json; 3: eval/pairs.json
+# Pair questions (Q-Bench2 / Co-Instruct style): one held-out image at two severities of one distortion
+PAIR_DISTORTIONS = {"defocus_blur": "Which of the two images is more blurry?",
+                    "gaussian_noise": "Which of the two images has more noise?"}
+PAIR_SEVERITIES = ((1, 4), (2, 5), (1, 5))
+PAIR_ANSWERS = ["The first image", "The second image"]
 
 # Synthetic MOS: per-source base quality (mean, std), then a drop for the corruption: how much severity 5 of
 # each corruption hurts (fraction of MAX_DROP), shaped by severity.  Values chosen so that the MOS spread
@@ -100,7 +105,7 @@ def build_world(config: WorldConfig, progress: Progress | None = None) -> dict:
 
 def _build(config: WorldConfig, progress: Progress) -> dict:
     out = Path(config.out)
-    for sub in ("images/pristine", "images/train", "images/eval", "eval"):
+    for sub in ("images/pristine", "images/train", "images/eval", "images/eval-pairs", "eval"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     total = config.images + config.eval_images
     pathway, content_items = [], []
@@ -145,23 +150,58 @@ def _build(config: WorldConfig, progress: Progress) -> dict:
         if index % 50 == 0:
             progress(config.images + index, total)
 
+    pairs = pair_questions(config, out)
     write_jsonl(world_file(out, "pathway"), [r.to_json() for r in pathway])
     write_json(world_file(out, "content"), [i.to_json() for i in content_items])
     write_json(world_file(out, "llvisionqa"), questions)
     write_json(world_file(out, "mos"), mos_list)
     write_json(world_file(out, "content_questions"), content_eval)
+    write_json(world_file(out, "pairs"), pairs)
     summary = {
         "version": WORLD_VERSION,
         "synthetic": True,
         "config": {k: v for k, v in asdict(config).items() if k != "out"},
         "counts": {"images": config.images, "feedbacks": sum(len(r.feedbacks) for r in pathway),
                    "content_items": len(content_items), "eval_images": config.eval_images,
-                   "eval_questions": len(questions), "content_questions": len(content_eval)},
+                   "eval_questions": len(questions), "content_questions": len(content_eval),
+                   "pair_questions": len(pairs)},
         "files": WORLD_FILES,
     }
     write_json(out / WORLD_FILE, summary)  # written last: its presence means the world is complete
     progress(total, total)
     return summary
+
+
+def pair_questions(config: WorldConfig, out: Path) -> list[dict]:
+    """Held-out pair questions: an unseen image (its own generator) at a mild and a strong severity of blur or
+    noise, in random order; "which is more blurry / noisier" (What) and "how is the second compared to the first"
+    (How).  Written as LLVisionQA items whose img_path names the two images."""
+    questions = []
+    distortions = list(PAIR_DISTORTIONS)
+    for index in range(config.pair_questions):
+        rng = np.random.default_rng([config.seed, 3, index])
+        sample = make_sample(rng, config.size, held_out=True, scene_share=config.scene_share)
+        distortion = distortions[index % len(distortions)]
+        mild, strong = PAIR_SEVERITIES[int(rng.integers(len(PAIR_SEVERITIES)))]
+        strong_first = bool(rng.integers(2))
+        order = (strong, mild) if strong_first else (mild, strong)
+        paths = []
+        for slot, severity in enumerate(order, start=1):
+            path = f"images/eval-pairs/{index:06d}-{slot}.png"
+            _save_png(np.asarray(corrupt(sample.image, distortion, severity, seed=int(rng.integers(2**32)))),
+                      out / path)
+            paths.append(path)
+        meta = {"synthetic": True, "corruption": distortion, "severities": list(order)}
+        if index % 2 == 0:
+            question, candidates = PAIR_DISTORTIONS[distortion], list(PAIR_ANSWERS)
+            correct, qtype, concern = PAIR_ANSWERS[0 if strong_first else 1], 1, 0
+        else:
+            question, candidates = "Compared to the first image, how is the quality of the second image?", \
+                ["Worse", "Better"]
+            correct, qtype, concern = "Better" if strong_first else "Worse", 2, 1
+        questions.append({"img_path": paths, "question": question, "candidates": candidates, "correct_ans": correct,
+                          "type": qtype, "concern": concern, **meta})
+    return questions
 
 
 def ensure_world(folder: str | Path, config: WorldConfig | None = None, progress: Progress | None = None) -> dict:

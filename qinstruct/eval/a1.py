@@ -63,6 +63,8 @@ class Tally:
     total: np.ndarray
     unparsed: int = 0
     errors: int = 0  # items that could not be asked (a missing image, a failing model): counted wrong
+    pair_correct: int = 0  # pair questions (two images), also counted in the table above
+    pair_total: int = 0
 
     @classmethod
     def empty(cls) -> "Tally":
@@ -70,12 +72,14 @@ class Tally:
 
     def add(self, item: LLVisionQAItem, chosen: int | None, error: bool = False) -> None:
         self.total[item.type, item.concern] += 1
+        self.pair_total += bool(item.pair_path)
         if error:
             self.errors += 1
         elif chosen is None:
             self.unparsed += 1
         elif item.candidates[chosen] == item.correct_ans:
             self.correct[item.type, item.concern] += 1
+            self.pair_correct += bool(item.pair_path)
 
     def summary(self) -> dict:
         def rate(correct, total) -> float | None:
@@ -86,7 +90,8 @@ class Tally:
                 "overall": rate(self.correct.sum(), n),
                 "by_type": {QUESTION_TYPES[t]: rate(self.correct[t].sum(), self.total[t].sum()) for t in range(3)},
                 "by_concern": {QUESTION_CONCERNS[c]: rate(self.correct[:, c].sum(), self.total[:, c].sum())
-                               for c in range(4)}}
+                               for c in range(4)},
+                "pairs": rate(self.pair_correct, self.pair_total), "pairs_n": self.pair_total}
 
 
 def score_answers(items: list[LLVisionQAItem], answers: dict[int, str]) -> dict:
@@ -132,8 +137,10 @@ def questions_of(config: A1Config) -> list[LLVisionQAItem]:
 def units(config: A1Config) -> list[Unit]:
     root = Path(config.image_root) if config.image_root else Path(config.questions).parent
     items = questions_of(config)
-    return [Unit(protocol, i, item, image_of(root, item.img_path)) for protocol in config.protocols
-            for i, item in enumerate(items)]
+    def images(item):
+        return tuple(image_of(root, path) for path in item.images) if item.pair_path else image_of(root, item.img_path)
+
+    return [Unit(protocol, i, item, images(item)) for protocol in config.protocols for i, item in enumerate(items)]
 
 
 def score(scoring: Scoring, batch: list[Unit]) -> list[dict]:
@@ -208,9 +215,15 @@ def summarize(config: A1Config, units: list[Unit], records: list[dict], missing_
             "failed": failures(records, config.models, len(units), missing_reason)}
 
 
-def row(summary: dict) -> list[float | None]:
+def row(summary: dict, pairs: bool = False) -> list[float | None]:
+    """A model's table row; with `pairs`, the pair questions' accuracy before Overall."""
     return [*(summary["by_type"][t] for t in QUESTION_TYPES.values()),
-            *(summary["by_concern"][c] for c in QUESTION_CONCERNS.values()), summary["overall"]]
+            *(summary["by_concern"][c] for c in QUESTION_CONCERNS.values()),
+            *([summary.get("pairs")] if pairs else []), summary["overall"]]
+
+
+def has_pairs(summary: dict, protocol: str) -> bool:
+    return any(s[protocol].get("pairs_n") for s in summary["models"].values() if protocol in s)
 
 
 SHORT = {"letter": "letter", "likelihood": "whole sequence", "likelihood_option_only": "option tokens"}
@@ -232,9 +245,11 @@ def by_separation(summary: dict) -> list[str]:
 def tables(summary: dict) -> list[Table]:
     out = []
     for protocol in by_separation(summary):
-        rows = {m: row(s[protocol]) for m, s in summary["models"].items() if protocol in s}
+        pairs = has_pairs(summary, protocol)
+        rows = {m: row(s[protocol], pairs) for m, s in summary["models"].items() if protocol in s}
         counts = {m: s[protocol].get("n") for m, s in summary["models"].items() if protocol in s}
-        out.append(Table(TITLES[protocol], COLUMNS, rows, counts=counts))
+        columns = [*COLUMNS[:-1], "Pairs", COLUMNS[-1]] if pairs else COLUMNS
+        out.append(Table(TITLES[protocol], columns, rows, counts=counts))
     return out
 
 

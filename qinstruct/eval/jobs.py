@@ -61,7 +61,8 @@ class Unit:
     part: str  # the record's `part_field` value: "letter" / "likelihood" (A1), the dataset (A3), "a2"
     index: int
     item: Any
-    image: ImageRef | None = None  # confined by the process's policy when it is loaded
+    image: ImageRef | tuple[ImageRef, ...] | None = None  # confined by the process's policy when loaded; a pair
+    # question's two images as a tuple
 
 
 @dataclass
@@ -136,11 +137,15 @@ def _load_builtins() -> None:
     from . import a1, a2, a3  # noqa: F401 - each registers its protocol
 
 
-def load_image(image: ImageRef | None):
-    """An item's image, its path confined by the process's policy (a studio job: the studio's), or its error (the
-    path as the data file wrote it)."""
+def load_image(image: ImageRef | tuple[ImageRef, ...] | None):
+    """An item's image (a list for a pair question), its path confined by the process's policy (a studio job: the
+    studio's), or its error (the path as the data file wrote it)."""
     if image is None:
         return None, "no image"
+    if isinstance(image, tuple) and not isinstance(image, ImageRef):
+        loaded = [load_image(one) for one in image]
+        errors = [error for _, error in loaded if error is not None]
+        return (None, errors[0]) if errors else ([picture for picture, _ in loaded], None)
     try:
         return load_rgb(process_policy().data_file_path(image.root, image.relative)), None
     except Exception as error:  # noqa: BLE001 - a missing or broken image is that item's error, the run goes on

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .chat import batch_inputs, prompt_text
-from .types import Turn
+from .chat import batch_inputs, check_image_count, prompt_text
+from .types import Turn, image_list
 
 if TYPE_CHECKING:
     from .local import LoadedModel
@@ -17,9 +17,11 @@ def option_losses(model: LoadedModel, question: str, options: list[str], image
     """(whole-sequence mean loss, option-tokens mean loss) per option, the options of one question batched."""
     import torch
 
-    prompt = prompt_text(model, [Turn(question)], image is not None)
+    count = len(image_list(image))  # a pair question shows two
+    check_image_count(model, count)
+    prompt = prompt_text(model, [Turn(question)], count)
     texts = [f"{prompt} {option}" for option in options]
-    inputs = batch_inputs(model, texts, [image] * len(texts) if image is not None else None)
+    inputs = batch_inputs(model, texts, [image] * len(texts) if count else None)
     option_lengths = [len(model.tokenizer(" " + option, add_special_tokens=False)["input_ids"]) for option in options]
     mask = inputs.get("attention_mask")
     with model.lock, torch.inference_mode():

@@ -55,23 +55,27 @@ class LoadedModel:
         names = [self.adapter] * len(images) if self.shared else None
         return rate(self, images, batch_size, adapter_names=names)
 
-    def answer_many(self, questions: list[str], images: list[Image.Image | None],
+    def answer_many(self, questions: list[str], images: list,
                     options: GenerationOptions | None = None, batch_size: int = 8) -> list[str]:
-        """One-turn answers to many questions, generated in batches (greedy by default)."""
-        from .chat import prompt_text, stream_rows
+        """One-turn answers to many questions (each with no image, one, or a list: a pair question), generated
+        in batches (greedy by default)."""
+        from .chat import check_image_count, prompt_text, stream_rows
+        from .types import image_list
 
         options = options or GenerationOptions()
         answers: list[str] = []
         for start in range(0, len(questions), batch_size):
             chunk, pictures = questions[start:start + batch_size], images[start:start + batch_size]
-            with_images = all(p is not None for p in pictures)
-            if not with_images and any(p is not None for p in pictures):  # mixed: one at a time
+            counts = {len(image_list(p)) for p in pictures}
+            if len(counts) > 1:  # mixed (no image / one / two): one at a time
                 answers += ["".join(self.stream([Turn(q)], p, options)) for q, p in zip(chunk, pictures)]
                 continue
-            texts = [prompt_text(self, [Turn(q)], with_images) for q in chunk]
+            count = counts.pop()
+            check_image_count(self, count)
+            texts = [prompt_text(self, [Turn(q)], count) for q in chunk]
             rows = [""] * len(chunk)
             names = [self.adapter] * len(chunk) if self.shared else None
-            for deltas in stream_rows(self, texts, pictures if with_images else None, options, names):
+            for deltas in stream_rows(self, texts, pictures if count else None, options, names):
                 rows = [row + delta for row, delta in zip(rows, deltas)]
             answers += rows
         return answers

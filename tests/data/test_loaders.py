@@ -148,3 +148,16 @@ def test_large_instruction_file_loads(tmp_path):
     path = write(tmp_path, json.dumps(items), "big.json")
     result = load_instructions(path)
     assert len(result.items) == 200_000 and result.items[-1].meta == {"type": "vqa"}
+
+
+def test_llvisionqa_pair_questions(tmp_path):
+    """Q-Bench2 / Co-Instruct pair questions: img_path as two paths, or image1 + image2; both images checked."""
+    (tmp_path / "a.png").write_bytes(b"x")
+    items = [{**GOOD_QA, "img_path": ["a.png", "b.png"]},
+             {**{k: v for k, v in GOOD_QA.items() if k != "img_path"}, "image1": "a.png", "image2": "c.png"}]
+    result = load_llvisionqa(write(tmp_path, json.dumps(items)), image_root=tmp_path)
+    assert [item.images for item in result.items] == [["a.png", "b.png"], ["a.png", "c.png"]]
+    assert result.missing_images == ["b.png", "c.png"]  # the second images are checked too
+    assert result.items[0].to_json()["img_path"] == ["a.png", "b.png"]  # written back as it came
+    with pytest.raises(DataError, match="exactly two image paths"):
+        load_llvisionqa(write(tmp_path, json.dumps([{**GOOD_QA, "img_path": ["a", "b", "c"]}]), "three.json"))
