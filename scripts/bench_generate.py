@@ -53,15 +53,20 @@ def build_model(tiny: bool):
     config.text_config.eos_token_id = None
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    return instantiate(LlavaForConditionalGeneration, config, device, dtype), device, dtype
+
+
+def instantiate(model_class, config, device, dtype):
+    """A random model built directly on the device in the dtype (seed 0), generating until told to stop."""
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     with torch.device(device):
         torch.manual_seed(0)
-        model = LlavaForConditionalGeneration(config).eval()
+        model = model_class(config).eval()
     torch.set_default_dtype(previous)
     model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = 0
-    return model, device, dtype
+    return model
 
 
 def make_inputs(model, batch: int, device, dtype, image_tokens: int, seed: int = 0):

@@ -20,11 +20,12 @@ import sys
 from pathlib import Path
 
 import torch
+import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_generate import build_model as build_llava  # noqa: E402
-from bench_generate import make_inputs, sync, timed  # noqa: E402
+from bench_generate import instantiate, make_inputs, sync, timed  # noqa: E402
 from qinstruct.models.rating import rating_forward  # noqa: E402
 
 TEXT_TOKENS, NEW_TOKENS, RATE_BATCH = 25, 128, 32
@@ -43,15 +44,7 @@ def build_owl2(tiny: bool, device, dtype):
             hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, vocab_size=1000)
     else:  # mPLUG-Owl2-7B / One-Align / Q-Instruct-Owl2: LLaMA-2-7B, ViT-L/14 at 448, 64 queries
         config = MplugOwl2Config(rms_norm_eps=1e-5, max_position_embeddings=4096)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    with torch.device(device):
-        torch.manual_seed(0)
-        model = MplugOwl2ForConditionalGeneration(config).eval()
-    torch.set_default_dtype(previous)
-    model.generation_config.eos_token_id = None
-    model.generation_config.pad_token_id = 0
-    return model
+    return instantiate(MplugOwl2ForConditionalGeneration, config, device, dtype)
 
 
 def owl2_inputs(model, batch: int, device, dtype):
@@ -88,7 +81,7 @@ def main() -> int:
     args = parser.parse_args()
     report: dict = {"machine": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor()
                     or platform.machine(), "torch": torch.__version__,
-                    "transformers": __import__("transformers").__version__, "dtype": "bf16 on a GPU, else fp32"}
+                    "transformers": transformers.__version__, "dtype": "bf16 on a GPU, else fp32"}
     llava, device, dtype = build_llava(args.tiny)
     measure("llava-1.5-7b", llava, lambda b: make_inputs(llava, b, device, dtype, llava_image_tokens(llava)), report)
     del llava

@@ -66,7 +66,8 @@ def build_model(vocab: int, seed: int):
                                         grid_size=4)}
     config = MPLUGOwl2Config(visual_config=visual, vocab_size=vocab, hidden_size=64, intermediate_size=96,
                              # multi-head, not grouped: the original's multiway K/V assume it (as do the 7B releases)
-                             num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=256, bos_token_id=1, eos_token_id=2)
+                             num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=256, bos_token_id=1,
+                             eos_token_id=2)
     torch.manual_seed(seed)
     model = MPLUGOwl2LlamaForCausalLM(config).eval()
     with torch.no_grad():  # every weight random, norms included: the two modality paths must differ

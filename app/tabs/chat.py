@@ -125,8 +125,8 @@ def question_images(image, second):
     return pictures if len(pictures) > 1 else (pictures[0] if pictures else None)
 
 
-def on_send(ctx: AppContext, state, left, right, blind, image, second, text, max_tokens, temperature, top_p, trust,
-            api_key, request: gr.Request):
+def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key,
+            second=None, request: gr.Request = None):  # second last, defaulting: optional for API clients
     if not left or not right:
         raise gr.Error("Choose a model for each side.")
     image = question_images(image, second)
@@ -148,7 +148,7 @@ def on_send(ctx: AppContext, state, left, right, blind, image, second, text, max
 
 
 @reports_errors
-def on_regenerate(ctx: AppContext, state, image, second, max_tokens, temperature, top_p, trust, api_key):
+def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p, trust, api_key, second=None):
     if state is None:
         raise gr.Error("Nothing to regenerate yet.")
     image = question_images(image, second)
@@ -317,7 +317,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                              for choice, vote_id in zip(VOTES, VOTE_IDS)]
                 vote_result = gr.Markdown(elem_id=VOTE_RESULT_ID)
 
-    send_inputs = [state, left, right, blind, image, second, prompt, max_tokens, temperature, top_p, trust, api_key]
+    send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key, second]
     send_outputs = [state, chat_a, chat_b, prompt, status, saved]
     # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
     seen_inputs, seen_outputs = [state, image, trust, api_key], [seen, seen_note]
@@ -328,7 +328,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         answered.success(open_votes, None, votes, api_name=False, queue=False)
         answered.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
-        bind(on_regenerate, ctx), [state, image, second, max_tokens, temperature, top_p, trust, api_key],
+        bind(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key, second],
         [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
         concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
     rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],

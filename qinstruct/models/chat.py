@@ -53,9 +53,11 @@ def prepare_image(loaded: LoadedModel, image: Image.Image) -> Image.Image:
 
 def check_image_count(loaded, count: int) -> None:
     """One line for a question with more images than the model's family takes."""
-    if count > loaded.family.max_images:
-        raise ModelLoadError(f"{loaded.spec}: {loaded.family.name} models answer about one image per question, "
-                             f"not {count}; several images work with mPLUG-Owl2, LLaVA and Qwen2-VL models")
+    most = loaded.family.max_images
+    if count > most:
+        takes = "one image per question" if most == 1 else f"at most {most} images per question"
+        raise ModelLoadError(f"{loaded.spec}: {loaded.family.name} models answer about {takes}, not {count}; "
+                             "several images work with mPLUG-Owl2, LLaVA and Qwen2-VL models")
 
 
 def batch_inputs(loaded: LoadedModel, texts: list[str], images: list | None):

@@ -182,7 +182,8 @@ def tiny_model(family: str, seed: int = 0):
 
 
 # Where each part of a vision-language model lives, by module name, across the families we know (LLaVA,
-# Qwen2-VL, Idefics3/SmolVLM, mPLUG-Owl2 with its abstractor as the projector): the projector first, as Qwen2-VL's sits inside its vision module.
+# Qwen2-VL, Idefics3/SmolVLM, mPLUG-Owl2 with its abstractor as the projector): the projector first, as
+# Qwen2-VL's sits inside its vision module.
 PROJECTOR_MODULES = ("multi_modal_projector", "visual.merger", "connector", "mm_projector", "visual_abstractor")
 VISION_MODULES = ("vision_tower", "visual", "vision_model")
 LLM_MODULES = ("language_model", "text_model")

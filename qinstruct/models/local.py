@@ -22,7 +22,7 @@ class LoadedModel:
     adapter: str | None = None  # the LoRA adapter this side uses inside a PeftModel (None: the base)
     base_spec: str | None = None  # for adapters: the base they sit on
     shared: bool = False  # one PeftModel serves two sides: each row names its adapter
-    rating_prompt: str = "auto"  # models/rating.py: auto, q-bench or q-align
+    rating_prompt: str = "auto"  # models/rating.py: auto, q-bench, q-align or one-align
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     kind: ClassVar[str] = "local"
 

@@ -141,7 +141,8 @@ def _rate_images(loaded: LoadedModel, images: list[Image.Image], batch_size: int
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         names = adapter_names[start:start + batch_size] if adapter_names else None
-        out += ratings_from_logits(next_token_logits(loaded, chunk, adapter_names=names, text=text), level_ids, temperature)
+        logits = next_token_logits(loaded, chunk, adapter_names=names, text=text)
+        out += ratings_from_logits(logits, level_ids, temperature)
     for rating in out:
         rating.prompt = prompt_name(loaded)
     return out

@@ -1,6 +1,7 @@
 """The Chat tab: two concurrent sessions through gradio_client, votes in the log, and a browser session."""
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -141,23 +142,30 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
     assert browser_votes and all(r.get("round") for r in browser_votes)
 
 
+OWL2_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
+
+
+def owl2_on_the_left(page, studio) -> None:
+    """The Chat tab with the mPLUG-Owl2 fixture (a release's layout) in the workspace as the left model, on the
+    chelsea demo photo; the right side stays the shipped micro tuned model."""
+    import shutil
+
+    shutil.copytree(OWL2_FIXTURE, studio["workspace"].models / "mplug-owl2-original", dirs_exist_ok=True)
+    page.goto(studio["url"])
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_text("Models and decoding").click()
+    left = page.get_by_label("Baseline (left)")
+    left.fill("models/mplug-owl2-original")
+    left.press("Enter")
+    page.locator(f"#{tab.PHOTO_ID} input").click()
+    page.get_by_role("option", name="chelsea").click()
+
+
 def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_browser(studio, artifacts):
     """A released mPLUG-Owl2 folder (original layout; here the tiny one the original code wrote) dropped into the
     workspace's models/ chats beside another model, is rated by Q-Align's prompt and shows what it sees."""
-    import shutil
-    from pathlib import Path
-
-    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
-    shutil.copytree(fixture, studio["workspace"].models / "mplug-owl2-original", dirs_exist_ok=True)
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.get_by_text("Models and decoding").click()
-        left = page.get_by_label("Baseline (left)")
-        left.fill("models/mplug-owl2-original")
-        left.press("Enter")
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="chelsea").click()
+        owl2_on_the_left(page, studio)
         page.locator(f"#{tab.PROMPT_ID} textarea").fill("Describe the image.")
         page.locator(f"#{tab.SEND_ID}").click()
         page.locator(f"#{tab.STATUS_ID}").get_by_text("tok/s").wait_for(timeout=90_000)
@@ -175,26 +183,14 @@ def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_b
 def test_a_question_about_two_images_on_two_families_in_the_browser(studio, artifacts, tmp_path):
     """Co-Instruct's kind of question: the second image box, an mPLUG-Owl2 release beside a LLaVA (the shipped
     micro tuned model), both answering about both images."""
-    import shutil
-    from pathlib import Path
-
     from qinstruct.demo.photos import demo_photo
     from qinstruct.models.chat import prompt_text
     from qinstruct.models.loading import load_model
     from qinstruct.models.types import Turn
 
-    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
-    shutil.copytree(fixture, studio["workspace"].models / "mplug-owl2-original", dirs_exist_ok=True)
     demo_photo("coffee", 200).save(tmp_path / "second.png")
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.get_by_text("Models and decoding").click()
-        left = page.get_by_label("Baseline (left)")
-        left.fill("models/mplug-owl2-original")
-        left.press("Enter")
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="chelsea").click()
+        owl2_on_the_left(page, studio)
         page.get_by_text("Second image (ask about both)").click()
         page.locator(f"#{tab.SECOND_ID} input[type=file]").set_input_files(str(tmp_path / "second.png"))
         page.locator(f"#{tab.SECOND_ID} img").first.wait_for(timeout=30_000)
@@ -208,5 +204,5 @@ def test_a_question_about_two_images_on_two_families_in_the_browser(studio, arti
     log = [json.loads(line) for line in (studio["workspace"].root / "chat" / "log.jsonl").read_text().splitlines()]
     turn = [r for r in log if r["type"] == "turn"][-1]
     assert turn["turns"][0][-1]["user"] == "Which image is sharper?"
-    owl2 = load_model(str(fixture))
+    owl2 = load_model(str(OWL2_FIXTURE))
     assert prompt_text(owl2, [Turn("Which image is sharper?")], 2).count("<|image|>") == 2

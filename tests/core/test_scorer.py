@@ -4,6 +4,7 @@ one that does not, and every known checkpoint listed with how to get it."""
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,7 +28,7 @@ def test_batch_invariant_deterministic_and_any_input(spec, kind, tmp_path):
     assert torch.equal(scorer(PHOTOS, batch_size=8), batched)  # deterministic
     low, high = scorer.score_range
     assert bool(((batched >= low) & (batched <= high)).all()) and scorer.lower_better is False
-    tensor = torch.stack([torch.from_numpy(__import__("numpy").asarray(PHOTOS[0])).permute(2, 0, 1).float() / 255])
+    tensor = torch.stack([torch.from_numpy(np.asarray(PHOTOS[0])).permute(2, 0, 1).float() / 255])
     assert torch.allclose(scorer(tensor), batched[:1], atol=1e-6)  # a [0, 1] tensor scores as its picture
     PHOTOS[0].save(tmp_path / "a.png")
     assert torch.allclose(scorer(str(tmp_path / "a.png")), batched[:1], atol=1e-6)

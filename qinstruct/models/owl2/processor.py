@@ -27,7 +27,8 @@ class MplugOwl2Processor:
     def __init__(self, image_processor, tokenizer, image_tokens: int, image_placeholder_id: int,
                  chat_template: str = OWL2_TEMPLATE):
         self.image_processor, self.tokenizer = image_processor, tokenizer
-        self.image_tokens, self.image_placeholder_id, self.chat_template = image_tokens, image_placeholder_id, chat_template
+        self.image_tokens, self.image_placeholder_id = image_tokens, image_placeholder_id
+        self.chat_template = chat_template
 
     @classmethod
     def from_folder(cls, path: str, config) -> "MplugOwl2Processor":
