@@ -33,6 +33,8 @@ def first_visit(visited: bool):
 CSS = """
 .qi-status { min-height: 1.6em; }
 #corrupt-gallery .caption-label { white-space: normal; max-width: 96%; }  /* "P(good) 0.38 / 0.77" whole */
+/* the Chatbots' label and buttons float over the top of their box: scroll the messages below them */
+#chat-left .bubble-wrap, #chat-right .bubble-wrap { margin-top: 2.4rem; height: calc(100% - 2.4rem); }
 """
 
 

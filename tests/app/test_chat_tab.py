@@ -177,6 +177,10 @@ def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_b
         page.get_by_text("sees 56×56 px of this 451×300 px image (padded to a square first)").wait_for(
             timeout=30_000)
         page.locator(f"#{tab.LEFT_ID}").scroll_into_view_if_needed()
+        # a long answer scrolls below the Chatbot's floating label, not under it (issue 20, item 6)
+        label = page.locator(f"#{tab.LEFT_ID} label").first.bounding_box()
+        messages = page.locator(f"#{tab.LEFT_ID} .bubble-wrap").bounding_box()
+        assert messages["y"] >= label["y"] + label["height"] - 1
         page.screenshot(path=str(artifacts / "chat_owl2_beside_micro.png"), full_page=True)
 
 
