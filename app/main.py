@@ -33,6 +33,10 @@ def first_visit(visited: bool):
 CSS = """
 .qi-status { min-height: 1.6em; }
 #corrupt-gallery .caption-label { white-space: normal; max-width: 96%; }  /* "P(good) 0.38 / 0.77" whole */
+/* tables at a projector's width: a word never breaks inside ("Ho / w"), a header cell is at least a word wide */
+#eval-tables th, #eval-tables td, #eval-shipped-tables th, #eval-shipped-tables td {
+  word-break: normal !important; overflow-wrap: normal !important; }
+#eval-tables th, #eval-shipped-tables th { min-width: 4.2em; }
 /* the Chatbots' label and buttons float over the top of their box: scroll the messages below them */
 #chat-left .bubble-wrap, #chat-right .bubble-wrap { margin-top: 2.4rem; height: calc(100% - 2.4rem); }
 """

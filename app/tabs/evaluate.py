@@ -3,10 +3,12 @@ held-out sets or any files, each protocol a job of its own with tables filling i
 compared as the paper's tables and radar; the arena leaderboard from the Chat tab's votes."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from PIL import Image
 
 from qinstruct.config import shell_line
 from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
@@ -25,6 +27,7 @@ from ..watching import not_confirmed
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
 SHIPPED_TABLES_ID, SHIPPED_RADAR_ID = "eval-shipped-tables", "eval-shipped-radar"
+TABLE_IMAGES_ID = "eval-table-images"
 KINDS = ("eval-a1", "eval-a2", "eval-a3")
 
 
@@ -33,12 +36,16 @@ def eval_runs(ctx: AppContext, who: str | None = None) -> list[str]:
     return [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.state == "done"]
 
 
-def render(summaries: list[dict]) -> tuple[str, object]:
+def render(summaries: list[dict]) -> tuple[str, object, list]:
+    """The tables (Markdown), the radar, and each table as a picture for a slide (PNG, with its title)."""
     if not summaries:
-        return "No results yet.", None
+        return "No results yet.", None, []
     models = [m for s in summaries for m in s["models"]]
-    markdown = "\n".join(table.markdown(models[0] if models else None) for table in tables(summaries))
-    return markdown, radar(summaries)
+    baseline = models[0] if models else None
+    shown = tables(summaries)
+    markdown = "\n".join(table.markdown(baseline) for table in shown)
+    pictures = [(Image.open(io.BytesIO(table.png(baseline))), table.title) for table in shown]
+    return markdown, radar(summaries), pictures
 
 
 # The shared fields the page sets itself (models: the dropdown; out: the run name) or leaves to the operator
@@ -110,7 +117,7 @@ def watch(ctx: AppContext, watched, seen=None, request: gr.Request = None):
     jobs = [job for job in (ctx.jobs.view(ctx.workspace.evals / run, who) for run in watched or []) if job]
     key = tuple((job.name, job.state, job.step) for job in jobs)
     if not jobs or key == seen:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
     finished = [s for s in (summary_of(job.path) for job in jobs if job.state == "done") if s]
     lines = "\n".join(f"- {job.line()}" for job in jobs)
     if any(job.status.live for job in jobs):
@@ -238,6 +245,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 chart = gr.Plot(label="Abilities", elem_id=RADAR_ID)
         result = gr.Markdown(elem_id=TABLES_ID)  # the page's full width: numbers a projector can show
+        table_images = gr.Gallery(label="The tables as pictures for slides (open one, then download it, or "
+                                  "right-click → copy image)", columns=2, height="auto", object_fit="contain",
+                                  elem_id=TABLE_IMAGES_ID, interactive=False)
         with gr.Accordion("Arena: ratings from the Chat tab's votes", open=False):
             with gr.Row():
                 include_open = gr.Checkbox(label="Count votes cast outside blind mode too")
@@ -249,7 +259,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
         timer = gr.Timer(1.0)
 
-    watch_outputs = [status, result, chart, runs, seen]
+    watch_outputs = [status, result, chart, table_images, runs, seen]
     run_button.click(named(bind(evaluate, ctx), form_names()),
                      [name, models, protocols, *[controls[n] for n in form_names()]], [status, watched],
                      api_name="eval_run")
@@ -258,7 +268,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     stop_button.click(bind(stop, ctx), [watched, confirmed], status, api_name="eval_stop",
                       js="(watched, confirmed) => [watched, confirm('Stop the evaluations this page started? "
                          "Evaluate with the same settings continues them later.') ? 'yes' : '']")
-    runs.change(bind(compare, ctx), runs, [result, chart], api_name="eval_compare")
+    runs.change(bind(compare, ctx), runs, [result, chart, table_images], api_name="eval_compare")
     export_button.click(bind(export, ctx), runs, [exported, export_note], api_name="eval_export")
     refresh.click(bind(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
     blocks.load(bind(reattach, ctx), None, [watched, runs, name], api_name=False)

@@ -31,8 +31,9 @@ def test_evaluate_compare_and_arena(client, studio):
     assert str(studio["workspace"].root) not in tables  # short model names
     evals = studio["workspace"].evals
     assert (evals / "tab-a1" / "summary.json").is_file() and (evals / "tab-a3" / "items.jsonl").is_file()
-    compared, _ = client.predict(["tab-a1"], api_name="/eval_compare")
+    compared, _, pictures = client.predict(["tab-a1"], api_name="/eval_compare")
     assert "A1 perception" in compared and "A3" not in compared
+    assert len(pictures) >= 2 and all(p["caption"].startswith("A1 perception") for p in pictures)  # slides
     archive, note = client.predict(["tab-a1", "tab-a3"], api_name="/eval_export")
     assert note.startswith("Exported 2 run(s)")
     assert client.predict([], api_name="/eval_export")[1].startswith("Choose the runs")  # a line, not an error
@@ -98,6 +99,16 @@ def test_tables_and_radar_in_the_browser(client, studio, artifacts):
         page.locator(f"#{tab.TABLES_ID}").get_by_text("Small sample: N = 6").first.wait_for()  # flagged
         cell = page.locator(f"#{tab.TABLES_ID}").get_by_role("columnheader", name="Distortion").first
         assert cell.bounding_box()["width"] > 90  # full width at 1280 px: no "Distortio-n"
+        pictures = page.locator(f"#{tab.TABLE_IMAGES_ID} img")  # each table as a picture, for a slide
+        pictures.first.wait_for(timeout=30_000)
+        assert pictures.count() >= 2
+        how = page.locator(f"#{tab.TABLES_ID}").get_by_role("columnheader", name="How", exact=True).first
+        lines = how.evaluate("cell => { const r = document.createRange(); r.selectNodeContents(cell); "
+                             "return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size }")
+        assert lines == 1  # "How" on one line, not "Ho / w"
+        page.locator(f"#{tab.TABLE_IMAGES_ID}").scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)
+        page.locator(f"#{tab.TABLE_IMAGES_ID}").screenshot(path=str(artifacts / "evaluate_table_pictures.png"))
         page.wait_for_timeout(1000)
         page.screenshot(path=str(artifacts / "evaluate_tab.png"), full_page=True)
 
