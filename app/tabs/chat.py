@@ -118,13 +118,13 @@ def status_line(session: ChatSession) -> str:
     return status
 
 
-@reports_errors
 def question_images(image, second):
     """The question's images: none, one, or both (the second image box is optional)."""
     pictures = [picture for picture in (image, second) if picture is not None]
     return pictures if len(pictures) > 1 else (pictures[0] if pictures else None)
 
 
+@reports_errors
 def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key,
             second=None, request: gr.Request = None):  # second last, defaulting: optional for API clients
     if not left or not right:
