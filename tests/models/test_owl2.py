@@ -164,3 +164,23 @@ def test_a_llava_style_lora_release_loads_its_non_lora_trainables_on_its_base(tm
     torch.save({"base_model.model.model.nowhere.weight": torch.zeros(1)}, tmp_path / "lora" / "non_lora_trainables.bin")
     with pytest.raises(Exception, match="non_lora_trainables.bin has weights its base"):
         load_model(str(tmp_path / "lora"))
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(images):
+    model = load_model(str(FIXTURE))
+    inputs = batch_inputs(model, [prompt_text(model, [Turn("Describe the image.")], True) + " sharp"], images[:1])
+    labels = inputs["input_ids"].masked_fill(inputs["input_ids"] >= model.model.config.vocab_size, -100)
+    results = []
+    for checkpointing in (False, True):
+        model.model.train()
+        model.model.zero_grad()
+        if checkpointing:
+            model.model.gradient_checkpointing_enable()  # transformers passes its own options along: taken
+            assert model.model.model.gradient_checkpointing and model.model.model.vision_model.gradient_checkpointing
+        loss = model.model(**inputs, labels=labels, use_cache=False).loss
+        loss.backward()
+        results.append((float(loss), model.model.lm_head.weight.grad.clone(),
+                        model.model.model.vision_model.embeddings.patch_embed.weight.grad.clone()))
+    (loss_a, head_a, patch_a), (loss_b, head_b, patch_b) = results
+    assert loss_a == pytest.approx(loss_b, abs=1e-6)
+    assert torch.allclose(head_a, head_b, atol=1e-6) and torch.allclose(patch_a, patch_b, atol=1e-6)

@@ -205,7 +205,8 @@ class MplugOwl2ForConditionalGeneration(PreTrainedModel, GenerationMixin):
     def get_output_embeddings(self):
         return self.lm_head
 
-    def _set_gradient_checkpointing(self, enable: bool = True, gradient_checkpointing_func=None):
+    def _set_gradient_checkpointing(self, enable: bool = True, gradient_checkpointing_func=None, **_options):
+        """Checkpoint every decoder and ViT layer (5.2x also passes every_n_layers and offloading: the same here)."""
         self.model.gradient_checkpointing = enable
         self.model.vision_model.gradient_checkpointing = enable
 
