@@ -25,8 +25,6 @@ from .models.types import Rating
 SELF_CHECK_CORRUPTIONS = ("defocus_blur", "gaussian_noise")
 SELF_CHECK_SEVERITIES = (1, 3, 5)
 SELF_CHECK_PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "assets" / "models"
 
 
 class ScorerError(UserError, ValueError):
@@ -53,18 +51,20 @@ KINDS = {
 def list_scorers() -> list[str]:
     """Names `create_scorer` takes besides any model spec: the shipped demo models, and the known checkpoints
     (models/known.py) whose weights are in the local cache."""
+    from .demo.shipped import ASSETS
     from .models.known import KNOWN, local_path
 
-    shipped = sorted(p.name for p in SHIPPED.iterdir() if (p / "config.json").is_file()) if SHIPPED.is_dir() else []
+    shipped = sorted(p.name for p in ASSETS.iterdir() if (p / "config.json").is_file()) if ASSETS.is_dir() else []
     return shipped + [k.name for k in KNOWN if k.family and local_path(k)]
 
 
 def resolve_name(name: str) -> str:
     """A scorer name (a shipped demo model, a known checkpoint) to a model spec; any other text is a spec."""
+    from .demo.shipped import ASSETS
     from .models.known import KNOWN
 
-    if (SHIPPED / name / "config.json").is_file():
-        return str(SHIPPED / name)
+    if (ASSETS / name / "config.json").is_file():
+        return str(ASSETS / name)
     return next((k.hub_id for k in KNOWN if k.name == name), name)
 
 
@@ -136,15 +136,12 @@ class Scorer:
 
 def as_pil_list(images) -> list:
     """Paths, PIL images, lists of them, or a float tensor in [0, 1] -> RGB PIL images."""
+    import torch
     from PIL import Image
 
     from .images import ImageInputError, load_rgb
 
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        torch = None
-    if torch is not None and isinstance(images, torch.Tensor):
+    if isinstance(images, torch.Tensor):
         batch = images[None] if images.dim() == 3 else images
         if batch.dim() != 4 or batch.shape[1] != 3 or not torch.is_floating_point(batch):
             raise ScorerError(f"a tensor of images must be float (N, 3, H, W) in [0, 1], got {tuple(images.shape)} "
