@@ -53,11 +53,14 @@ def prepare_image(loaded: LoadedModel, image: Image.Image) -> Image.Image:
 
 def check_image_count(loaded, count: int) -> None:
     """One line for a question with more images than the model's family takes."""
+    from .families import FAMILIES
+
     most = loaded.family.max_images
     if count > most:
         takes = "one image per question" if most == 1 else f"at most {most} images per question"
+        several = ", ".join(name for name, family in FAMILIES.items() if family.max_images > 1)
         raise ModelLoadError(f"{loaded.spec}: {loaded.family.name} models answer about {takes}, not {count}; "
-                             "several images work with mPLUG-Owl2, LLaVA and Qwen2-VL models")
+                             f"several images work with these families: {several}")
 
 
 def batch_inputs(loaded: LoadedModel, texts: list[str], images: list | None):
@@ -68,6 +71,7 @@ def batch_inputs(loaded: LoadedModel, texts: list[str], images: list | None):
         from .tiles import centre_tile, tiled
 
         rows = [image_list(row) for row in images]
+        check_image_count(loaded, max(map(len, rows), default=0))  # every question goes through here
         if tiled(loaded):  # a micro model answers about a native-resolution tile, not a 64-px thumbnail
             rows = [[centre_tile(image.convert("RGB")) for image in row] for row in rows]
         prepared = [[prepare_image(loaded, image) for image in row] for row in rows]

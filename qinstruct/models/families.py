@@ -56,6 +56,10 @@ class Family:
     build_tiny: Callable[[int], tuple]  # seed -> (model, processor)
     rating_prompt: str = "q-bench"  # how `rate` asks by default (models/rating.py PROMPTS)
     max_images: int = 1  # images one question may show (several: one placeholder per image in the prompt)
+    # LLaMA-style tokenizers: a level word's id is its first token encoded alone after BOS ("▁good", Q-Align's
+    # rule), not " good" encoded bare
+    level_ids_alone: bool = False
+    decoder_lora: str | None = None  # the decoder's projections, where the family names them its own way
 
 
 def _text_config(tokenizer, hidden: int = 64) -> dict:
@@ -156,6 +160,11 @@ def _tiny_owl2(seed: int):
     return MplugOwl2ForConditionalGeneration(config).eval(), processor
 
 
+# mPLUG-Owl2 keeps its decoder at the top level (model.layers.N), and its K/V projections are one per modality
+OWL2_DECODER = (r"(?:.*\.)?model\.layers\.\d+\."
+                r"(self_attn\.(q_proj|o_proj|(k_proj|v_proj)\.multiway\.\d)|mlp\.(gate_proj|up_proj|down_proj))")
+
+
 FAMILIES: dict[str, Family] = {
     "llava": Family("llava", ("llava",), pad_square=True, nested_images=False, build_tiny=_tiny_llava,
                     max_images=4),
@@ -165,7 +174,8 @@ FAMILIES: dict[str, Family] = {
                        build_tiny=_tiny_idefics3),
     # Q-Instruct on mPLUG-Owl2, One-Align / Q-Align, Co-Instruct, DeQA-Score: rated as Q-Align rates
     "mplug-owl2": Family("mplug-owl2", ("mplug_owl2",), pad_square=True, nested_images=False,
-                         build_tiny=_tiny_owl2, rating_prompt="q-align", max_images=4),
+                         build_tiny=_tiny_owl2, rating_prompt="q-align", max_images=4, level_ids_alone=True,
+                         decoder_lora=OWL2_DECODER),
 }
 GENERIC = Family("generic", (), pad_square=False, nested_images=False, build_tiny=lambda seed: None)
 
@@ -198,18 +208,11 @@ def part_of(parameter_name: str) -> str:
     return "llm"
 
 
-# mPLUG-Owl2 keeps its decoder at the top level (model.layers.N), and its K/V projections are one per modality
-OWL2_DECODER = (r"(?:.*\.)?model\.layers\.\d+\."
-                r"(self_attn\.(q_proj|o_proj|(k_proj|v_proj)\.multiway\.\d)|mlp\.(gate_proj|up_proj|down_proj))")
-
-
 def lora_pattern(vision: bool, family: Family | None = None) -> str:
     """The modules that get adapters: the language model's projections, and the vision tower's if asked (a
     bare q_proj would also match the vision tower)."""
-    if family is not None and family.name == "mplug-owl2":
-        llm = OWL2_DECODER
-    else:
-        llm = rf".*\.({'|'.join(LLM_MODULES)})\..*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+    llm = family.decoder_lora if family is not None and family.decoder_lora else \
+        rf".*\.({'|'.join(LLM_MODULES)})\..*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
     if not vision:
         return llm
     tower = (rf".*\.({'|'.join(VISION_MODULES)})\.(?!merger).*\."

@@ -62,10 +62,8 @@ KNOWN = (
 
 def local_path(checkpoint: KnownCheckpoint) -> str | None:
     """The checkpoint's folder in the local Hugging Face cache, if it is there (never downloads)."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - transformers depends on huggingface_hub
-        return None
+    from huggingface_hub import try_to_load_from_cache
+
     found = try_to_load_from_cache(checkpoint.hub_id, "config.json")
     return str(Path(found).parent) if isinstance(found, str) else None
 

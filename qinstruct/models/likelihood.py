@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .chat import batch_inputs, check_image_count, prompt_text
+from .chat import batch_inputs, prompt_text
 from .types import Turn, image_list
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ def option_losses(model: LoadedModel, question: str, options: list[str], image
     import torch
 
     count = len(image_list(image))  # a pair question shows two
-    check_image_count(model, count)
     prompt = prompt_text(model, [Turn(question)], count)
     texts = [f"{prompt} {option}" for option in options]
     inputs = batch_inputs(model, texts, [image] * len(texts) if count else None)

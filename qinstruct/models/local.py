@@ -38,12 +38,10 @@ class LoadedModel:
                options: GenerationOptions | None = None) -> Iterator[str]:
         from .chat import prompt_text, stream_rows
 
-        from .chat import check_image_count
         from .types import image_list
 
         options = options or GenerationOptions()
         count = len(image_list(image))
-        check_image_count(self, count)
         text = prompt_text(self, turns, count)
         for deltas in stream_rows(self, [text], [image] if count else None, options,
                                   [self.adapter] if self.shared else None):
@@ -59,7 +57,7 @@ class LoadedModel:
                     options: GenerationOptions | None = None, batch_size: int = 8) -> list[str]:
         """One-turn answers to many questions (each with no image, one, or a list: a pair question), generated
         in batches (greedy by default)."""
-        from .chat import check_image_count, prompt_text, stream_rows
+        from .chat import prompt_text, stream_rows
         from .types import image_list
 
         options = options or GenerationOptions()
@@ -71,7 +69,6 @@ class LoadedModel:
                 answers += ["".join(self.stream([Turn(q)], p, options)) for q, p in zip(chunk, pictures)]
                 continue
             count = counts.pop()
-            check_image_count(self, count)
             texts = [prompt_text(self, [Turn(q)], count) for q in chunk]
             rows = [""] * len(chunk)
             names = [self.adapter] * len(chunk) if self.shared else None

@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..access import AccessPolicy
 from ..errors import UserError
-from .chat import check_image_count, prompt_text, stream_rows
+from .chat import prompt_text, stream_rows
 from .loading import adapter_label, attach_adapter, load_spec
 from .specs import AdapterSpec, parse_spec, same_weights
 from .types import ADAPTER_NAME, BASE_ROW, ChatModel, FailedModel, GenerationOptions, LoadOptions, Turn, image_list
@@ -83,7 +83,6 @@ def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Ima
     if pair.shared:
         left, right = pair.left, pair.right
         count = len(image_list(image))
-        check_image_count(left, count)
         texts = [prompt_text(left, turns[0], count), prompt_text(right, turns[1], count)]
         images = [image, image] if count else None
         for deltas in stream_rows(left, texts, images, options, [BASE_ROW, ADAPTER_NAME]):

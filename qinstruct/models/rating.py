@@ -64,14 +64,14 @@ def prompt_name(loaded: LoadedModel) -> str:
 
 def rating_prompt(loaded: LoadedModel) -> tuple[str, list[int]]:
     """(prompt text, the five levels' token ids) for the model's rating prompt."""
-    name = prompt_name(loaded)
-    owl2 = loaded.family.name == "mplug-owl2"
+    name, family = prompt_name(loaded), loaded.family
     if name in OWL2_PROMPTS:
-        if not owl2:
+        if family.rating_prompt not in OWL2_PROMPTS:  # the prompts' <|image|> is mPLUG-Owl2's placeholder
             raise ModelLoadError(f"{loaded.spec}: the {name} prompt is written for mPLUG-Owl2 checkpoints; use "
                                  "--rating-prompt q-bench (or auto) for this model")
         return OWL2_PROMPTS[name], level_token_ids(loaded.tokenizer, alone=True)
-    return prompt_text(loaded, [Turn(RATING_QUESTION)], True, ANSWER_PREFIX), level_token_ids(loaded.tokenizer, owl2)
+    text = prompt_text(loaded, [Turn(RATING_QUESTION)], True, ANSWER_PREFIX)
+    return text, level_token_ids(loaded.tokenizer, family.level_ids_alone)
 
 
 def ratings_from_logits(logits: np.ndarray, level_ids: list[int], temperature: float = 1.0) -> list[Rating]:

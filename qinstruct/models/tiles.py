@@ -60,4 +60,4 @@ def mean_rating(ratings: list[Rating]) -> Rating:
                   {level: float(np.mean([r.level_probs[level] for r in ratings])) for level in LEVELS},
                   float(np.mean([r.score for r in ratings])), any(r.approximate for r in ratings),
                   None if any(m is None for m in margins) else float(np.mean(margins)),
-                  spread=float(np.std([r.p_good for r in ratings])), tiles=len(ratings))
+                  spread=float(np.std([r.p_good for r in ratings])), tiles=len(ratings), prompt=ratings[0].prompt)

@@ -95,6 +95,8 @@ class VisionLayer(nn.Module):
 
 
 class VisionEncoder(nn.Module):
+    """Only a holder: the checkpoints name the layers `encoder.layers.N` (VisionModel runs them)."""
+
     def __init__(self, config):
         super().__init__()
         self.layers = nn.ModuleList(VisionLayer(config) for _ in range(config.num_hidden_layers))
@@ -189,6 +191,8 @@ class AbstractorBlock(nn.Module):
 
 
 class AbstractorLayer(nn.Module):
+    """Holders for the checkpoints' names (`encoder.layers.N.crossattention`); VisualAbstractor runs the blocks."""
+
     def __init__(self, config):
         super().__init__()
         self.crossattention = AbstractorBlock(config)
