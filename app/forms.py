@@ -32,25 +32,45 @@ def _message(error: BaseException) -> str:
     raise error
 
 
-def reports_errors(handler):
-    """A handler whose user errors (bad input, a missing file, a model that cannot load) appear as a message
-    on the tab; works for plain handlers and for generators that stream updates."""
+def reports_errors(handler=None, *, line: int | None = None, outputs: int = 1):
+    """A handler whose user errors (bad input, a missing file, a model that cannot load) appear as a message on
+    the tab; works for plain handlers and for generators that stream updates.
+
+    With `line`, the index of a status output among the handler's `outputs`, the message is one line there and
+    every other output is left as it was (no Error toast, no red badge on each output); `gr.Error`s the handler
+    raises itself go there too.  Events chained with .success() then run after an error as well, so they must
+    not depend on it (the Chat tab's vote buttons look at the conversation, not at the event)."""
+    if handler is None:
+        return functools.partial(reports_errors, line=line, outputs=outputs)
+    caught = (UserError, RecursionError, OSError) + ((gr.Error,) if line is not None else ())
+
+    def failed(error: BaseException):
+        if line is None:
+            raise gr.Error(_message(error)) from None
+        return error_line(error.message if isinstance(error, gr.Error) else _message(error), line, outputs)
+
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def stream(*args, **kwargs):
             try:
                 yield from handler(*args, **kwargs)
-            except (UserError, RecursionError, OSError) as error:
-                raise gr.Error(_message(error)) from None
+            except caught as error:
+                yield failed(error)
         return stream
 
     @functools.wraps(handler)
     def call(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except (UserError, RecursionError, OSError) as error:
-            raise gr.Error(_message(error)) from None
+        except caught as error:
+            return failed(error)
     return call
+
+
+def error_line(message: str, line: int, outputs: int):
+    """The handler's return value for an error: the message at `line`, nothing changed elsewhere."""
+    text = f"⚠ {message}"
+    return text if outputs == 1 else tuple(text if index == line else gr.skip() for index in range(outputs))
 
 
 def bind(handler, *bound_args, **bound_kwargs):

@@ -41,6 +41,26 @@ CSS = """
 #chat-left .bubble-wrap, #chat-right .bubble-wrap { margin-top: 2.4rem; height: calc(100% - 2.4rem); }
 """
 
+# A user error is one "⚠" line in the tab's status output (app/forms.py); the button the user pressed may be far
+# below it on a projector's 720 px, so a line that appears off screen is brought into view.
+SHOW_ERROR_LINES = """
+() => {
+  new MutationObserver((records) => {
+    for (const record of records) {
+      const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      const box = node && node.closest('.prose');
+      if (!box || !box.textContent.trim().startsWith('⚠')) continue;
+      const shown = box.getBoundingClientRect();
+      if (shown.top < 0 || shown.bottom > window.innerHeight) box.scrollIntoView({block: 'center'});
+    }
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}
+"""
+
+# Gradio 6.31's English strings lack two keys its own components use: without these, a multi-file upload holding
+# files shows its "add more" button as "common.upload" and its finished upload as "common.complete"
+MISSING_STRINGS = {"en": {"common.upload": "Upload more", "common.complete": "Complete"}}
+
 
 def build(workspace: Workspace | str | None = None, access: AccessPolicy | None = None,
           max_jobs: int | None = None) -> gr.Blocks:
@@ -76,5 +96,5 @@ def launch_kwargs(workspace: Workspace, blocks: gr.Blocks) -> dict:
     """Serving options shared by `python -m app` and the tests: only the workspace is served from disk, and
     with a login every route is behind it."""
     return {"allowed_paths": [str(workspace.root)], "blocked_paths": [str(p) for p in workspace.private], "css": CSS,
-            "footer_links": ["api"], "show_error": True,
+            "js": SHOW_ERROR_LINES, "i18n": gr.I18n(**MISSING_STRINGS), "footer_links": ["api"], "show_error": True,
             "app_kwargs": {"middleware": [Middleware(LoginWall, blocks=blocks)]}}

@@ -56,8 +56,10 @@ def lock_votes() -> list:
     return vote_buttons(False)
 
 
-def open_votes() -> list:
-    return vote_buttons(True)
+def open_votes(state) -> list:
+    """After an answer, or after a question that failed (its message is the status line): open only while an
+    answer waits for its vote."""
+    return vote_buttons(state is not None and state.answered and not state.voted)
 
 
 def side_labels(blind: bool) -> tuple[str, str]:
@@ -124,7 +126,7 @@ def question_images(image, second):
     return pictures if len(pictures) > 1 else (pictures[0] if pictures else None)
 
 
-@reports_errors
+@reports_errors(line=4, outputs=6)  # the status line under the chat
 def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key,
             second=None, request: gr.Request = None):  # second last, defaulting: optional for API clients
     if not left or not right:
@@ -147,7 +149,7 @@ def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens,
     yield session, *columns_view(session), "", status_line(session), session.session_id
 
 
-@reports_errors
+@reports_errors(line=3, outputs=4)
 def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p, trust, api_key, second=None):
     if state is None:
         raise gr.Error("Nothing to regenerate yet.")
@@ -164,7 +166,7 @@ def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p,
     yield session, *columns_view(session), status_line(session)
 
 
-@reports_errors
+@reports_errors(line=1, outputs=3)  # where the ratings appear
 def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key):
     if image is None:
         raise gr.Error("Rating needs an image.")
@@ -176,6 +178,7 @@ def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key):
     return session, _rating_text(ratings[a]), _rating_text(ratings[b])
 
 
+@reports_errors(line=0)
 def on_vote(ctx: AppContext, state, choice: str):
     """One vote per answer: the buttons lock until the next answer; blind mode reveals the order."""
     if state is None:
@@ -189,7 +192,7 @@ def on_vote(ctx: AppContext, state, choice: str):
     return said + (NEXT_ROUND if state.blind else "")
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def on_seen(ctx: AppContext, state, image, trust, api_key):
     """Under the image: what each side's model sees of it (in blind mode after the vote: it names the sides)."""
     if state is None or image is None or (state.blind and not state.voted):
@@ -325,12 +328,12 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         answered = trigger(lock_votes, None, votes, api_name=False, queue=False).then(
             bind(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
             concurrency_limit=1)
-        answered.success(open_votes, None, votes, api_name=False, queue=False)
+        answered.success(open_votes, state, votes, api_name=False, queue=False)
         answered.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
         bind(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key, second],
         [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
-        concurrency_limit=1).success(open_votes, None, votes, api_name=False, queue=False)
+        concurrency_limit=1).success(open_votes, state, votes, api_name=False, queue=False)
     rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],
                       [state, rating_a, rating_b], api_name="chat_rate", concurrency_id=DEVICE_QUEUE,
                       concurrency_limit=1).success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)

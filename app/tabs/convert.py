@@ -14,6 +14,7 @@ from qinstruct.convert.job import (ITEMS, REPORT, ConvertJobConfig, estimate_cos
                                    preview_conversion, usage_line)
 from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
+from qinstruct.errors import UserError
 
 from ..context import AppContext, actor
 from ..forms import bind, bounds, config_form, form_values, label, named, reports_errors, shell_note
@@ -21,7 +22,7 @@ from ..watching import batch_step, stop_step
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
-BATCH_PROGRESS_ID = "convert-batch-progress"
+BATCH_PROGRESS_ID, EXPORT_NOTE_ID = "convert-batch-progress", "convert-export-note"
 PREVIEW_LIMIT = 500  # feedbacks offered in the preview's dropdown
 # the batch's name opens as the offline example's run folder (assets/configs/convert_offline.yaml): the demo's data
 DEMO_RUN = Path(read_yaml_mapping(Path(__file__).resolve().parents[2] / "assets" / "configs" /
@@ -59,14 +60,16 @@ def job_config(ctx: AppContext, kind, upload, path_text, backend, model, base_ur
         "cache_dir": str(ctx.workspace.conversion_cache), **extra}, "the form")
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)  # the line above the preview
 def load_feedbacks(ctx: AppContext, kind, upload, path_text):
     refs = feedback_refs(source_path(ctx, kind, upload, path_text), limit=PREVIEW_LIMIT)
     choices = [(f"{r.feedback_id}: {r.text[:70]}…", r.feedback_id) for r in refs]
-    return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+    shown = f"the first {PREVIEW_LIMIT}" if len(refs) >= PREVIEW_LIMIT else "all"
+    return (gr.Dropdown(choices=choices, value=choices[0][1] if choices else None),
+            f"Loaded {shown} of the file's feedbacks: pick one under *Feedback*, then *Preview conversion*.")
 
 
-@reports_errors
+@reports_errors(line=0, outputs=4)
 def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backend, model, base_url, api_key,
             subsets):
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, 1, "preview")
@@ -93,14 +96,14 @@ def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backe
     return status, prompt, response, rows
 
 
-@reports_errors
+@reports_errors(line=0)
 def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, *more):
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, more)
     refs = feedback_refs(config.input)
     return f"{len(refs):,} feedback(s): {estimate_cost(config, refs).line(config.model)}"
 
 
-@reports_errors
+@reports_errors(line=0, outputs=2)
 def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url, api_key, subsets, concurrency,
               name, request: gr.Request, *more):
     """Start the conversion as a job (its own process; the same name continues it); the key typed here goes to
@@ -129,19 +132,20 @@ def conversion_summary(job) -> tuple[str, object]:
     return "\n\n".join(lines), table
 
 
-@reports_errors
+@reports_errors(line=0)
 def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
     folder = ctx.workspace.conversions / batch if batch else None
     return stop_step(ctx, folder, actor(request), confirmed, "No conversion of yours is running here.")
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def export(ctx: AppContext, batch, target, request: gr.Request = None):
     """The conversion this page ran, in another trainer's format (once it is complete)."""
     job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
     if job is None or not (job.path / ITEMS).is_file():
-        raise gr.Error("Run a complete batch first.")
-    return [str(path) for path in export_items(job.path, target)]
+        raise UserError("Run a complete batch first.")
+    paths = export_items(job.path, target)
+    return [str(path) for path in paths], f"Exported {len(paths)} file(s) for {target}."
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
@@ -188,10 +192,11 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             with gr.Row():
                 target = gr.Radio(list_exporters(), value="llamafactory", label="Export format")
                 export_button = gr.Button("Export")
+            export_note = gr.Markdown(elem_id=EXPORT_NOTE_ID)
             exported = gr.File(label="Exported files", file_count="multiple")
 
     source = [kind, upload, path_text]
-    load_button.click(bind(load_feedbacks, ctx), source, feedback, api_name="convert_load")
+    load_button.click(bind(load_feedbacks, ctx), source, [feedback, preview_status], api_name="convert_load")
     preview_button.click(bind(preview, ctx),
                          [*source, feedback, pasted, backend, model, base_url, api_key, subsets],
                          [preview_status, prompt_view, response_view, items_view], api_name="convert_preview")
@@ -208,7 +213,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     stop_button.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
                       js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "
                          "same name continues it, without paying twice.') ? 'yes' : '']")
-    export_button.click(bind(export, ctx), [batch, target], exported, api_name="convert_export")
+    export_button.click(bind(export, ctx), [batch, target], [exported, export_note], api_name="convert_export")
 
 
 def read_report(folder: Path) -> dict | None:

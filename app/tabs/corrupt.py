@@ -8,7 +8,7 @@ import gradio as gr
 from qinstruct.corrupt import SEVERITIES, list_corruptions
 from qinstruct.corrupt.batch import MANIFEST, CorruptJobConfig
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
-from qinstruct.config import config_from_mapping, job_fields
+from qinstruct.config import check_config, config_from_mapping, job_fields
 from qinstruct.config.render import shell_line
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.shipped import default_pair
@@ -32,6 +32,7 @@ SELECTED_ID = "corrupt-selected"
 ORIGINAL_ID = "corrupt-original"
 BATCH_STATUS_ID, BATCH_PROGRESS_ID = "corrupt-batch-status", "corrupt-batch-progress"
 SCORE_ID, SCORES_ID, SEEN_ID = "corrupt-score", "corrupt-scores", "corrupt-seen"
+SEVERITIES_ID, BATCH_FILES_ID = "corrupt-severities", "corrupt-batch-files"
 
 SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size (up to 16 MP)", 0)]
 DEFAULT_PHOTO = "astronaut"
@@ -58,14 +59,18 @@ def _grid_outputs(result: GridResult, reused: bool, n_severities: int):
     )
 
 
-@reports_errors
+@reports_errors(line=1, outputs=6)  # the grid's status line
 def make_grid(ctx: AppContext, image, corruptions, severities, seed, max_side):
+    """The grid; while it is computed, no cells of the last one.  A choice the grid refuses is said before
+    anything is cleared, so the last grid stays on the screen beside the message."""
     if image is None:
         raise gr.Error("Upload an image or pick a demo photo first.")
     config = GridConfig(corruptions=list(corruptions or []), severities=sorted(int(s) for s in severities or []),
                         seed=int(seed or 0), max_side=int(max_side))
+    check_config(config, "the form")
+    yield gr.Gallery(value=None), "Corrupting…", gr.skip(), gr.skip(), gr.skip(), gr.skip()
     result, reused = run_grid(image, config, ctx.workspace.grids)
-    return _grid_outputs(result, reused, len(config.severities))
+    yield _grid_outputs(result, reused, len(config.severities))
 
 
 def scores_table(result: GridResult, labels: list[str], ratings: list[list]) -> str:
@@ -86,7 +91,7 @@ def scores_table(result: GridResult, labels: list[str], ratings: list[list]) -> 
     return "\n".join(lines)
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def score_grid(ctx: AppContext, folder: str, left: str, right: str):
     """Each grid cell rated by two models (the shipped micro baseline and tuned ones by default)."""
     if not folder:
@@ -109,7 +114,7 @@ def score_grid(ctx: AppContext, folder: str, left: str, right: str):
     return gr.Gallery(value=items), f"{table}\n\nSame scores from a shell (in the workspace):\n\n{shell}"
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def scorers_view(ctx: AppContext, folder: str, left: str, right: str):
     """What each scoring model sees of the grid's image: a 64-px thumbnail, a 336-px square, tiles..."""
     if not folder or not left or not right:
@@ -126,10 +131,6 @@ def default_grid(ctx: AppContext):
     image = demo_photo(DEFAULT_PHOTO)
     config = GridConfig()
     return (image, *_grid_outputs(*run_grid(image, config, ctx.workspace.grids), len(config.severities)))
-
-
-def no_cells():
-    return gr.Gallery(value=None)
 
 
 def select_cell(folder: str, evt: gr.SelectData):
@@ -177,7 +178,7 @@ def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, s
     return config, refused
 
 
-@reports_errors
+@reports_errors(line=0, outputs=2)
 def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers, name,
               request: gr.Request, *more):
     """Start the batch as a job (its own process; the same name continues it) and watch it."""
@@ -207,7 +208,7 @@ def batch_summary(job) -> tuple[str, object]:
     return "\n\n".join(lines), download
 
 
-@reports_errors
+@reports_errors(line=0)
 def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
     folder = ctx.workspace.batches / batch if batch else None
     return stop_step(ctx, folder, actor(request), confirmed, "No batch of yours is running here.")
@@ -226,7 +227,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 corruptions = gr.CheckboxGroup(list_corruptions(), value=list_corruptions("common"),
                                                label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
                 severities = gr.CheckboxGroup(list(SEVERITIES), value=default_of(CorruptJobConfig, "severities"),
-                                              label="Severities")
+                                              label="Severities", elem_id=SEVERITIES_ID)
                 with gr.Row():
                     seed = gr.Number(precision=0, label=label(CorruptJobConfig, "seed"), **bounds(CorruptJobConfig,
                                                                                                     "seed"))
@@ -261,7 +262,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                         "(one of the 15 corruptions and a severity per image). Outputs go to the workspace; "
                         "running again with the same name resumes.")
             with gr.Row():
-                batch_files = gr.File(label="Upload images", file_count="multiple", file_types=["image"])
+                batch_files = gr.File(label="Upload images", file_count="multiple", file_types=["image"],
+                                      elem_id=BATCH_FILES_ID)
                 batch_folder = gr.Textbox(label="…or a folder in the workspace (or one the operator allowed)",
                                           placeholder="demo/world/images/pristine")
             with gr.Row():
@@ -283,9 +285,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
     image.upload(forget_demo_photo, None, photo, api_name=False)
-    run.click(no_cells, None, gallery, api_name=False, queue=False).then(  # no cells of the last image meanwhile
-        bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
-        api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
+    run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
+              api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
     score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
                        api_name="corrupt_score", concurrency_id="device", concurrency_limit=1).success(
         bind(scorers_view, ctx), [grid_folder, score_left, score_right], [seen, seen_note], api_name=False)

@@ -86,7 +86,7 @@ def form_names() -> list[str]:
     return common_names() + [f"{p}_{n}" for p in list_protocols() for n in own_names(p)]
 
 
-@reports_errors
+@reports_errors(line=0, outputs=2)
 def evaluate(ctx: AppContext, name, models, protocols, request: gr.Request, *values):
     """Start one job per protocol (each its own process; they queue behind the studio's job limit) and watch them;
     closing the page stops the watching only."""
@@ -129,7 +129,7 @@ def watch(ctx: AppContext, watched, seen=None, request: gr.Request = None):
                                                    value=[job.name for job in jobs if job.state == "done"]), key)
 
 
-@reports_errors
+@reports_errors(line=0)
 def stop(ctx: AppContext, watched, confirmed, request: gr.Request = None):
     """Abort the evaluations this page is watching (asked once)."""
     if not_confirmed(confirmed):
@@ -160,14 +160,14 @@ def reattach(ctx: AppContext, request: gr.Request = None):
         else gr.skip()
 
 
-@reports_errors
+@reports_errors(line=0, outputs=3)
 def compare(ctx: AppContext, runs, request: gr.Request = None):
     allowed = set(eval_runs(ctx, actor(request)))
     summaries = [summary_of(ctx.workspace.evals / run) for run in runs or [] if run in allowed]
     return render([s for s in summaries if s])
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def export(ctx: AppContext, runs, request: gr.Request = None):
     """The compared runs as a report (Markdown, CSV tables, radar, scatters) zipped, under evals/reports/."""
     allowed = set(eval_runs(ctx, actor(request)))
@@ -179,7 +179,7 @@ def export(ctx: AppContext, runs, request: gr.Request = None):
     return str(out / "report.zip"), f"Exported {len(chosen)} run(s): tables as Markdown, CSV and PNG, the radar."
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def arena(ctx: AppContext, include_open, request: gr.Request = None):
     """The leaderboard, the votes left out and why, and its agreement with the A3 runs this user can see."""
     board = leaderboard(read_votes(str(ctx.workspace.chat_log), bool(include_open)))

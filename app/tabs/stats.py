@@ -81,13 +81,18 @@ def _selection(ctx: AppContext, kind, uploads, paths, scales_text) -> tuple[dict
     return {"files": config.files, "scales": config.scales}, data.source_names()
 
 
-@reports_errors
-def load(ctx: AppContext, kind, uploads, paths, scales_text):
+VIEW_OUTPUTS = len(FIGURE_IDS) + 4  # status, Table 1, the figures, the download, the shell line
+
+
+@reports_errors(line=2, outputs=VIEW_OUTPUTS + 2)  # the status line: the last view stays until one loads
+def load(ctx: AppContext, kind, uploads, paths, scales_text, mos_min, mos_max, budget, bins, seed):
+    """A dataset and its view at once, so that a file that does not load leaves the last view as it was."""
     selection, sources = _selection(ctx, kind, uploads, paths, scales_text)
-    return selection, gr.CheckboxGroup(choices=sources, value=sources)
+    return (selection, gr.CheckboxGroup(choices=sources, value=sources),
+            *update(ctx, selection, sources, mos_min, mos_max, budget, bins, seed))
 
 
-@reports_errors
+@reports_errors(line=0, outputs=VIEW_OUTPUTS)
 def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, seed):
     if not selection:
         raise gr.Error("Load a dataset first.")
@@ -176,8 +181,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     filters = [selection, sources, mos_min, mos_max, budget, bins, seed]
     do_update = bind(update, ctx)
     kind.change(lambda k: gr.Group(visible=k == FILES), kind, files_group, api_name=False)
-    load_button.click(bind(load, ctx), [kind, uploads, paths, scales], [selection, sources],
-                      api_name="stats_load").then(do_update, filters, outputs, api_name=False)
+    load_button.click(bind(load, ctx), [kind, uploads, paths, scales, *filters[2:]], [selection, sources, *outputs],
+                      api_name="stats_load")
     refresh.click(do_update, filters, outputs, api_name="stats_update")
     for control in (sources, budget, bins, seed):
         control.input(do_update, filters, outputs, api_name=False)

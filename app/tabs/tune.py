@@ -90,7 +90,7 @@ def demo_data_line(ctx: AppContext) -> str:
     return "Demo data: not prepared yet — press “Prepare the demo's data” before starting the demo run."
 
 
-@reports_errors
+@reports_errors(line=0)
 def prepare_demo(ctx: AppContext):
     """The demo's low-level data: the demo world's feedbacks through the offline converter, as a job."""
     config = demo_conversion(ctx)
@@ -103,7 +103,7 @@ def prepare_demo(ctx: AppContext):
     return f"Demo data: being prepared (`{shell_line(config)}`)"
 
 
-@reports_errors
+@reports_errors(line=1, outputs=2)
 def start(ctx: AppContext, name, request: gr.Request, *values):
     who = actor(request)
     try:
@@ -118,13 +118,13 @@ def start(ctx: AppContext, name, request: gr.Request, *values):
     return gr.Dropdown(choices=runs, value=Path(config.output_dir).name), f"**{message}**"
 
 
-@reports_errors
+@reports_errors(line=0)
 def resume(ctx: AppContext, run, request: gr.Request = None):
     who = actor(request)
     return ctx.jobs.resume(chosen_run(ctx, who, KINDS, ctx.workspace.runs, run), who)
 
 
-@reports_errors
+@reports_errors(line=0)
 def abort(ctx: AppContext, run, request: gr.Request = None):
     if not_confirmed(run):
         return "Not aborted."

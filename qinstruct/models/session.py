@@ -80,6 +80,11 @@ class ChatSession:
         if not keep_turns:
             self.turns = ([], [])
 
+    @property
+    def answered(self) -> bool:
+        """The last question has an answer (on either side) to vote on."""
+        return bool(self.turns[0]) and any(turns[-1].assistant for turns in self.turns)
+
     def columns(self) -> tuple[int, int]:
         """Which side each displayed column (A, B) shows."""
         return (1, 0) if self.swapped else (0, 1)
@@ -191,7 +196,7 @@ def vote(log_path: Path, session: ChatSession, choice: str) -> str:
     """Log the round's vote and reveal the order; a second vote in the round is logged as excluded."""
     if choice not in VOTES:
         raise ValueError(f"vote must be one of {', '.join(VOTES)}")
-    if not session.turns[0] or not any(turns[-1].assistant for turns in session.turns):
+    if not session.answered:
         raise ValueError("ask something before voting")
     a, b = session.columns()
     specs = (session.left_spec, session.right_spec)

@@ -49,7 +49,8 @@ def test_an_endpoint_that_cannot_work_is_one_line_and_the_last_preview_stays(cli
 
 
 def test_batch_and_export(client, studio):
-    client.predict(kind="Embedded demo world", upload=None, api_name="/convert_load")
+    _, loaded = client.predict(kind="Embedded demo world", upload=None, api_name="/convert_load")
+    assert loaded.startswith("Loaded the first 500 of the file's feedbacks")
     estimate = client.predict(kind="Embedded demo world", upload=None, backend="offline", name="tab-run",
                               api_name="/convert_estimate")
     assert "720 feedback(s)" in estimate and "costs nothing" in estimate
@@ -61,8 +62,8 @@ def test_batch_and_export(client, studio):
     assert "**tab-run**: done" in done and "items from 720 feedbacks" in done
     report = json.loads((studio["workspace"].root / "convert" / "tab-run" / "report.json").read_text())
     assert set(report["by_type"]) >= {"pathway", "yes-no", "what", "how"}
-    files = client.predict(target="trl", api_name="/convert_export")
-    assert any(Path(f).name.endswith(".jsonl") for f in files)
+    files, note = client.predict(target="trl", api_name="/convert_export")
+    assert any(Path(f).name.endswith(".jsonl") for f in files) and note == f"Exported {len(files)} file(s) for trl."
     out = studio["workspace"].root / "convert" / "tab-run" / "items.json"
     assert len(json.loads(out.read_text())) > 720
 

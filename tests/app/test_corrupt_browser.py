@@ -31,3 +31,23 @@ def test_default_grid_click_cell_and_screenshot(studio, artifacts):
         page.get_by_text("Model 2 scores each cell at its input size: 64×64 px of this 512×512 px image").wait_for(timeout=30_000)
         assert page.locator(f"#{tab.SEEN_ID} img").count() >= 2  # the thumbnails themselves, shown
         page.screenshot(path=str(artifacts / "corrupt_tab_scores.png"), full_page=True)
+
+
+def test_a_user_error_is_one_line_and_the_grid_stays(studio, artifacts):
+    """No severity ticked: the status line says so (brought into view: the button is below the fold at 720 px);
+    the grid on the slide stays, with no Error toast and no red badge on each output (issue 20)."""
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        cells = page.locator(f"#{tab.GALLERY_ID} button.thumbnail-item")
+        cells.nth(14).wait_for(timeout=30_000)
+        page.locator(f"#{tab.SEVERITIES_ID}").get_by_label("3", exact=True).uncheck()
+        page.locator(f"#{tab.RUN_ID}").click()
+        line = page.locator(f"#{tab.STATUS_ID}").get_by_text("⚠")
+        line.wait_for(timeout=30_000)
+        assert "choose at least one severity" in line.inner_text()
+        page.wait_for_function(f"() => {{ const box = document.querySelector('#{tab.STATUS_ID}')"
+                               ".getBoundingClientRect(); return box.top >= 0 && box.bottom <= innerHeight; }",
+                               timeout=10_000)  # pressed below the fold, the line is brought into view
+        assert cells.count() == 15  # the last grid, as it was
+        assert page.locator(".toast-body").count() == 0 and page.locator(".error").count() == 0
+        page.screenshot(path=str(artifacts / "corrupt_error_line.png"))

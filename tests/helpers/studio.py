@@ -65,3 +65,14 @@ def studio_process(workspace: Path, *args: str, images: int = 60,
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def tab_says(answer, pattern: str) -> str:
+    """The one line a tab writes for a user error ("⚠ ..." in its status output, the other outputs unchanged),
+    read from a gradio_client answer: fails unless the answer holds exactly one such line and it matches."""
+    import re
+
+    values = answer if isinstance(answer, (list, tuple)) else [answer]
+    lines = [value for value in values if isinstance(value, str) and value.startswith("⚠ ")]
+    assert len(lines) == 1 and re.search(pattern, lines[0]), f"expected one ⚠ line matching {pattern!r} in {answer!r}"
+    return lines[0]
