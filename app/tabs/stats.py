@@ -133,10 +133,10 @@ def build_demo(ctx: AppContext, progress=gr.Progress()):
     return gr.Radio(value=DEMO)
 
 
-def initial(ctx: AppContext, n_outputs: int):
+def initial(ctx: AppContext):
     if not world_ready(ctx.workspace.demo_world):
         return (None, gr.CheckboxGroup(), "The demo world is not built yet: press “Build demo world”.",
-                *([None] * (n_outputs - 1)))
+                *([None] * (VIEW_OUTPUTS - 1)))
     selection, sources = _selection(ctx, DEMO, None, "", "")
     defaults = StatsConfig(files=selection["files"], out="")
     return selection, gr.CheckboxGroup(choices=sources, value=sources), *update(
@@ -190,4 +190,4 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         slider.release(do_update, filters, outputs, api_name=False)
     build_button.click(bind(build_demo, ctx), None, kind, api_name=False) \
         .then(lambda: gr.Button(visible=False), None, build_button, api_name=False)
-    blocks.load(bind(initial, ctx, len(outputs)), None, [selection, sources, *outputs], api_name=False)
+    blocks.load(bind(initial, ctx), None, [selection, sources, *outputs], api_name=False)
