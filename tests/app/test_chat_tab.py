@@ -87,6 +87,29 @@ def test_vote_without_conversation_is_a_message(studio):
     tab_says(client.predict(api_name="/chat_vote_tie"), "Ask something before voting")
 
 
+def test_a_question_that_fails_is_one_line_and_the_conversation_stays(studio, artifacts):
+    """Send with nothing typed after a voted answer: one ⚠ line under the chat, the conversation as it was, no
+    Error toast, and the vote buttons stay locked (the answer has its vote; an error is no new answer)."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="coffee").click()
+        page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is this image clear?")
+        page.locator(f"#{tab.SEND_ID}").click()
+        expect(page.locator(f"#{tab.VOTE_IDS[2]}")).to_be_enabled(timeout=60_000)
+        page.locator(f"#{tab.VOTE_IDS[2]}").click()
+        page.locator(f"#{tab.VOTE_RESULT_ID}").get_by_text("Vote recorded").wait_for(timeout=30_000)
+        page.locator(f"#{tab.SEND_ID}").click()  # the prompt box is empty now
+        page.locator(f"#{tab.STATUS_ID}").get_by_text("⚠ type a question first").wait_for(timeout=30_000)
+        assert page.locator(f"#{tab.LEFT_ID}").get_by_text("Is this image clear?").count() == 1
+        for vote_id in tab.VOTE_IDS:
+            expect(page.locator(f"#{vote_id}")).to_be_disabled()
+        assert page.locator(".toast-body").count() == 0
+        page.screenshot(path=str(artifacts / "chat_error_line.png"))
+
+
 def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
     """FastChat's arena complaints as a checklist: nothing tells the sides apart before the vote, one vote per answer
     (the buttons lock), the next question is a new round under a new order; then a reload restores it."""
