@@ -111,6 +111,12 @@ def follow(client, route: tuple[str, dict], places: dict[str, str], timeout: flo
     return shown + " (still running after the case's timeout)"
 
 
+def refused(answer) -> bool:
+    """The tab said no: one of its outputs is a "⚠ ..." line (app/forms.py)."""
+    values = answer if isinstance(answer, (list, tuple)) else [answer]
+    return any(isinstance(value, str) and value.startswith("⚠ ") for value in values)
+
+
 def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcome:
     problems, answer, error = [], None, None
     try:
@@ -122,10 +128,12 @@ def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcom
         text += "\n" + follow(client, case.then, places)
     if "Traceback" in text:
         problems.append("traceback")
-    if case.expect == "ok" and error is not None:
+    if case.expect in ("ok", "refused") and error is not None:
         problems.append(f"error: {error[:300]}")
-    if case.expect == "error" and error is None:
-        problems.append("accepted, expected an error message")
+    accepted = (case.expect == "error" and error is None) or (case.expect == "refused" and not refused(answer))
+    if accepted:
+        problems.append("accepted, expected a refusal" if case.expect == "refused" else
+                        "accepted, expected an error message")
     if case.message and fill(case.message, places) not in text:
         problems.append(f"message {case.message!r} missing in {text[:300]!r}")
     if case.absent and fill(case.absent, places) in text:
@@ -133,7 +141,7 @@ def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcom
     alive = serving(url)
     if not alive:
         problems.append("the studio stopped serving")
-    wrong = (case.expect == "error" and error is None) or any(p.startswith(repr(case.absent)) for p in problems)
+    wrong = accepted or any(p.startswith(repr(case.absent)) for p in problems)
     return Outcome(case.name, "api", not problems, traceback="traceback" in problems, crash=not alive,
                    wrong=wrong, detail="; ".join(problems))
 

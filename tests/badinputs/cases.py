@@ -4,9 +4,9 @@ Placeholders: {I} images, {D} data files, {C} configs, {M} model folders, {R} da
 workspace with damaged status files (all under the corpus folder), {ASSETS} the shipped micro models, {O} a
 fresh output folder of the case, {W} a folder shared by the cases (one run, then another on top of it), {URL}
 the misbehaving endpoint (endpoint.py), {DEAD} an endpoint nobody listens on.  A CLI case expects one of the exit statuses and a message; an API case (the running studio,
-through gradio_client) expects an answer ("ok", with the message in it: a user error is one line in the tab's status
-output, "⚠ ...", the other outputs left as they were) or an error ("error": what Gradio itself refuses before a
-handler runs, such as a number below its field's minimum).
+through gradio_client) expects an answer ("ok", with the message in it), a refusal ("refused": an answer holding the
+tab's one "⚠ ..." line with the message, the other outputs left as they were) or an error ("error": what Gradio
+itself refuses before a handler runs, such as a number below its field's minimum).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Api:
     name: str
     api_name: str
     kwargs: dict
-    expect: str  # "ok" or "error"
+    expect: str  # "ok", "refused" (a ⚠ line on the tab) or "error" (Gradio refuses before the tab)
     message: str = ""  # in the answer (ok) or in the error; with `then`, in the answer or the job's last view
     user: str = "a"  # the studio runs with two logins: a and c
     then: tuple[str, dict] | None = None  # a job was started: watch it with this route until it ends
@@ -299,8 +299,8 @@ GRADIO_REFUSES = ("less than minimum value", "greater than maximum value")  # a 
 
 
 def refused_by(message: str) -> str:
-    """"error" where Gradio refuses the value before a handler runs, "ok" where the tab writes the message."""
-    return "error" if message.startswith(GRADIO_REFUSES) else "ok"
+    """"error" where Gradio refuses the value before a handler runs, "refused" where the tab says why."""
+    return "error" if message.startswith(GRADIO_REFUSES) else "refused"
 
 
 TUNE = {"model": "models/micro-baseline", "strategy": "baseline", "high_level": "demo/world/instruct_content.json",
@@ -311,7 +311,7 @@ API_CASES = [
                                                "severities": [1], "seed": 0, "max_side": 512}, "ok", "1 cells"),
     Api("grid: float TIFF upload", "/corrupt_grid", {"image": "file:{I}/float.tif", "corruptions": ["snow"],
                                                      "severities": [2], "seed": 0, "max_side": 512}, "ok", "1 cells"),
-    Api("grid: score with one side empty", "/corrupt_score", {"left": "", "right": "models/micro-mix"}, "ok",
+    Api("grid: score with one side empty", "/corrupt_score", {"left": "", "right": "models/micro-mix"}, "refused",
         "Choose a model on each side"),  # after the grids above: this session has one
     Api("grid: score a float TIFF's cells", "/corrupt_score", {"left": "models/micro-baseline",
         "right": "models/micro-mix"}, "ok", "P(good)"),
@@ -326,29 +326,29 @@ API_CASES = [
         then=("/corrupt_batch_watch", {"batch": "awkward"})),
     Api("batch: /etc", "/corrupt_batch", {"files": None, "folder_text": "/etc", "corruptions": ["fog"],
                                           "severities": [1], "seed": 0, "random_assign": False, "workers": 1,
-                                          "name": "etc"}, "ok", "outside the folders"),
+                                          "name": "etc"}, "refused", "outside the folders"),
     Api("batch: name with ..", "/corrupt_batch", {"files": ["file:{I}/cmyk.jpg"], "folder_text": "",
                                                   "corruptions": ["fog"], "severities": [1], "seed": 0,
                                                   "random_assign": False, "workers": 1, "name": "../../escape"},
         "ok", "escape"),
     Api("stats: deeply nested upload", "/stats_load", {"kind": "Files", "uploads": ["file:{D}/deep.json"],
-                                                       "paths": "", "scales_text": ""}, "ok", "nested too deeply"),
+                                                       "paths": "", "scales_text": ""}, "refused", "nested too deeply"),
     Api("stats: empty upload", "/stats_load", {"kind": "Files", "uploads": ["file:{D}/empty.json"], "paths": "",
-                                               "scales_text": ""}, "ok", "empty file"),
+                                               "scales_text": ""}, "refused", "empty file"),
     Api("stats: trailing comma", "/stats_load", {"kind": "Files", "uploads": ["file:{D}/trailing-comma.json"],
-                                                 "paths": "", "scales_text": ""}, "ok", "bad JSON"),
+                                                 "paths": "", "scales_text": ""}, "refused", "bad JSON"),
     Api("stats: a folder typed as a file", "/stats_load", {"kind": "Files", "uploads": None, "paths": "demo",
-                                                           "scales_text": ""}, "ok", "is a folder"),
+                                                           "scales_text": ""}, "refused", "is a folder"),
     Api("stats: bad scale", "/stats_load", {"kind": DEMO, "uploads": None, "paths": "", "scales_text": "x=zero"},
-        "ok", "SOURCE=FACTOR"),
+        "refused", "SOURCE=FACTOR"),
     Api("convert: not UTF-8", "/convert_load", {"kind": "A Q-Pathway file", "upload": "file:{D}/latin1.json",
-                                                "path_text": ""}, "ok", "not UTF-8"),
+                                                "path_text": ""}, "refused", "not UTF-8"),
     Api("convert: dead endpoint", "/convert_preview", {"kind": DEMO, "upload": None, "path_text": "",
                                                        "feedback_id": None, "pasted": "Blurry. The quality is poor.",
                                                        "backend": "openai", "model": "ok", "base_url": "{DEAD}",
                                                        "api_key": "", "subsets": ["yes-no"]}, "ok",
         "Not converted:** gave up"),
-    Api("convert: export before a run", "/convert_export", {"target": "trl"}, "ok", "Run a complete batch"),
+    Api("convert: export before a run", "/convert_export", {"target": "trl"}, "refused", "Run a complete batch"),
     Api("chat: missing model", "/chat_send", {"left": "models/nowhere", "right": "tiny:llava", "blind": False,
                                               "image": None, "text": "Hi", "max_tokens": 16, "temperature": 0,
                                               "top_p": 1, "trust": False, "api_key": ""}, "ok",
@@ -360,22 +360,22 @@ API_CASES = [
     Api("chat: rating with a dead side", "/chat_rate", {"left": "tiny:llava", "right": "openai:ok@{DEAD}",
                                                         "blind": False, "image": "file:{I}/cmyk.jpg", "trust": False,
                                                         "api_key": ""}, "ok", "cannot reach"),
-    Api("chat: vote before asking", "/chat_vote_tie", {}, "ok", "before voting"),
-    Api("tune: a run with no name", "/tune_start", {"name": "", "max_steps": 5}, "ok", "give the run a name"),
-    Api("tune: data outside the workspace", "/tune_start", {"name": "x", "high_level": "/etc/passwd"}, "ok",
+    Api("chat: vote before asking", "/chat_vote_tie", {}, "refused", "before voting"),
+    Api("tune: a run with no name", "/tune_start", {"name": "", "max_steps": 5}, "refused", "give the run a name"),
+    Api("tune: data outside the workspace", "/tune_start", {"name": "x", "high_level": "/etc/passwd"}, "refused",
         "outside the folders"),
-    Api("tune: a model outside", "/tune_start", {"name": "x", "model": "/etc"}, "ok", "model folders must be"),
+    Api("tune: a model outside", "/tune_start", {"name": "x", "model": "/etc"}, "refused", "model folders must be"),
     Api("tune: a learning rate of zero", "/tune_start", {"name": "x", "learning_rate": 0,
-                                                         "low_level": "demo/world/instruct_content.json"}, "ok",
+                                                         "low_level": "demo/world/instruct_content.json"}, "refused",
         "learning_rate: expected a value > 0"),
-    Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "ok", "Choose one of your runs"),
-    Api("evaluate: no model", "/eval_run", {"name": "x", "models": []}, "ok", "choose at least one model"),
-    Api("evaluate: no protocol", "/eval_run", {"name": "x", "protocols": []}, "ok", "protocols: choose A1, A2, A3"),
+    Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "refused", "Choose one of your runs"),
+    Api("evaluate: no model", "/eval_run", {"name": "x", "models": []}, "refused", "choose at least one model"),
+    Api("evaluate: no protocol", "/eval_run", {"name": "x", "protocols": []}, "refused", "protocols: choose A1, A2, A3"),
     Api("evaluate: MOS outside the workspace", "/eval_run", {"name": "x", "protocols": ["A3"],
-        "a3_mos": "/etc/passwd=x"}, "ok", "outside the folders"),
+        "a3_mos": "/etc/passwd=x"}, "refused", "outside the folders"),
     Api("evaluate: a negative limit", "/eval_run", {"name": "x", "limit": -3}, "error", "less than minimum value 0"),
     Api("evaluate: a judge that is not one", "/eval_run", {"name": "x", "protocols": ["A2"], "a2_judge": "gpt"},
-        "ok", "judge: expected offline or openai"),
+        "refused", "judge: expected offline or openai"),
     Api("evaluate: compare an unknown run", "/eval_compare", {"runs": ["../../etc"]}, "ok", "No results yet"),
     *[Api(f"grid: upload of {what}", "/corrupt_grid", {"image": f"file:{{I}}/{name}", "corruptions": ["fog"],
                                                        "severities": [1], "seed": 0, "max_side": 512}, "error",
@@ -396,7 +396,7 @@ API_CASES = [
         "data.png: not an image file (not copied)", then=("/corrupt_batch_watch", {"batch": "sniffed"})),
     Api("batch: PNG data under a JPEG name is kept as PNG", "/corrupt_batch_watch", {"batch": "sniffed"}, "ok",
         "**1 written**"),
-    *[Api(f"batch: the private folder {folder}", "/corrupt_batch", {**BATCH, "folder_text": folder}, "ok",
+    *[Api(f"batch: the private folder {folder}", "/corrupt_batch", {**BATCH, "folder_text": folder}, "refused",
           "outside the folders") for folder in PRIVATE],
     Api("batch: a folder with byte-damaged TIFFs", "/corrupt_batch", {**BATCH, "folder_text": "{I}/tiff-batch",
                                                                       "name": "tiffs"}, "ok", "**2 written**",
@@ -409,30 +409,30 @@ API_CASES = [
     Api("batch: another user's batch is not theirs to watch", "/corrupt_batch_watch", {"batch": "tiffs"}, "ok",
         user="c", absent="written"),
     *[Api(f"stats: a file in {folder}", "/stats_load", {"kind": "Files", "uploads": None,
-                                                        "paths": f"{folder}/log.jsonl", "scales_text": ""}, "ok",
+                                                        "paths": f"{folder}/log.jsonl", "scales_text": ""}, "refused",
           "outside the folders") for folder in PRIVATE[:3]],
     *[Api(f"convert: a file in {folder}", "/convert_load", {"kind": "A Q-Pathway file", "upload": None,
-                                                            "path_text": f"{folder}/log.jsonl"}, "ok",
+                                                            "path_text": f"{folder}/log.jsonl"}, "refused",
           "outside the folders") for folder in PRIVATE[:2]],
     Api("convert: an ftp:// endpoint", "/convert_run", {**CONVERT, "backend": "openai", "base_url": "ftp://host/v1",
-                                                        "name": "file-url"}, "ok",
+                                                        "name": "file-url"}, "refused",
         "must start with http:// or https://"),
     Api("convert: a run of mine", "/convert_run", {**CONVERT, "name": "shared-conv", "concurrency": 4}, "ok",
         "shared-conv started", then=("/convert_watch", {"batch": "shared-conv"})),
-    Api("convert: another user's run name", "/convert_run", {**CONVERT, "name": "shared-conv"}, "ok",
+    Api("convert: another user's run name", "/convert_run", {**CONVERT, "name": "shared-conv"}, "refused",
         "taken by another user's run", user="c"),
     Api("convert: stop with nothing of mine running", "/convert_stop", {"confirmed": "yes"}, "ok",
         "No conversion of yours", user="c"),
-    Api("convert: export of another user's run", "/convert_export", {"target": "trl"}, "ok",
+    Api("convert: export of another user's run", "/convert_export", {"target": "trl"}, "refused",
         "Run a complete batch first", user="c"),
-    Api("evaluate: an image root in .secrets", "/eval_run", {**EVAL, "image_root": ".secrets"}, "ok",
+    Api("evaluate: an image root in .secrets", "/eval_run", {**EVAL, "image_root": ".secrets"}, "refused",
         "outside the folders"),
-    Api("evaluate: questions in chat/", "/eval_run", {**EVAL, "a1_questions": "chat/log.jsonl"}, "ok",
+    Api("evaluate: questions in chat/", "/eval_run", {**EVAL, "a1_questions": "chat/log.jsonl"}, "refused",
         "outside the folders"),
     Api("evaluate: a MOS list in .jobs/", "/eval_run", {**EVAL, "protocols": ["A3"], "a3_mos": ".jobs/queue=x"},
-        "ok", "outside the folders"),
+        "refused", "outside the folders"),
     Api("evaluate: a file:// judge", "/eval_run", {**EVAL, "protocols": ["A2"],
-                                                   "a2_judge": "openai:j@file:///etc/passwd"}, "ok",
+                                                   "a2_judge": "openai:j@file:///etc/passwd"}, "refused",
         "must start with http:// or https://"),
     Api("evaluate: a 301-digit limit", "/eval_run", {**EVAL, "limit": 1e300}, "error",
         "greater than maximum value 100000000"),
@@ -441,7 +441,7 @@ API_CASES = [
         "outside the folders this studio may read", then=("/eval_watch", {"runs": ["escape-a1"]})),
     Api("evaluate: a run of mine", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "ok", "mine-a3",
         then=("/eval_watch", {"runs": ["mine-a3"]})),
-    Api("evaluate: another user's run name", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "ok",
+    Api("evaluate: another user's run name", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "refused",
         "taken by another user's run", user="c"),
     Api("evaluate: another user's run is not theirs to watch", "/eval_watch", {"runs": ["mine-a3"]}, "ok",
         user="c", absent="mine-a3"),
@@ -454,14 +454,14 @@ API_CASES = [
     Api("evaluate: stop, declined", "/eval_stop", {"confirmed": ""}, "ok", "Not stopped."),
     Api("tune: a run of mine", "/tune_start", {**TUNE, "name": "theirs"}, "ok", "theirs started",
         then=("/tune_watch", {"run": "theirs"})),
-    Api("tune: another user's run name", "/tune_start", {**TUNE, "name": "theirs"}, "ok",
+    Api("tune: another user's run name", "/tune_start", {**TUNE, "name": "theirs"}, "refused",
         "taken by another user's run", user="c"),
     *[Api(f"tune: {what} another user's run", api, {"run": "theirs"}, expect, "Choose one of your runs",
-          user="c") for what, api, expect in (("resume", "/tune_resume", "ok"), ("abort", "/tune_abort", "ok"),
+          user="c") for what, api, expect in (("resume", "/tune_resume", "refused"), ("abort", "/tune_abort", "refused"),
                                               ("open in chat", "/tune_open_in_chat", "error"))],  # no status line
     Api("tune: watch another user's run", "/tune_watch", {"run": "theirs"}, "ok", user="c", absent="theirs**"),
     Api("tune: abort, declined", "/tune_abort", {"run": ""}, "ok", "Not aborted."),
-    Api("tune: a finished run started again", "/tune_start", {**TUNE, "name": "theirs"}, "ok", "is done"),
+    Api("tune: a finished run started again", "/tune_start", {**TUNE, "name": "theirs"}, "refused", "is done"),
     Api("tune: max_length shorter than the image tokens", "/tune_start", {**TUNE, "name": "short", "max_length": 64},
         "ok", "max_length: every example is longer than 64 tokens", then=("/tune_watch", {"run": "short"})),
     *[Api(f"tune: {what}", "/tune_start", {**TUNE, "name": "bad", **change}, refused_by(message), message)
