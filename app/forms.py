@@ -67,9 +67,12 @@ def reports_errors(handler=None, *, line: int | None = None, outputs: int = 1):
     return call
 
 
+ERROR_MARK = "⚠ "  # starts a tab's error line, and nothing else: the page brings such a line into view (main.py)
+
+
 def error_line(message: str, line: int, outputs: int):
     """The handler's return value for an error: the message at `line`, nothing changed elsewhere."""
-    text = f"⚠ {message}"
+    text = ERROR_MARK + message
     return text if outputs == 1 else tuple(text if index == line else gr.skip() for index in range(outputs))
 
 

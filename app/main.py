@@ -10,6 +10,7 @@ from qinstruct.access import AccessPolicy
 from qinstruct.workspace import Workspace
 
 from .context import AppContext
+from .forms import ERROR_MARK
 from .serving import LoginWall
 
 # module name under app.tabs, in display order
@@ -45,17 +46,18 @@ CSS = """
 # below it on a projector's 720 px, so a line that appears off screen is brought into view.
 SHOW_ERROR_LINES = """
 () => {
+  const mark = '%s';
   new MutationObserver((records) => {
     for (const record of records) {
       const node = record.target.nodeType === 1 ? record.target : record.target.parentElement;
       const box = node && node.closest('.prose');
-      if (!box || !box.textContent.trim().startsWith('⚠')) continue;
+      if (!box || !box.textContent.trim().startsWith(mark)) continue;
       const shown = box.getBoundingClientRect();
       if (shown.top < 0 || shown.bottom > window.innerHeight) box.scrollIntoView({block: 'center'});
     }
   }).observe(document.body, {childList: true, subtree: true, characterData: true});
 }
-"""
+""" % ERROR_MARK.strip()
 
 # Gradio 6.31's English strings lack two keys its own components use: without these, a multi-file upload holding
 # files shows its "add more" button as "common.upload" and its finished upload as "common.complete"

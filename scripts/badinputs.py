@@ -113,8 +113,10 @@ def follow(client, route: tuple[str, dict], places: dict[str, str], timeout: flo
 
 def refused(answer) -> bool:
     """The tab said no: one of its outputs is a "⚠ ..." line (app/forms.py)."""
+    from app.forms import ERROR_MARK
+
     values = answer if isinstance(answer, (list, tuple)) else [answer]
-    return any(isinstance(value, str) and value.startswith("⚠ ") for value in values)
+    return any(isinstance(value, str) and value.startswith(ERROR_MARK) for value in values)
 
 
 def run_api(case: cases.Api, client, url: str, places: dict[str, str]) -> Outcome:

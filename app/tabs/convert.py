@@ -17,7 +17,8 @@ from qinstruct.endpoints import DEFAULT_MODEL
 from qinstruct.errors import UserError
 
 from ..context import AppContext, actor
-from ..forms import bind, bounds, config_form, form_values, label, named, reports_errors, shell_note
+from ..forms import (bind, bounds, config_form, error_line, form_values, label, named, reports_errors,
+                     shell_note)
 from ..watching import batch_step, stop_step
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
@@ -83,7 +84,7 @@ def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backe
     try:
         conversion = preview_conversion(config, ref, api_key or None, ctx.access.keys)
     except ConversionError as error:  # one line where the user looks; the last preview stays as it was
-        return f"⚠ **Not converted:** {error}", gr.skip(), gr.skip(), gr.skip()
+        return error_line(f"**Not converted:** {error}", 0, 4)
     rows = [[i["type"], i["form"], i["conversations"][0]["value"].replace("<image>\n", ""),
              i["conversations"][-1]["value"], "; ".join(i.get("flags", [])) or "ok"] for i in conversion.items]
     flags = "; ".join(conversion.flags) if conversion.flags else "no validation problems"

@@ -21,7 +21,7 @@ from qinstruct.models.pool import list_model_specs
 from qinstruct.workspace import safe_name
 
 from ..context import AppContext, actor
-from ..forms import bind, config_form, form_values, named, reports_errors
+from ..forms import ERROR_MARK, bind, config_form, form_values, named, reports_errors
 from ..watching import not_confirmed
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
@@ -97,15 +97,16 @@ def evaluate(ctx: AppContext, name, models, protocols, request: gr.Request, *val
               for p in list_protocols()}
     configs = studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []),
                              [p.lower() for p in protocols or []], common, fields)
-    lines, watched = [], []
+    lines, watched, refused = [], [], []
     for config in configs:
         try:
             lines.append(ctx.jobs.start(config, who))
             watched.append(Path(config.out).name)
         except UserError as error:
-            lines.append(f"⚠ {error}")
+            refused.append(str(error))
+            lines.append(ERROR_MARK + str(error))
     if not watched:
-        raise UserError("; ".join(line.lstrip("⚠ ") for line in lines))
+        raise UserError("; ".join(refused))
     commands = "\n".join(f"- `{shell_line(config)}`" for config in configs)
     return "\n".join(f"- {line}" for line in lines) + f"\n\nThe same from a shell:\n\n{commands}", watched
 

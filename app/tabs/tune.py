@@ -65,7 +65,7 @@ def preview(ctx: AppContext, name, *values):
     try:
         config = config_of(ctx, name, values)
     except UserError as error:
-        return f"# not ready: {error}", f"⚠ {error}"
+        return f"# not ready: {error}", f"Not ready yet: {error}"  # a live hint while typing, not an error line
     text = f"Same run from a shell: `{shell_line(config)}`"
     if config.launcher == "accelerate":
         commands = per_machine_commands(config, str(Path(config.output_dir) / "config.yaml"))

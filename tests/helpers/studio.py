@@ -72,7 +72,9 @@ def tab_says(answer, pattern: str) -> str:
     read from a gradio_client answer: fails unless the answer holds exactly one such line and it matches."""
     import re
 
+    from app.forms import ERROR_MARK
+
     values = answer if isinstance(answer, (list, tuple)) else [answer]
-    lines = [value for value in values if isinstance(value, str) and value.startswith("⚠ ")]
+    lines = [value for value in values if isinstance(value, str) and value.startswith(ERROR_MARK)]
     assert len(lines) == 1 and re.search(pattern, lines[0]), f"expected one ⚠ line matching {pattern!r} in {answer!r}"
     return lines[0]
