@@ -4,7 +4,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import option
+from ..config import ConfigError, option
+
+# how much of a corruption's full MOS drop (its severity 5) each severity 1-5 costs in the world's synthetic MOS
+SEVERITY_SHAPE = (0.25, 0.45, 0.65, 0.82, 1.0)
+
+
+def native_share_option():
+    return option(0.0, help="share of photo crops cut near the photograph's own resolution (a window of 1-1.5 times "
+                  "the image side), as soft as a large photograph's native tiles; the rest shrink 25-100 % of its "
+                  "short side", min=0, max=1)
+
+
+def noise_curve_option():
+    return option(default_factory=lambda: list(SEVERITY_SHAPE), metavar="SHARE", gt=0, max=1,
+                  help="the noise corruptions' cost at severities 1-5 in the synthetic MOS, as shares of their full "
+                  "drop (the other corruptions keep the default)")
+
+
+def check_noise_curve(curve: list[float]) -> None:
+    if len(curve) != 5 or any(later < earlier for earlier, later in zip(curve, curve[1:])):
+        raise ConfigError(f"noise_curve: expected 5 shares that never fall (severities 1-5), got {curve}")
 
 
 @dataclass
@@ -23,6 +43,11 @@ class WorldConfig:
     questions_per_eval_image: int = option(2, help="LLVisionQA questions per held-out image", min=1, max=12)
     pair_questions: int = option(40, help="held-out pair questions (two corrupted versions of one image: which is "
                                  "more blurry, noisier, worse)", min=0, max=100_000)
+    native_share: float = native_share_option()
+    noise_curve: list[float] = noise_curve_option()
+
+    def validate(self) -> None:
+        check_noise_curve(self.noise_curve)
 
 
 @dataclass

@@ -13,6 +13,7 @@ interrupted evaluation from its last item.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..config import check_config, option
-from ..workspace import world_file, world_ready
+from ..workspace import WORLD_FILE, world_file, world_ready
+from .config import SEVERITY_SHAPE, check_noise_curve, native_share_option, noise_curve_option
 
 STRATEGIES = ("baseline", "mix", "after", "replace")
 
@@ -56,26 +58,48 @@ class ReproduceConfig:
                                    help="strategies to train (after needs baseline)")
     ship: str = option("", help="also copy the trained models (half precision, with manifests) and the report "
                        "here: how assets/models/ is made")
+    steps: int = option(0, help="training steps of baseline, mix and replace (0: the size's, full 600, small 30; "
+                        "after's follow from them)", min=0, max=1_000_000)
+    native_share: float = native_share_option()
+    noise_curve: list[float] = noise_curve_option()
 
     def validate(self) -> None:
         from ..config import ConfigError
 
+        check_noise_curve(self.noise_curve)
         if "after" in self.strategies and "baseline" not in self.strategies:
             raise ConfigError("strategies: after continues from the baseline's model: include baseline")
+
+    @property
+    def training_steps(self) -> int:
+        return self.steps or PLANS[self.size].steps
 
 
 def say(step: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True)
 
 
-def _world(root: Path, plan: Plan, seed: int) -> Path:
+WORLD_KNOBS = {"native_share": 0.0, "noise_curve": list(SEVERITY_SHAPE)}  # what worlds older than them had
+
+
+def _world(root: Path, config: ReproduceConfig) -> Path:
+    """The reproduction's world, built once; a world built with other knobs is refused, not silently reused."""
+    from ..config import ConfigError
     from .config import WorldConfig
     from .world import build_world
 
-    world = root / "world"
+    plan, world = PLANS[config.size], root / "world"
+    wanted = WorldConfig(out=str(world), images=plan.images, eval_images=plan.eval_images, seed=config.seed,
+                         native_share=config.native_share, noise_curve=list(config.noise_curve))
     if not world_ready(world):
         say(f"world: {plan.images} training and {plan.eval_images} held-out images")
-        build_world(WorldConfig(out=str(world), images=plan.images, eval_images=plan.eval_images, seed=seed))
+        build_world(wanted)
+        return world
+    built = json.loads((world / WORLD_FILE).read_text())["config"]
+    for knob in ("images", "eval_images", "seed", *WORLD_KNOBS):
+        if built.get(knob, WORLD_KNOBS.get(knob)) != getattr(wanted, knob):
+            raise ConfigError(f"{world} was built with {knob} = {built.get(knob, WORLD_KNOBS.get(knob))}, not "
+                              f"{getattr(wanted, knob)}: choose another --out for this world")
     return world
 
 
@@ -154,11 +178,11 @@ def after_steps(config: ReproduceConfig, root: Path, world: Path, low_level: lis
     image), and mix's examples mix content and low-level items, so the count goes through items per example."""
     from ..train.data import build_mixture
 
-    plan = PLANS[config.size]
-    per_example = {strategy: build_mixture(train_config(config, strategy, root, world, low_level, base, plan.steps))
+    mix = config.training_steps
+    per_example = {strategy: build_mixture(train_config(config, strategy, root, world, low_level, base, mix))
                    .low_level_items_per_example() for strategy in ("mix", "after")}
-    steps = max(1, round(plan.steps * per_example["mix"] / per_example["after"]))
-    return steps, (f"after: {steps} steps on the finished baseline = mix's {plan.steps} steps x "
+    steps = max(1, round(mix * per_example["mix"] / per_example["after"]))
+    return steps, (f"after: {steps} steps on the finished baseline = mix's {mix} steps x "
                    f"{per_example['mix']:.2f} low-level items per example / {per_example['after']:.2f} per example "
                    "of after's data (the same low-level items seen)")
 
@@ -168,7 +192,7 @@ def _train(config: ReproduceConfig, root: Path, world: Path, low_level: list[Pat
     """Every strategy's model (trained, or found finished) and how after's steps were chosen."""
     from ..train.trainer import run_training
 
-    steps = {strategy: PLANS[config.size].steps for strategy in STRATEGIES}
+    steps = {strategy: config.training_steps for strategy in STRATEGIES}
     footing = (f"baseline, mix and replace: {steps['mix']} steps each from the same untrained model "
                f"(batch {PLANS[config.size].batch})")
     if "after" in config.strategies:
@@ -207,6 +231,7 @@ def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str
 
 def reproduce(config: ReproduceConfig) -> Path:
     """Run (or resume) every stage; returns report/report.md."""
+    from ..config.render import shell_line
     from ..eval.report import ReportConfig, write_report
     from ..fileio import write_text
     from .strategies import figures_of, ordering, strategies_table, targets
@@ -215,7 +240,7 @@ def reproduce(config: ReproduceConfig) -> Path:
     root, plan = Path(config.out), PLANS[config.size]
     started = time.perf_counter()
     resumed = world_ready(root / "world")
-    world = _world(root, plan, config.seed)
+    world = _world(root, config)
     low_level = [_conversion(root, world), _perception(root, world, config.seed)]
     base = _base(root, world, plan, config.seed, low_level)
     models, footing = _train(config, root, world, low_level, base)
@@ -224,8 +249,7 @@ def reproduce(config: ReproduceConfig) -> Path:
     baseline = str(models["baseline"]) if "baseline" in models else ""
     minutes = (time.perf_counter() - started) / 60
     preamble = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
-                f"`qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
-                f"--device {config.device}`; this invocation: {minutes:.1f} min"
+                f"`{shell_line(dataclasses.replace(config, ship=''))}`; this invocation: {minutes:.1f} min"
                 + (" (it resumed: stages finished before were skipped)" if resumed else "") + ".\n\n"
                 f"Training: {footing}.\n\n{strategies_table(figures).markdown('baseline' if baseline else None)}\n"
                 f"{ordering(figures)}\n\n{targets(figures)}\n")
@@ -236,8 +260,6 @@ def reproduce(config: ReproduceConfig) -> Path:
     if config.ship:
         from .shipped import ship
 
-        command = (f"qinstruct demo reproduce --out {config.out} --size {config.size} --seed {config.seed} "
-                   f"--device {config.device} --ship {config.ship}")
-        for folder in ship(root, models, Path(config.ship), command, config.seed, config.size):
+        for folder in ship(root, models, Path(config.ship), shell_line(config), config.seed, config.size):
             say(f"shipped {folder}")
     return report

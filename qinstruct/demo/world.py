@@ -28,9 +28,9 @@ from ..data.records import InstructionItem, PathwayRecord
 from ..fileio import write_json, write_jsonl
 from ..runs import Progress, RunBusy, RunFolder
 from ..workspace import WORLD_FILE, WORLD_FILES, world_file, world_ready
-from .config import WorldConfig
+from .config import SEVERITY_SHAPE, WorldConfig
 from .feedback import write_feedbacks
-from .questions import CELLS, content_conversation, content_questions, perception_questions
+from .questions import CELLS, FAMILY_OF, content_conversation, content_questions, perception_questions
 from .scenes import Sample, make_sample
 
 WORLD_VERSION = 3  # 2: eval/content.json; 3: eval/pairs.json
@@ -48,7 +48,7 @@ SOURCE_BASE = {"scenes": (80.0, 6.0), "photos-natural": (84.0, 5.0), "photos-tex
 IMPACT = {"gaussian_noise": 0.9, "shot_noise": 0.85, "impulse_noise": 0.9, "defocus_blur": 1.0, "glass_blur": 0.95,
           "motion_blur": 0.95, "zoom_blur": 1.0, "snow": 0.8, "frost": 0.75, "fog": 0.7, "brightness": 0.5,
           "contrast": 0.8, "elastic_transform": 0.6, "pixelate": 0.85, "jpeg_compression": 0.7}
-SEVERITY_CURVE = {1: 0.25, 2: 0.45, 3: 0.65, 4: 0.82, 5: 1.0}
+SEVERITY_CURVE = dict(enumerate(SEVERITY_SHAPE, start=1))
 MAX_DROP = 62.0
 MOS_NOISE = 5.0
 
@@ -63,11 +63,16 @@ class RatedImage:
     rng: np.random.Generator
 
 
-def synthetic_mos(rng: np.random.Generator, source: str, corruption: str | None, severity: int) -> float:
+def synthetic_mos(rng: np.random.Generator, source: str, corruption: str | None, severity: int,
+                  noise_curve: list[float] | None = None) -> float:
+    """A source's base quality minus the corruption's drop; `noise_curve`: the noise family's own severity shape
+    (WorldConfig.noise_curve), the others follow SEVERITY_CURVE."""
     mean, std = SOURCE_BASE[source]
     score = rng.normal(mean, std)
     if corruption:
-        score -= IMPACT[corruption] * MAX_DROP * SEVERITY_CURVE[severity]
+        shape = noise_curve[severity - 1] if noise_curve and FAMILY_OF[corruption] == "noise" \
+            else SEVERITY_CURVE[severity]
+        score -= IMPACT[corruption] * MAX_DROP * shape
     score += rng.normal(0, MOS_NOISE)
     return round(float(np.clip(score, 1.0, 99.0)), 2)
 
@@ -75,7 +80,8 @@ def synthetic_mos(rng: np.random.Generator, source: str, corruption: str | None,
 def rate_image(seed: int, split: int, index: int, config: WorldConfig) -> tuple[RatedImage, np.ndarray]:
     """One image, drawn from its own generator (seed, split, index): independent of generation order."""
     rng = np.random.default_rng([seed, split, index])
-    sample = make_sample(rng, config.size, held_out=split == 1, scene_share=config.scene_share)
+    sample = make_sample(rng, config.size, held_out=split == 1, scene_share=config.scene_share,
+                         native_share=config.native_share)
     common = list_corruptions("common")
     if rng.random() < config.pristine_share:
         corruption, severity = None, 0
@@ -83,7 +89,7 @@ def rate_image(seed: int, split: int, index: int, config: WorldConfig) -> tuple[
     else:
         corruption, severity = common[int(rng.integers(len(common)))], int(rng.integers(1, 6))
         pixels = np.asarray(corrupt(sample.image, corruption, severity, seed=int(rng.integers(2**32))))
-    mos = synthetic_mos(rng, sample.source, corruption, severity)
+    mos = synthetic_mos(rng, sample.source, corruption, severity, config.noise_curve)
     return RatedImage(index, sample, corruption, severity, mos, rng), pixels
 
 
@@ -180,7 +186,8 @@ def pair_questions(config: WorldConfig, out: Path) -> list[dict]:
     distortions = list(PAIR_DISTORTIONS)
     for index in range(config.pair_questions):
         rng = np.random.default_rng([config.seed, 3, index])
-        sample = make_sample(rng, config.size, held_out=True, scene_share=config.scene_share)
+        sample = make_sample(rng, config.size, held_out=True, scene_share=config.scene_share,
+                             native_share=config.native_share)
         distortion = distortions[index % len(distortions)]
         mild, strong = PAIR_SEVERITIES[int(rng.integers(len(PAIR_SEVERITIES)))]
         strong_first = bool(rng.integers(2))

@@ -68,3 +68,7 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     with safe_open(str(ship / "micro-mix" / "model.safetensors"), "pt") as weights:
         assert {str(weights.get_slice(k).get_dtype()) for k in weights.keys()} <= {"F16", "I64"}
     assert load_model(str(ship / "micro-mix")).trained and "Strategies" in shipped_report(ship)
+    # the same folder with another world asked for: refused before any stage runs, not silently reused
+    assert main(["demo", "reproduce", "--out", str(out), "--size", "small", "--native-share", "0.4"]) != 0
+    assert "was built with native_share = 0.0, not 0.4: choose another --out" in capsys.readouterr().err
+    assert (out / "runs" / "mix" / "model" / "qinstruct.json").stat().st_mtime == stamp

@@ -8,7 +8,8 @@ import pytest
 
 from qinstruct.cli import main
 from qinstruct.data import load_instructions, load_llvisionqa, load_mos_list, load_pathway
-from qinstruct.demo.world import WorldConfig, build_world
+from qinstruct.demo.scenes import photo_crop
+from qinstruct.demo.world import IMPACT, MAX_DROP, WorldConfig, build_world, synthetic_mos
 from qinstruct.workspace import world_ready
 from qinstruct.runs import RUN_FILES, read_status
 
@@ -103,3 +104,38 @@ def test_world_folder_is_a_run_folder(world):
     status = read_status(world)
     assert status.kind == "demo-world" and status.state == "done" and status.summary["eval_questions"] == 120
     assert status.command == f"qinstruct demo world --out {world} --images 150 --eval-images 60 --seed 7"
+
+
+def pixel_detail(image) -> float:
+    """Mean absolute Laplacian of the grey image: how much happens from one pixel to the next."""
+    grey = np.asarray(image.convert("L"), dtype=np.float32)
+    return float(np.abs(4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2]
+                        - grey[1:-1, 2:]).mean())
+
+
+def test_native_crops_are_as_soft_as_a_photographs_own_pixels():
+    shrunk = [photo_crop(np.random.default_rng([5, i]), 64).image for i in range(40)]
+    native = [photo_crop(np.random.default_rng([5, i]), 64, native_share=1.0).image for i in range(40)]
+    assert all(image.size == (64, 64) for image in shrunk + native)
+    # measured 30.9 and 18.0: a 64-96 px window shrunk to 64 keeps the photograph's own softness
+    assert np.mean([pixel_detail(i) for i in native]) < 0.7 * np.mean([pixel_detail(i) for i in shrunk])
+
+
+def test_the_noise_curve_prices_the_noise_corruptions_alone():
+    steep = [0.45, 0.6, 0.75, 0.88, 1.0]
+    cases = [("gaussian_noise", 1, IMPACT["gaussian_noise"] * MAX_DROP * (0.45 - 0.25)),
+             ("shot_noise", 2, IMPACT["shot_noise"] * MAX_DROP * (0.6 - 0.45)), ("defocus_blur", 1, 0.0), (None, 0, 0.0)]
+    for corruption, severity, extra in cases:
+        default = synthetic_mos(np.random.default_rng(1), "scenes", corruption, severity)
+        priced = synthetic_mos(np.random.default_rng(1), "scenes", corruption, severity, steep)
+        assert default - priced == pytest.approx(extra, abs=0.011), corruption
+
+
+def test_world_knobs_are_checked_and_recorded(tmp_path, capsys):
+    assert main(["demo", "world", "--out", str(tmp_path / "w"), "--noise-curve", "0.5", "0.4", "0.6", "0.8", "1"]) != 0
+    assert "noise_curve: expected 5 shares that never fall" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()  # refused before anything is written
+    assert main(["demo", "world", "--out", str(tmp_path / "w"), "--images", "20", "--eval-images", "10",
+                 "--native-share", "0.5", "--noise-curve", "0.4", "0.5", "0.7", "0.9", "1"]) == 0
+    recorded = json.loads((tmp_path / "w" / "world.json").read_text())["config"]
+    assert recorded["native_share"] == 0.5 and recorded["noise_curve"] == [0.4, 0.5, 0.7, 0.9, 1.0]

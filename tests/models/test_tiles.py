@@ -1,6 +1,7 @@
 """The micro demo models on real photographs they never saw: by native-resolution tiles, the tuned model's P(good)
-falls with each level of blur, and with strong noise; the baseline's does not move.  (Issue 20: through a 64-px
-thumbnail both stayed flat: 0.791 -> 0.777 under blur, 0.791 -> 0.792 under noise.)"""
+falls with each level of blur, and with strong noise; asked about it, it says when there is mild noise; the
+baseline's rating and answers do not move.  (Issue 20: through a 64-px thumbnail both stayed flat: 0.791 ->
+0.777 under blur, 0.791 -> 0.792 under noise.)"""
 import numpy as np
 import pytest
 from PIL import Image
@@ -54,18 +55,37 @@ def test_a_rating_is_the_mean_over_tiles_with_its_spread(models, photos):
 
 def test_on_real_photographs_the_tuned_model_sees_blur_at_each_level_and_strong_noise(models, photos):
     blur = curve(models["mix"], photos, "gaussian_blur", (1, 3, 5))
-    assert all(later < earlier for earlier, later in zip(blur, blur[1:])), blur  # measured 0.458 0.381 0.343 0.337
+    assert all(later < earlier for earlier, later in zip(blur, blur[1:])), blur  # measured 0.455 0.383 0.344 0.338
     noise = curve(models["mix"], photos, "gaussian_noise", (3, 4, 5))
-    assert all(later < earlier for earlier, later in zip(noise, noise[1:])), noise  # 0.458 0.165 0.060 0.035
+    assert all(later < earlier for earlier, later in zip(noise, noise[1:])), noise  # 0.455 0.167 0.060 0.035
     for corruption, severities in (("gaussian_blur", (1, 3, 5)), ("gaussian_noise", (1, 3, 5))):
         flat = curve(models["baseline"], photos, corruption, severities)
         assert max(flat) - min(flat) < 0.01, flat  # the baseline never learned quality: it does not move
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 20): mild noise reads as detail to the micro model: P(good) "
-                   "0.458 pristine -> 0.799 at gaussian_noise 1 and 0.543 at 2: the shipped model does not see "
-                   "severity-1 noise (not on its own world either), and continuing it on a world of native-"
-                   "resolution crops with steeper labels did not teach it (README)")
+def yes_probability(model, question: str, image) -> float:
+    """P("Yes") against "No" by the options' own tokens (Q-Bench's likelihood protocol), about the centre tile."""
+    _, losses = model.option_losses(question, ["Yes", "No"], image)
+    return float(1 / (1 + np.exp(losses[0] - losses[1])))
+
+
+def test_on_real_photographs_the_tuned_model_says_when_there_is_mild_noise(models, photos):
+    """Mild noise is seen, not taken for detail: asked about it, the tuned model answers No on each pristine
+    photograph and Yes on each at severity 1 (its centre tile); the baseline's answers do not change."""
+    question, noisy = "Is there noise in this image?", [corrupt(p, "gaussian_noise", 1) for p in photos]
+    tuned, baseline = models["mix"], models["baseline"]
+    assert [a.strip(" .") for a in tuned.answer_many([question] * 10, photos + noisy)] == ["No"] * 5 + ["Yes"] * 5
+    for clean, mild in zip(photos, noisy):  # measured: 0.02-0.05 -> 0.83-0.99
+        assert yes_probability(tuned, question, clean) < 0.2 < 0.8 < yes_probability(tuned, question, mild)
+        assert abs(yes_probability(baseline, question, mild) - yes_probability(baseline, question, clean)) < 0.05
+    answers = baseline.answer_many([question] * 10, photos + noisy)
+    assert answers[:5] == answers[5:]
+
+
+@pytest.mark.xfail(strict=True, reason="open (issue 20): the tuned model sees mild noise (the test above) but rates "
+                   "it above the pristine photographs: P(good) 0.455 pristine -> 0.801 at gaussian_noise 1, 0.548 at "
+                   "2. Its world labels severity-1 noise 'good' like most pristine images, and a clean native tile "
+                   "with little detail reads 'fair' to it (README, real photographs)")
 def test_mild_noise_lowers_the_tuned_models_rating(models, photos):
     noise = curve(models["mix"], photos, "gaussian_noise", (1, 2))
     assert noise[1] < noise[0] and noise[2] < noise[0]
