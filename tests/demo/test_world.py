@@ -124,7 +124,8 @@ def test_native_crops_are_as_soft_as_a_photographs_own_pixels():
 def test_the_noise_curve_prices_the_noise_corruptions_alone():
     steep = [0.45, 0.6, 0.75, 0.88, 1.0]
     cases = [("gaussian_noise", 1, IMPACT["gaussian_noise"] * MAX_DROP * (0.45 - 0.25)),
-             ("shot_noise", 2, IMPACT["shot_noise"] * MAX_DROP * (0.6 - 0.45)), ("defocus_blur", 1, 0.0), (None, 0, 0.0)]
+             ("shot_noise", 2, IMPACT["shot_noise"] * MAX_DROP * (0.6 - 0.45)),
+             ("defocus_blur", 1, 0.0), (None, 0, 0.0)]
     for corruption, severity, extra in cases:
         default = synthetic_mos(np.random.default_rng(1), "scenes", corruption, severity)
         priced = synthetic_mos(np.random.default_rng(1), "scenes", corruption, severity, steep)
