@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..config import check_config, option
+from ..config import ConfigError, check_config, option
 from ..workspace import WORLD_FILE, world_file, world_ready
-from .config import SEVERITY_SHAPE, check_noise_curve, native_share_option, noise_curve_option
+from .config import SEVERITY_SHAPE, WorldConfig, check_noise_curve, native_share_option, noise_curve_option
 
 STRATEGIES = ("baseline", "mix", "after", "replace")
 
@@ -64,8 +64,6 @@ class ReproduceConfig:
     noise_curve: list[float] = noise_curve_option()
 
     def validate(self) -> None:
-        from ..config import ConfigError
-
         check_noise_curve(self.noise_curve)
         if "after" in self.strategies and "baseline" not in self.strategies:
             raise ConfigError("strategies: after continues from the baseline's model: include baseline")
@@ -84,8 +82,6 @@ WORLD_KNOBS = {"native_share": 0.0, "noise_curve": list(SEVERITY_SHAPE)}  # what
 
 def _world(root: Path, config: ReproduceConfig) -> Path:
     """The reproduction's world, built once; a world built with other knobs is refused, not silently reused."""
-    from ..config import ConfigError
-    from .config import WorldConfig
     from .world import build_world
 
     plan, world = PLANS[config.size], root / "world"
