@@ -40,7 +40,7 @@ class Plan:
 
 
 PLANS = {"small": Plan(images=200, eval_images=40, micro="small", steps=30, join=4, batch=16, a2_images=12),
-         "full": Plan(images=2000, eval_images=400, micro="full", steps=600, join=4, batch=32, a2_images=200)}
+         "full": Plan(images=2000, eval_images=400, micro="full", steps=800, join=4, batch=32, a2_images=200)}
 CONVERTED_SHARE = 0.3  # of the offline conversion's items: its wordings are not the held-out set's (lowlevel.py)
 
 
@@ -58,7 +58,7 @@ class ReproduceConfig:
                                    help="strategies to train (after needs baseline)")
     ship: str = option("", help="also copy the trained models (half precision, with manifests) and the report "
                        "here: how assets/models/ is made")
-    steps: int = option(0, help="training steps of baseline, mix and replace (0: the size's, full 600, small 30; "
+    steps: int = option(0, help="training steps of baseline, mix and replace (0: the size's, full 800, small 30; "
                         "after's follow from them)", min=0, max=1_000_000)
     native_share: float = native_share_option()
     noise_curve: list[float] = noise_curve_option()
@@ -206,7 +206,8 @@ def _train(config: ReproduceConfig, root: Path, world: Path, low_level: list[Pat
 
 def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str, Path]) -> dict[str, Path]:
     """The held-out evaluations, each a run folder: a1 (low-level questions), content (content questions, A1
-    layout), a2 (descriptions, offline judge), a3 (scores against MOS)."""
+    layout), a2 (descriptions, offline judge), a3 (scores against MOS); kept apart per set of strategies, so that
+    `--strategies mix` run first and all four later each resume their own (an evaluation folder holds one config)."""
     from ..eval.a1 import A1Config
     from ..eval.a2 import A2Config
     from ..eval.a3 import A3Config
@@ -214,7 +215,7 @@ def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str
 
     specs = [str(path) for path in models.values()]
     common = dict(models=specs, image_root=str(world), device=config.device, batch_size=16)
-    runs = {role: root / "evals" / role for role in ("a1", "content", "a2", "a3")}
+    runs = {role: root / "evals" / "-".join(models) / role for role in ("a1", "content", "a2", "a3")}
     say(f"evaluate A1 (low-level and content questions), A2 and A3 on the held-out sets: {', '.join(models)}")
     run_protocol(A1Config(**common, questions=str(world_file(world, "llvisionqa")), out=str(runs["a1"])))
     run_protocol(A1Config(**common, questions=str(world_file(world, "content_questions")), protocols=["likelihood"],
