@@ -38,6 +38,14 @@ CSS = """
 #eval-tables th, #eval-tables td, #eval-shipped-tables th, #eval-shipped-tables td {
   word-break: normal !important; overflow-wrap: normal !important; }
 #eval-tables th, #eval-shipped-tables th { min-width: 4.2em; }
+/* a number and its +Δ on one line ("0.619 (+0.254)"), eleven columns within 1280 px */
+#eval-tables table, #eval-shipped-tables table { width: 100% !important; max-width: 100%; table-layout: auto; }
+#eval-tables td, #eval-shipped-tables td { white-space: nowrap; }
+/* the best of a column (bold in the Markdown) as a shaded cell: a bold number rendered in a fallback font 40 % wider
+   (measured in Chromium, offline), which pushed the 11-column table past 1280 px */
+#eval-tables td strong, #eval-shipped-tables td strong { font-weight: inherit; background: var(--color-accent-soft);
+  box-shadow: 0 0 0 2px var(--color-accent-soft); border-radius: 2px; }
+#eval-tables th, #eval-tables td, #eval-shipped-tables th, #eval-shipped-tables td { padding: 6px 8px !important; }
 /* the Chatbots' label and buttons float over the top of their box: scroll the messages below them */
 #chat-left .bubble-wrap, #chat-right .bubble-wrap { margin-top: 2.4rem; height: calc(100% - 2.4rem); }
 """

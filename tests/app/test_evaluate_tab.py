@@ -86,6 +86,10 @@ def test_tables_and_radar_in_the_browser(client, studio, artifacts):
         assert header.bounding_box()["width"] > 100  # full width: "Yes-or-No" on one line, not a letter per line
         value = shipped.get_by_role("cell", name="0.619 (+0.254)").first
         assert value.bounding_box()["height"] < 45  # a number with its +Δ on one line
+        last = shipped.locator("table").first.locator("th").last.bounding_box()  # A3 PLCC: the 11th column
+        assert last["x"] + last["width"] <= 1280  # the widest table within the projector's width, no scrolling
+        shipped.locator("table").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "evaluate_shipped_table_1280x720.png"))
         headings = shipped.locator("h3").all_inner_texts()
         a1 = [h for h in headings if h.startswith("A1")]
         assert a1[0] == "A1 perception, likelihood over the option's tokens"  # the one that separates the models
