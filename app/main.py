@@ -32,6 +32,10 @@ def first_visit(visited: bool):
 
 
 CSS = """
+/* Gradio's Source Sans Pro SemiBold is a 55-glyph subset: bold text took the letters it lacks from a fallback font
+   40 % wider ("half bold", and bold numbers that pushed an 11-column table past 1280 px). Its full Bold, for 600-700. */
+@font-face { font-family: "Source Sans Pro"; font-weight: 600 700; font-style: normal;
+  src: url("static/fonts/SourceSansPro/SourceSansPro-Bold.woff2") format("woff2"); }
 .qi-status { min-height: 1.6em; }
 #corrupt-gallery .caption-label { white-space: normal; max-width: 96%; }  /* "P(good) 0.38 / 0.77" whole */
 /* tables at a projector's width: a word never breaks inside ("Ho / w"), a header cell is at least a word wide */
@@ -41,10 +45,6 @@ CSS = """
 /* a number and its +Δ on one line ("0.619 (+0.254)"), eleven columns within 1280 px */
 #eval-tables table, #eval-shipped-tables table { width: 100% !important; max-width: 100%; table-layout: auto; }
 #eval-tables td, #eval-shipped-tables td { white-space: nowrap; }
-/* the best of a column (bold in the Markdown) as a shaded cell: a bold number rendered in a fallback font 40 % wider
-   (measured in Chromium, offline), which pushed the 11-column table past 1280 px */
-#eval-tables td strong, #eval-shipped-tables td strong { font-weight: inherit; background: var(--color-accent-soft);
-  box-shadow: 0 0 0 2px var(--color-accent-soft); border-radius: 2px; }
 #eval-tables th, #eval-tables td, #eval-shipped-tables th, #eval-shipped-tables td { padding: 6px 8px !important; }
 /* the Chatbots' label and buttons float over the top of their box: scroll the messages below them */
 #chat-left .bubble-wrap, #chat-right .bubble-wrap { margin-top: 2.4rem; height: calc(100% - 2.4rem); }
