@@ -43,12 +43,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint", action="append", default=[], metavar="URL",
                         help="an OpenAI-compatible base URL that may receive the server's OPENAI_API_KEY (besides "
                         "$OPENAI_BASE_URL or OpenAI); users' typed keys go only with their own requests")
+    parser.add_argument("--allow-url", action="append", default=[], metavar="URL",
+                        help="a URL users may reach although it is on an internal address (a local vLLM, say); "
+                        "without it a URL a user types reaches public addresses only (the server's key never "
+                        "goes there: that is --endpoint)")
     parser.add_argument("--endpoints-only", action="store_true",
                         help="users may reach only the --endpoint URLs (and $OPENAI_BASE_URL or OpenAI): the server "
                         "makes no request to a URL a user types")
     parser.add_argument("--max-jobs", type=int, default=None, metavar="N",
-                        help="long jobs (trainings, evaluations, batches) running at once; more wait as queued "
-                        "(default: half the cores, at least 1)")
+                        help="long jobs (trainings, evaluations, batches) running at once in the workspace, those "
+                        "started from a shell included; more wait as queued (default: half the cores, at least 1)")
+    parser.add_argument("--max-jobs-per-user", type=int, default=None, metavar="N",
+                        help="a logged-in user's jobs running at once (default: half of --max-jobs, at least 1)")
+    parser.add_argument("--max-queued-per-user", type=int, default=4, metavar="N",
+                        help="a logged-in user's jobs waiting at once; more are refused (default 4)")
+    parser.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                        help="a reverse proxy (address or network) whose X-Forwarded-For names the client (for "
+                        "the login throttle); without it the connection's address counts")
     parser.add_argument("--ssl-keyfile", default=None)
     parser.add_argument("--ssl-certfile", default=None)
     return parser.parse_args(argv)
@@ -76,8 +87,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to serve on {args.host} without --auth USER:PASSWORD (anyone on the network could use "
               "the studio); bind 127.0.0.1 or add --auth", file=sys.stderr)
         return 2
-    if args.max_jobs is not None and not 1 <= args.max_jobs <= 64:
-        print("--max-jobs expects a number from 1 to 64", file=sys.stderr)
+    for flag, value in (("--max-jobs", args.max_jobs), ("--max-jobs-per-user", args.max_jobs_per_user),
+                        ("--max-queued-per-user", args.max_queued_per_user)):
+        if value is not None and not 1 <= value <= 64:
+            print(f"{flag} expects a number from 1 to 64", file=sys.stderr)
+            return 2
+    from .serving import proxy_networks
+
+    try:
+        proxies = proxy_networks(args.trusted_proxy)
+    except ValueError as error:
+        print(error, file=sys.stderr)
         return 2
     from qinstruct.access import AccessPolicy, install_process_policy
     from qinstruct.workspace import Workspace
@@ -86,14 +106,20 @@ def main(argv: list[str] | None = None) -> int:
 
     workspace = Workspace.open(args.workspace)
     ensure_demo_world(workspace)
-    access = AccessPolicy.for_studio(workspace.root, args.allow_dir, args.models_dir, args.trust_remote_code,
-                                     args.endpoint, args.endpoints_only)
+    try:
+        access = AccessPolicy.for_studio(workspace.root, args.allow_dir, args.models_dir, args.trust_remote_code,
+                                         args.endpoint, args.endpoints_only, args.allow_url)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     install_process_policy(access)  # whatever loads a model or reads a data file in this process obeys it
-    blocks = build(workspace, access, args.max_jobs)
+    limits = {"per_user": args.max_jobs_per_user, "queued_per_user": args.max_queued_per_user}
+    blocks = build(workspace, access, args.max_jobs, logins=bool(args.auth), **limits)
     blocks.queue(default_concurrency_limit=2)
     print(f"Q-Instruct Studio on http://{args.host}:{args.port}  (workspace {workspace.root})", flush=True)
     blocks.launch(server_name=args.host, server_port=args.port, auth=args.auth, quiet=True,
-                  ssl_keyfile=args.ssl_keyfile, ssl_certfile=args.ssl_certfile, **launch_kwargs(workspace, blocks))
+                  ssl_keyfile=args.ssl_keyfile, ssl_certfile=args.ssl_certfile,
+                  **launch_kwargs(workspace, blocks, proxies))
     return 0
 
 

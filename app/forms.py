@@ -18,8 +18,10 @@ def label(cls: type, name: str, extra: str = "") -> str:
     return f"{text} {extra}".strip()
 
 
-def shell_note(config) -> str:
-    return f"Same job from a shell (resumes too): `{shell_line(config)}`"
+def shell_note(config, workspace=None) -> str:
+    """The job as a command; with `workspace` (the studio's), its paths relative to the workspace folder."""
+    where = " (from the workspace folder; resumes too)" if workspace is not None else " (resumes too)"
+    return f"Same job from a shell{where}: `{shell_line(config, workspace and workspace.top)}`"
 
 
 def _message(error: BaseException) -> str:

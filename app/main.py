@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -11,7 +13,7 @@ from qinstruct.workspace import Workspace
 
 from .context import AppContext
 from .forms import ERROR_MARK
-from .serving import LoginWall
+from .serving import LoginThrottle, LoginWall
 
 # module name under app.tabs, in display order
 TABS = ["corrupt", "stats", "convert", "tune", "chat", "evaluate"]
@@ -73,10 +75,12 @@ MISSING_STRINGS = {"en": {"common.upload": "Upload more", "common.complete": "Co
 
 
 def build(workspace: Workspace | str | None = None, access: AccessPolicy | None = None,
-          max_jobs: int | None = None) -> gr.Blocks:
-    """Create the studio.  Nothing heavy runs here: tabs compute when a user asks, or on page load."""
+          max_jobs: int | None = None, logins: bool = False, **limits) -> gr.Blocks:
+    """Create the studio.  Nothing heavy runs here: tabs compute when a user asks, or on page load.  `logins`:
+    the studio will be launched with --auth (the page is then built for no user in particular); `limits`: the
+    launcher's per-user limits (per_user, queued_per_user)."""
     workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
-    ctx = AppContext.open(workspace, access, max_jobs)
+    ctx = AppContext.open(workspace, access, max_jobs, logins, **limits)
     with gr.Blocks(title="Q-Instruct Studio", analytics_enabled=False) as blocks:
         gr.Markdown(
             "# Q-Instruct Studio\n"
@@ -102,9 +106,27 @@ def build(workspace: Workspace | str | None = None, access: AccessPolicy | None 
     return blocks
 
 
-def launch_kwargs(workspace: Workspace, blocks: gr.Blocks) -> dict:
-    """Serving options shared by `python -m app` and the tests: only the workspace is served from disk, and
-    with a login every route is behind it."""
+def files_readable(workspace: Workspace):
+    """readable(user, path) for the file route: inside the workspace, what the user's policy reads (their
+    namespace, the shared demo world and models/); elsewhere (Gradio's upload and cache folders) Gradio's rules."""
+    studio = AccessPolicy.for_studio(workspace.root)
+
+    def readable(user: str, path: Path) -> bool:
+        return not path.is_relative_to(workspace.root) or studio.for_user(user).readable(path)
+    return readable
+
+
+def launch_kwargs(workspace: Workspace, blocks: gr.Blocks, trusted_proxies: tuple = ()) -> dict:
+    """Serving options shared by `python -m app` and the tests: only the workspace is served from disk, with a
+    login every route is behind it and each user reaches their own files only; no run history is kept in the
+    browser (it would hold what was typed, keys included)."""
+    # uvicorn takes a client's address from X-Forwarded-For whenever the connection comes from 127.0.0.1 (its
+    # default FORWARDED_ALLOW_IPS): any local process could then pose as any address.  The studio reads that
+    # header itself, and only from the proxies the operator names (--trusted-proxy).
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
+    throttle = LoginThrottle(path=workspace.root / ".secrets" / "login-failures.json")
+    wall = Middleware(LoginWall, blocks=blocks, throttle=throttle, readable=files_readable(workspace),
+                      trusted_proxies=trusted_proxies)
     return {"allowed_paths": [str(workspace.root)], "blocked_paths": [str(p) for p in workspace.private], "css": CSS,
             "js": SHOW_ERROR_LINES, "i18n": gr.I18n(**MISSING_STRINGS), "footer_links": ["api"], "show_error": True,
-            "app_kwargs": {"middleware": [Middleware(LoginWall, blocks=blocks)]}}
+            "run_history": False, "app_kwargs": {"middleware": [wall]}}

@@ -46,6 +46,16 @@ def latest_live(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], unde
     return next((status.name for status in ctx.jobs.jobs(actor, kinds, under) if status.live), None)
 
 
+def run_folder(under: Path, name) -> Path | None:
+    """The folder of a run a page names (a batch, a conversion): a plain name under `under`, never a path that
+    leads elsewhere (None: no name, or not a plain one)."""
+    from qinstruct.workspace import safe_name
+
+    if not name or not isinstance(name, str) or safe_name(name, "") != name:
+        return None
+    return under / name
+
+
 def chosen_run(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path, run) -> Path:
     """The folder of a run named in the page: one the actor may see, never a path."""
     if not run or run not in run_choices(ctx, actor, kinds, under):

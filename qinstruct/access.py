@@ -44,6 +44,8 @@ class AccessPolicy:
     trusted_specs: frozenset[str] | None = None  # None: trust_remote_code when asked; else only these specs
     keys: KeyPolicy = field(default=COMMAND_LINE)
     private: tuple[Path, ...] = ()  # inside the roots, yet never reachable (secrets, users' chats, caches)
+    shared_base: Path | None = None  # a user's policy: relative paths into the shared folders resolve here
+    user: str | None = None  # the logged-in user this policy is for (None: the operator's, or the command line's)
 
     @classmethod
     def unrestricted(cls) -> "AccessPolicy":
@@ -52,7 +54,7 @@ class AccessPolicy:
     @classmethod
     def for_studio(cls, workspace_root: Path, data_dirs: list[str] = (), model_dirs: list[str] = (),
                    trusted_specs: list[str] = (), endpoints: list[str] = (),
-                   endpoints_only: bool = False) -> "AccessPolicy":
+                   endpoints_only: bool = False, allowed_urls: list[str] = ()) -> "AccessPolicy":
         """The studio's policy from the operator's flags (their paths are the operator's: relative to the
         directory the studio was started in, ~ expanded)."""
         from .workspace import PRIVATE_FOLDERS
@@ -64,7 +66,34 @@ class AccessPolicy:
         trusted = frozenset(str(_operator_path(s)) if _operator_path(s).exists() else s.strip()
                             for s in trusted_specs)
         private = tuple((root / folder).resolve() for folder in PRIVATE_FOLDERS)
-        return cls(data, models, root, trusted, KeyPolicy.for_studio(list(endpoints), endpoints_only), private)
+        keys = KeyPolicy.for_studio(list(endpoints), endpoints_only, list(allowed_urls))
+        return cls(data, models, root, trusted, keys, private)
+
+    def for_user(self, user: str | None) -> "AccessPolicy":
+        """What a logged-in user of this studio may reach: their namespace (users/NAME/) instead of the whole
+        workspace, the shared demo world and models/ (read only), and the operator's folders; no other user's
+        runs, uploads or models.  The operator (None) keeps the studio's policy.  Relative paths start in the
+        namespace, except those into the shared folders (models/..., demo/...)."""
+        from .workspace import PRIVATE_FOLDERS, SHARED_FOLDERS, Workspace
+
+        if user is None or not self.restricted or self.base is None or self.shared_base is not None:
+            return self
+        top = self.base
+        view = Workspace(top).for_user(user)
+        own = view.root.resolve()
+        shared = tuple((top / folder).resolve() for folder in SHARED_FOLDERS)
+        data = tuple(dict.fromkeys(root for old in self.data_roots
+                                   for root in ((own, *shared) if old == top else (old,))))
+        models = tuple(dict.fromkeys(own / "runs" if root == (top / "runs").resolve() else root
+                                     for root in self.model_roots or ()))
+        private = tuple(dict.fromkeys([*self.private, *((own / folder) for folder in PRIVATE_FOLDERS)]))
+        return replace(self, data_roots=data, model_roots=models, base=own, private=private, shared_base=top,
+                       user=user)
+
+    def readable(self, path: Path) -> bool:
+        """Whether a resolved path is one this policy's user may read (a file the studio would serve them)."""
+        return self.data_roots is None or (_inside(path, (*self.data_roots, *(self.model_roots or ())))
+                                           and not _inside(path, self.private))
 
     def to_json(self) -> str:
         """The policy for a job's environment: paths and endpoints, never a key."""
@@ -72,9 +101,11 @@ class AccessPolicy:
             return None if values is None else [str(p) for p in values]
         return json.dumps({"data_roots": paths(self.data_roots), "model_roots": paths(self.model_roots),
                            "base": str(self.base) if self.base else None, "private": paths(self.private),
+                           "shared_base": str(self.shared_base) if self.shared_base else None, "user": self.user,
                            "trusted_specs": None if self.trusted_specs is None else sorted(self.trusted_specs),
                            "env_key_endpoints": None if self.keys.env_key_endpoints is None
-                           else sorted(self.keys.env_key_endpoints), "only_configured": self.keys.only_configured})
+                           else sorted(self.keys.env_key_endpoints), "only_configured": self.keys.only_configured,
+                           "allowed_urls": sorted(self.keys.allowed_urls)})
 
     @classmethod
     def from_json(cls, text: str) -> "AccessPolicy":
@@ -87,8 +118,10 @@ class AccessPolicy:
             endpoints = data.get("env_key_endpoints")
             return cls(paths("data_roots"), paths("model_roots"), Path(data["base"]) if data.get("base") else None,
                        None if trusted is None else frozenset(trusted),
-                       KeyPolicy(None if endpoints is None else frozenset(endpoints), bool(data.get("only_configured"))),
-                       paths("private") or ())
+                       KeyPolicy(None if endpoints is None else frozenset(endpoints), bool(data.get("only_configured")),
+                                 allowed_urls=frozenset(data.get("allowed_urls") or ())),
+                       paths("private") or (), Path(data["shared_base"]) if data.get("shared_base") else None,
+                       data.get("user") if isinstance(data.get("user"), str) else None)
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls((), (), Path("/nonexistent"), frozenset(), KeyPolicy(frozenset(), True))
 
@@ -101,8 +134,17 @@ class AccessPolicy:
         if not self.restricted:
             return path.expanduser()
         if not path.is_absolute():
-            path = (self.base or Path.cwd()) / path
+            path = self._base_of(path) / path
         return path.resolve()
+
+    def _base_of(self, relative: Path) -> Path:
+        """Where a relative path starts: the workspace (a user's namespace), or the workspace itself for the
+        shared folders in a user's view."""
+        from .workspace import SHARED_FOLDERS
+
+        if self.shared_base is not None and relative.parts and relative.parts[0] in SHARED_FOLDERS:
+            return self.shared_base
+        return self.base or Path.cwd()
 
     def data_path(self, text: str, what: str = "path") -> Path:
         """A path typed by a user, confined to the data roots; relative paths start at the workspace."""
@@ -118,8 +160,10 @@ class AccessPolicy:
         if self.data_roots is None:
             return
         if not _inside(path, self.data_roots) or _inside(path, self.private):
-            raise AccessDenied(f"{shown}: outside the folders this studio may read (the workspace"
-                               + (" and the folders its operator listed" if len(self.data_roots) > 1 else "")
+            where = "your folders, the demo world and models/" if self.user else "the workspace"
+            listed = len(self.data_roots) > (3 if self.user else 1)
+            raise AccessDenied(f"{shown}: outside the folders this studio may read ({where}"
+                               + (" and the folders its operator listed" if listed else "")
                                + "); copy the data into the workspace or ask the operator to start the studio "
                                "with --allow-dir")
 
@@ -147,17 +191,22 @@ class AccessPolicy:
             path = Path(text).expanduser()
             return path if path.exists() or _looks_like_path(text) else None
         path = self._resolve(text)
-        if path.exists():
-            if not _inside(path, self.model_roots or ()) or _inside(path, self.private):
-                raise AccessDenied(f"{text}: model folders must be in the workspace's models/ or runs/"
-                                   + (" or a folder the operator listed" if len(self.model_roots or ()) > 2 else "")
-                                   + "; copy the model there")
+        reachable = _inside(path, self.model_roots or ()) and not _inside(path, self.private)
+        if path.exists() and reachable:
             return path
-        if _looks_like_path(text, self.base) or not HUB_ID.fullmatch(text):
-            raise AccessDenied(f"{text}: no such model folder in the workspace's models/ or runs/")
+        if path.exists() or _looks_like_path(text, self._base_of(Path(text))) or not HUB_ID.fullmatch(text):
+            raise AccessDenied(self._no_model(text))
         if Path(text).exists():  # the hub loader would read the server's working directory first
             raise AccessDenied(f"{text}: names a folder in the server's working directory, not a hub id")
         return None
+
+    def _no_model(self, text: str) -> str:
+        """One sentence for a folder this user may not load, whether it exists or not: a refusal must not tell
+        a user what the server (or another user) holds."""
+        own = "your runs/" if self.user else "the workspace's runs/"
+        listed = " or a folder the operator listed" if len(self.model_roots or ()) > 2 else ""
+        return (f"{text}: no such model folder here; model folders must be in the workspace's models/ or {own}"
+                f"{listed}; copy the model there")
 
     def resolve_spec_text(self, text: str) -> str:
         """A spec as typed by a user, in the form of the trusted list (an existing folder: its resolved path)."""

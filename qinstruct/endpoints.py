@@ -61,6 +61,26 @@ def unknown_host(error: BaseException) -> bool:
     return False
 
 
+def reason_of(error: BaseException) -> str:
+    """An HTTP error's short reason (" (Forbidden)"): never its body, which may hold anything the endpoint
+    chose to say -- an internal service's secrets included."""
+    phrase = getattr(getattr(error, "response", None), "reason_phrase", "") or ""
+    return f" ({phrase[:80]})" if phrase else ""
+
+
+def blocked_reason(error: BaseException) -> str | None:
+    """Why the studio refused to connect for a user's URL (urlguard), if that is why a request failed."""
+    from .urlguard import BlockedAddress
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, BlockedAddress):
+            return str(error)
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def status_message(status: int) -> str:
     """What an HTTP error from an endpoint means for the user, in their words."""
     if status in (401, 403):
@@ -74,28 +94,72 @@ def status_message(status: int) -> str:
 class KeyPolicy:
     """Where the environment's key may go (None: anywhere, as on the command line; a set: only there), and
     whether users may reach other endpoints at all (`only_configured`: the studio's --endpoints-only, which
-    keeps a browser user from making the server call arbitrary URLs)."""
+    keeps a browser user from making the server call arbitrary URLs).  In the studio (a set), a URL the operator
+    did not list (`--endpoint`, `--allow-url`) reaches public addresses only (urlguard.py)."""
     env_key_endpoints: frozenset[str] | None = None
     only_configured: bool = False
     user_key: str | None = field(default=None, repr=False, compare=False)  # a launched job's: its user typed it
+    allowed_urls: frozenset[str] = frozenset()  # --allow-url: reached even on an internal address, without the key
 
     @classmethod
-    def for_studio(cls, endpoints: list[str] | tuple[str, ...] = (), only_configured: bool = False) -> "KeyPolicy":
+    def for_studio(cls, endpoints: list[str] | tuple[str, ...] = (), only_configured: bool = False,
+                   allowed_urls: list[str] | tuple[str, ...] = ()) -> "KeyPolicy":
         """The operator's endpoints: those given with --endpoint, plus the default one (OPENAI_BASE_URL or
-        OpenAI's), which is where a key put in the studio's environment is meant to go."""
-        return cls(frozenset(normalise_url(url) for url in [*endpoints, default_base_url()]), only_configured)
+        OpenAI's), which is where a key put in the studio's environment is meant to go; and the other URLs the
+        operator lets users reach on internal addresses (a local vLLM, say)."""
+        from .urlguard import UrlRule
+
+        for url in [*endpoints, *allowed_urls]:
+            UrlRule.parse(url)  # a bad --endpoint or --allow-url is refused at start, naming it
+        return cls(frozenset(normalise_url(url) for url in [*endpoints, default_base_url()]), only_configured,
+                   allowed_urls=frozenset(normalise_url(url) for url in allowed_urls))
+
+    @property
+    def guarded(self) -> bool:
+        """Whether a URL's addresses are checked (the studio's users), or not (the command line's)."""
+        return self.env_key_endpoints is not None
+
+    def url_rules(self) -> tuple:
+        from .urlguard import UrlRule
+
+        return tuple(UrlRule.parse(url) for url in sorted({*(self.env_key_endpoints or ()), *self.allowed_urls}))
 
     def check(self, base_url: str) -> None:
         """Whether this process may call `base_url` at all (an HTTP(S) URL; with only_configured, a configured
-        one); raises UserError with one line."""
+        one; for a studio user, one whose host is on a public address, unless the operator listed it): said
+        before any job starts for it, in one line (UserError).  The guard checks every connection again."""
         from .errors import UserError
+        from .urlguard import internal_host, url_allowed
 
         check_url(base_url)
-        if self.only_configured and normalise_url(base_url) not in (self.env_key_endpoints or ()):
+        listed = normalise_url(base_url) in (self.env_key_endpoints or ()) or url_allowed(base_url, self.url_rules())
+        if self.only_configured and not listed:
             raise UserError(f"{base_url}: this studio reaches only the endpoints its operator configured")
+        reason = internal_host(base_url) if self.guarded and not listed else None
+        if reason:
+            raise UserError(f"cannot reach {base_url}: {reason}")
 
     def env_key_allowed(self, base_url: str) -> bool:
         return self.env_key_endpoints is None or normalise_url(base_url) in self.env_key_endpoints
+
+    def client(self, base_url: str, key: str, asynchronous: bool = False, **options):
+        """An OpenAI client for `base_url` sending `key`: the organisation and project of the environment go only
+        with the environment's own key (where that key may go), and a studio user's URL reaches only what the
+        guard lets it (every connection, every redirect)."""
+        import openai
+
+        env_key = os.environ.get("OPENAI_API_KEY")
+        headers = {} if key == env_key and self.env_key_allowed(base_url) else \
+            {"OpenAI-Organization": openai.Omit(), "OpenAI-Project": openai.Omit()}
+        if self.guarded:
+            from .urlguard import AsyncGuardedTransport, GuardedTransport
+
+            transport = (AsyncGuardedTransport if asynchronous else GuardedTransport)(self.url_rules())
+            http = (openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient)(
+                transport=transport)
+            options["http_client"] = http
+        kind = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+        return kind(api_key=key, base_url=base_url, default_headers=headers or None, **options)
 
     def key_for(self, base_url: str, typed_key: str | None) -> str:
         """The key to send to `base_url`: the one the user typed, else the environment's where allowed."""

@@ -87,6 +87,7 @@ class RunStatus:
     pid_start: str | None = None
     launched: bool = False  # started by the job launcher, in its own process group
     queued: str | None = None
+    pending: str | None = None  # queued with no process yet: its entry in the launcher's line
 
     @property
     def name(self) -> str:
@@ -145,6 +146,8 @@ def effective_state(folder: Path, data: dict) -> str:
     if state == "queued":
         if data.get("pid"):
             return "queued" if is_same_process(data.get("pid"), data.get("pid_start")) else "interrupted"
+        if isinstance(data.get("pending"), str):  # waiting in the launcher's line, with no process yet
+            return "queued" if Path(data["pending"]).is_file() else "interrupted"
         queued_at = data.get("queued_at")
         if isinstance(queued_at, (int, float)) and time.time() - queued_at > QUEUE_GRACE_S:
             return "interrupted"
@@ -197,6 +200,7 @@ def record_process(folder: str | Path, pid: int, pid_start: str) -> None:
     with _status_lock(folder):
         stored = _read_data(folder)
         if stored is not None and stored.get("state") == "queued" and not stored.get("pid"):
+            stored.pop("pending", None)  # out of the launcher's line: it has its process now
             write_json(folder / STATUS_FILE, {**stored, "pid": pid, "pid_start": pid_start})
 
 
@@ -217,7 +221,7 @@ def read_status(folder: str | Path) -> RunStatus | None:
                      data.get("summary") if isinstance(data.get("summary"), dict) else None, _text(data, "owner"),
                      data.get("attempt") if isinstance(data.get("attempt"), int) else 1,
                      pid if isinstance(pid, int) and not isinstance(pid, bool) else None, _text(data, "pid_start"),
-                     data.get("launched") is True, _text(data, "queued"))
+                     data.get("launched") is True, _text(data, "queued"), _text(data, "pending"))
 
 
 def status_problem(folder: Path, data: dict | None = None) -> str | None:
@@ -239,23 +243,37 @@ def read_log(folder: str | Path) -> list[dict]:
     return read_jsonl(Path(folder) / LOG_FILE)
 
 
-def list_runs(root: str | Path, kind: str | None = None, depth: int = 4,
+RUN_DEPTH = 5  # the deepest run folder of a workspace: users/NAME/corrupt/batches/BATCH
+
+
+def list_runs(root: str | Path, kind: str | None = None, depth: int = RUN_DEPTH,
               problems: list[tuple[Path, str]] | None = None) -> list[RunStatus]:
-    """Run folders under `root` (a workspace), newest first; only those of `kind` when given.  A folder whose
-    status cannot be read is left out, and said in `problems` when a list is given."""
-    root = Path(root)
+    """Run folders under `root` (a workspace: every user's namespace included), newest first; only those of
+    `kind` when given.  A folder whose status cannot be read is left out, and said in `problems` when a list is
+    given."""
     found = []
-    for level in range(1, depth + 1):
-        for status_file in root.glob("/".join(["*"] * level) + "/" + STATUS_FILE):
-            folder = status_file.parent
-            status = read_status(folder)
-            if status is None:
-                if problems is not None:
-                    problems.append((folder, status_problem(folder) or "unreadable"))
-                continue
-            if kind is None or status.kind == kind:
-                found.append(status)
+    for folder in _status_folders(Path(root), depth):
+        status = read_status(folder)
+        if status is None:
+            if problems is not None:
+                problems.append((folder, status_problem(folder) or "unreadable"))
+            continue
+        if kind is None or status.kind == kind:
+            found.append(status)
     return sorted(found, key=lambda s: (max(s.started or "", s.queued or ""), str(s.path)), reverse=True)
+
+
+def _status_folders(root: Path, depth: int) -> Iterator[Path]:
+    """The folders 1 to `depth` levels below `root` that hold a status.json.  Symbolic links are not followed (a
+    glob did: a link to a parent folder looped until the depth ran out and a link to a run listed it again, under
+    each path); `root` itself may be one."""
+    base = len(root.parts)
+    for folder, subfolders, files in os.walk(root):  # followlinks=False: a linked folder is listed, not entered
+        level = len(Path(folder).parts) - base
+        if level >= depth:
+            subfolders.clear()
+        if level >= 1 and STATUS_FILE in files and not os.path.islink(os.path.join(folder, STATUS_FILE)):
+            yield Path(folder)
 
 
 # ---------------------------------------------------------------------------------------------- config.yaml
@@ -316,6 +334,7 @@ class RunFolder:
     @contextlib.contextmanager
     def hold(self, config: Any = None) -> Iterator["RunFolder"]:
         """Take the folder for this process (the same job only); record that it runs and how it ends."""
+        from .jobs.slots import workspace_slot
         from .jobs.process import process_identity
 
         make_run_folder(self.path)
@@ -338,11 +357,12 @@ class RunFolder:
                     write_text(self.path / CONFIG_FILE, config_to_yaml(config))
                 with contextlib.suppress(TypeError, ValueError):  # a config that has no verb or no flag form
                     command = shell_line(config)
-            status = transition(self.path, "running", taking_over=True, kind=self.kind, started=_now(),
-                                pid=os.getpid(), pid_start=process_identity(os.getpid()), host=socket.gethostname(),
-                                command=command)
-            self.attempt = status["attempt"]
-            yield from self._run()
+            with workspace_slot(self.path):  # a shell-started job in a studio's workspace counts toward its limit
+                status = transition(self.path, "running", taking_over=True, kind=self.kind, started=_now(),
+                                    pid=os.getpid(), pid_start=process_identity(os.getpid()),
+                                    host=socket.gethostname(), command=command)
+                self.attempt = status["attempt"]
+                yield from self._run()
 
     def _run(self) -> Iterator["RunFolder"]:
         self._started_at = time.time()

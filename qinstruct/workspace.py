@@ -17,6 +17,12 @@ DEFAULT_WORKSPACE = "workspace"
 # Folders the studio never serves and no path box reaches, although they are inside the workspace: secrets, every
 # user's conversations and votes, the conversion cache (other users' responses) and the job system's slots.
 PRIVATE_FOLDERS = (".secrets", "chat", "convert/.cache", ".jobs")
+# A logged-in user's namespace: users/NAME/ holds their runs, uploads, conversions, evaluations, batches, reports,
+# conversations and votes -- the same layout as the workspace -- and nobody else's.  What every user shares, read
+# only, is the studio's demo world and its models/ (the shipped demo models, the operator's models): in a user's
+# view a relative path starting with one of these names resolves in the workspace itself.
+USERS_FOLDER = "users"
+SHARED_FOLDERS = ("demo", "models")
 # A demo world's files by role (world.json's "files"); world.json is written last: its presence means complete.
 WORLD_FILE = "world.json"
 WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",
@@ -48,15 +54,45 @@ def safe_name(text: str, fallback: str = "item") -> str:
     return cleaned[:80] or fallback
 
 
+def user_folder_name(user: str) -> str:
+    """users/NAME: the login made safe as a folder name, with a short hash of the exact login when making it safe
+    changed it (two logins never share a folder: "a b" and "a-b" differ)."""
+    import hashlib
+
+    safe = safe_name(user, "user")
+    return safe if safe == user else f"{safe}-{hashlib.sha256(user.encode()).hexdigest()[:8]}"
+
+
 @dataclass(frozen=True)
 class Workspace:
+    """A workspace as one viewer sees it.  The operator's view: `root` is the workspace.  A logged-in user's view
+    (`for_user`): `root` is their namespace users/NAME/, and `top` the workspace, whose demo world and models/ they
+    share (read only) with everyone."""
     root: Path
+    shared_root: Path | None = None  # a user's view: the workspace holding their namespace
 
     @classmethod
     def open(cls, root: str | Path | None = None) -> "Workspace":
         path = Path(root) if root is not None else default_workspace()
         path.mkdir(parents=True, exist_ok=True)
         return cls(path.resolve())
+
+    @property
+    def top(self) -> Path:
+        """The workspace itself (the operator's root), whoever views it."""
+        return self.shared_root or self.root
+
+    @property
+    def user_view(self) -> bool:
+        return self.shared_root is not None
+
+    def for_user(self, user: str | None) -> "Workspace":
+        """The view of a logged-in user (None: the operator, who sees the whole workspace)."""
+        if user is None:
+            return Workspace(self.top)
+        root = self.top / USERS_FOLDER / user_folder_name(user)
+        root.mkdir(parents=True, exist_ok=True)
+        return Workspace(root, self.top)
 
     def folder(self, *parts: str) -> Path:
         path = self.root.joinpath(*parts)
@@ -65,7 +101,7 @@ class Workspace:
 
     def secret(self, name: str) -> str:
         """A random secret kept in the workspace (readable by its owner only), the same after a restart."""
-        path = self.folder(".secrets") / safe_name(name)
+        path = Workspace(self.top).folder(".secrets") / safe_name(name)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -76,8 +112,15 @@ class Workspace:
 
     @property
     def private(self) -> list[Path]:
-        """Folders the studio never serves and no path box reaches (PRIVATE_FOLDERS)."""
-        return [self.root / folder for folder in PRIVATE_FOLDERS]
+        """Folders the studio never serves and no path box reaches (PRIVATE_FOLDERS, in the workspace and in
+        this view's namespace)."""
+        roots = dict.fromkeys([self.top, self.root])
+        return [root / folder for root in roots for folder in PRIVATE_FOLDERS]
+
+    @property
+    def shared(self) -> list[Path]:
+        """What every user reads and nobody but the operator writes: the demo world, models/."""
+        return [self.top / folder for folder in SHARED_FOLDERS]
 
     @property
     def grids(self) -> Path:
@@ -126,7 +169,12 @@ class Workspace:
     @property
     def demo_world(self) -> Path:
         """Where the embedded demo world lives (built on the studio's first start)."""
-        return self.root / "demo" / "world"
+        return self.top / "demo" / "world"
+
+    @property
+    def demo_examples(self) -> Path:
+        """The held-out demo images the Chat tab offers (shared, like the world)."""
+        return self.top / "demo" / "examples"
 
     def demo_file(self, key: str) -> Path:
         """A file of the demo world by its role (world.json's "files": pathway, content, llvisionqa, mos)."""
@@ -138,8 +186,16 @@ class Workspace:
         return world_file(self.demo_world, key)
 
     def relative(self, path: Path) -> str:
-        """A path inside the workspace as a user types it in the studio (relative to the workspace)."""
-        return str(Path(path).relative_to(self.root))
+        """A path in this view as its viewer types it in the studio: relative to their namespace, or to the
+        workspace for what they share (models/..., demo/...)."""
+        path = Path(path)
+        return str(path.relative_to(self.root if path.is_relative_to(self.root) else self.top))
+
+    def shown(self, path: str | Path) -> str:
+        """A path as a shell line shows it: relative to the workspace folder (the operator runs it from there),
+        so that no page shows where the server keeps its files."""
+        path = Path(path)
+        return str(path.relative_to(self.top)) if path.is_absolute() and path.is_relative_to(self.top) else str(path)
 
     @property
     def reports(self) -> Path:
@@ -161,7 +217,8 @@ class Workspace:
 
     @property
     def models(self) -> Path:
-        return self.folder("models")
+        """The workspace's models/ (the shipped demo models, the operator's): shared by every user."""
+        return Workspace(self.top).folder("models")
 
     @property
     def runs(self) -> Path:

@@ -11,16 +11,14 @@ import gradio as gr
 from qinstruct.config import check_config
 from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.examples import held_out_examples
-from qinstruct.demo.shipped import default_pair
 from qinstruct.models.known import hint_markdown
-from qinstruct.models.pool import list_model_specs
 from qinstruct.models.session import (VOTES, ChatSession, load_session, log_event, rate_both, regenerate,
                                       save_session, seen_pair, send, vote)
 from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 
 from ..components import CheckedImage, forget_demo_photo
-from ..context import AppContext
+from ..context import AppContext, user_event
 from ..forms import bind, bounds, label, reports_errors
 
 # the paper's prompts, then questions in the demo world's own words (what the micro demo models were taught)
@@ -42,6 +40,7 @@ STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
 NOTE_ID, VOTE_RESULT_ID, SEEN_ID, TAB_ID = "chat-note", "chat-vote-result", "chat-seen", "chat-tab"
 SECOND_ID = "chat-second-image"
+TRUST_IDS = ("chat-trust-left", "chat-trust-right")
 RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
                    "once).")
 NEXT_ROUND = " Your next question starts a new round: a fresh conversation under a new random order."
@@ -120,6 +119,12 @@ def status_line(session: ChatSession) -> str:
     return status
 
 
+def side_options(trust, trust_right) -> tuple[LoadOptions, LoadOptions]:
+    """Each side's load options: remote code is trusted for the side ticked (`trust`: the left one), never for
+    whatever model the other side names."""
+    return LoadOptions(trust_remote_code=bool(trust)), LoadOptions(trust_remote_code=bool(trust_right))
+
+
 def question_images(image, second):
     """The question's images: none, one, or both (the second image box is optional)."""
     pictures = [picture for picture in (image, second) if picture is not None]
@@ -128,7 +133,7 @@ def question_images(image, second):
 
 @reports_errors(line=4, outputs=6)  # the status line under the chat
 def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens, temperature, top_p, trust, api_key,
-            second=None, request: gr.Request = None):  # second last, defaulting: optional for API clients
+            second=None, trust_right=False, request: gr.Request = None):  # optional for API clients: last
     if not left or not right:
         raise gr.Error("Choose a model for each side.")
     image = question_images(image, second)
@@ -136,7 +141,7 @@ def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens,
     session.owner = request.username if request else None  # only this user gets it back after a reload
     try:
         stream = send(ctx.pool, session, image, text or "", generation(max_tokens, temperature, top_p),
-                      LoadOptions(trust_remote_code=bool(trust)), api_key or None)
+                      side_options(trust, trust_right), api_key or None)
         for session in _throttled(stream):
             yield (session, *columns_view(session), "", "streaming…", session.session_id)
     except ValueError as error:
@@ -150,7 +155,8 @@ def on_send(ctx: AppContext, state, left, right, blind, image, text, max_tokens,
 
 
 @reports_errors(line=3, outputs=4)
-def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p, trust, api_key, second=None):
+def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p, trust, api_key, second=None,
+                  trust_right=False):
     if state is None:
         raise gr.Error("Nothing to regenerate yet.")
     image = question_images(image, second)
@@ -158,7 +164,7 @@ def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p,
     try:
         for session in _throttled(regenerate(ctx.pool, state, image,
                                              options=generation(max_tokens, temperature, top_p),
-                                             load_options=LoadOptions(trust_remote_code=bool(trust)),
+                                             load_options=side_options(trust, trust_right),
                                              api_key=api_key or None)):
             yield (session, *columns_view(session), "streaming…")
     except ValueError as error:
@@ -167,13 +173,13 @@ def on_regenerate(ctx: AppContext, state, image, max_tokens, temperature, top_p,
 
 
 @reports_errors(line=1, outputs=3)  # where the ratings appear
-def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key):
+def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key, trust_right=False):
     if image is None:
         raise gr.Error("Rating needs an image.")
     session = session_for(state, left, right, blind)
     if session.blind and not session.voted:
         return session, RATE_AFTER_VOTE, ""
-    ratings = rate_both(ctx.pool, session, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
+    ratings = rate_both(ctx.pool, session, image, side_options(trust, trust_right), api_key or None)
     a, b = session.columns()
     return session, _rating_text(ratings[a]), _rating_text(ratings[b])
 
@@ -193,11 +199,11 @@ def on_vote(ctx: AppContext, state, choice: str):
 
 
 @reports_errors(line=1, outputs=2)
-def on_seen(ctx: AppContext, state, image, trust, api_key):
+def on_seen(ctx: AppContext, state, image, trust, api_key, trust_right=False):
     """Under the image: what each side's model sees of it (in blind mode after the vote: it names the sides)."""
     if state is None or image is None or (state.blind and not state.voted):
         return gr.Gallery(value=None, visible=False), ""
-    seen = seen_pair(ctx.pool, state, image, LoadOptions(trust_remote_code=bool(trust)), api_key or None)
+    seen = seen_pair(ctx.pool, state, image, side_options(trust, trust_right), api_key or None)
     names = [view.name for view in seen]
     same = len(seen) == 2 and [p.tobytes() for p in seen[0].images] == [p.tobytes() for p in seen[1].images]
     shown = [(seen[0], " and ".join(names))] if same else list(zip(seen, names))  # one set when both see alike
@@ -227,15 +233,17 @@ def named_sides():
 def restore(ctx: AppContext, saved_id: str, request: gr.Request):
     """On page load: the conversation this browser had (its user's own), with its image, models and mode."""
     found = load_session(ctx.workspace.chat_sessions, saved_id or "", request.username if request else None)
+    choices = ctx.model_choices()  # this user's: the page was built with the shared models only
     if found is None:
-        return (None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Image(), gr.Dropdown(), gr.Dropdown(),
-                gr.Checkbox(), "", *vote_buttons(False))
+        return (None, gr.Chatbot(), gr.Chatbot(), gr.Image(), gr.Image(), gr.Dropdown(choices=choices),
+                gr.Dropdown(choices=choices), gr.Checkbox(), "", *vote_buttons(False))
     session, image = found
     image, second = (image[0], image[1]) if isinstance(image, list) else (image, None)
     note = "conversation restored" + (f"  \n{status_line(session).lstrip()}" if session.labels[0] else "")
     answered = bool(session.turns[0]) and not session.voted
-    return (session, *columns_view(session), image, second, gr.Dropdown(value=session.left_spec),
-            gr.Dropdown(value=session.right_spec), gr.Checkbox(value=session.blind), note, *vote_buttons(answered))
+    return (session, *columns_view(session), image, second, gr.Dropdown(choices=choices, value=session.left_spec),
+            gr.Dropdown(choices=choices, value=session.right_spec), gr.Checkbox(value=session.blind), note,
+            *vote_buttons(answered))
 
 
 def on_clear(left, right, blind):
@@ -252,9 +260,9 @@ def page_components(ctx: AppContext) -> dict:
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
-    default_left, default_right = default_pair(ctx.workspace.models, ctx.workspace.root)
-    choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
-    examples = held_out_examples(ctx.workspace.folder("demo", "examples"))
+    default_left, default_right = ctx.default_models()
+    choices = ctx.model_choices(page=True)
+    examples = held_out_examples(ctx.workspace.demo_examples)
     saved = page[SAVED_KEY]
     with gr.Tab("Chat", id="chat", elem_id=TAB_ID):
         state = gr.State(None)
@@ -282,9 +290,10 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                         label=side_labels(False)[1])
                     api_key = gr.Textbox(label="API key for openai: specs (kept in memory for your requests only)",
                                          type="password")
-                    trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code",
-                                                    "(only for the models the operator allowed)"),
-                                        visible=ctx.access.trust_offered)
+                    with gr.Row(visible=ctx.access.trust_offered):  # one model's code, not the other side's
+                        trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code", "— the left model (only "
+                                                        "those the operator allowed)"), elem_id=TRUST_IDS[0])
+                        trust_right = gr.Checkbox(label="…the right model", elem_id=TRUST_IDS[1])
                     max_tokens = gr.Slider(step=16, label=label(GenerationOptions, "max_new_tokens"),
                                            **bounds(GenerationOptions, "max_new_tokens", ui_max=1024))
                     temperature = gr.Slider(step=0.05, label=label(GenerationOptions, "temperature"),
@@ -320,23 +329,25 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                              for choice, vote_id in zip(VOTES, VOTE_IDS)]
                 vote_result = gr.Markdown(elem_id=VOTE_RESULT_ID)
 
-    send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key, second]
+    send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key, second,
+                   trust_right]
     send_outputs = [state, chat_a, chat_b, prompt, status, saved]
     # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
-    seen_inputs, seen_outputs = [state, image, trust, api_key], [seen, seen_note]
+    seen_inputs, seen_outputs = [state, image, trust, api_key, trust_right], [seen, seen_note]
     for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
         answered = trigger(lock_votes, None, votes, api_name=False, queue=False).then(
-            bind(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
+            user_event(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
             concurrency_limit=1)
         answered.success(open_votes, state, votes, api_name=False, queue=False)
-        answered.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
+        answered.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
-        bind(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key, second],
+        user_event(on_regenerate, ctx), [state, image, max_tokens, temperature, top_p, trust, api_key, second,
+                                         trust_right],
         [state, chat_a, chat_b, status], api_name="chat_regenerate", concurrency_id=DEVICE_QUEUE,
         concurrency_limit=1).success(open_votes, state, votes, api_name=False, queue=False)
-    rate_button.click(bind(on_rate, ctx), [state, left, right, blind, image, trust, api_key],
+    rate_button.click(user_event(on_rate, ctx), [state, left, right, blind, image, trust, api_key, trust_right],
                       [state, rating_a, rating_b], api_name="chat_rate", concurrency_id=DEVICE_QUEUE,
-                      concurrency_limit=1).success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
+                      concurrency_limit=1).success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     clear_outputs = [state, chat_a, chat_b, rating_a, rating_b, status]
     clear_button.click(on_clear, [left, right, blind], clear_outputs, api_name="chat_clear").then(
         lock_votes, None, votes, api_name=False, queue=False)
@@ -346,15 +357,15 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         changed.change(bind(on_sides, micro_pair=(default_left, default_right)), [left, right, blind],
                        [note, left, right], api_name=False)
     for choice, button, name in zip(VOTES, votes, ("a", "b", "tie", "bad")):
-        voted = button.click(bind(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
+        voted = button.click(user_event(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
         voted.success(lock_votes, None, votes, api_name=False, queue=False)
-        voted.success(bind(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
+        voted.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     photo.input(demo_photo, photo, image, api_name=False)
     image.upload(forget_demo_photo, None, photo, api_name=False)
     image.change(hide_seen, None, seen_outputs, api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off
-    blocks.load(bind(restore, ctx), saved, [state, chat_a, chat_b, image, second, left, right, blind, status, *votes],
+    blocks.load(user_event(restore, ctx), saved, [state, chat_a, chat_b, image, second, left, right, blind, status, *votes],
                 api_name=False)
 
 

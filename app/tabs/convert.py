@@ -16,10 +16,10 @@ from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
 from qinstruct.errors import UserError
 
-from ..context import AppContext, actor
-from ..forms import (bind, bounds, config_form, error_line, form_values, label, named, reports_errors,
+from ..context import AppContext, actor, user_event
+from ..forms import (bounds, config_form, error_line, form_values, label, named, reports_errors,
                      shell_note)
-from ..watching import batch_step, stop_step
+from ..watching import batch_step, run_folder, stop_step
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
@@ -41,7 +41,7 @@ def source_path(ctx: AppContext, kind, upload, path_text) -> str:
 
 
 # the fields this tab lays out itself; the others come from ConvertJobConfig under "More options" (the cache is
-# the studio's: every conversion shares it)
+# the user's: every conversion of theirs shares it, nobody else's)
 OWN = ("input", "out", "backend", "model", "base_url", "subsets", "concurrency", "cache_dir")
 
 
@@ -98,7 +98,8 @@ def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backe
 
 
 @reports_errors(line=0)
-def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, *more):
+def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name,
+             request: gr.Request, *more):
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, more)
     refs = feedback_refs(config.input)
     return f"{len(refs):,} feedback(s): {estimate_cost(config, refs).line(config.model)}"
@@ -111,12 +112,12 @@ def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url
     that process's memory only, never to a file."""
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, more)
     message = ctx.jobs.start(config, actor(request), user_key=api_key or None)
-    return f"**{message}**\n\n{shell_note(config)}", Path(config.out).name
+    return f"**{message}**\n\n{shell_note(config, ctx.workspace)}", Path(config.out).name
 
 
 def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     """The conversion this page started: its progress, then its counts."""
-    folder = ctx.workspace.conversions / batch if batch else None
+    folder = run_folder(ctx.workspace.conversions, batch)
     return batch_step(ctx, folder, actor(request), seen, conversion_summary)
 
 
@@ -135,14 +136,15 @@ def conversion_summary(job) -> tuple[str, object]:
 
 @reports_errors(line=0)
 def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
-    folder = ctx.workspace.conversions / batch if batch else None
+    folder = run_folder(ctx.workspace.conversions, batch)
     return stop_step(ctx, folder, actor(request), confirmed, "No conversion of yours is running here.")
 
 
 @reports_errors(line=1, outputs=2)
 def export(ctx: AppContext, batch, target, request: gr.Request = None):
     """The conversion this page ran, in another trainer's format (once it is complete)."""
-    job = ctx.jobs.view(ctx.workspace.conversions / batch, actor(request)) if batch else None
+    folder = run_folder(ctx.workspace.conversions, batch)
+    job = ctx.jobs.view(folder, actor(request)) if folder else None
     if job is None or not (job.path / ITEMS).is_file():
         raise UserError("Run a complete batch first.")
     paths = export_items(job.path, target)
@@ -197,24 +199,24 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             exported = gr.File(label="Exported files", file_count="multiple")
 
     source = [kind, upload, path_text]
-    load_button.click(bind(load_feedbacks, ctx), source, [feedback, preview_status], api_name="convert_load")
-    preview_button.click(bind(preview, ctx),
+    load_button.click(user_event(load_feedbacks, ctx), source, [feedback, preview_status], api_name="convert_load")
+    preview_button.click(user_event(preview, ctx),
                          [*source, feedback, pasted, backend, model, base_url, api_key, subsets],
                          [preview_status, prompt_view, response_view, items_view], api_name="convert_preview")
     extra = [more[n] for n in more_names()]
-    estimate_button.click(named(bind(estimate, ctx), more_names()),
+    estimate_button.click(named(user_event(estimate, ctx), more_names()),
                           [*source, backend, model, base_url, subsets, concurrency, name, *extra], batch_status,
                           api_name="convert_estimate")
-    run_button.click(named(bind(run_batch, ctx), more_names()),
+    run_button.click(named(user_event(run_batch, ctx), more_names()),
                      [*source, backend, model, base_url, api_key, subsets, concurrency, name, *extra],
                      [batch_status, batch], api_name="convert_run") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
-    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen, batch_timer],
+    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")
-    stop_button.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
+    stop_button.click(user_event(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
                       js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "
                          "same name continues it, without paying twice.') ? 'yes' : '']")
-    export_button.click(bind(export, ctx), [batch, target], [exported, export_note], api_name="convert_export")
+    export_button.click(user_event(export, ctx), [batch, target], [exported, export_note], api_name="convert_export")
 
 
 def read_report(folder: Path) -> dict | None:
@@ -233,4 +235,4 @@ def watch_batch_api(ctx: AppContext, batch: str, request: gr.Request = None) -> 
 
 def wire(ctx: AppContext, page: dict) -> None:
     """Outside the tabs (an API route is no tab): the job's view by name, for scripts and tests."""
-    gr.api(bind(watch_batch_api, ctx), api_name="convert_watch")
+    gr.api(user_event(watch_batch_api, ctx), api_name="convert_watch")

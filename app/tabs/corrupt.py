@@ -11,17 +11,15 @@ from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, 
 from qinstruct.config import check_config, config_from_mapping, job_fields
 from qinstruct.config.render import shell_line
 from qinstruct.demo.photos import demo_photo, list_demo_photos
-from qinstruct.demo.shipped import default_pair
 from qinstruct.images import load_rgb
 from qinstruct.models.jobs import RateConfig, rate_cells
-from qinstruct.models.pool import list_model_specs
 from qinstruct.models.seen import seen_for_scoring
 
 from ..components import CheckedImage, forget_demo_photo
-from ..context import AppContext, actor
-from ..forms import (bind, bounds, config_form, default_of, form_values, label, named, reports_errors,
+from ..context import AppContext, actor, model_dropdowns, user_event
+from ..forms import (bounds, config_form, default_of, form_values, label, named, reports_errors,
                      shell_note)
-from ..watching import batch_step, stop_step
+from ..watching import batch_step, run_folder, stop_step
 
 # element ids, used by the browser tests
 IMAGE_ID = "corrupt-image"
@@ -105,10 +103,10 @@ def score_grid(ctx: AppContext, folder: str, left: str, right: str):
     ratings = rate_cells(sides, original, cells, result.seed)
     items = [(str(result.path(c.preview)), f"{c.corruption} s{c.severity} · P(good) "
               + " / ".join(f"{r[k + 1].p_good:.2f}" for r in ratings)) for k, c in enumerate(result.cells)]
-    image = str(result.path(result.original).relative_to(ctx.workspace.root))
+    image = ctx.workspace.shown(result.path(result.original))
     names, severities = list(dict.fromkeys(n for n, _ in cells)), sorted({s for _, s in cells})
-    commands = [RateConfig(images=[image], model=side.spec, corruptions=names, severities=severities,
-                           seed=result.seed) for side in sides]
+    commands = [RateConfig(images=[image], model=ctx.workspace.shown(ctx.access.resolve_spec_text(side.spec)),
+                           corruptions=names, severities=severities, seed=result.seed) for side in sides]
     shell = "\n".join(f"- `{shell_line(command)}`" for command in commands)
     table = scores_table(result, [side.label.split(":")[0] for side in sides], ratings)
     return gr.Gallery(value=items), f"{table}\n\nSame scores from a shell (in the workspace):\n\n{shell}"
@@ -185,14 +183,14 @@ def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed
     config, refused = batch_config(ctx, files, folder_text, corruptions, severities, seed, random_assign, workers,
                                    name, more)
     message = ctx.jobs.start(config, actor(request))
-    lines = [f"**{message}**", shell_note(config)]
+    lines = [f"**{message}**", shell_note(config, ctx.workspace)]
     lines += [f"- skipped: {name}: not an image file (not copied)" for name in refused[:20]]
     return "\n\n".join(lines), Path(config.out).name
 
 
 def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
     """The batch this page started, as its run folder says; when it has ended, what was written and skipped."""
-    folder = ctx.workspace.batches / batch if batch else None
+    folder = run_folder(ctx.workspace.batches, batch)
     return batch_step(ctx, folder, actor(request), seen, batch_summary)
 
 
@@ -210,13 +208,13 @@ def batch_summary(job) -> tuple[str, object]:
 
 @reports_errors(line=0)
 def stop_batch(ctx: AppContext, batch, confirmed, request: gr.Request = None):
-    folder = ctx.workspace.batches / batch if batch else None
+    folder = run_folder(ctx.workspace.batches, batch)
     return stop_step(ctx, folder, actor(request), confirmed, "No batch of yours is running here.")
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
-    score_defaults = default_pair(ctx.workspace.models, ctx.workspace.root)
-    model_choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
+    score_defaults = ctx.default_models()
+    model_choices = ctx.model_choices(page=True)
     with gr.Tab("Corrupt", id="corrupt"):
         grid_folder = gr.State("")
         with gr.Row():
@@ -285,22 +283,23 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
     image.upload(forget_demo_photo, None, photo, api_name=False)
-    run.click(bind(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
+    run.click(user_event(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
               api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
-    score_button.click(bind(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
+    score_button.click(user_event(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
                        api_name="corrupt_score", concurrency_id="device", concurrency_limit=1).success(
-        bind(scorers_view, ctx), [grid_folder, score_left, score_right], [seen, seen_note], api_name=False)
+        user_event(scorers_view, ctx), [grid_folder, score_left, score_right], [seen, seen_note], api_name=False)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
-    batch_run.click(named(bind(run_batch, ctx), more_names()),
+    batch_run.click(named(user_event(run_batch, ctx), more_names()),
                     [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers, batch_name,
                      *[more[n] for n in more_names()]], [batch_status, batch], api_name="corrupt_batch") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
-    batch_timer.tick(bind(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen, batch_timer],
+    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")
-    batch_stop.click(bind(stop_batch, ctx), [batch, confirmed], batch_status, api_name="corrupt_batch_stop",
+    batch_stop.click(user_event(stop_batch, ctx), [batch, confirmed], batch_status, api_name="corrupt_batch_stop",
                      js="(batch, confirmed) => [batch, confirm('Stop this batch? Running it again with the same "
                         "name continues it.') ? 'yes' : '']")
-    blocks.load(bind(default_grid, ctx), None, [image, *grid_outputs], api_name=False) \
+    blocks.load(user_event(model_dropdowns, ctx, 2), None, [score_left, score_right], api_name=False)
+    blocks.load(user_event(default_grid, ctx), None, [image, *grid_outputs], api_name=False) \
         .then(prepare_zip, grid_folder, download_zip, api_name=False)
 
 
@@ -312,4 +311,4 @@ def watch_batch_api(ctx: AppContext, batch: str, request: gr.Request = None) -> 
 
 def wire(ctx: AppContext, page: dict) -> None:
     """Outside the tabs (an API route is no tab): the job's view by name, for scripts and tests."""
-    gr.api(bind(watch_batch_api, ctx), api_name="corrupt_batch_watch")
+    gr.api(user_event(watch_batch_api, ctx), api_name="corrupt_batch_watch")

@@ -11,18 +11,17 @@ import pandas as pd
 from PIL import Image
 
 from qinstruct.config import shell_line
-from qinstruct.demo.shipped import default_pair, shipped_radar, shipped_report
+from qinstruct.demo.shipped import shipped_radar, shipped_report
 from qinstruct.eval.arena import a3_srcc, agreement, leaderboard, read_votes
 from qinstruct.errors import UserError
 from qinstruct.config import job_fields
 from qinstruct.eval.jobs import EvalModels, list_protocols, protocol_named, studio_configs, summary_of
 from qinstruct.eval.report import ReportConfig, radar, tables, write_report
-from qinstruct.models.pool import list_model_specs
 from qinstruct.workspace import safe_name
 
-from ..context import AppContext, actor
-from ..forms import ERROR_MARK, bind, config_form, form_values, named, reports_errors
-from ..watching import not_confirmed
+from ..context import AppContext, actor, user_event
+from ..forms import ERROR_MARK, config_form, form_values, named, reports_errors
+from ..watching import not_confirmed, run_folder
 
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
@@ -107,15 +106,17 @@ def evaluate(ctx: AppContext, name, models, protocols, request: gr.Request, *val
             lines.append(ERROR_MARK + str(error))
     if not watched:
         raise UserError("; ".join(refused))
-    commands = "\n".join(f"- `{shell_line(config)}`" for config in configs)
-    return "\n".join(f"- {line}" for line in lines) + f"\n\nThe same from a shell:\n\n{commands}", watched
+    commands = "\n".join(f"- `{shell_line(config, ctx.workspace.top)}`" for config in configs)
+    return "\n".join(f"- {line}" for line in lines) + \
+        f"\n\nThe same from a shell (from the workspace folder):\n\n{commands}", watched
 
 
 def watch(ctx: AppContext, watched, seen=None, request: gr.Request = None):
     """The evaluations this page started, as their run folders say: a line each, and the tables and radar of
     those done (redrawn only when something changed)."""
     who = actor(request)
-    jobs = [job for job in (ctx.jobs.view(ctx.workspace.evals / run, who) for run in watched or []) if job]
+    folders = [run_folder(ctx.workspace.evals, run) for run in watched or []]
+    jobs = [job for job in (ctx.jobs.view(folder, who) for folder in folders if folder) if job]
     key = tuple((job.name, job.state, job.step) for job in jobs)
     if not jobs or key == seen:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
@@ -136,10 +137,11 @@ def stop(ctx: AppContext, watched, confirmed, request: gr.Request = None):
     if not_confirmed(confirmed):
         return "Not stopped."
     who = actor(request)
-    live = [run for run in watched or [] if (job := ctx.jobs.view(ctx.workspace.evals / run, who)) and job.status.live]
+    folders = [run_folder(ctx.workspace.evals, run) for run in watched or []]
+    live = [folder for folder in folders if folder and (job := ctx.jobs.view(folder, who)) and job.status.live]
     if not live:
         return "Nothing of yours is running here."
-    return "\n".join(f"- {ctx.jobs.abort(ctx.workspace.evals / run, who)}" for run in live)
+    return "\n".join(f"- {ctx.jobs.abort(folder, who)}" for folder in live)
 
 
 def activity(ctx: AppContext, seen, request: gr.Request = None):
@@ -153,12 +155,11 @@ def activity(ctx: AppContext, seen, request: gr.Request = None):
 
 
 def reattach(ctx: AppContext, request: gr.Request = None):
-    """On page load: watch your evaluations still running, list the finished ones under Compare, and name new
-    runs after you (one user's "demo" is not another's)."""
+    """On page load: watch your evaluations still running, list the finished ones under Compare, offer your
+    models (your runs' too)."""
     who = actor(request)
     live = [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.live]
-    return live, gr.Dropdown(choices=eval_runs(ctx, who)), gr.Textbox(value=f"demo-{safe_name(who)}") if who \
-        else gr.skip()
+    return live, gr.Dropdown(choices=eval_runs(ctx, who)), gr.Dropdown(choices=ctx.model_choices())
 
 
 @reports_errors(line=0, outputs=3)
@@ -204,8 +205,8 @@ def arena(ctx: AppContext, include_open, request: gr.Request = None):
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
-    defaults = [spec for spec in default_pair(ctx.workspace.models, ctx.workspace.root) if spec]
-    choices = list_model_specs(ctx.workspace.root, ctx.workspace.models, ctx.workspace.runs)
+    defaults = [spec for spec in ctx.default_models() if spec]
+    choices = ctx.model_choices(page=True)
     shipped = shipped_report()
     with gr.Tab("Evaluate", id="evaluate"):
         if shipped:
@@ -220,7 +221,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                                     "(named on each axis); A3 is the SRCC, negative values drawn as 0.")
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                name = gr.Textbox("demo", label="Run name (folders under the workspace's evals/)")
+                name = gr.Textbox("demo", label="Run name (folders under your evals/)")
                 models = gr.Dropdown(choices, value=defaults, multiselect=True, allow_custom_value=True,
                                      label="Models (the Chat tab's two sides to begin with)")
                 protocols = gr.CheckboxGroup([p.upper() for p in list_protocols()], value=["A1", "A3"],
@@ -261,19 +262,19 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         timer = gr.Timer(1.0)
 
     watch_outputs = [status, result, chart, table_images, runs, seen]
-    run_button.click(named(bind(evaluate, ctx), form_names()),
+    run_button.click(named(user_event(evaluate, ctx), form_names()),
                      [name, models, protocols, *[controls[n] for n in form_names()]], [status, watched],
                      api_name="eval_run")
-    watched.change(bind(watch, ctx), [watched, unseen], watch_outputs, api_name=False)
-    timer.tick(bind(watch, ctx), [watched, seen], watch_outputs, api_name=False, show_progress="hidden")
-    stop_button.click(bind(stop, ctx), [watched, confirmed], status, api_name="eval_stop",
+    watched.change(user_event(watch, ctx), [watched, unseen], watch_outputs, api_name=False)
+    timer.tick(user_event(watch, ctx), [watched, seen], watch_outputs, api_name=False, show_progress="hidden")
+    stop_button.click(user_event(stop, ctx), [watched, confirmed], status, api_name="eval_stop",
                       js="(watched, confirmed) => [watched, confirm('Stop the evaluations this page started? "
                          "Evaluate with the same settings continues them later.') ? 'yes' : '']")
-    runs.change(bind(compare, ctx), runs, [result, chart, table_images], api_name="eval_compare")
-    export_button.click(bind(export, ctx), runs, [exported, export_note], api_name="eval_export")
-    refresh.click(bind(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
-    blocks.load(bind(reattach, ctx), None, [watched, runs, name], api_name=False)
-    timer.tick(bind(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")
+    runs.change(user_event(compare, ctx), runs, [result, chart, table_images], api_name="eval_compare")
+    export_button.click(user_event(export, ctx), runs, [exported, export_note], api_name="eval_export")
+    refresh.click(user_event(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
+    blocks.load(user_event(reattach, ctx), None, [watched, runs, models], api_name=False)
+    timer.tick(user_event(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")
 
 
 def watch_api(ctx: AppContext, runs: list[str], request: gr.Request = None) -> tuple[str, str]:
@@ -284,4 +285,4 @@ def watch_api(ctx: AppContext, runs: list[str], request: gr.Request = None) -> t
 
 def wire(ctx: AppContext, page: dict) -> None:
     """Outside the tabs (an API route is no tab): the job's view by name, for scripts and tests."""
-    gr.api(bind(watch_api, ctx), api_name="eval_watch")
+    gr.api(user_event(watch_api, ctx), api_name="eval_watch")

@@ -14,8 +14,8 @@ from qinstruct.stats.figures import to_png
 from qinstruct.stats.report import FIGURES, run_report
 from qinstruct.stats.table1 import format_table1
 
-from ..context import AppContext
-from ..forms import bind, bounds, label, reports_errors, shell_note
+from ..context import AppContext, user_event
+from ..forms import bounds, label, reports_errors, shell_note
 from ..watching import follow
 
 DEMO, FILES = "Embedded demo world", "Files"
@@ -115,16 +115,16 @@ def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, 
             + status
         figures = [marked_synthetic(figure) for figure in figures]
     return (status, format_table1(report.table, report.sampled_table), *figures,
-            gr.DownloadButton(value=str(archive), interactive=True), shell_note(config))
+            gr.DownloadButton(value=str(archive), interactive=True), shell_note(config, ctx.workspace))
 
 
 @reports_errors
 def build_demo(ctx: AppContext, progress=gr.Progress()):
     """The demo world, built as a job (its own process); this handler only watches it."""
-    folder = ctx.workspace.demo_world
-    job = ctx.jobs.view(folder, None)
+    folder, studio = ctx.workspace.demo_world, ctx.for_user(None)  # the studio's own world, shared by every user
+    job = studio.jobs.view(folder, None)
     if not world_ready(folder) and (job is None or not job.status.live):
-        ctx.jobs.start(WorldConfig(out=str(folder)), None)  # the studio's own, shared by every user
+        studio.jobs.start(WorldConfig(out=str(folder)), None)  # its fixed config: nothing a user chose
     for job in follow(ctx, folder, None):
         if job.total:
             progress((job.step, job.total), unit="images")
@@ -179,15 +179,15 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
 
     outputs = [status, table, *[images[name] for name in FIGURE_IDS], download, shell]
     filters = [selection, sources, mos_min, mos_max, budget, bins, seed]
-    do_update = bind(update, ctx)
+    do_update = user_event(update, ctx)
     kind.change(lambda k: gr.Group(visible=k == FILES), kind, files_group, api_name=False)
-    load_button.click(bind(load, ctx), [kind, uploads, paths, scales, *filters[2:]], [selection, sources, *outputs],
+    load_button.click(user_event(load, ctx), [kind, uploads, paths, scales, *filters[2:]], [selection, sources, *outputs],
                       api_name="stats_load")
     refresh.click(do_update, filters, outputs, api_name="stats_update")
     for control in (sources, budget, bins, seed):
         control.input(do_update, filters, outputs, api_name=False)
     for slider in (mos_min, mos_max):
         slider.release(do_update, filters, outputs, api_name=False)
-    build_button.click(bind(build_demo, ctx), None, kind, api_name=False) \
+    build_button.click(user_event(build_demo, ctx), None, kind, api_name=False) \
         .then(lambda: gr.Button(visible=False), None, build_button, api_name=False)
-    blocks.load(bind(initial, ctx), None, [selection, sources, *outputs], api_name=False)
+    blocks.load(user_event(initial, ctx), None, [selection, sources, *outputs], api_name=False)

@@ -15,8 +15,8 @@ from qinstruct.train.launch import per_machine_commands
 from qinstruct.train.jobs import studio_config
 from qinstruct.train.trainer import MODEL
 
-from ..context import AppContext, actor
-from ..forms import bind, config_form, form_values, named, reports_errors
+from ..context import AppContext, actor, user_event
+from ..forms import config_form, form_values, named, reports_errors
 from ..watching import CONFIRM_ABORT_JS, chosen_run, latest_live, not_confirmed, run_choices
 
 STATUS_ID, PLOT_ID, PREVIEW_ID, DEMO_STATUS_ID = "tune-status", "tune-plot", "tune-preview", "tune-demo-status"
@@ -61,17 +61,18 @@ def config_of(ctx: AppContext, name: str, values: tuple, who: str | None = None)
                          operator=who is None)
 
 
-def preview(ctx: AppContext, name, *values):
+def preview(ctx: AppContext, name, request: gr.Request, *values):
     try:
-        config = config_of(ctx, name, values)
+        config = config_of(ctx, name, values, ctx.user)
     except UserError as error:
         return f"# not ready: {error}", f"Not ready yet: {error}"  # a live hint while typing, not an error line
-    text = f"Same run from a shell: `{shell_line(config)}`"
+    top = ctx.workspace.top
+    text = f"Same run from a shell (from the workspace folder): `{shell_line(config, top)}`"
     if config.launcher == "accelerate":
         commands = per_machine_commands(config, str(Path(config.output_dir) / "config.yaml"))
         text += "\n\nWhat each machine runs:\n\n" + "\n".join(
-            f"- machine {rank}: `{command}`" for rank, command in enumerate(commands))
-    return config_to_yaml(config), text
+            f"- machine {rank}: `{command.replace(str(top) + '/', '')}`" for rank, command in enumerate(commands))
+    return config_to_yaml(config).replace(str(top) + "/", ""), text
 
 
 def demo_conversion(ctx: AppContext) -> ConvertJobConfig:
@@ -83,7 +84,7 @@ def demo_data_line(ctx: AppContext) -> str:
     folder = demo_conversion_folder(ctx)
     if (folder / ITEMS).is_file():
         return "Demo data: ready."
-    job = ctx.jobs.view(folder, None)
+    job = ctx.jobs.view(folder, ctx.user)
     if job is not None and job.status.live:
         return f"Demo data: being prepared ({job.state}" + (f", {job.step:,} / {job.total:,} feedbacks)"
                                                             if job.total else ")")
@@ -92,15 +93,16 @@ def demo_data_line(ctx: AppContext) -> str:
 
 @reports_errors(line=0)
 def prepare_demo(ctx: AppContext):
-    """The demo's low-level data: the demo world's feedbacks through the offline converter, as a job."""
+    """The demo's low-level data: the demo world's feedbacks through the offline converter, as a job of the user
+    who asks (in their namespace: what another user converted under that name is never read)."""
     config = demo_conversion(ctx)
     if (Path(config.out) / ITEMS).is_file():
         return "Demo data: ready."
-    job = ctx.jobs.view(config.out, None)
+    job = ctx.jobs.view(config.out, ctx.user)
     if job is not None and job.status.live:
         return demo_data_line(ctx)
-    ctx.jobs.start(config, None)  # the studio's, not the clicking user's: every user's demo run reads it
-    return f"Demo data: being prepared (`{shell_line(config)}`)"
+    ctx.jobs.start(config, ctx.user)
+    return f"Demo data: being prepared (`{shell_line(config, ctx.workspace.top)}`)"
 
 
 @reports_errors(line=1, outputs=2)
@@ -188,7 +190,7 @@ def open_in_chat(ctx: AppContext, run, request: gr.Request = None):
     folder = chosen_run(ctx, actor(request), KINDS, ctx.workspace.runs, run)
     if not (folder / MODEL / "qinstruct.json").is_file():
         raise gr.Error("This run has no finished model yet.")
-    return gr.Dropdown(value=str((folder / MODEL).relative_to(ctx.workspace.root))), gr.Tabs(selected="chat")
+    return gr.Dropdown(value=ctx.workspace.relative(folder / MODEL)), gr.Tabs(selected="chat")
 
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
@@ -223,19 +225,19 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
         timer = gr.Timer(1.0)
 
     inputs = [name, *[controls[n] for n in field_names()]]
-    form_preview = named(bind(preview, ctx), field_names())
+    form_preview = named(user_event(preview, ctx), field_names())
     for control in inputs:
         control.change(form_preview, inputs, [yaml_view, shell], api_name=False)
-    prepare.click(bind(prepare_demo, ctx), None, demo_status, api_name="tune_prepare_demo")
-    start_button.click(named(bind(start, ctx), field_names()), inputs, [run, message], api_name="tune_start")
-    resume_button.click(bind(resume, ctx), run, message, api_name="tune_resume")
-    abort_button.click(bind(abort, ctx), run, message, api_name="tune_abort", js=CONFIRM_ABORT_JS)
+    prepare.click(user_event(prepare_demo, ctx), None, demo_status, api_name="tune_prepare_demo")
+    start_button.click(named(user_event(start, ctx), field_names()), inputs, [run, message], api_name="tune_start")
+    resume_button.click(user_event(resume, ctx), run, message, api_name="tune_resume")
+    abort_button.click(user_event(abort, ctx), run, message, api_name="tune_abort", js=CONFIRM_ABORT_JS)
     watched = [status, plot, log_tail, chat_button, demo_status, seen]
-    timer.tick(bind(watch, ctx), [run, seen], watched, api_name=False, show_progress="hidden")
-    run.change(bind(watch, ctx), [run, unseen], watched, api_name="tune_watch")
-    blocks.load(bind(runs_list, ctx), None, run, api_name=False) \
+    timer.tick(user_event(watch, ctx), [run, seen], watched, api_name=False, show_progress="hidden")
+    run.change(user_event(watch, ctx), [run, unseen], watched, api_name="tune_watch")
+    blocks.load(user_event(runs_list, ctx), None, run, api_name=False) \
         .then(form_preview, inputs, [yaml_view, shell], api_name=False)
-    page["tune-open-in-chat"] = (chat_button, bind(open_in_chat, ctx), run)
+    page["tune-open-in-chat"] = (chat_button, user_event(open_in_chat, ctx), run)
 
 
 def wire(ctx: AppContext, page: dict) -> None:

@@ -5,6 +5,7 @@ A job config class names its verb with a `COMMAND` class attribute, e.g. `("stat
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -78,5 +79,11 @@ def shell_args(config: Any) -> list[str]:
     return [PROGRAM, *command_of(config), *positional, *flags]
 
 
-def shell_line(config: Any) -> str:
-    return shlex.join(shell_args(config))
+def shell_line(config: Any, relative_to: str | Path | None = None) -> str:
+    """The command that runs `config`; with `relative_to` (a workspace), every path inside that folder is written
+    relative to it: the line is run from there, and a page showing it never tells where the server keeps files."""
+    args = shell_args(config)
+    if relative_to is not None:
+        root = str(Path(relative_to)).rstrip("/")
+        args = ["." if arg == root else arg.replace(root + "/", "") for arg in args]
+    return shlex.join(args)

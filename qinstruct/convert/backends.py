@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..endpoints import (DEFAULT_MODEL, NO_KEY, KeyPolicy, default_base_url, missing_key_message, needs_key,
-                         status_message, unknown_host)
+from ..endpoints import (DEFAULT_MODEL, NO_KEY, KeyPolicy, blocked_reason, default_base_url, missing_key_message,
+                         needs_key, reason_of, status_message, unknown_host)
 from ..errors import UserError, first_line
 from . import prompts
 from .cache import ResponseCache
@@ -188,7 +188,7 @@ class OpenAIBackend:
         key_policy = key_policy or process_policy().keys  # not given: this process's (a studio job: the studio's)
         key_policy.check(self.base_url)
         self.max_attempts, self.backoff_base = max_attempts, backoff_base
-        self._api_key = key_policy.key_for(self.base_url, api_key)
+        self._api_key, self._keys = key_policy.key_for(self.base_url, api_key), key_policy
         if self._api_key == NO_KEY and needs_key(self.base_url):  # refused at once, not after retries
             raise ConversionError(missing_key_message(self.base_url))
         self._clients: dict[int, object] = {}
@@ -196,12 +196,10 @@ class OpenAIBackend:
     @property
     def _client(self):
         """One async client per event loop (an httpx client cannot outlive the loop it was made in)."""
-        from openai import AsyncOpenAI
-
         loop = id(asyncio.get_running_loop())
         if loop not in self._clients:
-            self._clients = {loop: AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, timeout=self.timeout,
-                                               max_retries=0)}
+            self._clients = {loop: self._keys.client(self.base_url, self._api_key, asynchronous=True,
+                                                     timeout=self.timeout, max_retries=0)}
         return self._clients[loop]
 
     async def close(self) -> None:
@@ -222,10 +220,7 @@ class OpenAIBackend:
                     response = await self._client.chat.completions.create(
                         model=self.model, messages=messages, temperature=0,
                         response_format=prompts.response_format(group))
-                    message = response.choices[0].message
-                    usage = response.usage
-                    return message.content, getattr(message, "refusal", None), (
-                        usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+                    return chat_reply(response, self.base_url)
                 text, usage = "", None
                 stream = await self._client.chat.completions.create(
                     model=self.model, messages=messages, temperature=0, stream=True,
@@ -235,21 +230,24 @@ class OpenAIBackend:
                         text += chunk.choices[0].delta.content
                         on_delta(group, chunk.choices[0].delta.content)
                     usage = chunk.usage or usage
-                return text, None, (usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0)
+                return text, None, _tokens(usage)
             except openai.RateLimitError as error:
                 failure, delay = error, _retry_after(error) or self._backoff(attempt)
             except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                if blocked_reason(error):  # an internal address for a user's URL: refused, not retried
+                    raise ConversionError(f"cannot reach {self.base_url}: {blocked_reason(error)}") from None
                 if unknown_host(error):  # a typo in the URL, or no network: it will not heal in seconds
                     raise ConversionError(f"cannot reach {self.base_url}: unknown host (check the base URL and the "
                                           "network; not retried)") from None
                 failure, delay = error, self._backoff(attempt)
             except openai.APIStatusError as error:
                 if error.status_code not in RETRYABLE_STATUS:  # a wrong key or model will not heal either
-                    raise ConversionError(f"{status_message(error.status_code)}: {first_line(error)}") from None
+                    raise ConversionError(f"{status_message(error.status_code)}{reason_of(error)}") from None
                 failure, delay = error, self._backoff(attempt)
             if attempt == self.max_attempts:
-                raise ConversionError(f"gave up after {attempt} attempts ({type(failure).__name__}: "
-                                      f"{first_line(failure)})") from None
+                said = f"HTTP {failure.status_code}{reason_of(failure)}" if isinstance(failure, openai.APIStatusError) \
+                    else first_line(failure)  # a status and its reason, never an endpoint's body
+                raise ConversionError(f"gave up after {attempt} attempts ({type(failure).__name__}: {said})") from None
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -326,6 +324,47 @@ class OpenAIBackend:
         provenance = Provenance(ref.feedback_id, self.name, self.model, self.prompt_version)
         conversion.items = _finish(ref, items, provenance)
         return conversion
+
+
+def chat_reply(response, base_url: str) -> tuple[str | None, str | None, tuple[int, int]]:
+    """(content, refusal, (prompt, completion) tokens) of a chat completion.  A server may answer 200 with
+    something else (another API's JSON, no choices, a null message or content): the client then hands over None
+    where a list or text belongs and the failure surfaced as "'NoneType' object is not subscriptable".  Said in
+    one line instead, and not retried: the same server answers the same way."""
+    problem, message = _completion_problem(response)
+    if problem:
+        raise ConversionError(f"{base_url}: the endpoint answered, but not with a chat completion ({problem})")
+    refusal = getattr(message, "refusal", None)
+    return message.content, refusal if isinstance(refusal, str) and refusal else None, \
+        _tokens(getattr(response, "usage", None))
+
+
+def _completion_problem(response) -> tuple[str | None, object]:
+    """What keeps an answer from being a chat completion (None: it is one), and its first choice's message."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raw = response.to_dict() if hasattr(response, "to_dict") else response
+        text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+        return f"no choices in {' '.join(text.split())[:120]}", None
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        return "its choice has no message", None
+    content, refusal = getattr(message, "content", None), getattr(message, "refusal", None)
+    if isinstance(refusal, str) and refusal and content is None:
+        return None, message  # a refusal: flagged with its reason, as the model gave it
+    if content is None:
+        return "the message has no content", None
+    if not isinstance(content, str):
+        return f"the message's content is {type(content).__name__}, not text", None
+    return None, message
+
+
+def _tokens(usage) -> tuple[int, int]:
+    """(prompt, completion) tokens as the server counted them; 0 for what it did not say."""
+    def count(name: str) -> int:
+        value = getattr(usage, name, None)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    return count("prompt_tokens"), count("completion_tokens")
 
 
 def _retry_after(error) -> float | None:

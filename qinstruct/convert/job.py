@@ -71,6 +71,14 @@ class ConvertJobConfig:
         if Path(self.out).suffix.lower() in (".json", ".jsonl"):
             raise ConfigError(f"out is a folder (items.json, report.json, ... go inside it), got {self.out!r}")
 
+    def check_inputs(self, access) -> None:
+        """Before a process starts for it (the launcher asks): the feedback file is there, and the endpoint is
+        one this process's users may reach."""
+        if not Path(self.input).is_file():
+            raise ConfigError(f"{Path(self.input).name}: no such feedback file")
+        if backend_class(self.backend).remote:
+            access.keys.check(self.base_url or default_base_url())
+
     @property
     def cache_folder(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else Path(self.out).parent / ".qinstruct-cache"

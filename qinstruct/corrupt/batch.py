@@ -64,6 +64,11 @@ class CorruptJobConfig:
         if Path(self.out).resolve() == Path(self.source).resolve():
             raise ConfigError("out must differ from source: the outputs would be mixed with the originals")
 
+    def check_inputs(self, access) -> None:
+        """Before a process starts for it (the launcher asks): the source is there."""
+        if not Path(self.source).exists():
+            raise ConfigError(f"{Path(self.source).name}: no such image or folder")
+
 
 @dataclass(frozen=True)
 class Task:

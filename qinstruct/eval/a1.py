@@ -9,7 +9,9 @@ likelihood  Q-Bench's perplexity variant (example_code_for_idefics/a1_perception
             question go in one batch.
 
 Accuracy is reported per question type (Yes-or-No, What, How), per concern (Distortion, Other, In-context
-Distortion, In-context Other) and overall as correct.sum() / all.sum() of the 3 x 4 table.
+Distortion, In-context Other) and overall as correct.sum() / all.sum() of the 3 x 4 table, over the scored items:
+an unparsed answer is scored (wrong); an item that never got an answer (its image could not be read, the model
+failed) is *unscored*, counted apart and left out of the accuracies.
 """
 from __future__ import annotations
 
@@ -58,11 +60,12 @@ def parse_answer(answer: str, candidates: list[str]) -> int | None:
 
 @dataclass
 class Tally:
-    """Correct / total counts in the 3 x 4 table of question type by concern."""
+    """Correct / scored counts in the 3 x 4 table of question type by concern."""
     correct: np.ndarray  # (3, 4)
-    total: np.ndarray
-    unparsed: int = 0
-    errors: int = 0  # items that could not be asked (a missing image, a failing model): counted wrong
+    total: np.ndarray  # scored items: answered, parsed or not
+    unparsed: int = 0  # answered, but not with one option: scored, wrong (Q-Bench's rule)
+    unscored: int = 0  # never answered (a missing image, a failing model): not in `total`, so no accuracy falls
+    # to 0.000 because a folder was wrong or an endpoint was down
     pair_correct: int = 0  # pair questions (two images), also counted in the table above
     pair_total: int = 0
 
@@ -71,11 +74,12 @@ class Tally:
         return cls(np.zeros((3, 4), dtype=int), np.zeros((3, 4), dtype=int))
 
     def add(self, item: LLVisionQAItem, chosen: int | None, error: bool = False) -> None:
+        if error:
+            self.unscored += 1
+            return
         self.total[item.type, item.concern] += 1
         self.pair_total += bool(item.pair_path)
-        if error:
-            self.errors += 1
-        elif chosen is None:
+        if chosen is None:
             self.unparsed += 1
         elif item.candidates[chosen] == item.correct_ans:
             self.correct[item.type, item.concern] += 1
@@ -85,8 +89,8 @@ class Tally:
         def rate(correct, total) -> float | None:
             return float(correct / total) if total else None
 
-        n = int(self.total.sum())
-        return {"n": n, "correct": int(self.correct.sum()), "unparsed": self.unparsed, "errors": self.errors,
+        n = int(self.total.sum())  # scored items: every accuracy below is over these
+        return {"n": n, "correct": int(self.correct.sum()), "unparsed": self.unparsed, "unscored": self.unscored,
                 "overall": rate(self.correct.sum(), n),
                 "by_type": {QUESTION_TYPES[t]: rate(self.correct[t].sum(), self.total[t].sum()) for t in range(3)},
                 "by_concern": {QUESTION_CONCERNS[c]: rate(self.correct[:, c].sum(), self.total[:, c].sum())
@@ -210,7 +214,8 @@ def summarize(config: A1Config, units: list[Unit], records: list[dict], missing_
             else:
                 tallies["likelihood"].add(item, record.get("chosen"), error)
                 tallies["likelihood_option_only"].add(item, record.get("chosen_option_only"), error)
-        models[spec] = {name: tally.summary() for name, tally in tallies.items() if tally.total.sum()}
+        models[spec] = {name: tally.summary() for name, tally in tallies.items()
+                        if tally.total.sum() or tally.unscored}
     return {"protocol": "a1", "questions": config.questions, "models": models,
             "failed": failures(records, config.models, len(units), missing_reason)}
 
@@ -248,8 +253,9 @@ def tables(summary: dict) -> list[Table]:
         pairs = has_pairs(summary, protocol)
         rows = {m: row(s[protocol], pairs) for m, s in summary["models"].items() if protocol in s}
         counts = {m: s[protocol].get("n") for m, s in summary["models"].items() if protocol in s}
+        unscored = {m: s[protocol].get("unscored", 0) for m, s in summary["models"].items() if protocol in s}
         columns = [*COLUMNS[:-1], "Pairs", COLUMNS[-1]] if pairs else COLUMNS
-        out.append(Table(TITLES[protocol], columns, rows, counts=counts))
+        out.append(Table(TITLES[protocol], columns, rows, counts=counts, unscored=unscored))
     return out
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, NamedTuple
 
 from ..access import process_policy
 from ..config import ConfigError, check_config, option
+from ..errors import UserError
 from ..fileio import append_line, read_jsonl, write_json
 from ..images import load_rgb
 from ..models.types import LoadOptions
@@ -186,10 +187,30 @@ def run_protocol(config: Any, progress: Progress | None = None) -> dict:
                 finished += len(batch)
                 tracker(finished, total)
             missing_reason = scoring.missing_reason
-        summary = protocol.summarize(config, units, read_jsonl(out / ITEMS), missing_reason)
+        records = read_jsonl(out / ITEMS)
+        summary = protocol.summarize(config, units, records, missing_reason)
         write_json(out / SUMMARY, summary)
         run.summary = protocol.headline(summary)
+        refuse_unscored(protocol, config.models, units, records, summary.get("failed") or {})
         return summary
+
+
+def refuse_unscored(protocol: Protocol, models: list[str], units: list[Unit], records: list[dict],
+                    failed: dict) -> None:
+    """A run in which no model scored a single item ends failed, saying why in one line (it ended `done`: a wrong
+    image folder read as an accuracy of 0.000).  Some items scored: the run is done, the others counted apart."""
+    wanted = {(unit.part, unit.index) for unit in units}
+    if not wanted or any(r.get("model") in models and "error" not in r and
+                         (r.get(protocol.part_field), r.get("index")) in wanted for r in records):
+        return
+    reasons = "; ".join(f"{spec}: {len(wanted)} of {len(wanted)} item(s) not scored, e.g. "
+                        f"{' '.join(str(failed.get(spec, {}).get('first', 'no record')).split())[:300]}"
+                        for spec in models)
+    raise UnscoredError(f"no item could be scored: {reasons}")
+
+
+class UnscoredError(UserError):
+    """Every item of an evaluation went unscored (no image could be read, the model or the judge always failed)."""
 
 
 def failures(records: list[dict], models: list[str], expected: int | None = None,
@@ -242,20 +263,45 @@ def studio_configs(access, evals: Path, name: str, models: list[str], chosen: li
         raise ConfigError("run name: give the evaluation a name")
     if not chosen:
         raise ConfigError(f"protocols: choose {', '.join(p.upper() for p in list_protocols())}")
-    shared = {**common, "models": [parse_spec(spec, access).resolved for spec in models]}
+    specs = [parse_spec(spec, access) for spec in models]
+    for spec in specs:  # an endpoint this studio may not reach is said now, not by a job that fails
+        if getattr(spec, "base_url", None):
+            access.keys.check(spec.base_url)
+    shared = {**common, "models": [spec.resolved for spec in specs]}
     if shared.get("image_root"):
-        shared["image_root"] = str(access.data_path(shared["image_root"], "image root"))
+        shared["image_root"] = str(_present(access.data_path(shared["image_root"], "image root"),
+                                            shared["image_root"], "image root", folder=True))
     configs = []
     for protocol in (protocol_named(p.lower()) for p in chosen):
         own = dict(fields.get(protocol.name, {}))
         for key, kind in protocol.data_fields.items():
             if kind == "file":
-                own[key] = str(access.data_path(own.get(key) or "", key))
+                typed = own.get(key) or ""
+                own[key] = str(_present(access.data_path(typed, key), typed, key))
             else:
-                own[key] = [access.data_spec(spec) for spec in own.get(key) or [] if spec.strip()]
-        configs.append(config_from_mapping(protocol.config, {**shared, **own, "out": str(
-            evals / f"{safe_name(name)}-{protocol.name}")}, "the form"))
+                own[key] = [_present_spec(access, spec, key) for spec in own.get(key) or [] if spec.strip()]
+        config = config_from_mapping(protocol.config, {**shared, **own, "out": str(
+            evals / f"{safe_name(name)}-{protocol.name}")}, "the form")
+        judge_url = getattr(config, "judge", "").partition("@")[2]
+        if judge_url:
+            access.keys.check(judge_url)
+        configs.append(config)
     return configs
+
+
+def _present(path: Path, typed: str, what: str, folder: bool = False) -> Path:
+    """A data file (A2's references may be a folder) or an image folder a form names must exist before its job
+    starts; the refusal names what was typed."""
+    if not (path.is_dir() if folder else path.exists()):
+        raise ConfigError(f"{what}: {typed.strip()}: no such {'folder' if folder else 'file'} in the workspace")
+    return path
+
+
+def _present_spec(access, spec: str, what: str) -> str:
+    """FILE=SOURCE confined and present."""
+    confined = access.data_spec(spec)
+    _present(Path(confined.partition("=")[0]), spec.partition("=")[0], what)
+    return confined
 
 
 __all__ = ["EvalModels", "ITEMS", "PROTOCOLS", "Protocol", "SUMMARY", "Scoring", "Unit", "failures", "image_of",

@@ -30,7 +30,16 @@ class ReportConfig:
 
 
 def tables(summaries: list[dict]) -> list[Table]:
-    return [table for summary in summaries for table in protocol_named(summary["protocol"]).tables(summary)]
+    out = []
+    for summary in summaries:
+        failed = summary.get("failed") if isinstance(summary.get("failed"), dict) else {}
+        for table in protocol_named(summary["protocol"]).tables(summary):
+            if table.unscored is None and failed:  # a protocol that does not count them per table (A2, A3):
+                # its units without a score, per model, said under the table as A1's are
+                table.unscored = {model: int(f.get("items") or 0) for model, f in failed.items()
+                                  if model in table.rows and isinstance(f, dict)}
+            out.append(table)
+    return out
 
 
 def radar(summaries: list[dict]):
@@ -46,6 +55,8 @@ def radar(summaries: list[dict]):
     for summary in summaries:
         for model, axes in protocol_named(summary["protocol"]).radar(summary).items():
             values.setdefault(model, {}).update(axes)
+    values = {model: row for model, row in values.items() if any(v is not None for v in row.values())}  # a model
+    # with no figure at all (every item unscored) is no polygon at 0: it is not drawn
     for row in values.values():
         axes_names += [name for name in row if name not in axes_names]
     figure = Figure(figsize=(6.4, 6.4), dpi=100, layout="tight")

@@ -28,6 +28,7 @@ class Table:
     rows: dict[str, list[float | None]]  # model -> values
     lower_is_better: tuple[str, ...] = ()  # columns whose best (in bold) is the smallest value
     counts: dict[str, int | None] | None = None  # items behind each model's row (accuracies: flag small samples)
+    unscored: dict[str, int] | None = None  # items each model never answered, left out of its row's figures
 
     def cells(self, baseline: str | None) -> list[tuple[str, list[tuple[str, bool]]]]:
         """Each row's label and its cells as printed: the value, +Δ against the baseline, whether it is the best."""
@@ -55,8 +56,25 @@ class Table:
                  "|---|" + "---:|" * len(self.columns)]
         for label, row in self.cells(baseline):
             lines.append(f"| {label} | " + " | ".join(f"**{c}**" if bold else c for c, bold in row) + " |")
-        note = self.small_sample_note()
-        return "\n".join(lines + (["", note] if note else [])) + "\n"
+        for note in self.notes():
+            lines += ["", note]
+        return "\n".join(lines) + "\n"
+
+    def notes(self) -> list[str]:
+        """The lines under the table: a small sample, items left unscored."""
+        return [note for note in (self.small_sample_note(), self.unscored_note()) if note]
+
+    def unscored_note(self) -> str | None:
+        """Which models had items that never got a score (a missing image, a failing model): their rows are over
+        the others, and a row of dashes is a model that never answered, not one that was always wrong."""
+        left = {model: k for model, k in (self.unscored or {}).items() if k}
+        if not left:
+            return None
+        labels = model_labels(self.rows)
+        counts = self.counts or {}
+        parts = [f"{labels.get(model, model)} {k} of {k + counts[model]} items" if counts.get(model) is not None
+                 else f"{labels.get(model, model)} {k} items" for model, k in left.items()]
+        return f"Not scored, left out of the figures: {', '.join(parts)}."
 
     def png(self, baseline: str | None) -> bytes:
         """The table as a picture for a slide: large type, the best in bold, the small-sample note under it."""
@@ -66,9 +84,9 @@ class Table:
         from matplotlib.figure import Figure
 
         rows = self.cells(baseline)
-        note = self.small_sample_note()
+        notes = self.notes()
         line = 0.36  # inches per table row
-        title, footer = 0.45, (0.35 if note else 0.1)
+        title, footer = 0.45, 0.1 + 0.25 * len(notes)
         height = title + line * (len(rows) + 1) + footer
         figure = Figure(figsize=(2.4 + 1.7 * len(self.columns), height), dpi=150)
         axis = figure.add_axes((0, 0, 1, 1))
@@ -82,8 +100,8 @@ class Table:
             if r == 0 or (c > 0 and rows[r - 1][1][c - 1][1]):
                 cell.set_text_props(fontweight="bold")
         figure.text(0.5, 1 - 0.12 / height, self.title, fontsize=12, ha="center", va="top")
-        if note:
-            figure.text(0.01, 0.08 / height, note.replace("⚠ ", "! "), fontsize=9, color="#854d0e")
+        for k, note in enumerate(reversed(notes)):  # the last note lowest
+            figure.text(0.01, (0.08 + 0.25 * k) / height, note.replace("⚠ ", "! "), fontsize=9, color="#854d0e")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         return buffer.getvalue()
@@ -101,7 +119,9 @@ class Table:
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["model", *self.columns])
+        unscored = self.unscored is not None  # a column of its own: a count, not one of the compared figures
+        writer.writerow(["model", *self.columns, *(["Unscored"] if unscored else [])])
         for model, values in self.rows.items():
-            writer.writerow([model, *("" if v is None else round(v, 6) for v in values)])
+            writer.writerow([model, *("" if v is None else round(v, 6) for v in values),
+                             *([self.unscored.get(model, 0)] if unscored else [])])
         return buffer.getvalue()

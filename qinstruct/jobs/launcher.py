@@ -3,30 +3,37 @@ runs`).
 
 A job is `qinstruct VERB --config RUN/config.yaml` in its own process group, whatever the verb.  Its run folder
 (runs.py) is the only record: config.yaml written once, here; status.json with the owner, the pid and its start
-time, the attempt; log.jsonl; stdout.log.  At most `limit` launched jobs run at once; the others wait as queued,
-in the order they were started (child.py).  A user controls their own jobs; the operator (the command line, or
-the studio without a login) controls every job, shell-started ones included.
+time, the attempt; log.jsonl; stdout.log.  At most `limit` jobs run at once in the workspace (shell-started ones
+count too: child.py); the others wait as queued with no process (waiting.py) until the dispatcher starts them --
+fairly between users, each user at most `per_user` at once and `queued_per_user` waiting.  A user controls their
+own jobs; the operator (the command line, or the studio without a login) controls every job, shell-started
+ones included.
 """
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ..access import UNRESTRICTED, AccessPolicy, policy_environment
+from ..endpoints import USER_KEY_ENV
 from ..config import check_config, load_config
 from ..config.render import shell_line
 from ..fileio import write_text
-from ..runs import (CONFIG_FILE, RunBusy, RunStatus, check_same_job, list_runs, make_run_folder, read_status,
-                    record_process, transition)
-from .child import JOB_ENV, queue_entry, queue_position, running_jobs
+from ..runs import (CONFIG_FILE, RUN_DEPTH, RunBusy, RunStatus, check_same_job, list_runs, make_run_folder,
+                    read_status, record_process, transition)
+from .child import JOB_ENV
+from .slots import LIMIT_FILE, held_slots, queue_entries, queue_entry, queue_position
 from .kinds import all_kinds, folder_of, kind_named, kind_of
 from .process import signal_job, spawn_job, wait_gone
 from .view import STDOUT, JobView, view
+from .waiting import Pending, add_pending, busy_owners, dispatch_order, list_pending, next_to_start, pending_path
 
 OPERATOR = None  # the owner (and actor) that is the operator: a shell, or a studio without a login
 ABORT_GRACE_S = 15.0
@@ -35,6 +42,10 @@ ABORT_GRACE_S = 15.0
 def default_limit() -> int:
     """Jobs running at once: half the cores (one on a 2-core laptop, where one training already uses both)."""
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+QUEUED_PER_USER = 4  # a logged-in user's jobs waiting at once (more are refused)
+DISPATCH_POLL_S = 0.5
 
 
 def may_control(actor: str | None, owner: str | None) -> bool:
@@ -50,41 +61,123 @@ class Launcher:
     """The job system of one workspace: `policy` is what the launched jobs may reach (the studio's), `limit`
     how many run at once."""
 
-    def __init__(self, workspace_root: str | Path, policy: AccessPolicy = UNRESTRICTED, limit: int | None = None):
+    def __init__(self, workspace_root: str | Path, policy: AccessPolicy = UNRESTRICTED, limit: int | None = None,
+                 per_user: int | None = None, queued_per_user: int | None = QUEUED_PER_USER):
         self.root = Path(workspace_root)
         self.policy = policy
         self.limit = max(1, int(limit or default_limit()))
+        self.per_user = max(1, int(per_user or max(1, self.limit // 2)))
+        self.queued_per_user = queued_per_user
         self.slots = self.root / ".jobs"
+        self.slots.mkdir(parents=True, exist_ok=True)
+        write_text(self.slots / LIMIT_FILE, f"{self.limit}\n")  # shell-started jobs in the workspace obey it too
+        # shared by every user's view of this launcher: keys typed for waiting jobs (memory only), the dispatcher
+        self._shared = {"keys": {}, "thread": None, "lock": threading.Lock()}
+        if list_pending(self.slots):  # jobs left waiting by a studio that stopped: start them as slots free up
+            self._keep_dispatching()
+
+    def as_user(self, policy: AccessPolicy) -> "Launcher":
+        """The same job system, launching jobs under a user's policy (their namespace, not the workspace)."""
+        view = copy.copy(self)
+        view.policy = policy
+        return view
 
     # ------------------------------------------------------------------------------------ start, resume
 
     def start(self, config: Any, owner: str | None = OPERATOR, user_key: str | None = None) -> str:
-        """Launch the job (or continue its run: the same config only); returns one line saying which."""
+        """Launch the job (or continue its run: the same config only) now, or put it in line when every slot is
+        taken; returns one line saying which."""
         kind = kind_of(config)
         check_config(config)
+        if hasattr(config, "check_inputs"):  # its files and endpoints, before any process starts for it
+            config.check_inputs(self.policy)
         folder = folder_of(config)
         with self._launching():
             status = read_status(folder)
             point = self._admit(folder, status, config, owner) if status is not None else None
+            waiting = list_pending(self.slots)
+            self._check_waiting_limit(owner, waiting)
             _prepare_folder(folder, config)
             ticket = time.time_ns()  # the order in which queued jobs get a slot
+            entry = pending_path(self.slots, ticket)
             transition(folder, "queued", kind=kind.name, owner=owner, queued=_now(), queued_at=time.time(),
-                       ticket=ticket, launched=True, command=_command(config), pid=None, pid_start=None)
-            context = {"run": str(folder.resolve()), "slots": str(self.slots), "limit": self.limit, "ticket": ticket}
-            env = {**policy_environment(self.policy, user_key), JOB_ENV: json.dumps(context)}
-            pid, identity = spawn_job([*type(config).COMMAND, "--config", str(folder / CONFIG_FILE)],
-                                      folder / STDOUT, env)
-            queue_entry(self.slots, ticket, pid)
-            record_process(folder, pid, identity)
-        if point is None:
-            return f"{folder.name} started"
-        return f"{folder.name} resumes: it {point}"
+                       ticket=ticket, launched=True, command=_command(config), pid=None, pid_start=None,
+                       pending=str(entry))
+            if user_key:
+                self._shared["keys"][ticket] = user_key
+            add_pending(self.slots, Pending(ticket, str(folder.resolve()), owner,
+                                            [*type(config).COMMAND, "--config", str(folder / CONFIG_FILE)],
+                                            policy_environment(self.policy)))
+            started = self._dispatch()
+        if ticket not in started:
+            self._keep_dispatching()
+        if ticket not in started:
+            return f"{folder.name} queued: it " + ("starts once a slot is free" if point is None else
+                                                   f"resumes once a slot is free ({point})")
+        return f"{folder.name} started" if point is None else f"{folder.name} resumes: it {point}"
+
+    def _check_waiting_limit(self, owner: str | None, waiting: list) -> None:
+        """A logged-in user may have at most `queued_per_user` jobs waiting (the operator has no such limit)."""
+        if owner is OPERATOR or self.queued_per_user is None:
+            return
+        mine = sum(job.owner == owner for job in waiting)
+        if mine >= self.queued_per_user:
+            raise RunBusy(f"you already have {mine} job(s) waiting for a slot (at most {self.queued_per_user} here): "
+                          "wait for one to start, or abort one")
+
+    def _dispatch(self) -> set[int]:
+        """Start waiting jobs while slots are free (the caller holds the launch lock); returns their tickets."""
+        started = set()
+        while True:
+            waiting = list_pending(self.slots)
+            busy = busy_owners(self.slots)
+            if not waiting or sum(busy.values()) >= self.limit:
+                return started
+            job = next_to_start(waiting, busy, self.per_user)
+            if job is None:
+                return started
+            self._spawn(job)
+            started.add(job.ticket)
+
+    def _spawn(self, job: Pending) -> None:
+        folder = Path(job.run)
+        key = self._shared["keys"].pop(job.ticket, None)
+        context = {"run": job.run, "slots": str(self.slots), "limit": self.limit, "ticket": job.ticket}
+        env = {**job.env, **({USER_KEY_ENV: key} if key else {}), JOB_ENV: json.dumps(context)}
+        pid, identity = spawn_job(job.argv, folder / STDOUT, env)
+        queue_entry(self.slots, job.ticket, pid, folder)  # busy from now on: counted before it takes its slot
+        pending_path(self.slots, job.ticket).unlink(missing_ok=True)
+        record_process(folder, pid, identity)
+
+    def dispatch(self) -> set[int]:
+        """Start what can start now (the dispatcher calls this while jobs wait)."""
+        with self._launching():
+            return self._dispatch()
+
+    def _keep_dispatching(self) -> None:
+        """While jobs wait, a thread of this process starts them as slots free up (it ends when none wait)."""
+        shared = self._shared
+        with shared["lock"]:
+            if shared["thread"] is not None and shared["thread"].is_alive():
+                return
+            shared["thread"] = threading.Thread(target=self._dispatch_loop, name="qinstruct-dispatcher",
+                                                daemon=True)
+            shared["thread"].start()
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            time.sleep(DISPATCH_POLL_S)
+            with self._shared["lock"]:
+                self.dispatch()
+                if not list_pending(self.slots):
+                    self._shared["thread"] = None
+                    return
 
     def _admit(self, folder: Path, status: RunStatus, config: Any, owner: str | None) -> str:
         """Whether a run that exists may run again with this config; returns what it continues from."""
         kind = kind_named(status.kind) if status.kind in all_kinds() else None
         if not may_control(owner, status.owner):
-            raise RunBusy(f"{folder.name}: this name is taken by another user's run; choose another name")
+            raise RunBusy(f"{folder.name}: this name is not available; choose another name")
         if kind is None or kind.name != kind_of(config).name:
             raise RunBusy(f"{folder.name} holds a {status.kind} run, not a {kind_of(config).name} one; choose "
                           "another name")
@@ -127,19 +220,29 @@ class Launcher:
         if job is None or not may_control(actor, job.status.owner):
             return None
         if job.state == "queued":
-            job.waiting_behind = queue_position(self.slots, _ticket(job.path))
+            job.waiting_behind = self._place(job)
         return job
+
+    def _place(self, job: JobView) -> int | None:
+        """How many jobs start before this queued one (those waiting with a process go first)."""
+        ticket = _ticket(job.path)
+        if job.status.pending is None:
+            return queue_position(self.slots, ticket)
+        started = len(queue_entries(self.slots))  # dispatched, about to take their slots
+        order = dispatch_order(list_pending(self.slots), busy_owners(self.slots), self.per_user)
+        tickets = [entry.ticket for entry in order]
+        return started + tickets.index(ticket) if ticket in tickets else None
 
     def jobs(self, actor: str | None = OPERATOR, kinds: tuple[str, ...] | None = None,
              under: str | Path | None = None) -> list[RunStatus]:
         """The runs `actor` may see (the operator: all), newest first; only these kinds; only the folders right
         under `under` when given (a tab's own folder: runs/, evals/...), else the whole workspace."""
         root = Path(under) if under is not None else self.root
-        return [status for status in list_runs(root, depth=1 if under is not None else 4)
+        return [status for status in list_runs(root, depth=1 if under is not None else RUN_DEPTH)
                 if may_control(actor, status.owner) and (kinds is None or status.kind in kinds)]
 
     def running(self) -> int:
-        return running_jobs(self.slots, self.limit)
+        return len(held_slots(self.slots))
 
 
 def abort(folder: str | Path, actor: str | None = OPERATOR, grace_s: float = ABORT_GRACE_S) -> str:
@@ -151,6 +254,8 @@ def abort(folder: str | Path, actor: str | None = OPERATOR, grace_s: float = ABO
         raise RunBusy(f"{folder.name}: no such run of yours")
     if not status.live:
         return f"{folder.name} is not running ({status.state})"
+    if status.pending and not status.pid:
+        status = _leave_line(folder, Path(status.pending)) or status
     pid, identity = status.pid, status.pid_start or ""
     if pid and signal_job(pid, identity, signal.SIGTERM, group=status.launched):
         if not wait_gone(pid, identity, grace_s):
@@ -163,6 +268,15 @@ def abort(folder: str | Path, actor: str | None = OPERATOR, grace_s: float = ABO
     after = read_status(folder)
     point = kind_named(after.kind).resume_point(folder) if after and after.kind in all_kinds() else ""
     return f"{folder.name} {after.state if after else 'stopped'}" + (f"; Resume {point}" if point else "")
+
+
+def _leave_line(folder: Path, entry: Path) -> RunStatus | None:
+    """A job waiting with no process leaves the line under the launch lock (so the dispatcher cannot start it
+    meanwhile); returns its status if it had been started after all (then it is stopped like any other)."""
+    with _FileLock(entry.parent.parent / "launch.lock"):
+        entry.unlink(missing_ok=True)
+        status = read_status(folder)
+        return status if status is not None and status.pid else None
 
 
 def _ticket(folder: Path) -> int | None:
@@ -181,12 +295,13 @@ def _command(config: Any) -> str | None:
 
 
 def _prepare_folder(folder: Path, config: Any) -> None:
-    """The run folder exists and holds the job's config (written once: a resume keeps it)."""
+    """The run folder exists and holds the job's config: the one it was admitted with, which differs from the
+    last attempt's only in what does not change the result (a moved endpoint, more workers) -- the job reads
+    this file, so the new values must be in it.  Resume (which reads the file) keeps it as it is."""
     from ..config import config_to_yaml
 
     make_run_folder(folder)
-    if not (folder / CONFIG_FILE).is_file():
-        write_text(folder / CONFIG_FILE, config_to_yaml(config))
+    write_text(folder / CONFIG_FILE, config_to_yaml(config))
 
 
 class _FileLock:

@@ -30,10 +30,15 @@ def option_losses(model: LoadedModel, question: str, options: list[str], image
         if model.shared:  # one PeftModel for two sides: every row is this side's
             extra["adapter_names"] = [model.adapter] * len(texts)
         logits = model.model(**inputs, **extra, use_cache=False).logits.float()
-    ids = inputs["input_ids"]
-    log_probs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-    # a target counts when it and the token predicting it are real (not the first token after left padding)
+    ids, vocabulary = inputs["input_ids"], logits.shape[-1]
+    targets = ids[:, 1:]
+    log_probs = torch.log_softmax(logits[:, :-1], dim=-1).gather(
+        -1, targets.clamp(0, vocabulary - 1)[..., None])[..., 0]
+    # a target counts when it and the token predicting it are real (not the first token after left padding), and
+    # when it is a token at all: mPLUG-Owl2's image placeholders lie outside the vocabulary (its original gives
+    # them no label), and gathering them failed every question ("index 53 is out of bounds")
     real = (mask[:, 1:] * mask[:, :-1]).bool() if mask is not None else torch.ones_like(log_probs, dtype=torch.bool)
+    real &= (targets >= 0) & (targets < vocabulary)
     whole = [float(-(log_probs[r][real[r]]).mean()) for r in range(len(texts))]
     tail = [float(-(log_probs[r, -n:]).mean()) for r, n in enumerate(option_lengths)]
     return whole, tail

@@ -136,11 +136,35 @@ def load_original(spec: OriginalLlavaSpec, options: LoadOptions, policy: AccessP
     return load_transformers(converted_path(spec.folder, options.cache_dir), options, spec.text)
 
 
+def read_non_lora_trainables(path: Path) -> dict:
+    """The file as {name: tensor}, or one ModelLoadError naming the file.  weights_only: a pickle of anything
+    but tensors and plain containers is refused unread, so nothing in the file runs."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # damaged data fails inside the unpickler or the zip reader in many ways
+        if "Weights only load failed" in str(error):
+            raise ModelLoadError(f"{path}: not a state dict of tensors: it pickles Python objects a weights-only "
+                                 "load refuses (nothing in it was run)") from error
+        raise ModelLoadError(f"{path}: not a readable state dict of tensors: truncated, or not written by "
+                             f"torch.save ({first_line(error)})") from error
+    if not isinstance(state, dict):
+        raise ModelLoadError(f"{path}: not a state dict of tensors (name -> tensor): it holds "
+                             f"{type(state).__name__}, not a dict")
+    wrong = next(((key, value) for key, value in state.items()
+                  if not isinstance(key, str) or not isinstance(value, torch.Tensor)), None)
+    if wrong is not None:
+        raise ModelLoadError(f"{path}: not a state dict of tensors (name -> tensor): {wrong[0]!r} maps to "
+                             f"{type(wrong[1]).__name__}, not a tensor")
+    return state
+
+
 def load_non_lora_trainables(base: LoadedModel, adapter_path: str) -> int:
     """A LLaVA-style LoRA release (DeQA-Score's LoRA variant) keeps the weights it trained in full (mPLUG-Owl2's
     abstractor, LLaVA's projector) in non_lora_trainables.bin, named as its PeftModel saw them: written into the
     base before the adapter, as the original builder does.  Returns how many tensors; a name the base does not
-    have is an error, not a silent skip."""
+    have, or a shape other than the base's, is an error, not a silent skip (nor a silent broadcast)."""
     import torch
 
     from .specs import NON_LORA_FILE
@@ -148,8 +172,7 @@ def load_non_lora_trainables(base: LoadedModel, adapter_path: str) -> int:
     path = Path(adapter_path) / NON_LORA_FILE
     if not path.is_file():
         return 0
-    state = {key.removeprefix("base_model."): value
-             for key, value in torch.load(path, map_location="cpu", weights_only=True).items()}
+    state = {key.removeprefix("base_model."): value for key, value in read_non_lora_trainables(path).items()}
     if any(key.startswith("model.model.") for key in state):
         state = {key.removeprefix("model."): value for key, value in state.items()}
     own = base.model.state_dict()
@@ -157,6 +180,10 @@ def load_non_lora_trainables(base: LoadedModel, adapter_path: str) -> int:
     if unknown:
         raise ModelLoadError(f"{adapter_path}: {NON_LORA_FILE} has weights its base {base.spec} does not, e.g. "
                              f"{', '.join(unknown[:3])}")
+    misfit = next((key for key, value in state.items() if value.shape != own[key].shape), None)
+    if misfit is not None:
+        raise ModelLoadError(f"{adapter_path}: {NON_LORA_FILE} does not fit its base {base.spec}: {misfit} is "
+                             f"{tuple(state[misfit].shape)}, the base's is {tuple(own[misfit].shape)}")
     with torch.no_grad():
         for key, value in state.items():
             own[key].copy_(value.to(own[key].dtype))

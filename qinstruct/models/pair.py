@@ -24,6 +24,9 @@ from .specs import AdapterSpec, parse_spec, same_weights
 from .types import ADAPTER_NAME, BASE_ROW, ChatModel, FailedModel, GenerationOptions, LoadOptions, Turn, image_list
 
 
+FAILED_ANSWER = "⚠ "  # starts what a side shows in place of (the rest of) its answer when it fails
+
+
 @dataclass
 class SidePair:
     left: ChatModel
@@ -46,16 +49,18 @@ def load_side(text: str, options: LoadOptions, policy: AccessPolicy | None = Non
         return FailedModel(text, error)
 
 
-def load_pair(left_text: str, right_text: str, options: LoadOptions | None = None,
+def load_pair(left_text: str, right_text: str, options: LoadOptions | tuple[LoadOptions, LoadOptions] | None = None,
               policy: AccessPolicy | None = None) -> SidePair:
-    options = options or LoadOptions()
+    """The two sides; `options` for both, or (left's, right's): remote code is trusted per model."""
+    left_options, right_options = options if isinstance(options, tuple) else (options or LoadOptions(),) * 2
     try:
         left_spec, right_spec = parse_spec(left_text, policy), parse_spec(right_text, policy)
     except UserError:
         left_spec = right_spec = None  # each side's own load reports its problem
-    if isinstance(right_spec, AdapterSpec) and right_spec.mixable and same_weights(right_spec.base, left_spec):
-        return _shared_pair(left_spec, right_spec, options, policy)
-    return SidePair(load_side(left_text, options, policy), load_side(right_text, options, policy))
+    if isinstance(right_spec, AdapterSpec) and right_spec.mixable and same_weights(right_spec.base, left_spec) \
+            and left_options == right_options:
+        return _shared_pair(left_spec, right_spec, left_options, policy)
+    return SidePair(load_side(left_text, left_options, policy), load_side(right_text, right_options, policy))
 
 
 def _shared_pair(left_spec, right_spec: AdapterSpec, options: LoadOptions, policy: AccessPolicy) -> SidePair:
@@ -100,7 +105,7 @@ def stream_pair(pair: SidePair, turns: tuple[list[Turn], list[Turn]], image: Ima
                     break
                 events.put((index, delta))
         except Exception as error:  # shown to the user on that side; the other side continues
-            events.put((index, f"⚠ {error}"))
+            events.put((index, f"{FAILED_ANSWER}{error}"))
         finally:
             if hasattr(stream, "close"):
                 stream.close()

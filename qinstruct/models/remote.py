@@ -19,8 +19,9 @@ from typing import ClassVar, Iterator
 import numpy as np
 from PIL import Image
 
-from ..errors import first_line
-from ..endpoints import NO_KEY, KeyPolicy, missing_key_message, needs_key, status_message, unknown_host
+from ..errors import UserError, first_line
+from ..endpoints import (NO_KEY, KeyPolicy, blocked_reason, missing_key_message, needs_key, reason_of, status_message,
+                         unknown_host)
 from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
                     image_list, ratings_from_level_logits)
 
@@ -65,17 +66,17 @@ class RemoteModel:
         return replace(self, api_key=api_key or None)
 
     def client(self):
-        from openai import OpenAI
-
         from ..access import process_policy
 
         keys = self.key_policy or process_policy().keys
-        keys.check(self.base_url)
+        try:
+            keys.check(self.base_url)
+        except UserError as error:  # a URL this process may not call: said for this model
+            raise ModelLoadError(f"{self.spec}: {error}") from None
         key = keys.key_for(self.base_url, self.api_key)
         if key == NO_KEY and needs_key(self.base_url):  # refused here, not after the client's retries
             raise ModelLoadError(f"{self.spec}: {missing_key_message(self.base_url)}")
-        return OpenAI(api_key=key, base_url=self.base_url,
-                      timeout=self.timeout, max_retries=self.max_retries)
+        return keys.client(self.base_url, key, timeout=self.timeout, max_retries=self.max_retries)
 
     def _call(self, **request):
         """One request; transport and HTTP failures become one line naming the endpoint."""
@@ -83,13 +84,15 @@ class RemoteModel:
 
         try:
             return self.client().chat.completions.create(model=self.model_name, **request)
-        except openai.APIStatusError as error:
-            raise ModelLoadError(f"{self.spec}: the endpoint answered {status_message(error.status_code)} "
-                                 f"({first_line(error)})") from None
+        except openai.APIStatusError as error:  # its status and reason, never its body (it may hold anything)
+            raise ModelLoadError(f"{self.spec}: the endpoint answered {status_message(error.status_code)}"
+                                 f"{reason_of(error)}") from None
         except openai.APITimeoutError:
             raise ModelLoadError(f"{self.spec}: the endpoint did not answer within {self.timeout:g} s") from None
         except openai.APIConnectionError as error:
-            why = ": unknown host (check the URL and the network)" if unknown_host(error) else ""
+            blocked = blocked_reason(error)
+            why = f": {blocked}" if blocked else ": unknown host (check the URL and the network)" \
+                if unknown_host(error) else ""
             raise ModelLoadError(f"{self.spec}: cannot reach {self.base_url}{why}") from None
         except openai.OpenAIError as error:
             raise ModelLoadError(f"{self.spec}: {first_line(error)}") from None
@@ -104,18 +107,21 @@ class RemoteModel:
         stream = self._call(messages=remote_messages(turns, image), stream=True,
                             max_tokens=options.max_new_tokens, temperature=max(options.temperature, 0.0),
                             top_p=options.top_p, seed=options.seed)
-        import httpx
+        import httpx2  # the openai client's HTTP library
 
         refusal, finished = "", False
         try:
             for chunk in stream:
+                if not hasattr(chunk, "choices"):  # a 200 that is no event stream (a plain JSON answer, a page)
+                    raise ModelLoadError(f"{self.spec}: the endpoint answered, but not with a chat completion "
+                                         "stream (is it an OpenAI-compatible server?)")
                 choice = chunk.choices[0] if chunk.choices else None
                 if choice is not None and choice.delta is not None:
                     if choice.delta.content:
                         yield choice.delta.content
                     refusal += getattr(choice.delta, "refusal", None) or ""
                 finished = finished or bool(choice is not None and choice.finish_reason)
-        except (openai.OpenAIError, httpx.HTTPError, ValueError) as error:  # cut off, or not JSON
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError) as error:  # cut off, or not JSON
             raise ModelLoadError(f"{self.spec}: the answer stream broke off ({first_line(error)})") from None
         if not finished:
             raise ModelLoadError(f"{self.spec}: the answer stream ended before the answer did")

@@ -22,12 +22,13 @@ from PIL import Image
 
 from ..errors import UserError
 from ..fileio import append_line, write_bytes, write_json
-from .pair import SidePair, stream_pair
+from .pair import FAILED_ANSWER, SidePair, stream_pair
 from .pool import ModelPool
 from .seen import SeenImage, seen_by
 from .types import MAX_IMAGES, GenerationOptions, LoadOptions, Rating, Turn, image_list
 
 VOTES = ("A is better", "B is better", "Tie", "Both are bad")
+SideOptions = LoadOptions | tuple[LoadOptions, LoadOptions] | None  # both sides', or (left's, right's)
 
 
 @dataclass
@@ -36,17 +37,18 @@ class Timing:
     first_text_s: float | None  # to the first text on either side
     seconds: tuple[float, float]  # to each side's last text
     tokens: tuple[int | None, int | None]  # each answer's length in its model's tokens (None: remote or failed)
+    failed: tuple[bool, bool] = (False, False)  # the side's "answer" is its error: no speed to speak of
 
     def line(self, names: tuple[str, str], blind: bool) -> str:
         first = f"first text after {self.first_text_s:.2f} s" if self.first_text_s is not None else "no text"
         if blind:  # per-side speed could tell the sides apart
             return f"answered in {max(self.seconds):.2f} s · {first}"
         parts = []
-        for name, seconds, tokens in zip(names, self.seconds, self.tokens):
+        for name, seconds, tokens, failed in zip(names, self.seconds, self.tokens, self.failed):
             speed = f"{tokens} tokens in {seconds:.2f} s" if tokens is not None else f"{seconds:.2f} s"
             if tokens and seconds > 0:
                 speed += f" ({tokens / seconds:.0f} tok/s)"
-            parts.append(f"{name}: {speed}")
+            parts.append(f"{name}: failed after {seconds:.2f} s" if failed else f"{name}: {speed}")
         return " · ".join(parts + [first])
 
 
@@ -112,7 +114,7 @@ def image_digest(image: Image.Image | list | None) -> str | None:
 
 
 def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text: str,
-         options: GenerationOptions | None = None, load_options: LoadOptions | None = None,
+         options: GenerationOptions | None = None, load_options: SideOptions = None,
          api_key: str | None = None) -> Iterator[ChatSession]:
     """Ask both sides; yields the session after each streamed piece (the last yield is the finished turn)."""
     if not text.strip():
@@ -135,12 +137,14 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
         for side, delta in enumerate(deltas):
             if delta:
                 session.turns[side][-1].assistant += delta
-                first = now if first is None else first
+                if first is None and not delta.startswith(FAILED_ANSWER):  # text, not a side's error
+                    first = now
                 last[side] = now
         yield session
     answers = (session.turns[0][-1].assistant, session.turns[1][-1].assistant)
-    session.last_timing = Timing(first, (last[0], last[1]),
-                                 (pair.left.count_tokens(answers[0]), pair.right.count_tokens(answers[1])))
+    failed = tuple(FAILED_ANSWER in answer for answer in answers)  # a side's error, where its answer (or its end) was
+    session.last_timing = Timing(first, (last[0], last[1]), tuple(
+        None if failed[k] else side.count_tokens(answers[k]) for k, side in enumerate(pair.sides)), failed)
     yield session
 
 
@@ -153,7 +157,7 @@ def regenerate(pool: ModelPool, session: ChatSession, image: Image.Image | None,
     yield from send(pool, session, image, question, **kwargs)
 
 
-def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: LoadOptions | None = None,
+def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: SideOptions = None,
               api_key: str | None = None) -> tuple[Rating | str, Rating | str]:
     """Each side's rating of the image (the first, when the question shows several), or the side's error."""
     image = image_list(image)[0]
@@ -168,7 +172,7 @@ def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
     return out[0], out[1]
 
 
-def seen_pair(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: LoadOptions | None = None,
+def seen_pair(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: SideOptions = None,
               api_key: str | None = None) -> list[SeenImage]:
     """What each column's model sees of the image (the first, when there are several), in column order, named as
     the page names the columns."""

@@ -10,9 +10,9 @@ from ..config.cli import add_job_parser
 
 DESCRIPTION = """Tune a vision-language model on instruction data with the paper's strategies (mix, after, replace,
 or the high-level-only baseline), LoRA or full.  OUTPUT_DIR is a run folder: run the same command again after an
-interruption (even kill -9) and training continues from the last checkpoint.  --launcher accelerate runs it on
-several processes or machines (DeepSpeed ZeRO-2/3, FSDP).
-Exit status: 0 trained, 2 bad arguments, 130 stopped (SIGINT or SIGTERM; run again to resume)."""
+interruption (even kill -9) and training continues from the last checkpoint; a finished run is not trained
+again.  --launcher accelerate runs it on several processes or machines (DeepSpeed ZeRO-2/3, FSDP).
+Exit status: 0 trained, 2 bad arguments or a finished run, 130 stopped (SIGINT or SIGTERM; run again to resume)."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,13 +39,14 @@ def _quiet_libraries() -> None:
 
 def run(config, args: argparse.Namespace) -> int:
     from ..runs import RunFolder, progress_bar
-    from .trainer import HELD_BY_PARENT, run_training
+    from .trainer import HELD_BY_PARENT, refuse_finished, run_training
 
     _stop_on_terminate()
     _quiet_libraries()
     if config.launcher == "accelerate" and not os.environ.get(HELD_BY_PARENT):
         from .launch import launch
 
+        refuse_finished(config)  # before the folder is held: a refused run changes nothing
         run_folder = RunFolder(config.output_dir, "train")
         with run_folder.hold(config):
             status = launch(config, str(run_folder.path / "config.yaml"))

@@ -24,7 +24,7 @@ from typing import Any
 from ..config import check_config, config_to_dict
 from ..errors import first_line
 from ..fileio import WriteError
-from ..runs import Progress, RunFolder
+from ..runs import Progress, RunBusy, RunFolder, check_same_job, read_status
 from .config import TrainConfig
 from .data import Mixture, build_mixture
 from .supervision import Collator, Supervisor, TrainingSet, approximate_length
@@ -121,20 +121,23 @@ def prepare_parameters(loaded, config: TrainConfig, continue_adapter: bool):
     return model
 
 
-def training_arguments(config: TrainConfig, output: Path, gpu: bool):
-    """TrainingArguments from the config (field names differ between transformers 5.17 and 5.2x)."""
+def training_arguments(config: TrainConfig, output: Path, gpu: bool, evaluates: bool = True):
+    """TrainingArguments from the config (field names differ between transformers 5.17 and 5.2x).  Without an
+    eval set (`evaluates` False: nothing held out) eval_steps is ignored: the Tune form sends its default, and
+    transformers refuses an eval schedule with nothing to evaluate."""
     import dataclasses
 
     from transformers import TrainingArguments
 
     known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    eval_steps = config.eval_steps if evaluates else 0
     kwargs: dict[str, Any] = dict(
         output_dir=str(output / CHECKPOINTS), per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler, weight_decay=config.weight_decay,
         num_train_epochs=config.epochs, max_steps=config.max_steps or -1, logging_steps=config.logging_steps,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
-        eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps or None,
+        eval_strategy="steps" if eval_steps else "no", eval_steps=eval_steps or None,
         seed=config.seed, data_seed=config.seed, bf16=gpu and config.bf16, use_cpu=not gpu,
         gradient_checkpointing=config.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False}, remove_unused_columns=False, report_to="none",
@@ -211,8 +214,22 @@ def set_aside_damaged(output: Path) -> list[str]:
     return notes
 
 
+def refuse_finished(config: TrainConfig) -> None:
+    """A finished run is not trained again: transformers resumed from its last checkpoint trains one step past
+    max_steps ("step 9/8") and the model would be written over.  Refused as the job launcher refuses it, before
+    anything in the folder is touched (another config is said as such: what differs is the more useful line).  A
+    done run whose model was removed continues from its checkpoints."""
+    output = Path(config.output_dir)
+    status = read_status(output)
+    if status is not None and status.kind == "train" and status.state == "done" and \
+            (output / MODEL / "qinstruct.json").is_file():
+        check_same_job(output, config)
+        raise RunBusy(f"{output} is done (its model is in {output / MODEL}); start a new run under another name")
+
+
 def run_training(config: TrainConfig, progress: Progress | None = None) -> TrainResult:
     check_config(config)
+    refuse_finished(config)
     trainable_spec(config.model)  # a missing model is said at once, before the data is read
     output = Path(config.output_dir)
     rank, _ = process_rank()
@@ -246,7 +263,7 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
     # the image and the first question is said at once, in one line, not from inside the training loop
     collator = Collator(loaded.tokenizer.pad_token_id)
     gpu = next(model.parameters()).device.type == "cuda" or (config.device != "cpu" and torch.cuda.is_available())
-    arguments = training_arguments(config, output, gpu)
+    arguments = training_arguments(config, output, gpu, evaluates=bool(mixture.eval))
     image_tokens = _image_tokens(supervisor, mixture)
     trainer = _trainer_class()(
         model=model, args=arguments, train_dataset=TrainingSet(mixture.train, supervisor),

@@ -23,8 +23,9 @@ def answer(body):
 
 
 def fake_finished_run(workspace: Path, spec: str) -> None:
-    """A training run of user `a` whose "model" is an adapter on the catcher's endpoint (what Open in Chat opens)."""
-    run = workspace / "runs" / "evil"
+    """A training run of user `a` (in a's namespace) whose "model" is an adapter on the catcher's endpoint (what
+    Open in Chat opens)."""
+    run = workspace / "users" / "a" / "runs" / "evil"
     (run / "model").mkdir(parents=True)
     (run / "model" / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": spec,
                                                                   "peft_type": "LORA"}))
@@ -46,7 +47,8 @@ def every_entry_point(client: Client, spec: str, workspace: Path, image: str) ->
     try:
         said["evaluate"] = start_evaluation(client, "catch", [spec], ["A1", "A3", "A2"], limit=2,
                                             judge=f"openai:judge@{spec.split('@', 1)[1]}")
-        said["evaluate"] += evaluations_done(client, ["catch-a1", "catch-a3", "catch-a2"])[0]
+        if "started" in said["evaluate"]:  # refused before any job started: nothing to wait for
+            said["evaluate"] += evaluations_done(client, ["catch-a1", "catch-a3", "catch-a2"])[0]
     except Exception as error:  # noqa: BLE001
         said["evaluate"] = str(error)
     try:
@@ -68,7 +70,10 @@ def test_the_server_key_never_reaches_a_typed_url(tmp_path, endpoints_only):
     Image.new("RGB", (64, 64), (120, 80, 40)).save(image)
     with openai_server(answer) as (url, requests):
         spec = f"openai:m@{url}"
-        flags = ["--auth", "a:b", "--auth", "c:d"] + (["--endpoints-only"] if endpoints_only else [])
+        # the catcher is on loopback: without --endpoints-only, the operator lets users reach it (--allow-url), so
+        # that the typed URL is called at all -- and must still never receive the server's key
+        flags = ["--auth", "a:b", "--auth", "c:d"] + (["--endpoints-only"] if endpoints_only else
+                                                      ["--allow-url", url.rsplit("/", 1)[0]])
         with studio_process(tmp_path / "workspace", *flags, env={"OPENAI_API_KEY": SECRET}) as (studio, _):
             said = every_entry_point(Client(studio, auth=("a", "b"), verbose=False), spec, tmp_path / "workspace",
                                      str(image))

@@ -1,4 +1,5 @@
 """Serving safety: loopback by default, auth required elsewhere, only the workspace is served."""
+import json
 import os
 import subprocess
 import sys
@@ -168,13 +169,39 @@ def test_the_throttle_doubles_the_wait_per_user_and_address():
         throttle.record("carol", "10.0.0.1", succeeded=False, now=k)
     assert throttle.wait_s("carol", "10.0.0.1", now=2) == 2  # the 4th attempt waits 2 s after the 3rd failure
     assert throttle.wait_s("carol", "10.0.0.2", now=2) == 0  # another address is another count
-    assert throttle.wait_s("alice", "10.0.0.1", now=2) == 0  # so is another user, until the address's own limit
+    assert throttle.wait_s("alice", "10.0.0.1", now=2) == 0  # so is another user
     throttle.record("carol", "10.0.0.1", succeeded=False, now=4)
     assert throttle.wait_s("carol", "10.0.0.1", now=4) == 4  # doubling
-    throttle.record("alice", "10.0.0.1", succeeded=False, now=5)  # the address's 5th failure
-    assert throttle.wait_s("dave", "10.0.0.1", now=5) == 2  # every user of that address now waits
+    for k in range(5):  # five names that are no user, from one address
+        throttle.record(f"guess{k}", "10.0.0.1", succeeded=False, now=5, known=False)
+    assert throttle.wait_s("dave", "10.0.0.1", now=5, known=False) == 2  # unknown names from there now wait
+    assert throttle.wait_s("alice", "10.0.0.1", now=5) == 0  # the users of that address do not
     throttle.record("carol", "10.0.0.1", succeeded=True, now=100)
     assert throttle.wait_s("carol", "10.0.0.1", now=100) == 0
+
+
+def test_the_counts_outlive_a_restart(tmp_path):
+    from app.serving import LoginThrottle
+
+    path = tmp_path / ".secrets" / "login-failures.json"
+    first = LoginThrottle(free_per_user=2, longest_s=60, path=path)
+    for k in range(3):
+        first.record("carol", "10.0.0.1", succeeded=False, now=k)
+    again = LoginThrottle(free_per_user=2, longest_s=60, path=path)  # a new process reads the same file
+    assert again.wait_s("carol", "10.0.0.1", now=2) == first.wait_s("carol", "10.0.0.1", now=2) == 4
+    path.write_text("{not json")
+    assert LoginThrottle(path=path).wait_s("carol", "10.0.0.1") == 0  # a damaged file starts afresh, no crash
+
+
+def test_x_forwarded_for_counts_only_behind_a_named_proxy():
+    from app.serving import client_address, proxy_networks
+
+    scope = {"client": ("127.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"203.0.113.9, 10.0.0.2")]}
+    assert client_address(scope) == "127.0.0.1"  # no proxy named: the header is anyone's to write
+    assert client_address(scope, proxy_networks(["127.0.0.1"])) == "10.0.0.2"  # the nearest hop
+    assert client_address(scope, proxy_networks(["127.0.0.1", "10.0.0.0/8"])) == "203.0.113.9"
+    with pytest.raises(ValueError, match="--trusted-proxy nope"):
+        proxy_networks(["nope"])
 
 
 def test_thirty_wrong_passwords_then_the_right_one_is_not_checked(guarded):
@@ -195,3 +222,14 @@ def test_thirty_wrong_passwords_then_the_right_one_is_not_checked(guarded):
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 429 and "Too many failed logins" in refused.value.read().decode()
     assert answers.count(429) >= 24 and int(refused.value.headers["Retry-After"]) >= 1  # 6 of 30 were checked
+
+
+def test_no_run_history_is_kept(guarded):
+    """Gradio 6 records every call's inputs in the browser (a typed API key among them) unless told not to."""
+    base = guarded["url"]
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    browser.open(urllib.request.Request(base + "/login", data=b"username=alice&password=s3cret-pass",
+                                        method="POST"), timeout=10)
+    with browser.open(base + "/config", timeout=10) as response:  # the whole page configuration
+        assert json.loads(response.read())["run_history"] is False
+    assert _fetch(base + "/gradio_api/runs", opener=browser)[0] == 404

@@ -31,13 +31,15 @@ def shell_command(markdown: str) -> list[str]:
     return argv
 
 
-def run_elsewhere(argv: list[str], out: Path) -> None:
-    """The tab's command with only --out changed, run as a user would: a new process."""
+def run_elsewhere(argv: list[str], out: Path, workspace: Path) -> None:
+    """The tab's command with only --out changed, run as the page says: a new process, from the workspace folder
+    (the line's paths are relative to it: the page shows no server path)."""
     argv = list(argv)
+    assert not any(str(workspace) in arg for arg in argv), argv
     argv[argv.index("--out") + 1] = str(out)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "qinstruct", *argv[1:]], env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=workspace)
     assert done.returncode == 0, done.stderr
 
 
@@ -58,22 +60,26 @@ def test_corrupt_batch(client, studio, tmp_path):
     assert ": done" in watch_until_ended(client, "/corrupt_batch_watch", "shell-check")
     argv = shell_command(status)
     assert "--out" in argv and "--seed" in argv and "--corruption" in argv
-    run_elsewhere(argv, tmp_path / "again")
+    run_elsewhere(argv, tmp_path / "again", studio["workspace"].root)
     tab_out = studio["workspace"].batches / "shell-check"
     matched = same_files(tab_out, tmp_path / "again", ignore=("manifest.jsonl",))
     assert len(matched) == 240 * 4  # every image, byte for byte
-    lines = [json.loads(line) for line in (tab_out / "manifest.jsonl").read_text().splitlines()]
-    again = [json.loads(line) for line in (tmp_path / "again" / "manifest.jsonl").read_text().splitlines()]
-    assert sorted(lines, key=lambda r: r["output"]) == sorted(again, key=lambda r: r["output"])
+    root = studio["workspace"].root
+
+    def records(folder):  # the source as written (absolute from the tab, relative from the workspace's shell)
+        rows = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+        return sorted(({**row, "source": str((root / row["source"]).resolve())} for row in rows),
+                      key=lambda r: r["output"])
+    assert records(tab_out) == records(tmp_path / "again")
 
 
-def test_statistics_report(client, tmp_path):
+def test_statistics_report(client, studio, tmp_path):
     client.predict("Embedded demo world", None, "", "", api_name="/stats_load")
     *_, shell = client.predict(["scenes", "photos-natural"], 10, 90, 20, 8, 3, api_name="/stats_update")
     argv = shell_command(shell)
     assert argv[:3] == ["qinstruct", "stats", "report"] and "--budget" in argv and "--seed" in argv
-    tab_out = Path(argv[argv.index("--out") + 1])
-    run_elsewhere(argv, tmp_path / "again")
+    tab_out = studio["workspace"].root / argv[argv.index("--out") + 1]
+    run_elsewhere(argv, tmp_path / "again", studio["workspace"].root)
     assert "report.zip" in same_files(tab_out, tmp_path / "again")
 
 
@@ -83,7 +89,7 @@ def test_conversion(client, studio, tmp_path):
     assert ": done" in watch_until_ended(client, "/convert_watch", "shell-convert")
     argv = shell_command(status)
     assert "--subsets" in argv and "--cache-dir" in argv
-    run_elsewhere(argv, tmp_path / "again")
+    run_elsewhere(argv, tmp_path / "again", studio["workspace"].root)
     tab_out = studio["workspace"].conversions / "shell-convert"
     assert (tab_out / "items.json").read_bytes() == (tmp_path / "again" / "items.json").read_bytes()
     report, again = (json.loads((folder / "report.json").read_text()) for folder in (tab_out, tmp_path / "again"))

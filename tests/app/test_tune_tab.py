@@ -138,7 +138,7 @@ def test_preview_shows_each_machines_command(studio):
     fields = {f.name: f for f in job_fields(tab.TrainConfig)}
     row = [values[n] if n in values else field_default(fields[n]) for n in tab.field_names()]
     row = ["\n".join(v) if isinstance(v, list) else v for v in row]
-    yaml_text, shell = tab.preview(ctx, "multi", *row)
+    yaml_text, shell = tab.preview(ctx, "multi", None, *row)  # None: no request (the operator)
     assert "launcher: accelerate" in yaml_text
     assert "machine 0:" in shell and "machine 1:" in shell and "--machine_rank 1" in shell
     assert "--use_deepspeed" in shell and "--num_processes 16" in shell

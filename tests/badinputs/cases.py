@@ -3,14 +3,24 @@
 Placeholders: {I} images, {D} data files, {C} configs, {M} model folders, {R} damaged training runs, {WS} a
 workspace with damaged status files (all under the corpus folder), {ASSETS} the shipped micro models, {O} a
 fresh output folder of the case, {W} a folder shared by the cases (one run, then another on top of it), {URL}
-the misbehaving endpoint (endpoint.py), {DEAD} an endpoint nobody listens on.  A CLI case expects one of the exit statuses and a message; an API case (the running studio,
+the misbehaving endpoint (endpoint.py) on 127.0.0.1:{PORT}, {DEAD} an endpoint nobody listens on, {DOWN} another
+one, {WSROOT} the studio's workspace (users/a/ and users/c/ are its two users' namespaces).  The studio lists {URL}
+and {DOWN} with --allow-url (an operator's local server); {DEAD}, and {URL}'s port under any other name
+(localhost, 0.0.0.0, 2130706433...), are internal addresses it must not reach for a user.
+
+A CLI case expects one of the exit statuses and a message (and not `absent`); an API case (the running studio,
 through gradio_client) expects an answer ("ok", with the message in it), a refusal ("refused": an answer holding the
 tab's one "⚠ ..." line with the message, the other outputs left as they were) or an error ("error": what Gradio
-itself refuses before a handler runs, such as a number below its field's minimum).
+itself refuses before a handler runs, such as a number below its field's minimum); `absent` must not be in its
+answer (another user's file names, a secret in an endpoint's error body); an `unheard` case must send the fault
+server no request.  The API cases (studio_cases.py) run in order, as one story: a's runs first, then what c tries
+on them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .endpoint import SECRET  # in the body of the fault server's 403: never shown
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,7 @@ class Cli:
     argv: tuple[str, ...]
     codes: tuple[int, ...]
     message: str = ""  # expected in stdout + stderr
+    absent: str = ""  # must not be in stdout + stderr: an endpoint's error body, say
 
 
 @dataclass(frozen=True)
@@ -31,12 +42,13 @@ class Api:
     user: str = "a"  # the studio runs with two logins: a and c
     then: tuple[str, dict] | None = None  # a job was started: watch it with this route until it ends
     absent: str = ""  # must not be in the answer: another user's run, say
+    unheard: bool = False  # the fault server ({URL}) must receive no request while the case runs
 
 
-def cli(name: str, command: str, codes: tuple[int, ...], message: str = "") -> Cli:
+def cli(name: str, command: str, codes: tuple[int, ...], message: str = "", absent: str = "") -> Cli:
     import shlex
 
-    return Cli(name, tuple(shlex.split(command)), codes, message)
+    return Cli(name, tuple(shlex.split(command)), codes, message, absent)
 
 
 CORRUPT = "corrupt {I}/%s --out {O} --corruption fog"
@@ -144,10 +156,10 @@ CLI_CASES = [
         "field 'candidates'"),
     cli("eval: MOS with wrong types", "eval a3 --model tiny:llava --mos {D}/wrong-types.json --out {O}", (2,),
         "field 'img_path': expected a string"),
-    cli("eval: every image missing", "eval a3 --model tiny:llava --mos {D}/bom.json --image-root {I} --out {O}", (3,),
-        "5 item(s) not scored"),
+    cli("eval: every image missing", "eval a3 --model tiny:llava --mos {D}/bom.json --image-root {I} --out {O}", (2,),
+        "no item could be scored: tiny:llava: 5 of 5 item(s) not scored"),
     cli("eval: a judge that is down", "eval a2 --model tiny:llava --references {D}/references.json --judge "
-        "openai:j@{DEAD} --out {O}", (3,), "the judge failed"),
+        "openai:j@{DEAD} --out {O}", (2,), "not scored, e.g. the judge failed"),
     cli("eval: references without descriptions", "eval a2 --model tiny:llava --references {D}/bom.json --out {O}",
         (2,), "expected img_path and description"),
     cli("eval: Q-Bench outputs with a trailing comma", "eval iqa --qbench-outputs {D}/trailing-comma.json", (2,),
@@ -275,209 +287,60 @@ CLI_CASES = [
         "must start with http:// or https://"),
 ]
 
-DEMO = "Embedded demo world"
-BAD_UPLOADS = [("an empty file", "empty.png", "empty file (0 bytes)"),
-               ("an HTML page", "page.html.png", "not an image file we read"),
-               ("text called .jpg", "text.jpg", "not an image file we read"),
-               ("a header claiming 900 MP", "bomb.png", "refused as a decompression bomb"),
-               ("a zTXt bomb", "ztxt-bomb.png", "unreadable image data"),
-               ("a TIFF with a damaged tag", "tiff-tag-type.tif", "unreadable image data"),
-               ("an XPM drawing", "drawing.xpm", "not an image file we read"),
-               ("a fuzzed QOI", "fuzzed.qoi", "not an image file we read"),
-               ("a JSON file called .png", "data.png", "not an image file we read")]
-PRIVATE = ["chat", ".secrets", ".jobs", "chat/sessions", "convert/.cache", "demo/../chat"]
-CHAT = {"left": "tiny:llava", "right": "tiny:llava", "blind": False, "image": None, "text": "Hi", "max_tokens": 8,
-        "temperature": 0, "top_p": 1, "trust": False, "api_key": ""}
-BATCH = {"files": None, "folder_text": "", "corruptions": ["fog"], "severities": [1], "seed": 0,
-         "random_assign": False, "workers": 1, "name": "private"}
-CONVERT = {"kind": DEMO, "upload": None, "path_text": "", "backend": "offline", "model": "gpt-4o-mini",
-           "base_url": "", "api_key": "", "subsets": ["yes-no"], "concurrency": 1, "name": "x"}
-EVAL = {"name": "x", "models": ["tiny:llava"], "protocols": ["A1"],
-        "a1_questions": "demo/world/eval/llvisionqa.json", "a3_mos": "demo/world/eval/mos.json=demo", "a2_references": "demo/world", "image_root": "demo/world",
-        "a2_judge": "offline", "limit": 2}
-GRADIO_REFUSES = ("less than minimum value", "greater than maximum value")  # a number field's own bounds
-
-
-def refused_by(message: str) -> str:
-    """"error" where Gradio refuses the value before a handler runs, "refused" where the tab says why."""
-    return "error" if message.startswith(GRADIO_REFUSES) else "refused"
-
-
-TUNE = {"model": "models/micro-baseline", "strategy": "baseline", "high_level": "demo/world/instruct_content.json",
-        "low_level": "", "image_root": "demo/world", "max_steps": 2, "save_steps": 2, "eval_steps": 0,
-        "eval_items": 8, "batch_size": 2}
-API_CASES = [
-    Api("grid: CMYK upload", "/corrupt_grid", {"image": "file:{I}/cmyk.jpg", "corruptions": ["fog"],
-                                               "severities": [1], "seed": 0, "max_side": 512}, "ok", "1 cells"),
-    Api("grid: float TIFF upload", "/corrupt_grid", {"image": "file:{I}/float.tif", "corruptions": ["snow"],
-                                                     "severities": [2], "seed": 0, "max_side": 512}, "ok", "1 cells"),
-    Api("grid: score with one side empty", "/corrupt_score", {"left": "", "right": "models/micro-mix"}, "refused",
-        "Choose a model on each side"),  # after the grids above: this session has one
-    Api("grid: score a float TIFF's cells", "/corrupt_score", {"left": "models/micro-baseline",
-        "right": "models/micro-mix"}, "ok", "P(good)"),
-    Api("grid: 100 MP at original size", "/corrupt_grid", {"image": "file:{I}/hundred-mp.png", "corruptions": ["fog"],
-                                                           "severities": [1], "seed": 0, "max_side": 0}, "error",
-        "100.0 megapixels"),
-    Api("batch: awkward modes", "/corrupt_batch", {"files": ["file:{I}/cmyk.jpg", "file:{I}/lab.tif",
-                                                             "file:{I}/float.tif", "file:{I}/grey16.png"],
-                                                   "folder_text": "", "corruptions": ["fog"], "severities": [1],
-                                                   "seed": 0, "random_assign": False, "workers": 1,
-                                                   "name": "awkward"}, "ok", "**4 written**",
-        then=("/corrupt_batch_watch", {"batch": "awkward"})),
-    Api("batch: /etc", "/corrupt_batch", {"files": None, "folder_text": "/etc", "corruptions": ["fog"],
-                                          "severities": [1], "seed": 0, "random_assign": False, "workers": 1,
-                                          "name": "etc"}, "refused", "outside the folders"),
-    Api("batch: name with ..", "/corrupt_batch", {"files": ["file:{I}/cmyk.jpg"], "folder_text": "",
-                                                  "corruptions": ["fog"], "severities": [1], "seed": 0,
-                                                  "random_assign": False, "workers": 1, "name": "../../escape"},
-        "ok", "escape"),
-    Api("stats: deeply nested upload", "/stats_load", {"kind": "Files", "uploads": ["file:{D}/deep.json"],
-                                                       "paths": "", "scales_text": ""}, "refused", "nested too deeply"),
-    Api("stats: empty upload", "/stats_load", {"kind": "Files", "uploads": ["file:{D}/empty.json"], "paths": "",
-                                               "scales_text": ""}, "refused", "empty file"),
-    Api("stats: trailing comma", "/stats_load", {"kind": "Files", "uploads": ["file:{D}/trailing-comma.json"],
-                                                 "paths": "", "scales_text": ""}, "refused", "bad JSON"),
-    Api("stats: a folder typed as a file", "/stats_load", {"kind": "Files", "uploads": None, "paths": "demo",
-                                                           "scales_text": ""}, "refused", "is a folder"),
-    Api("stats: bad scale", "/stats_load", {"kind": DEMO, "uploads": None, "paths": "", "scales_text": "x=zero"},
-        "refused", "SOURCE=FACTOR"),
-    Api("convert: not UTF-8", "/convert_load", {"kind": "A Q-Pathway file", "upload": "file:{D}/latin1.json",
-                                                "path_text": ""}, "refused", "not UTF-8"),
-    Api("convert: dead endpoint", "/convert_preview", {"kind": DEMO, "upload": None, "path_text": "",
-                                                       "feedback_id": None, "pasted": "Blurry. The quality is poor.",
-                                                       "backend": "openai", "model": "ok", "base_url": "{DEAD}",
-                                                       "api_key": "", "subsets": ["yes-no"]}, "ok",
-        "Not converted:** gave up"),
-    Api("convert: export before a run", "/convert_export", {"target": "trl"}, "refused", "Run a complete batch"),
-    Api("chat: missing model", "/chat_send", {"left": "models/nowhere", "right": "tiny:llava", "blind": False,
-                                              "image": None, "text": "Hi", "max_tokens": 16, "temperature": 0,
-                                              "top_p": 1, "trust": False, "api_key": ""}, "ok",
-        "no such model folder"),
-    Api("chat: endpoint 500 on one side", "/chat_send", {"left": "tiny:llava", "right": "openai:e500@{URL}",
-                                                         "blind": False, "image": None, "text": "Hi",
-                                                         "max_tokens": 16, "temperature": 0, "top_p": 1,
-                                                         "trust": False, "api_key": ""}, "ok", "500"),
-    Api("chat: rating with a dead side", "/chat_rate", {"left": "tiny:llava", "right": "openai:ok@{DEAD}",
-                                                        "blind": False, "image": "file:{I}/cmyk.jpg", "trust": False,
-                                                        "api_key": ""}, "ok", "cannot reach"),
-    Api("chat: vote before asking", "/chat_vote_tie", {}, "refused", "before voting"),
-    Api("tune: a run with no name", "/tune_start", {"name": "", "max_steps": 5}, "refused", "give the run a name"),
-    Api("tune: data outside the workspace", "/tune_start", {"name": "x", "high_level": "/etc/passwd"}, "refused",
-        "outside the folders"),
-    Api("tune: a model outside", "/tune_start", {"name": "x", "model": "/etc"}, "refused", "model folders must be"),
-    Api("tune: a learning rate of zero", "/tune_start", {"name": "x", "learning_rate": 0,
-                                                         "low_level": "demo/world/instruct_content.json"}, "refused",
-        "learning_rate: expected a value > 0"),
-    Api("tune: resume of an unknown run", "/tune_resume", {"run": "../../etc"}, "refused", "Choose one of your runs"),
-    Api("evaluate: no model", "/eval_run", {"name": "x", "models": []}, "refused", "choose at least one model"),
-    Api("evaluate: no protocol", "/eval_run", {"name": "x", "protocols": []}, "refused", "protocols: choose A1, A2, A3"),
-    Api("evaluate: MOS outside the workspace", "/eval_run", {"name": "x", "protocols": ["A3"],
-        "a3_mos": "/etc/passwd=x"}, "refused", "outside the folders"),
-    Api("evaluate: a negative limit", "/eval_run", {"name": "x", "limit": -3}, "error", "less than minimum value 0"),
-    Api("evaluate: a judge that is not one", "/eval_run", {"name": "x", "protocols": ["A2"], "a2_judge": "gpt"},
-        "refused", "judge: expected offline or openai"),
-    Api("evaluate: compare an unknown run", "/eval_compare", {"runs": ["../../etc"]}, "ok", "No results yet"),
-    *[Api(f"grid: upload of {what}", "/corrupt_grid", {"image": f"file:{{I}}/{name}", "corruptions": ["fog"],
-                                                       "severities": [1], "seed": 0, "max_side": 512}, "error",
-          f"{name}: {message}") for what, name, message in BAD_UPLOADS],
-    *[Api(f"chat: upload of {what}", "/chat_send", {**CHAT, "image": f"file:{{I}}/{name}"}, "error",
-          f"{name}: {message}") for what, name, message in BAD_UPLOADS[:6]],
-    Api("chat: rating a damaged TIFF", "/chat_rate", {"left": "tiny:llava", "right": "tiny:llava", "blind": False,
-                                                     "image": "file:{I}/tiff-dimensions.tif", "trust": False,
-                                                     "api_key": ""}, "error", "unreadable image data"),
-    Api("chat: rating an HTML page", "/chat_rate", {"left": "tiny:llava", "right": "tiny:llava", "blind": False,
-                                                   "image": "file:{I}/page.html.png", "trust": False,
-                                                   "api_key": ""}, "error", "not an image file we read"),
-    Api("chat: a file:// endpoint", "/chat_send", {**CHAT, "right": "openai:m@file:///etc/passwd"}, "ok",
-        "must start with http:// or https://"),
-    Api("batch: a data file called .png", "/corrupt_batch", {**BATCH, "files": ["file:{I}/data.png",
-                                                                                "file:{I}/really-png.jpg"],
-                                                             "name": "sniffed"}, "ok",
-        "data.png: not an image file (not copied)", then=("/corrupt_batch_watch", {"batch": "sniffed"})),
-    Api("batch: PNG data under a JPEG name is kept as PNG", "/corrupt_batch_watch", {"batch": "sniffed"}, "ok",
-        "**1 written**"),
-    *[Api(f"batch: the private folder {folder}", "/corrupt_batch", {**BATCH, "folder_text": folder}, "refused",
-          "outside the folders") for folder in PRIVATE],
-    Api("batch: a folder with byte-damaged TIFFs", "/corrupt_batch", {**BATCH, "folder_text": "{I}/tiff-batch",
-                                                                      "name": "tiffs"}, "ok", "**2 written**",
-        then=("/corrupt_batch_watch", {"batch": "tiffs"})),
-    Api("batch: the damaged TIFFs are named", "/corrupt_batch_watch", {"batch": "tiffs"}, "ok",
-        "tiff-tag-type.tif: unreadable image data"),
-    Api("batch: stop, declined", "/corrupt_batch_stop", {"confirmed": ""}, "ok", "Not stopped."),
-    Api("batch: stop with nothing of mine running", "/corrupt_batch_stop", {"confirmed": "yes"}, "ok",
-        "No batch of yours", user="c"),
-    Api("batch: another user's batch is not theirs to watch", "/corrupt_batch_watch", {"batch": "tiffs"}, "ok",
-        user="c", absent="written"),
-    *[Api(f"stats: a file in {folder}", "/stats_load", {"kind": "Files", "uploads": None,
-                                                        "paths": f"{folder}/log.jsonl", "scales_text": ""}, "refused",
-          "outside the folders") for folder in PRIVATE[:3]],
-    *[Api(f"convert: a file in {folder}", "/convert_load", {"kind": "A Q-Pathway file", "upload": None,
-                                                            "path_text": f"{folder}/log.jsonl"}, "refused",
-          "outside the folders") for folder in PRIVATE[:2]],
-    Api("convert: an ftp:// endpoint", "/convert_run", {**CONVERT, "backend": "openai", "base_url": "ftp://host/v1",
-                                                        "name": "file-url"}, "refused",
-        "must start with http:// or https://"),
-    Api("convert: a run of mine", "/convert_run", {**CONVERT, "name": "shared-conv", "concurrency": 4}, "ok",
-        "shared-conv started", then=("/convert_watch", {"batch": "shared-conv"})),
-    Api("convert: another user's run name", "/convert_run", {**CONVERT, "name": "shared-conv"}, "refused",
-        "taken by another user's run", user="c"),
-    Api("convert: stop with nothing of mine running", "/convert_stop", {"confirmed": "yes"}, "ok",
-        "No conversion of yours", user="c"),
-    Api("convert: export of another user's run", "/convert_export", {"target": "trl"}, "refused",
-        "Run a complete batch first", user="c"),
-    Api("evaluate: an image root in .secrets", "/eval_run", {**EVAL, "image_root": ".secrets"}, "refused",
-        "outside the folders"),
-    Api("evaluate: questions in chat/", "/eval_run", {**EVAL, "a1_questions": "chat/log.jsonl"}, "refused",
-        "outside the folders"),
-    Api("evaluate: a MOS list in .jobs/", "/eval_run", {**EVAL, "protocols": ["A3"], "a3_mos": ".jobs/queue=x"},
-        "refused", "outside the folders"),
-    Api("evaluate: a file:// judge", "/eval_run", {**EVAL, "protocols": ["A2"],
-                                                   "a2_judge": "openai:j@file:///etc/passwd"}, "refused",
-        "must start with http:// or https://"),
-    Api("evaluate: a 301-digit limit", "/eval_run", {**EVAL, "limit": 1e300}, "error",
-        "greater than maximum value 100000000"),
-    Api("evaluate: image paths in a questions file that escape", "/eval_run",
-        {**EVAL, "name": "escape", "a1_questions": "{D}/questions-outside.json", "image_root": ""}, "ok",
-        "outside the folders this studio may read", then=("/eval_watch", {"runs": ["escape-a1"]})),
-    Api("evaluate: a run of mine", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "ok", "mine-a3",
-        then=("/eval_watch", {"runs": ["mine-a3"]})),
-    Api("evaluate: another user's run name", "/eval_run", {**EVAL, "name": "mine", "protocols": ["A3"]}, "refused",
-        "taken by another user's run", user="c"),
-    Api("evaluate: another user's run is not theirs to watch", "/eval_watch", {"runs": ["mine-a3"]}, "ok",
-        user="c", absent="mine-a3"),
-    Api("evaluate: nor to compare", "/eval_compare", {"runs": ["mine-a3"]}, "ok", "No results yet", user="c",
-        absent="SRCC"),
-    Api("evaluate: nor to export", "/eval_export", {"runs": ["mine-a3"]}, "ok", "Choose the runs", user="c"),
-    Api("evaluate: nor is it in their activity", "/eval_activity", {}, "ok", user="c", absent="mine"),
-    Api("evaluate: stop with nothing of mine running", "/eval_stop", {"confirmed": "yes"}, "ok",
-        "Nothing of yours is running here", user="c"),
-    Api("evaluate: stop, declined", "/eval_stop", {"confirmed": ""}, "ok", "Not stopped."),
-    Api("tune: a run of mine", "/tune_start", {**TUNE, "name": "theirs"}, "ok", "theirs started",
-        then=("/tune_watch", {"run": "theirs"})),
-    Api("tune: another user's run name", "/tune_start", {**TUNE, "name": "theirs"}, "refused",
-        "taken by another user's run", user="c"),
-    *[Api(f"tune: {what} another user's run", api, {"run": "theirs"}, expect, "Choose one of your runs",
-          user="c") for what, api, expect in (("resume", "/tune_resume", "refused"), ("abort", "/tune_abort", "refused"),
-                                              ("open in chat", "/tune_open_in_chat", "error"))],  # no status line
-    Api("tune: watch another user's run", "/tune_watch", {"run": "theirs"}, "ok", user="c", absent="theirs**"),
-    Api("tune: abort, declined", "/tune_abort", {"run": ""}, "ok", "Not aborted."),
-    Api("tune: a finished run started again", "/tune_start", {**TUNE, "name": "theirs"}, "refused", "is done"),
-    Api("tune: max_length shorter than the image tokens", "/tune_start", {**TUNE, "name": "short", "max_length": 64},
-        "ok", "max_length: every example is longer than 64 tokens", then=("/tune_watch", {"run": "short"})),
-    *[Api(f"tune: {what}", "/tune_start", {**TUNE, "name": "bad", **change}, refused_by(message), message)
-      for what, change, message in (
-          ("an endpoint as the model", {"model": "openai:m@{URL}"}, "is an endpoint; training needs local weights"),
-          ("a 301-digit step count", {"max_steps": 1e300}, "greater than maximum value 100000000"),
-          ("epochs of 1e300", {"epochs": 1e300}, "greater than maximum value 10000"),
-          ("a negative eval item count", {"eval_items": -5}, "less than minimum value 0"),
-          ("two machines from a browser", {"launcher": "accelerate", "num_machines": 2,
-                                           "main_process_ip": "10.0.0.1"}, "runs over several machines"),
-          ("a remote rank-0 address from a browser", {"launcher": "accelerate", "main_process_ip": "203.0.113.9"},
-           "runs over several machines"),
-          ("--lora-targets '('", {"lora_targets": "("}, "is not a regular expression"),
-          ("a NaN ratio", {"high_level": "demo/world/instruct_content.json=nan"}, "RATIO from 0 to 1000"),
-          ("data in .secrets", {"high_level": ".secrets/browser-state"}, "outside the folders"),
-          ("an image root in chat/", {"image_root": "chat"}, "outside the folders"),
-          ("a data file that does not exist", {"high_level": "demo/world/none.json"}, "no such file in the workspace"),
-      )],
+# what other fixes made of bad inputs at the command line: a finished training run again, an evaluation that
+# scored nothing, training without evaluation, a workspace that links back to itself, the scorer's flags, a
+# LLaVA-style LoRA release whose non_lora_trainables.bin is not a state dict, endpoints that answer oddly
+CLI_CASES += [
+    cli("train: a finished run started again", "train --config {R}/source/config.yaml", (2,),
+        "source is done (its model is in {R}/source/model); start a new run under another name"),
+    cli("train: no evaluation although --eval-steps 40", TRAIN + " --output-dir {O} --low-level {R}/items.json "
+        "--eval-items 0 --eval-fraction 0 --eval-steps 40", (0,), "24 training and 0 held-out items",
+        absent="eval loss"),
+    cli("eval a1: an image root that does not exist", "eval a1 --model tiny:llava --questions {D}/questions.json "
+        "--protocols letter --image-root {D}/no-such-root --out {O}", (2,),
+        "no item could be scored: tiny:llava: 2 of 2 item(s) not scored, e.g. {D}/no-such-root/../images/cmyk.jpg: "
+        "no such file"),
+    cli("eval a2: a judge answering 403 with a secret in its body", "eval a2 --model tiny:llava --references "
+        "{D}/references.json --judge openai:e403@{URL} --out {O}", (2,),
+        "no item could be scored: tiny:llava: 1 of 1 item(s) not scored, e.g. the judge failed (HTTP 403", SECRET),
+    cli("runs: a workspace that links back to itself", "runs --workspace {WS}-loops", (0,),
+        "ok: done (started 2026-12-02T10:00:00)  [{WS}-loops/runs/ok]"),
+    cli("runs: a workspace that links back to itself, each run once", "runs --workspace {WS}-loops --json", (0,),
+        '[{"path": "{WS}-loops/runs/ok"', absent='}, {"path"'),
+    cli("runs: abort in a workspace that links back to itself", "runs abort ok --workspace {WS}-loops", (0,),
+        "ok is not running (done)"),
+    *[cli(f"rate: {what}", RATE % "cmyk.jpg" + " " + flags, (2,), message) for what, flags, message in (
+        ("a batch size of -1", "--batch-size -1", "--batch-size: expected a value >= 1 and <= 4096, got -1"),
+        ("a batch size of 4097", "--batch-size 4097", "--batch-size: expected a value >= 1 and <= 4096, got 4097"),
+        ("a batch size of 1e9", "--batch-size 1e9", "argument --batch-size: invalid int value: '1e9'"),
+        ("dtype float8", "--dtype float8", "argument --dtype: invalid choice: 'float8'"),
+        ("an empty dtype", "--dtype ''", "argument --dtype: invalid choice: ''"),
+        ("device tpu", "--device tpu", "device: expected cuda, cuda:N, cpu or mps, got 'tpu'"),
+        ("a megapixel limit of 0", "--max-megapixels 0", "--max-megapixels: expected a value > 0 and <= 10000"),
+    )],
+    *[cli(f"rate: a non_lora_trainables.bin of {what}", "rate --model {M}/non-lora-%s {I}/cmyk.jpg" % name, (2,),
+          message) for what, name, message in (
+        ("a pickled list", "list", "non_lora_trainables.bin: not a state dict of tensors (name -> tensor): it holds "
+         "list, not a dict"),
+        ("garbage bytes", "garbage", "non_lora_trainables.bin: not a readable state dict of tensors"),
+        ("a pickle that runs code", "code", "it pickles Python objects a weights-only load refuses (nothing in it "
+         "was run)"),
+        ("a tensor of a broadcastable shape", "shape", "model.multi_modal_projector.linear_1.bias is (1,), the "
+         "base's is (64,)"),
+    )],
+    cli("non_lora_trainables.bin: the pickle's code never ran", "stats table1 {M}/non-lora-code-ran", (2,),
+        "non-lora-code-ran: no such file"),
+    cli("chat: a non_lora_trainables.bin of a pickled list", "chat --model {M}/non-lora-list --prompt hi", (1,),
+        "it holds list, not a dict"),
+    cli("chat: an endpoint answering 403 with a secret in its body", "chat --model openai:e403@{URL} --prompt hi",
+        (1,), "the endpoint answered HTTP 403", SECRET),
+    cli("rate: an endpoint answering 403", "rate --model openai:e403@{URL} {I}/cmyk.jpg", (2,), "(Forbidden)",
+        SECRET),
+    cli("convert: an endpoint answering 403", "convert {D}/pathway-twice.jsonl --out {O} --backend openai --model "
+        "e403 --base-url {URL}", (1,), "HTTP 403: the endpoint refused the API key", SECRET),
+    cli("chat: an endpoint answering JSON that is not a chat completion", "chat --model openai:notchat@{URL} "
+        "--prompt hi", (1,), "the endpoint answered, but not with a chat completion stream"),
+    cli("convert: an endpoint answering JSON that is not a chat completion", "convert {D}/pathway-twice.jsonl --out "
+        "{O} --backend openai --model notchat --base-url {URL}", (1,),
+        "the endpoint answered, but not with a chat completion"),
 ]

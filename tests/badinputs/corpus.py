@@ -191,6 +191,19 @@ def workspace_runs(folder: Path) -> None:
         (run / "status.json").write_text(json.dumps(status))
 
 
+def looping_workspace(folder: Path) -> None:
+    """A workspace whose folders link back to themselves (runs/loop -> runs/.., a run's `up` -> the workspace):
+    the listing ends and names each run once."""
+    run = folder / "runs" / "ok"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "status.json").write_text(json.dumps({"kind": "train", "state": "done", "started": "2026-12-02T10:00:00"}))
+    for link, target in ((folder / "runs" / "loop", ".."), (run / "up", "../.."),
+                         (folder / "evals" / "self", "../evals")):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(target)
+
+
 def damaged_checkpoints(folder: Path) -> None:
     """A tiny training's run folder, copied with one file of its newest checkpoint damaged in each copy (and an
     aborted copy for the changed-config case)."""
@@ -253,6 +266,48 @@ def models(folder: Path) -> None:
         (folder / name / "adapter_config.json").write_text(json.dumps(config))
     (folder / "adapter-bad-json").mkdir(exist_ok=True)
     (folder / "adapter-bad-json" / "adapter_config.json").write_text("{'not': json")
+    non_lora_releases(folder, model)
+
+
+class _RunsCode:
+    """Pickles as a call of exec: what a hostile checkpoint would hold (loading it must not create `marker`)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return exec, (f"open({str(self.marker)!r}, 'w').close()",)
+
+
+def non_lora_releases(folder: Path, model) -> None:
+    """LLaVA-style LoRA releases on the tiny base whose non_lora_trainables.bin is not a state dict of tensors:
+    a pickled list, bytes of garbage, a pickle that would run code, a tensor of a broadcastable shape."""
+    import pickle
+    import shutil
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    lora = folder / "lora"
+    if not (lora / "adapter_config.json").is_file():
+        peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
+                                                      target_modules=r".*language_model.*\.(q_proj|v_proj)"))
+        peft_model.peft_config["default"].base_model_name_or_path = "../base"  # relative to the adapter folder
+        peft_model.save_pretrained(lora)
+
+    def saved(state) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        return buffer.getvalue()
+
+    bias = "base_model.model.model.multi_modal_projector.linear_1.bias"  # (64,) in the tiny LLaVA
+    for name, content in (("list", saved([torch.zeros(64)])), ("garbage", b"this is not a checkpoint"),
+                          ("code", pickle.dumps(_RunsCode(folder / "non-lora-code-ran"))),
+                          ("shape", saved({bias: torch.ones(1)}))):
+        release = folder / f"non-lora-{name}"
+        shutil.rmtree(release, ignore_errors=True)
+        shutil.copytree(lora, release)
+        (release / "non_lora_trainables.bin").write_bytes(content)
 
 
 def build(folder: Path) -> Path:
@@ -261,5 +316,6 @@ def build(folder: Path) -> Path:
     configs(folder / "configs")
     models(folder / "models")
     workspace_runs(folder / "workspace")
+    looping_workspace(folder / "workspace-loops")
     damaged_checkpoints(folder / "runs")
     return folder

@@ -6,12 +6,16 @@
     badjson   200 with a body that is not JSON
     refuse    a refusal instead of content
     cut       a stream that stops mid-answer (the connection drops)
+    e403      403 whose body holds a secret (the studio shows the status and reason, never the body)
+    notchat   200 with JSON that is not a chat completion
 """
 from __future__ import annotations
 
 from fastapi.responses import Response, StreamingResponse
 
 from ..helpers.openai_server import chunk, completion
+
+SECRET = "internal-secret-in-a-403-body"
 
 
 def _cut_stream():
@@ -30,6 +34,10 @@ def respond(body: dict):
         return 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, {"retry-after": "0"}
     if model == "e500":
         return 500, {"error": {"message": "model crashed", "type": "server_error"}}
+    if model == "e403":
+        return 403, {"error": {"message": SECRET, "type": "forbidden"}}
+    if model == "notchat":
+        return {"status": "ok", "detail": "a health check, not a chat completion"}
     if model == "badjson":
         return Response("<html>502 from a proxy</html>", media_type="application/json")
     if model == "refuse":

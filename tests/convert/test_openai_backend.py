@@ -6,7 +6,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from qinstruct.convert.backends import ConversionError, FeedbackRef, create_backend
 from qinstruct.convert.cache import ResponseCache
@@ -186,3 +186,36 @@ def test_plain_json_response_object(tmp_path):
     # some servers answer with a JSONResponse of their own making: the client must still parse it
     with openai_server(lambda body: JSONResponse(good_answer({**body, "stream": False}))) as (url, _):
         assert not convert(backend(url, tmp_path)).flags
+
+
+def _without_message(body):
+    answer = completion("")
+    answer["choices"][0]["message"] = None
+    return answer
+
+
+def _null_content(body):
+    answer = completion("")
+    answer["choices"][0]["message"]["content"] = None  # and no refusal either
+    return answer
+
+
+@pytest.mark.parametrize("respond, problem", [
+    (lambda body: {"hello": 1}, 'no choices in {"hello": 1}'),
+    (lambda body: {"choices": []}, 'no choices in {"choices": []}'),
+    (lambda body: [1, 2], "no choices in [1, 2]"),
+    (lambda body: PlainTextResponse("<html>it works</html>"), "no choices in <html>it works</html>"),
+    (_without_message, "its choice has no message"),
+    (_null_content, "the message has no content")])
+def test_a_200_answer_that_is_not_a_chat_completion_is_said_in_one_line(tmp_path, respond, problem):
+    """What the Convert tab's preview calls: a server answering 200 with another API's JSON gave "'NoneType' object
+    is not subscriptable" (or flags about invalid JSON, after a second request that could not help)."""
+    from qinstruct.convert.job import ConvertJobConfig, preview_conversion
+
+    with openai_server(respond) as (url, requests):
+        config = ConvertJobConfig(input=str(tmp_path / "feedbacks.jsonl"), out=str(tmp_path / "preview"),
+                                  backend="openai", model="gpt-4o-mini", base_url=url, subsets=["yes-no"])
+        with pytest.raises(ConversionError) as raised:
+            preview_conversion(config, FEEDBACK, "sk-test")
+    assert str(raised.value) == f"{url}: the endpoint answered, but not with a chat completion ({problem})"
+    assert len(requests) == 1  # a server that answers so will not answer otherwise when asked again

@@ -89,3 +89,21 @@ def test_runs_command_lists_the_workspace(tmp_path, capsys):
     assert main(["runs", "--workspace", str(tmp_path), "--kind", "convert", "--json"]) == 0
     (listed,) = __import__("json").loads(capsys.readouterr().out)
     assert listed["kind"] == "convert" and listed["state"] == "done" and listed["path"].endswith("convert/one")
+
+
+def test_a_symlink_loop_or_a_link_to_a_run_lists_each_run_once(tmp_path, capsys):
+    import json
+
+    from qinstruct.cli import main
+
+    workspace = tmp_path / "ws"
+    with RunFolder(workspace / "runs" / "a", "x").hold():
+        pass
+    os.symlink(workspace, workspace / "runs" / "loop")  # a link to an ancestor: a loop
+    os.symlink(workspace / "runs" / "a", workspace / "latest")  # a link to a run
+    os.symlink(workspace / "runs", workspace / "runs" / "a" / "up")  # a loop inside a run folder
+    assert [s.path for s in list_runs(workspace)] == [workspace / "runs" / "a"]
+    assert main(["runs", "--workspace", str(workspace), "--json"]) == 0
+    assert [r["path"] for r in json.loads(capsys.readouterr().out)] == [str(workspace / "runs" / "a")]
+    os.symlink(workspace, tmp_path / "elsewhere")  # the workspace itself reached by a link is listed as given
+    assert [s.path for s in list_runs(tmp_path / "elsewhere")] == [tmp_path / "elsewhere" / "runs" / "a"]

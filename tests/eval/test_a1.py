@@ -90,3 +90,50 @@ def test_likelihood_equals_a_brute_force_loop():
             loss = model.model(**inputs, labels=inputs["input_ids"]).loss
         assert whole[k] == pytest.approx(float(loss), abs=1e-4)
     assert np.argmin(tail) in range(3) and len(tail) == 3
+
+
+def a1_run(tmp_path, image_root, protocols) -> "A1Config":
+    from qinstruct.eval.a1 import A1Config
+
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(questions()))
+    return A1Config(models=["tiny:llava"], questions=str(path), image_root=str(image_root), out=str(tmp_path / "a1"),
+                    protocols=protocols)
+
+
+def test_a_run_where_no_item_could_be_scored_fails_in_one_line(tmp_path, capsys):
+    """A wrong image root ended `done` with accuracy 0.000: items that never got an answer are not wrong answers."""
+    from qinstruct.errors import UserError
+    from qinstruct.eval.jobs import run_protocol
+    from qinstruct.runs import read_status
+
+    config = a1_run(tmp_path, tmp_path / "no-such-folder", ["letter"])
+    assert main(["eval", "a1", "--model", "tiny:llava", "--questions", config.questions, "--image-root",
+                 config.image_root, "--out", config.out, "--protocols", "letter"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: no item could be scored: tiny:llava: 12 of 12 item(s) not scored, e.g. ") and \
+        "no-such-folder" in error and "\n" not in error
+    status = read_status(tmp_path / "a1")
+    assert status.state == "failed" and status.error == error[len("error: "):]
+    letter = json.loads((tmp_path / "a1" / "summary.json").read_text())["models"]["tiny:llava"]["letter"]
+    assert letter["n"] == 0 and letter["unscored"] == 12 and letter["overall"] is None
+    with pytest.raises(UserError, match="no item could be scored"):  # the same again: still nothing to score
+        run_protocol(config)
+
+
+def test_unscored_items_are_counted_apart_and_left_out_of_the_accuracy(tmp_path):
+    from qinstruct.demo.photos import demo_photo
+    from qinstruct.eval.jobs import run_protocol
+    from qinstruct.fileio import read_jsonl
+    from qinstruct.runs import read_status
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for row in questions()[:6]:  # the four Yes-or-No questions and two What ones have their image
+        demo_photo("chelsea", 64).save(images / row["img_path"])
+    summary = run_protocol(a1_run(tmp_path, images, ["likelihood"]))
+    result = summary["models"]["tiny:llava"]["likelihood"]
+    correct = sum(r["correct"] for r in read_jsonl(tmp_path / "a1" / "items.jsonl") if "error" not in r)
+    assert result["n"] == 6 and result["unscored"] == 6 and result["unparsed"] == 0
+    assert result["overall"] == pytest.approx(correct / 6) and result["by_type"]["How"] is None
+    assert summary["failed"]["tiny:llava"]["items"] == 6 and read_status(tmp_path / "a1").state == "done"

@@ -94,6 +94,7 @@ def test_an_original_layout_mplug_owl2_checkpoint_is_evaluated_like_any_model(wo
                                       image_root=str(world), out=str(tmp_path / "a1"),
                                       protocols=["letter", "likelihood"], limit=4, max_new_tokens=4))
     assert {p: a1_result["models"][owl2][p]["n"] for p in ("letter", "likelihood")} == {"letter": 4, "likelihood": 4}
+    assert not a1_result["failed"]  # every item scored: the likelihood gathered the image placeholders and failed
 
 
 def test_pair_questions_are_asked_with_both_images_and_reported_apart(world, tmp_path):
@@ -105,8 +106,10 @@ def test_pair_questions_are_asked_with_both_images_and_reported_apart(world, tmp
                                     out=str(tmp_path / "a1"), protocols=["letter", "likelihood"], limit=6,
                                     max_new_tokens=4))
     llava = summary["models"]["tiny:llava"]
-    assert llava["letter"]["pairs_n"] == 6 and llava["likelihood"]["errors"] == 0
+    assert llava["letter"]["pairs_n"] == 6 and llava["likelihood"]["unscored"] == 0
     records = [r for r in read_jsonl(tmp_path / "a1" / "items.jsonl") if r["model"] == "tiny:idefics3"]
     assert records and all("one image per question" in r["error"] for r in records)  # said per item, not a crash
     report = write_report(ReportConfig(runs=[str(tmp_path / "a1")], out=str(tmp_path / "r")))
     assert "| Pairs | Overall |" in report.read_text()
+    assert "| tiny:idefics3 |" + " – |" * 9 in report.read_text()  # no answer is no accuracy, not 0.000
+    assert "Not scored, left out of the figures: tiny:idefics3 6 of 6 items." in report.read_text()

@@ -42,3 +42,29 @@ def test_each_table_is_a_picture_for_a_slide():
     picture = Image.open(io.BytesIO(tables(summary(40))[0].png("base")))
     width, height = picture.size
     assert width > 2000 and 250 < height < 600  # wide, large type, a few rows
+
+
+def test_a_model_whose_items_all_failed_shows_no_accuracy_and_its_unscored_count(tmp_path):
+    """Compare showed 0.000 for a model that never answered: its cells are empty and the note says why."""
+    import json
+
+    from qinstruct.eval.a1 import A1Config, summarize, units
+    from qinstruct.eval.report import radar as report_radar
+
+    from .test_a1 import questions
+
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(questions()))
+    config = A1Config(models=["good", "broken"], questions=str(path), protocols=["letter"])
+    records = [{"model": "good", "protocol": "letter", "index": i, "answer": "B", "chosen": 1, "correct": True}
+               for i in range(12)]
+    records += [{"model": "broken", "protocol": "letter", "index": i, "error": "connection refused"}
+                for i in range(12)]
+    summary = summarize(config, units(config), records, "")
+    (table,) = tables(summary)
+    text = table.markdown("good")
+    assert "| broken |" + " – |" * 8 in text and "| good |" in text
+    assert "Not scored, left out of the figures: broken 12 of 12 items." in text
+    assert table.csv().splitlines()[0].endswith(",Overall,Unscored") and table.csv().splitlines()[2] == \
+        "broken," + "," * 7 + ",12"
+    assert report_radar([summary]).axes[0].get_legend_handles_labels()[1] == ["good"]  # no polygon at 0 for it

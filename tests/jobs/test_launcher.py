@@ -133,6 +133,7 @@ def test_a_changed_config_is_refused_with_what_differs(data, tmp_path):
     assert state(out) == "done" and len((out / "items.jsonl").read_text().splitlines()) == 4
     assert jobs.start(evaluation(data, out, limit=4, batch_size=4)) == \
         "a3 resumes: it continues after the 4 items already done"  # the batch size may change
+    assert "batch_size: 4" in (out / "config.yaml").read_text()  # and the job reads the new one (a moved endpoint too)
     wait_for(lambda: state(out) == "done")
     stopped = tmp_path / "runs" / "lr"  # the same for a training: a new learning rate is a new run
     jobs.start(training(data, stopped, max_steps=200))
@@ -170,7 +171,7 @@ def test_each_user_sees_and_controls_only_their_runs(data, tmp_path, slow):
     for action in (jobs.abort, jobs.resume):
         with pytest.raises(RunBusy, match="no such run of yours"):
             action(alice, "bob")
-    with pytest.raises(RunBusy, match="taken by another user's run"):  # nor take over its name
+    with pytest.raises(RunBusy, match="this name is not available"):  # nor take over its name (nor learn whose)
         jobs.start(evaluation(data, alice), owner="bob")
     assert state(alice) == "running"
     assert "aborted" in jobs.abort(alice)  # the operator may

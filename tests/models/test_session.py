@@ -62,3 +62,29 @@ def test_an_open_conversation_goes_on_after_a_vote(photos, tmp_path):
     assert len({json.loads(line)["round"] for line in log.read_text().splitlines()}) == 2
     with pytest.raises(ValueError, match="ask something"):
         vote(log, ChatSession.start("a", "b", blind=True), "Tie")
+
+
+def test_a_side_that_fails_is_timed_as_failed_not_as_tokens_per_second(photos):
+    from ..helpers.openai_server import openai_server
+
+    with openai_server(lambda body: (500, {"error": {"message": "down"}})) as (url, _):
+        pool, session = ModelPool(), ChatSession.start("tiny:llava", f"openai:m@{url}")
+        for _ in send(pool, session, photos[0], "Is it sharp?", GenerationOptions(max_new_tokens=4)):
+            pass
+    assert session.turns[1][-1].assistant.startswith("⚠ ")  # the error stands where the answer would
+    timing = session.last_timing
+    assert timing.failed == (False, True) and timing.tokens[1] is None
+    line = timing.line(("baseline", "tuned"), blind=False)
+    assert "tuned: failed after" in line and line.count("tok/s") == 1  # the baseline's speed only
+
+
+def test_remote_code_is_trusted_for_the_side_asked_only():
+    from qinstruct.access import AccessPolicy
+    from qinstruct.models.types import LoadOptions
+
+    policy = AccessPolicy(trusted_specs=frozenset({"tiny:llava"}))  # the operator trusts one spec
+    pool = ModelPool(policy=policy)
+    both = pool.pair("tiny:llava", "tiny:llava@1", LoadOptions(trust_remote_code=True))
+    assert both.right.kind == "failed" and "trust_remote_code is not allowed" in both.right.label
+    left_only = pool.pair("tiny:llava", "tiny:llava@1", (LoadOptions(trust_remote_code=True), LoadOptions()))
+    assert [side.kind for side in left_only.sides] == ["local", "local"]

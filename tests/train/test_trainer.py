@@ -186,3 +186,40 @@ def test_lora_on_an_original_layout_mplug_owl2_checkpoint(data, tmp_path):
     model = load_model(result.model_dir)  # the tuned model loads on its original-layout base
     assert isinstance(model.model.get_base_model(), MplugOwl2ForConditionalGeneration)
     assert 1 <= model.rate([__import__("qinstruct.demo.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].score5
+
+
+def files_of(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file under a folder: its modification time and its bytes."""
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_running_a_finished_run_again_changes_nothing(data, tmp_path, capsys):
+    """transformers resumed from the last checkpoint trains one step more ("step 4/3") and the model was rewritten;
+    a finished run is refused as the job launcher refuses it, in one line, with nothing touched."""
+    from qinstruct.cli import main
+    from qinstruct.runs import RunBusy
+
+    out = tmp_path / "finished"
+    finished = config(data, out, max_steps=3, save_steps=2)
+    run_training(finished)
+    before, log = files_of(out), read_log(out)
+    (tmp_path / "finished.yaml").write_text(config_to_yaml(finished))
+    capsys.readouterr()
+    assert main(["train", "--config", str(tmp_path / "finished.yaml")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {out} is done (its model is in {out / 'model'}); start a new "
+                                               "run under another name")
+    with pytest.raises(RunBusy, match="is done"):
+        run_training(finished)
+    assert files_of(out) == before and read_log(out) == log  # model/, checkpoints/, status and log untouched
+    assert max(losses(out)) == 3 and read_status(out).state == "done"
+
+
+def test_no_held_out_items_means_no_evaluation_whatever_eval_steps_says(data, tmp_path):
+    """The Tune form's eval_steps with --eval-fraction 0: transformers refused an eval schedule without an eval
+    set; with nothing held out there is simply no eval loss."""
+    out = tmp_path / "no-eval"
+    result = run_training(config(data, out, max_steps=2, save_steps=2, eval_fraction=0.0, eval_items=0,
+                                 eval_steps=1))
+    assert result.steps == 2 and result.eval_loss is None and read_status(out).state == "done"
+    assert sorted(losses(out)) == [1, 2] and all(e.get("eval_loss") is None for e in read_log(out))
