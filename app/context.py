@@ -50,7 +50,12 @@ class AppContext:
                        jobs=studio.jobs.as_user(access), pool=studio.pool.as_user(access), user=user, studio=studio)
 
     def scoped(self, request: gr.Request | None) -> "AppContext":
-        return self.for_user(actor(request))
+        """The context of the request's user.  With logins, a request that names no user (a route Gradio serves
+        without its login) is refused: it never falls back to the operator's whole workspace."""
+        who = actor(request)
+        if who is None and self.logins:
+            raise gr.Error("Log in first.")
+        return self.for_user(who)
 
     def model_choices(self, page: bool = False) -> list[str]:
         """The model specs this viewer may pick, as they type them: the workspace's models/, the models of their

@@ -96,7 +96,8 @@ class LoginThrottle:
         key = self._key(user, address, known)
         with self._lock:
             if succeeded:
-                self._failures.pop(key, None)
+                if key[0] == "user":  # a success clears that user's count there, never an address's
+                    self._failures.pop(key, None)
             else:
                 self._failures[key] = (self._failures.get(key, (0, 0.0))[0] + 1, now)
             self._forget_old(now)
@@ -202,13 +203,13 @@ class LoginWall:
         root = (scope.get("root_path") or "").rstrip("/")
         if root and path.startswith(root):
             path = path[len(root):] or "/"
+        if path in ("/login", "/login/") and scope.get("method") == "POST":  # logged in or not: a guess is a guess
+            return await self._checked_login(scope, receive, send)
         allowed, user = self._login(scope)
         if allowed:
             if path.startswith(NEVER_SERVED) or (user is not None and not self._file_allowed(user, path)):
                 return await _respond(send, 403, "application/json", b'{"detail": "File not allowed."}')
             return await self.app(scope, receive, send)
-        if path in ("/login", "/login/") and scope.get("method") == "POST":
-            return await self._checked_login(scope, receive, send)
         if path in OPEN_PATHS:
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
@@ -232,14 +233,19 @@ class LoginWall:
         return all(self.readable(user, candidate) for candidate in (written, written.resolve()))
 
     async def _checked_login(self, scope, receive, send):
-        """The login request, throttled: the form is read here (and handed on unchanged), the answer watched."""
+        """The login request, throttled: the form is read here (and handed on unchanged), the answer watched.  The
+        name counted is the one Gradio checks: a form of one username, stripped -- any other body (several
+        usernames, multipart) is refused, so no spelling of a user's name counts as an unknown name."""
         chunks, more = [], True
         while more:
             message = await receive()
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        user = (parse_qs(body.decode("latin-1")).get("username") or [""])[0][:200]
+        user = _login_name(dict(scope.get("headers", [])).get(b"content-type", b""), body)
+        if user is None:
+            return await _respond(send, 400, "application/json",
+                                  b'{"detail": "A login is a form with one username and one password."}')
         address, known = client_address(scope, self.trusted_proxies), self.is_user(user)
         wait = self.throttle.wait_s(user, address, known=known)
         if wait > 0:
@@ -261,6 +267,15 @@ class LoginWall:
             await send(message)
 
         return await self.app(scope, replay, watch)
+
+
+def _login_name(content_type: bytes, body: bytes) -> str | None:
+    """The user name a login form names, as Gradio reads it (stripped); None for a body that is not a URL-encoded
+    form with exactly one username (Gradio would read another name from it than a throttle could)."""
+    if content_type.split(b";")[0].strip().lower() != b"application/x-www-form-urlencoded":
+        return None
+    names = parse_qs(body.decode("latin-1"), keep_blank_values=True).get("username") or [""]
+    return names[0].strip()[:200] if len(names) == 1 else None
 
 
 async def _respond(send, status: int, content_type: str, body: bytes, headers: list | None = None) -> None:

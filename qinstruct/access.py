@@ -74,7 +74,7 @@ class AccessPolicy:
         workspace, the shared demo world and models/ (read only), and the operator's folders; no other user's
         runs, uploads or models.  The operator (None) keeps the studio's policy.  Relative paths start in the
         namespace, except those into the shared folders (models/..., demo/...)."""
-        from .workspace import PRIVATE_FOLDERS, SHARED_FOLDERS, Workspace
+        from .workspace import PRIVATE_FOLDERS, SHARED_FOLDERS, USERS_FOLDER, Workspace
 
         if user is None or not self.restricted or self.base is None or self.shared_base is not None:
             return self
@@ -86,14 +86,25 @@ class AccessPolicy:
                                    for root in ((own, *shared) if old == top else (old,))))
         models = tuple(dict.fromkeys(own / "runs" if root == (top / "runs").resolve() else root
                                      for root in self.model_roots or ()))
-        private = tuple(dict.fromkeys([*self.private, *((own / folder) for folder in PRIVATE_FOLDERS)]))
+        # every namespace is private to a user but their own -- even under an operator's folder that holds the
+        # whole workspace (--allow-dir .)
+        others = (top / USERS_FOLDER).resolve()
+        private = tuple(dict.fromkeys([*self.private, others, *((own / folder) for folder in PRIVATE_FOLDERS)]))
         return replace(self, data_roots=data, model_roots=models, base=own, private=private, shared_base=top,
                        user=user)
+
+    def _private(self, path: Path) -> bool:
+        """Inside a folder no user of this policy reaches: a private folder, another user's namespace.  In a
+        user's own namespace only its own private folders count (the others' namespaces hold it)."""
+        home = self.base if self.user is not None and self.base is not None else None
+        if home is not None and _inside(path, (home,)):
+            return _inside(path, tuple(p for p in self.private if _inside(p, (home,))))
+        return _inside(path, self.private)
 
     def readable(self, path: Path) -> bool:
         """Whether a resolved path is one this policy's user may read (a file the studio would serve them)."""
         return self.data_roots is None or (_inside(path, (*self.data_roots, *(self.model_roots or ())))
-                                           and not _inside(path, self.private))
+                                           and not self._private(path))
 
     def to_json(self) -> str:
         """The policy for a job's environment: paths and endpoints, never a key."""
@@ -159,7 +170,7 @@ class AccessPolicy:
         whether the path exists or not: a refusal must not tell a user what the server holds."""
         if self.data_roots is None:
             return
-        if not _inside(path, self.data_roots) or _inside(path, self.private):
+        if not _inside(path, self.data_roots) or self._private(path):
             where = "your folders, the demo world and models/" if self.user else "the workspace"
             listed = len(self.data_roots) > (3 if self.user else 1)
             raise AccessDenied(f"{shown}: outside the folders this studio may read ({where}"
@@ -191,13 +202,13 @@ class AccessPolicy:
             path = Path(text).expanduser()
             return path if path.exists() or _looks_like_path(text) else None
         path = self._resolve(text)
-        reachable = _inside(path, self.model_roots or ()) and not _inside(path, self.private)
+        reachable = _inside(path, self.model_roots or ()) and not self._private(path)
         if path.exists() and reachable:
             return path
         if path.exists() or _looks_like_path(text, self._base_of(Path(text))) or not HUB_ID.fullmatch(text):
             raise AccessDenied(self._no_model(text))
-        if Path(text).exists():  # the hub loader would read the server's working directory first
-            raise AccessDenied(f"{text}: names a folder in the server's working directory, not a hub id")
+        if Path(text).exists():  # the hub loader would read the server's working directory first; said as any
+            raise AccessDenied(self._no_model(text))  # other folder is (a different word would tell it exists)
         return None
 
     def _no_model(self, text: str) -> str:
@@ -230,10 +241,13 @@ def _operator_path(text: str) -> Path:
 
 def _looks_like_path(text: str, base: Path | None = None) -> bool:
     """A hub id is NAME or ORG/NAME; anything else with slashes, starting like a path, or whose first part is a
-    local folder (runs/x, models/x), is a path."""
+    local folder or one of a workspace's own (runs/x, models/x, users/x: whether it exists or not, so that the
+    answer tells nothing), is a path."""
+    from .workspace import LAYOUT
+
     first = text.split("/", 1)[0]
     return (text.startswith((".", "/", "~")) or text.count("/") > 1
-            or ("/" in text and ((base or Path.cwd()) / first).is_dir()))
+            or ("/" in text and (first in LAYOUT or ((base or Path.cwd()) / first).is_dir())))
 
 
 UNRESTRICTED = AccessPolicy.unrestricted()

@@ -23,6 +23,8 @@ PRIVATE_FOLDERS = (".secrets", "chat", "convert/.cache", ".jobs")
 # view a relative path starting with one of these names resolves in the workspace itself.
 USERS_FOLDER = "users"
 SHARED_FOLDERS = ("demo", "models")
+# the folders a workspace (and each namespace) is made of: a model spec starting with one is a path, never a hub id
+LAYOUT = ("runs", "evals", "convert", "corrupt", "uploads", "stats", "chat", USERS_FOLDER, *SHARED_FOLDERS)
 # A demo world's files by role (world.json's "files"); world.json is written last: its presence means complete.
 WORLD_FILE = "world.json"
 WORLD_FILES = {"pathway": "pathway.jsonl", "content": "instruct_content.json", "llvisionqa": "eval/llvisionqa.json",

@@ -56,7 +56,7 @@ def browser(url: str, user: str, password: str):
     return opener
 
 
-def fetch(opener, url: str) -> tuple[int, bytes]:
+def fetch(opener, url) -> tuple[int, bytes]:
     try:
         with opener.open(url, timeout=10) as response:
             return response.status, response.read()
@@ -179,6 +179,24 @@ def test_a_flood_of_jobs_holds_no_process_and_does_not_hold_others_back(studio, 
         read_status(root / "users" / "c" / "corrupt" / "batches" / "flood2").started is None
     for k in (1, 2):
         c.predict(f"flood{k}", "yes", api_name="/corrupt_batch_stop")
+
+
+def test_a_logged_in_user_guessing_anothers_password_is_throttled_however_the_name_is_spelled(studio):
+    """c's own login cookie does not exempt c's guesses at a's password; a's name with a space, twice in one
+    form or in a multipart body is not a name the throttle does not know."""
+    url, carol = studio["url"], browser(studio["url"], "c", "d")
+
+    def guess(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> int:
+        request = urllib.request.Request(url + "login", data=body, method="POST",
+                                         headers={"Content-Type": content_type})
+        return fetch(carol, request)[0]
+
+    assert guess(b"username=zz&username=a&password=x") == 400  # which name would Gradio check? refused
+    assert guess(b"--b\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\na\r\n--b--\r\n",
+                 "multipart/form-data; boundary=b") == 400
+    answers = [guess(f"username={name}&password=guess{k}".encode()) for k, name in enumerate(["a", "a+", "+a"] * 2)]
+    assert answers[:5] == [400] * 5 and answers[5] == 429  # all six counted as a's, from c's logged-in browser
+    assert guess(b"username=a&password=b") == 429  # a's right password is not even checked now
 
 
 def test_a_stranger_guessing_names_locks_no_user_out_and_a_restart_forgets_nothing(tmp_path):

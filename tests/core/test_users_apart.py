@@ -118,3 +118,32 @@ def test_the_operator_lists_every_users_runs_even_the_deepest(workspace):
     batch.mkdir(parents=True)
     (batch / "status.json").write_text(json.dumps({"kind": "corrupt", "state": "done", "owner": "carol"}))
     assert [(s.name, s.owner) for s in list_runs(workspace.root)] == [("b", "carol")]
+
+
+def test_an_operator_folder_holding_the_workspace_opens_no_other_namespace(workspace):
+    """--allow-dir / --models-dir on a folder that contains the workspace (--allow-dir . with ./workspace)."""
+    above = str(workspace.root.parent)
+    carol = AccessPolicy.for_studio(workspace.root, data_dirs=[above], model_dirs=[above]).for_user("carol")
+    alice = workspace.root / "users" / "alice"
+    for text in (str(alice / "convert" / "demo-offline" / "items.json"), "demo/../users/alice/uploads/photos",
+                 str(alice / "chat"), "../alice/uploads/photos/photo.png"):
+        with pytest.raises(AccessDenied, match="outside the folders"):
+            carol.data_path(text)
+    with pytest.raises(AccessDenied, match="no such model folder here"):
+        parse_spec(str(alice / "runs" / "tuned" / "model"), carol)
+    assert carol.data_path(str(workspace.root.parent)) == workspace.root.parent  # the operator's folder itself
+    mine = workspace.for_user("carol").folder("uploads", "x")
+    assert carol.data_path("uploads/x") == mine and not carol.readable(mine.parent.parent / "chat")
+
+
+def test_a_spec_named_like_a_workspace_folder_is_never_a_hub_id(workspace, monkeypatch):
+    """From a server started inside its workspace, `users/alice` (a folder there) and `users/zz` (none) must get the
+    same answer: a different one would tell which logins exist."""
+    monkeypatch.chdir(workspace.root)
+    carol = AccessPolicy.for_studio(workspace.root).for_user("carol")
+    answers = set()
+    for text in ("users/alice", "users/zz", "runs/tuned", "runs/nothing"):
+        with pytest.raises(AccessDenied) as refused:
+            parse_spec(text, carol)
+        answers.add(str(refused.value).split(":", 1)[1])
+    assert len(answers) == 1
