@@ -365,7 +365,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     image.change(hide_seen, None, seen_outputs, api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off
-    blocks.load(user_event(restore, ctx), saved, [state, chat_a, chat_b, image, second, left, right, blind, status, *votes],
+    blocks.load(user_event(restore, ctx), saved,
+                [state, chat_a, chat_b, image, second, left, right, blind, status, *votes],
                 api_name=False)
 
 

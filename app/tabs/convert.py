@@ -211,7 +211,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                      [*source, backend, model, base_url, api_key, subsets, concurrency, name, *extra],
                      [batch_status, batch], api_name="convert_run") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
-    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen], [batch_progress, counts, batch_seen, batch_timer],
+    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen],
+                     [batch_progress, counts, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")
     stop_button.click(user_event(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
                       js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "

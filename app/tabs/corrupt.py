@@ -293,7 +293,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers, batch_name,
                      *[more[n] for n in more_names()]], [batch_status, batch], api_name="corrupt_batch") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
-    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen], [batch_progress, manifest, batch_seen, batch_timer],
+    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen],
+                     [batch_progress, manifest, batch_seen, batch_timer],
                      api_name=False, show_progress="hidden")
     batch_stop.click(user_event(stop_batch, ctx), [batch, confirmed], batch_status, api_name="corrupt_batch_stop",
                      js="(batch, confirmed) => [batch, confirm('Stop this batch? Running it again with the same "

@@ -274,7 +274,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     export_button.click(user_event(export, ctx), runs, [exported, export_note], api_name="eval_export")
     refresh.click(user_event(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
     blocks.load(user_event(reattach, ctx), None, [watched, runs, models], api_name=False)
-    timer.tick(user_event(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity", show_progress="hidden")
+    timer.tick(user_event(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity",
+               show_progress="hidden")
 
 
 def watch_api(ctx: AppContext, runs: list[str], request: gr.Request = None) -> tuple[str, str]:

@@ -181,7 +181,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     filters = [selection, sources, mos_min, mos_max, budget, bins, seed]
     do_update = user_event(update, ctx)
     kind.change(lambda k: gr.Group(visible=k == FILES), kind, files_group, api_name=False)
-    load_button.click(user_event(load, ctx), [kind, uploads, paths, scales, *filters[2:]], [selection, sources, *outputs],
+    load_button.click(user_event(load, ctx), [kind, uploads, paths, scales, *filters[2:]],
+                      [selection, sources, *outputs],
                       api_name="stats_load")
     refresh.click(do_update, filters, outputs, api_name="stats_update")
     for control in (sources, budget, bins, seed):

@@ -74,11 +74,13 @@ def a_has_work(studio, tmp_path_factory):
     assert str(root) not in first(said)  # the shell line names no server path
     assert ": done" in watch_until_ended(a, "/corrupt_batch_watch", "mine")
     said = a.predict(**{**CONVERT, "name": "mine"}, api_name="/convert_run")
-    assert "mine started" in first(said) and str(root) not in first(said) and "--out users/a/convert/mine" in first(said)
+    said = first(said)
+    assert "mine started" in said and str(root) not in said and "--out users/a/convert/mine" in said
     assert ": done" in watch_until_ended(a, "/convert_watch", "mine")
     save_tiny_pair(root / "users" / "a" / "runs" / "tuned")  # as a finished run of a's leaves its model
     theirs = root / "users" / "a"
-    return {"upload": next((theirs / "uploads" / "mine").iterdir()), "items": theirs / "convert" / "mine" / "items.json",
+    return {"upload": next((theirs / "uploads" / "mine").iterdir()),
+            "items": theirs / "convert" / "mine" / "items.json",
             "config": theirs / "convert" / "mine" / "config.yaml", "model": theirs / "runs" / "tuned" / "tiny-llava",
             "weights": next((theirs / "runs" / "tuned" / "tiny-llava").glob("*.safetensors")),
             "batch": next((theirs / "corrupt" / "batches" / "mine").rglob("*.png"))}
@@ -164,8 +166,8 @@ def test_a_flood_of_jobs_holds_no_process_and_does_not_hold_others_back(studio, 
     Image.new("RGB", (32, 32), (10, 120, 200)).save(photo)
     batch = {**BATCH, "files": [handle_file(str(photo))]}
     assert "flood0 started" in first(c.predict(**{**long, "name": "flood0"}, api_name="/corrupt_batch"))
-    running = lambda: read_status(root / "users" / "c" / "corrupt" / "batches" / "flood0").state == "running"  # noqa: E731
-    wait_until(running)  # its process has its slot: nothing of c's is ahead of a's job but what runs
+    flood0 = root / "users" / "c" / "corrupt" / "batches" / "flood0"
+    wait_until(lambda: read_status(flood0).state == "running")  # it has its slot: only what runs is ahead of a's
     for k in (1, 2):
         assert f"flood{k} queued" in first(c.predict(**{**batch, "name": f"flood{k}"}, api_name="/corrupt_batch"))
         status = read_status(root / "users" / "c" / "corrupt" / "batches" / f"flood{k}")
