@@ -27,18 +27,18 @@ class AppContext:
     jobs: Launcher  # every long job a tab starts: its own process, limited, owned, outliving the page
     user: str | None = None  # the viewer: None is the operator
     logins: bool = False  # whether the studio has logins: then the page is built for nobody in particular
-    studio: "AppContext | None" = field(default=None, repr=False, compare=False)  # the operator's, views derive
+    studio: AppContext | None = field(default=None, repr=False, compare=False)  # the operator's, views derive
 
     @classmethod
     def open(cls, workspace: Workspace, access: AccessPolicy | None = None, max_jobs: int | None = None,
-             logins: bool = False, **limits) -> "AppContext":
+             logins: bool = False, **limits) -> AppContext:
         """The studio's context; by default browser users reach only the workspace.  `limits`: the launcher's
         per-user limits."""
         access = access or AccessPolicy.for_studio(workspace.root)
         jobs = Launcher(workspace.root, access, max_jobs, **limits)
         return cls(workspace, access, ModelPool(capacity=2, policy=access), jobs, None, logins)
 
-    def for_user(self, user: str | None) -> "AppContext":
+    def for_user(self, user: str | None) -> AppContext:
         """The studio as `user` sees it (None: the operator), whichever view this is."""
         studio = self.studio or self
         if user == self.user:
@@ -49,7 +49,7 @@ class AppContext:
         return replace(studio, workspace=studio.workspace.for_user(user), access=access,
                        jobs=studio.jobs.as_user(access), pool=studio.pool.as_user(access), user=user, studio=studio)
 
-    def scoped(self, request: gr.Request | None) -> "AppContext":
+    def scoped(self, request: gr.Request | None) -> AppContext:
         """The context of the request's user.  With logins, a request that names no user (a route Gradio serves
         without its login) is refused: it never falls back to the operator's whole workspace."""
         who = actor(request)

@@ -127,8 +127,15 @@ def config_form(cls: type, values: dict, skip: tuple[str, ...] = (), open_groups
     text is the control's info line, choices, ranges and defaults come from the field.  `values` overrides
     defaults (a preset); `skip` leaves fields to the caller; `prefix` keeps element ids apart when two forms share
     field names."""
-    from qinstruct.config.schema import (MISSING, field_choices, field_default, field_groups, is_list, scalar_type,
-                                         type_hints)
+    from qinstruct.config.schema import (
+        MISSING,
+        field_choices,
+        field_default,
+        field_groups,
+        is_list,
+        scalar_type,
+        type_hints,
+    )
 
     hints = type_hints(cls)
     fields = {f.name: f for f in job_fields(cls)}

@@ -35,7 +35,8 @@ def first_visit(visited: bool):
 
 CSS = """
 /* Gradio's Source Sans Pro SemiBold is a 55-glyph subset: bold text took the letters it lacks from a fallback font
-   40 % wider ("half bold", and bold numbers that pushed an 11-column table past 1280 px). Its full Bold, for 600-700. */
+   40 % wider ("half bold", and bold numbers that pushed an 11-column table past 1280 px).
+   Its full Bold, for 600-700. */
 @font-face { font-family: "Source Sans Pro"; font-weight: 600 700; font-style: normal;
   src: url("static/fonts/SourceSansPro/SourceSansPro-Bold.woff2") format("woff2"); }
 .qi-status { min-height: 1.6em; }

@@ -19,8 +19,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser

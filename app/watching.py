@@ -4,8 +4,8 @@ the same -- with one confirmation before a destructive button."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import gradio as gr
 
@@ -36,14 +36,14 @@ def not_confirmed(run) -> bool:
     return run == ""
 
 
-def run_choices(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path) -> list[str]:
-    """The names of the runs of these kinds under a folder that `actor` may see, newest first."""
-    return [status.name for status in ctx.jobs.jobs(actor, kinds, under)]
+def run_choices(ctx: AppContext, actor: str | None, jobs: tuple[type, ...], under: Path) -> list[str]:
+    """The names of the runs of these jobs (config classes) under a folder that `actor` may see, newest first."""
+    return [status.name for status in ctx.jobs.jobs(actor, jobs, under)]
 
 
-def latest_live(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path) -> str | None:
+def latest_live(ctx: AppContext, actor: str | None, jobs: tuple[type, ...], under: Path) -> str | None:
     """The actor's newest run still queued or running (what a reloaded page re-attaches to)."""
-    return next((status.name for status in ctx.jobs.jobs(actor, kinds, under) if status.live), None)
+    return next((status.name for status in ctx.jobs.jobs(actor, jobs, under) if status.live), None)
 
 
 def run_folder(under: Path, name) -> Path | None:
@@ -56,24 +56,24 @@ def run_folder(under: Path, name) -> Path | None:
     return under / name
 
 
-def chosen_run(ctx: AppContext, actor: str | None, kinds: tuple[str, ...], under: Path, run) -> Path:
+def chosen_run(ctx: AppContext, actor: str | None, jobs: tuple[type, ...], under: Path, run) -> Path:
     """The folder of a run named in the page: one the actor may see, never a path."""
-    if not run or run not in run_choices(ctx, actor, kinds, under):
+    if not run or run not in run_choices(ctx, actor, jobs, under):
         raise gr.Error("Choose one of your runs from the list.")
     return under / run
 
 
-def batch_step(ctx: AppContext, folder: Path | None, actor: str | None, seen,
+def batch_step(ctx: AppContext, folder: Path | None, actor: str | None, drawn,
                ended: Callable[[JobView], tuple[str, object]]) -> tuple:
-    """One tick of a page's timer over the batch it started: (text, extra output, seen, timer).  While the job
+    """One tick of a page's timer over the batch it started: (text, extra output, drawn, timer).  While the job
     runs, its line; once it has ended, what `ended` makes of it (the summary and, say, a download), and the
     timer stops; unchanged: nothing is redrawn."""
     job = ctx.jobs.view(folder, actor) if folder else None
     if job is None:
-        return gr.skip(), gr.skip(), seen, gr.Timer(active=False)
+        return gr.skip(), gr.skip(), drawn, gr.Timer(active=False)
     key = (job.state, job.step)
-    if key == seen:
-        return gr.skip(), gr.skip(), seen, gr.skip()
+    if key == drawn:
+        return gr.skip(), gr.skip(), drawn, gr.skip()
     if job.status.live:
         return job.line(), gr.skip(), key, gr.skip()
     return (*ended(job), key, gr.Timer(active=False))

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .config import ConfigError
+from .config import ConfigError, path_fields
 from .endpoints import COMMAND_LINE, USER_KEY_ENV, KeyPolicy
 
 POLICY_ENV = "QINSTRUCT_ACCESS"  # a launched job's policy, as JSON (paths and endpoints only: never a key)
@@ -48,13 +48,13 @@ class AccessPolicy:
     user: str | None = None  # the logged-in user this policy is for (None: the operator's, or the command line's)
 
     @classmethod
-    def unrestricted(cls) -> "AccessPolicy":
+    def unrestricted(cls) -> AccessPolicy:
         return cls()
 
     @classmethod
     def for_studio(cls, workspace_root: Path, data_dirs: list[str] = (), model_dirs: list[str] = (),
                    trusted_specs: list[str] = (), endpoints: list[str] = (),
-                   endpoints_only: bool = False, allowed_urls: list[str] = ()) -> "AccessPolicy":
+                   endpoints_only: bool = False, allowed_urls: list[str] = ()) -> AccessPolicy:
         """The studio's policy from the operator's flags (their paths are the operator's: relative to the
         directory the studio was started in, ~ expanded)."""
         from .workspace import PRIVATE_FOLDERS
@@ -69,7 +69,7 @@ class AccessPolicy:
         keys = KeyPolicy.for_studio(list(endpoints), endpoints_only, list(allowed_urls))
         return cls(data, models, root, trusted, keys, private)
 
-    def for_user(self, user: str | None) -> "AccessPolicy":
+    def for_user(self, user: str | None) -> AccessPolicy:
         """What a logged-in user of this studio may reach: their namespace (users/NAME/) instead of the whole
         workspace, the shared demo world and models/ (read only), and the operator's folders; no other user's
         runs, uploads or models.  The operator (None) keeps the studio's policy.  Relative paths start in the
@@ -119,7 +119,7 @@ class AccessPolicy:
                            "allowed_urls": sorted(self.keys.allowed_urls)})
 
     @classmethod
-    def from_json(cls, text: str) -> "AccessPolicy":
+    def from_json(cls, text: str) -> AccessPolicy:
         """The policy a launched job was given; anything unreadable gives the strictest policy (nothing to read)."""
         try:
             data = json.loads(text)
@@ -194,6 +194,35 @@ class AccessPolicy:
         path, sep, source = text.strip().partition("=")
         return str(self.data_path(path, "file")) + (sep + source if sep else "")
 
+    def confine(self, config):
+        """The job's config with every field marked `option(path=...)` confined to what this policy's user may
+        read and resolved (a relative path starts in their namespace, or the workspace for the shared folders).
+        A path outside is refused whether it exists or not; whether it exists is `require_present`'s to say."""
+        values = {name: _map_paths(getattr(config, name), kind, lambda text, what=name: str(
+                  self.data_path(text, what.replace("_", " "))))
+                  for name, kind in path_fields(type(config)).items()}
+        return replace(config, **values)
+
+    def require_present(self, config) -> None:
+        """Every path a (confined) config reads is there, before a job is started on it; the refusal names the
+        field and the path as the config holds it."""
+        for name, kind in path_fields(type(config)).items():
+            def present(text: str, name=name, kind=kind) -> str:
+                path = Path(text)
+                folder = kind == "folder"
+                if not (path.is_dir() if folder else path.exists()):
+                    raise ConfigError(f"{name.replace('_', ' ')}: {self.shown(path)}: no such "
+                                      f"{'folder' if folder else 'file'} in the workspace")
+                return text
+            _map_paths(getattr(config, name), kind, present)
+
+    def shown(self, path: Path) -> str:
+        """A path as its user sees it: relative to their namespace (or the workspace), never the server's."""
+        for base in (self.base, self.shared_base):
+            if base is not None and _inside(path, (base,)):
+                return str(path.relative_to(base))
+        return str(path) if not self.restricted else path.name
+
     def model_path(self, text: str) -> Path | None:
         """The folder a model spec names, confined to the model roots; None when the spec is not a path
         (a hub id).  Raises AccessDenied for a folder outside the roots."""
@@ -233,6 +262,23 @@ class AccessPolicy:
     def trust_offered(self) -> bool:
         """Whether a user of this process can ask for trust_remote_code at all."""
         return self.trusted_specs is None or bool(self.trusted_specs)
+
+
+def _map_paths(value, kind: str, confine):
+    """`value` (a path field's value) with `confine` applied to the path in it: the whole text for a file or a
+    folder, the FILE of each FILE[=NAME] ("specs") or FILE[=RATIO][@CAP] ("sources") item; empty values stay."""
+    if kind not in ("specs", "sources"):
+        return confine(value) if value else value
+    items = []
+    for item in value or []:
+        if kind == "specs":
+            path, sep, rest = item.partition("=")
+        else:  # the ratio and the cap are the last "=" and "@" (parse_source)
+            head, at, cap = item.rpartition("@") if "@" in item else (item, "", "")
+            path, eq, ratio = head.rpartition("=") if "=" in head else (head, "", "")
+            sep, rest = (eq + ratio + at + cap)[:1], (eq + ratio + at + cap)[1:]
+        items.append(confine(path) + sep + rest if path.strip() else item)
+    return items
 
 
 def _operator_path(text: str) -> Path:

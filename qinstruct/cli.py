@@ -6,17 +6,22 @@ heavy imports happen inside the verb's function.
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 
 from . import __version__
-from .errors import UserError
+from .convert import command as convert_command
+from .corrupt import command as corrupt_command
+from .data import command as data_command
+from .demo import command as demo_command
+from .errors import exit_status
+from .eval import command as eval_command
+from .jobs import command as runs_command
+from .models import command as models_command
+from .stats import command as stats_command
+from .train import command as train_command
 
-# verb modules, in the order of the studio's tabs
-VERB_MODULES = ["qinstruct.corrupt.command", "qinstruct.stats.command", "qinstruct.convert.command",
-                "qinstruct.data.command", "qinstruct.train.command", "qinstruct.models.command", "qinstruct.eval.command",
-                "qinstruct.demo.command",
-                "qinstruct.jobs.command"]
+# the verbs' modules, in the order of the studio's tabs; each one's `add_parser` adds its verbs
+VERB_MODULES = (corrupt_command, stats_command, convert_command, data_command, train_command, models_command,
+                eval_command, demo_command, runs_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qinstruct {__version__}")
     subparsers = parser.add_subparsers(title="verbs", metavar="VERB")
     for module in VERB_MODULES:
-        importlib.import_module(module).add_parser(subparsers)
+        module.add_parser(subparsers)
     return parser
 
 
@@ -40,20 +45,4 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    from .jobs.child import job_context, run_as_job
-
-    job = job_context()  # launched by the job system: wait for a slot, record how it ends
-    try:
-        if job is not None:
-            return run_as_job(job, lambda: int(args.func(args) or 0))
-        return int(args.func(args) or 0)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
-    except OSError as error:  # the machine said no (a full disk, a permission, a vanished file): one line, not a trace
-        where = getattr(error, "filename", None)
-        print(f"error: {where + ': ' if where else ''}{error.strerror or error}", file=sys.stderr)
-        return 2
+    return exit_status(lambda: args.func(args))

@@ -103,7 +103,7 @@ class KeyPolicy:
 
     @classmethod
     def for_studio(cls, endpoints: list[str] | tuple[str, ...] = (), only_configured: bool = False,
-                   allowed_urls: list[str] | tuple[str, ...] = ()) -> "KeyPolicy":
+                   allowed_urls: list[str] | tuple[str, ...] = ()) -> KeyPolicy:
         """The operator's endpoints: those given with --endpoint, plus the default one (OPENAI_BASE_URL or
         OpenAI's), which is where a key put in the studio's environment is meant to go; and the other URLs the
         operator lets users reach on internal addresses (a local vLLM, say)."""

@@ -10,10 +10,17 @@ import contextlib
 import json
 import os
 import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from .errors import UserError
+
+
+def now() -> str:
+    """The local time as every record of the project writes it (status.json, the chat log)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class WriteError(UserError):

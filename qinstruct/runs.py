@@ -21,12 +21,13 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .config import ConfigError, config_to_yaml
 from .config.render import shell_line
-from .fileio import append_line, read_jsonl, remove_stale_temporaries, write_json, write_text
+from .fileio import append_line, now, read_jsonl, remove_stale_temporaries, write_json, write_text
 
 Progress = Callable[[int, int], None]  # progress(done, total): the one progress type of every job
 
@@ -96,10 +97,6 @@ class RunStatus:
     @property
     def live(self) -> bool:
         return self.state in LIVE
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _lock(handle, attempts: int = 1) -> bool:
@@ -328,14 +325,13 @@ class RunFolder:
         self.attempt = 1
         self._started_at = 0.0
         self._last_log = 0.0
-        self._outcome: str | None = None
         self.summary: dict | None = None  # a job may set a short summary, saved in status.json at the end
 
     @contextlib.contextmanager
-    def hold(self, config: Any = None) -> Iterator["RunFolder"]:
+    def hold(self, config: Any = None) -> Iterator[RunFolder]:
         """Take the folder for this process (the same job only); record that it runs and how it ends."""
-        from .jobs.slots import workspace_slot
         from .jobs.process import process_identity
+        from .jobs.slots import workspace_slot
 
         make_run_folder(self.path)
         with (self.path / LOCK_FILE).open("a+") as handle:
@@ -346,7 +342,7 @@ class RunFolder:
                               "output folder")
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()}\n")
             handle.flush()
             if config is not None:
                 check_same_job(self.path, config)  # before anything is written: a refused run changes nothing
@@ -358,28 +354,24 @@ class RunFolder:
                 with contextlib.suppress(TypeError, ValueError):  # a config that has no verb or no flag form
                     command = shell_line(config)
             with workspace_slot(self.path):  # a shell-started job in a studio's workspace counts toward its limit
-                status = transition(self.path, "running", taking_over=True, kind=self.kind, started=_now(),
+                status = transition(self.path, "running", taking_over=True, kind=self.kind, started=now(),
                                     pid=os.getpid(), pid_start=process_identity(os.getpid()),
                                     host=socket.gethostname(), command=command)
                 self.attempt = status["attempt"]
                 yield from self._run()
 
-    def _run(self) -> Iterator["RunFolder"]:
+    def _run(self) -> Iterator[RunFolder]:
         self._started_at = time.time()
         try:
             yield self
         except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM turned into it (an abort)
-            transition(self.path, "aborted", ended=_now(), error=str(error) or "stopped")
+            transition(self.path, "aborted", ended=now(), error=str(error) or "stopped")
             raise
         except BaseException as error:
             message = " ".join(str(error).split())[:500] or type(error).__name__
-            transition(self.path, "failed", ended=_now(), error=message)
+            transition(self.path, "failed", ended=now(), error=message)
             raise
-        transition(self.path, self._outcome or "done", ended=_now(), summary=self.summary)
-
-    def mark_aborted(self) -> None:
-        """The job stopped early on request but returned normally (its partial work is kept)."""
-        self._outcome = "aborted"
+        transition(self.path, "done", ended=now(), summary=self.summary)
 
     def log(self, **event: Any) -> None:
         append_line(self.path / LOG_FILE, {"time": round(time.time(), 3), "attempt": self.attempt, **event})
@@ -387,11 +379,11 @@ class RunFolder:
     def progress(self, done: int, total: int, **metrics: Any) -> None:
         """A progress event (step, total, ETA, metrics), at most once per LOG_INTERVAL_S and always at the end."""
         throttle()
-        now = time.time()
-        if done < total and now - self._last_log < LOG_INTERVAL_S:
+        moment = time.time()
+        if done < total and moment - self._last_log < LOG_INTERVAL_S:
             return
-        self._last_log = now
-        elapsed = now - self._started_at if self._started_at else 0.0
+        self._last_log = moment
+        elapsed = moment - self._started_at if self._started_at else 0.0
         eta = elapsed / done * (total - done) if done and total >= done else None
         self.log(step=done, total=total, elapsed_s=round(elapsed, 2),
                  eta_s=None if eta is None else round(eta, 1), **metrics)

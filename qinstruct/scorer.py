@@ -15,16 +15,13 @@ neither deterministic nor batch-invariant.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .errors import UserError
+from .models.selfcheck import SelfCheck, self_check
 from .models.types import Rating
-
-SELF_CHECK_CORRUPTIONS = ("defocus_blur", "gaussian_noise")
-SELF_CHECK_SEVERITIES = (1, 3, 5)
-SELF_CHECK_PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
 
 
 class ScorerError(UserError, ValueError):
@@ -40,7 +37,7 @@ class ScoreKind:
     value: Callable[[Rating], float] = field(repr=False)
 
 
-KINDS = {
+SCORE_KINDS = {
     "p_good": ScoreKind("p_good", (0.0, 1.0), False, "P(good): softmax of the next token's 'good' and 'poor' logits "
                         "after the rating prompt (Q-Bench A3)", lambda rating: rating.p_good),
     "qalign": ScoreKind("qalign", (1.0, 5.0), False, "Q-Align's score: the five levels' probabilities (excellent .. "
@@ -51,46 +48,19 @@ KINDS = {
 def list_scorers() -> list[str]:
     """Names `create_scorer` takes besides any model spec: the shipped demo models, and the known checkpoints
     (models/known.py) whose weights are in the local cache."""
-    from .demo.shipped import ASSETS
-    from .models.known import KNOWN, local_path
+    from .models.known import KNOWN, SHIPPED, local_path
 
-    shipped = sorted(p.name for p in ASSETS.iterdir() if (p / "config.json").is_file()) if ASSETS.is_dir() else []
+    shipped = sorted(p.name for p in SHIPPED.iterdir() if (p / "config.json").is_file()) if SHIPPED.is_dir() else []
     return shipped + [k.name for k in KNOWN if k.family and local_path(k)]
 
 
 def resolve_name(name: str) -> str:
     """A scorer name (a shipped demo model, a known checkpoint) to a model spec; any other text is a spec."""
-    from .demo.shipped import ASSETS
-    from .models.known import KNOWN
+    from .models.known import KNOWN, SHIPPED
 
-    if (ASSETS / name / "config.json").is_file():
-        return str(ASSETS / name)
+    if (SHIPPED / name / "config.json").is_file():
+        return str(SHIPPED / name)
     return next((k.hub_id for k in KNOWN if k.name == name), name)
-
-
-@dataclass
-class SelfCheck:
-    passed: bool
-    kind: str
-    curves: dict[str, list[float]]  # corruption -> mean score at pristine, then each severity
-
-    def line(self) -> str:
-        verdict = "PASS: scores fall with corruption severity" if self.passed else \
-            "FAIL: scores do not fall with corruption severity (a broken load, or a model that does not see it)"
-        curves = "; ".join(f"{name} {values[0]:.3f} → " + " / ".join(f"{v:.3f}" for v in values[1:])
-                           for name, values in self.curves.items())
-        return f"self-check {verdict} ({self.kind}, severities {'/'.join(map(str, SELF_CHECK_SEVERITIES))}): {curves}"
-
-
-def falls(values: list[float], lower_better: bool, margin: float) -> bool:
-    """The scores' rank correlation with severity is at most -0.8 (one adjacent pair out of order at most, over
-    pristine and three severities), and the strongest level is below the pristine by `margin`; the other way
-    round for a lower-is-better score."""
-    from scipy.stats import spearmanr
-
-    signed = [-v for v in values] if lower_better else values
-    rho = spearmanr(range(len(signed)), signed).statistic
-    return bool(round(rho, 6) <= -0.8) and signed[-1] < signed[0] - margin
 
 
 class Scorer:
@@ -120,24 +90,11 @@ class Scorer:
     def self_check(self, images=None, seed: int = 0) -> SelfCheck:
         """Score each image as the model sees it and corrupted there (defocus blur, Gaussian noise at severities
         1 / 3 / 5): the mean score must fall with severity (rank correlation ≤ -0.8, and 10 % of the range lower
-        at 5 than pristine)."""
-        from .demo.photos import demo_photo
-        from .models.jobs import corrupted_variants
-
-        pictures = as_pil_list(images) if images is not None else [demo_photo(n, 256) for n in SELF_CHECK_PHOTOS]
-        if not pictures:  # a mean over no image means nothing
+        at 5 than pristine).  No images: the demo photographs."""
+        pictures = as_pil_list(images) if images is not None else None
+        if pictures is not None and not pictures:  # a mean over no image means nothing
             raise ScorerError("self_check: no images; give at least one, or none at all for the demo photos")
-        cells = [(name, severity) for name in SELF_CHECK_CORRUPTIONS for severity in SELF_CHECK_SEVERITIES]
-        variants = [corrupted_variants(self.model, picture, cells, seed) for picture in pictures]
-        scores = self([image for group in variants for _, _, image in group]).tolist()
-        per_image = len(cells) + 1
-        mean = [sum(scores[i * per_image + j] for i in range(len(pictures))) / len(pictures) for j in range(per_image)]
-        width = self.score_range[1] - self.score_range[0]
-        curves = {name: [mean[0]] + [mean[1 + k * len(SELF_CHECK_SEVERITIES) + s]
-                                     for s in range(len(SELF_CHECK_SEVERITIES))]
-                  for k, name in enumerate(SELF_CHECK_CORRUPTIONS)}
-        passed = all(falls(values, self.lower_better, 0.10 * width) for values in curves.values())
-        return SelfCheck(passed, self.kind.name, curves)
+        return self_check(self.model, self.kind, pictures, seed, self.batch_size)
 
 
 IMAGES_TAKEN = ("a path, a PIL image, a float tensor (N, 3, H, W) / (3, H, W) in [0, 1], a uint8 array (H, W, 3) / "
@@ -275,8 +232,8 @@ def create_scorer(spec: str, kind: str = "p_good", device: str | None = None, dt
     from .models.rating import OWL2_PROMPTS
     from .models.types import LoadOptions
 
-    if not isinstance(kind, str) or kind not in KINDS:  # a list would not even hash
-        raise ScorerError(f"kind {kind!r}: choose {' or '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in SCORE_KINDS:  # a list would not even hash
+        raise ScorerError(f"kind {kind!r}: choose {' or '.join(SCORE_KINDS)}")
     spec, dtype = checked_options(spec, device, dtype, rating_prompt)
     batch_size = checked_batch_size(batch_size)
     options = LoadOptions(device=device, dtype=dtype, rating_prompt=rating_prompt)
@@ -292,4 +249,4 @@ def create_scorer(spec: str, kind: str = "p_good", device: str | None = None, dt
         # the prompt's <|image|> is mPLUG-Owl2's placeholder: refused now, not at the first image
         raise ScorerError(f"rating_prompt {rating_prompt!r} is written for mPLUG-Owl2 checkpoints and {spec} is a "
                           f"{model.family.name} model; use 'q-bench' or 'auto'")
-    return Scorer(model, KINDS[kind], batch_size)
+    return Scorer(model, SCORE_KINDS[kind], batch_size)

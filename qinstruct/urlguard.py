@@ -38,7 +38,7 @@ class UrlRule:
     path: str
 
     @classmethod
-    def parse(cls, url: str) -> "UrlRule":
+    def parse(cls, url: str) -> UrlRule:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url}: an allowed URL starts with http:// or https:// and names a host")
@@ -52,6 +52,18 @@ class UrlRule:
             return False
         path = parts.path.rstrip("/").lower()  # as the operator's URLs are kept (endpoints.normalise_url)
         return path == self.path or path.startswith(self.path + "/")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host (a name or an address, as typed) is this machine's loopback: `localhost` or 127.x / ::1.
+    Another host name may resolve to anything, so it is not."""
+    host = host.strip().lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def url_allowed(url: str, rules: tuple[UrlRule, ...]) -> bool:

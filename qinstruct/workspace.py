@@ -74,7 +74,7 @@ class Workspace:
     shared_root: Path | None = None  # a user's view: the workspace holding their namespace
 
     @classmethod
-    def open(cls, root: str | Path | None = None) -> "Workspace":
+    def open(cls, root: str | Path | None = None) -> Workspace:
         path = Path(root) if root is not None else default_workspace()
         path.mkdir(parents=True, exist_ok=True)
         return cls(path.resolve())
@@ -88,7 +88,7 @@ class Workspace:
     def user_view(self) -> bool:
         return self.shared_root is not None
 
-    def for_user(self, user: str | None) -> "Workspace":
+    def for_user(self, user: str | None) -> Workspace:
         """The view of a logged-in user (None: the operator, who sees the whole workspace)."""
         if user is None:
             return Workspace(self.top)

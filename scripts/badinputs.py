@@ -1,7 +1,7 @@
 """Run the bad-input corpus against the CLI and a running studio; print "N tried, N clean, 0 tracebacks, 0 wrong,
 0 crashes".
 
-    .venv/bin/python scripts/badinputs.py [--json report.json] [--only SUBSTRING]...
+    .venv/bin/python -m scripts.badinputs [--json report.json] [--only SUBSTRING]...
 
 The corpus is written by tests/badinputs/corpus.py into a temporary folder; the cases are in
 tests/badinputs/cases.py (CLI) and studio_cases.py (studio). CLI cases call the `qinstruct` entry point
@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False")):
     os.environ.setdefault(name, value)
 

@@ -3,7 +3,7 @@
 transformers' generate() with peft's mixed-adapter batch vs our decoder (fused step, run eagerly on a CPU), in
 the same process on the same loaded pair, best of 5 turns each.  Also one side alone.
 
-    .venv/bin/python scripts/bench_chat.py [--tokens 256]
+    .venv/bin/python -m scripts.bench_chat [--tokens 256]
 """
 from __future__ import annotations
 
@@ -15,14 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qinstruct.demo.photos import demo_photo  # noqa: E402
-from qinstruct.models.families import save_tiny_pair  # noqa: E402
 from qinstruct.models.chat import GenerationOptions, Turn  # noqa: E402
+from qinstruct.models.families import save_tiny_pair  # noqa: E402
 from qinstruct.models.pair import stream_pair  # noqa: E402
 from qinstruct.models.pool import ModelPool  # noqa: E402
+from qinstruct.photos import demo_photo  # noqa: E402
 
 QUESTION = [Turn("Describe and evaluate the quality of the image.")]
 

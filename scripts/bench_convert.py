@@ -5,7 +5,7 @@ Concurrency 32 on 2,000 feedbacks vs concurrency 1 in the same run (on the first
 a time the full set would take ~15 minutes; throughput is what is compared), then a re-run that must be served
 entirely from the cache (zero calls).
 
-    .venv/bin/python scripts/bench_convert.py [--feedbacks 2000] [--latency 0.2]
+    .venv/bin/python -m scripts.bench_convert [--feedbacks 2000] [--latency 0.2]
 """
 from __future__ import annotations
 
@@ -16,12 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from qinstruct.convert.job import ConvertJobConfig, run_convert_job  # noqa: E402
-from tests.convert.test_openai_backend import good_answer  # noqa: E402
-from tests.helpers.openai_server import openai_server  # noqa: E402
+from qinstruct.convert.job import ConvertJobConfig, run_convert_job
+from tests.convert.test_openai_backend import good_answer
+from tests.helpers.openai_server import openai_server
 
 
 def write_feedbacks(path: Path, count: int) -> None:
@@ -49,12 +46,12 @@ def main() -> int:
         source = tmp / "pathway.jsonl"
         write_feedbacks(source, args.feedbacks)
         common = {"input": str(source), "backend": "openai", "base_url": url, "model": "gpt-4o-mini"}
-        one_s, one = timed_job(ConvertJobConfig(out=str(tmp / "c1.json"), concurrency=1, limit=args.baseline_feedbacks,
+        one_s, one = timed_job(ConvertJobConfig(out=str(tmp / "c1"), concurrency=1, limit=args.baseline_feedbacks,
                                                 cache_dir=str(tmp / "cache1"), **common))
-        many_s, many = timed_job(ConvertJobConfig(out=str(tmp / "c32.json"), concurrency=32,
+        many_s, many = timed_job(ConvertJobConfig(out=str(tmp / "c32"), concurrency=32,
                                                   cache_dir=str(tmp / "cache32"), **common))
         calls_before = len(requests)
-        cached_s, cached = timed_job(ConvertJobConfig(out=str(tmp / "again.json"), concurrency=32,
+        cached_s, cached = timed_job(ConvertJobConfig(out=str(tmp / "again"), concurrency=32,
                                                       cache_dir=str(tmp / "cache32"), **common))
         new_calls = len(requests) - calls_before
     rate_one, rate_many = one.converted / one_s, many.converted / many_s

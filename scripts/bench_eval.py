@@ -7,7 +7,7 @@
   A1  the likelihood protocol: the options of a question scored in one batch (ours) against one forward pass
       per option (plain), over the first --questions held-out questions; both must choose the same options.
 
-    .venv/bin/python scripts/bench_eval.py [--batch-size 16] [--repeats 2] [--json OUT]
+    .venv/bin/python -m scripts.bench_eval [--batch-size 16] [--repeats 2] [--json OUT]
 """
 from __future__ import annotations
 
@@ -15,25 +15,20 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_corrupt import cpu_name  # noqa: E402
-
-from qinstruct.data.loaders import load_llvisionqa  # noqa: E402
-from qinstruct.demo.config import WorldConfig  # noqa: E402
-from qinstruct.models.families import save_tiny_pair  # noqa: E402
-from qinstruct.demo.world import build_world  # noqa: E402
-from qinstruct.eval.a3 import A3Config  # noqa: E402
-from qinstruct.eval.jobs import run_protocol  # noqa: E402
-from qinstruct.images import load_rgb  # noqa: E402
-from qinstruct.models.loading import load_model  # noqa: E402
-from qinstruct.models.types import LoadOptions  # noqa: E402
+from qinstruct.data.loaders import load_llvisionqa
+from qinstruct.demo.config import WorldConfig
+from qinstruct.demo.world import build_world
+from qinstruct.eval.a3 import A3Config
+from qinstruct.eval.protocols import run_protocol
+from qinstruct.images import load_rgb
+from qinstruct.models.families import save_tiny_pair
+from qinstruct.models.loading import load_model
+from qinstruct.models.types import LoadOptions
+from scripts.bench_corrupt import cpu_name
 
 
 def time_a3(root: Path, model: str, world: Path, batch_size: int, attempt: int) -> tuple[float, dict]:

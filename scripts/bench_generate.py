@@ -12,7 +12,7 @@
 Random weights give honest speeds (same shapes, same kernels); greedy tokens are compared between paths.
 `--tiny` runs the same code on a tiny config (CPU dry run; no CUDA graphs or compilation there).
 
-    python scripts/bench_generate.py [--tiny] [--json OUT] [--skip decode pair rate]
+    python -m scripts.bench_generate [--tiny] [--json OUT] [--skip decode pair rate]
                                      [--decode-variants fused unfused] [--pair-variants fused unfused]
 """
 from __future__ import annotations
@@ -27,10 +27,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from qinstruct.models.fastgen import GraphDecoder, fast_cache_length  # noqa: E402
-from qinstruct.models.rating import compile_blocks, rating_forward  # noqa: E402
+from qinstruct.models.fastgen import GraphDecoder, fast_cache_length
+from qinstruct.models.rating import compile_blocks, rating_forward
 
 IMAGE_TOKENS, TEXT_TOKENS, NEW_TOKENS = 576, 25, 128
 

@@ -9,7 +9,7 @@ mPLUG-Owl2 reads 65 image tokens (64 queries + end) from a 1 025-token ViT at 44
 577-token ViT at 336 px.  Random weights give honest speeds.  `--tiny` runs the same code on tiny configs (a CPU
 dry run: its numbers mean nothing).
 
-    python scripts/bench_owl2.py [--tiny] [--json OUT]
+    python -m scripts.bench_owl2 [--tiny] [--json OUT]
 """
 from __future__ import annotations
 
@@ -22,11 +22,9 @@ from pathlib import Path
 import torch
 import transformers
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_generate import build_model as build_llava  # noqa: E402
-from bench_generate import instantiate, make_inputs, sync, timed  # noqa: E402
-from qinstruct.models.rating import rating_forward  # noqa: E402
+from qinstruct.models.rating import rating_forward
+from scripts.bench_generate import build_model as build_llava
+from scripts.bench_generate import instantiate, make_inputs, sync, timed
 
 TEXT_TOKENS, NEW_TOKENS, RATE_BATCH = 25, 128, 32
 
@@ -83,7 +81,10 @@ def main() -> int:
                     or platform.machine(), "torch": torch.__version__,
                     "transformers": transformers.__version__, "dtype": "bf16 on a GPU, else fp32"}
     llava, device, dtype = build_llava(args.tiny)
-    measure("llava-1.5-7b", llava, lambda b: make_inputs(llava, b, device, dtype, llava_image_tokens(llava)), report)
+
+    def llava_inputs(batch, model=llava):  # bound now: `llava` is deleted below, to free its memory
+        return make_inputs(model, batch, device, dtype, llava_image_tokens(model))
+    measure("llava-1.5-7b", llava, llava_inputs, report)
     del llava
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -7,7 +7,7 @@ sources, then times, in one run:
   plain - the straightforward way: per-feedback term search, wordcloud.WordCloud.generate on the raw text.
 Also times loading and validating a 200K-item Q-Instruct JSON file.
 
-    .venv/bin/python scripts/bench_stats.py
+    .venv/bin/python -m scripts.bench_stats
 """
 from __future__ import annotations
 
@@ -20,16 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from qinstruct.corrupt import list_corruptions  # noqa: E402
-from qinstruct.data import load_instructions  # noqa: E402
-from qinstruct.data.vocabulary import load_vocabulary  # noqa: E402
-from qinstruct.demo.feedback import write_feedbacks  # noqa: E402
-from qinstruct.demo.scenes import COLOURS, PHOTOS, POSITIONS, SHAPES  # noqa: E402
-from qinstruct.demo.world import synthetic_mos  # noqa: E402
-from qinstruct.stats.dataset import load_stats_dataset  # noqa: E402
-from qinstruct.stats.report import StatsConfig, compute_report, export_report  # noqa: E402
+from qinstruct.corrupt import list_corruptions
+from qinstruct.data.loaders import load_instructions
+from qinstruct.data.vocabulary import load_vocabulary
+from qinstruct.demo.feedback import write_feedbacks
+from qinstruct.demo.scenes import COLOURS, PHOTOS, POSITIONS, SHAPES
+from qinstruct.demo.world import synthetic_mos
+from qinstruct.stats.dataset import load_stats_dataset
+from qinstruct.stats.report import StatsConfig, compute_report, export_report
 
 IMAGES, FEEDBACKS = 18_973, 58_000
 SOURCES = ["koniq", "spaq", "livefb", "livec", "agiqa-3k", "imagerewarddb", "coco-15"]

@@ -14,7 +14,7 @@ tokens/s counts every token of the batch; MFU = 4 N tokens/s / peak (N the model
 input gradients 2N; recomputation not counted), peak 790 TFLOP/s (bf16 matrix rate measured on an H200).
 `--tiny` runs everything on a tiny config (a CPU dry run of the logic: no compilation there).
 
-    python scripts/bench_train.py [--tiny] [--steps 6] [--json OUT] [--variants plain ours ...]
+    python -m scripts.bench_train [--tiny] [--steps 6] [--json OUT] [--variants plain ours ...]
 """
 from __future__ import annotations
 
@@ -28,13 +28,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_generate import build_model  # noqa: E402
-
-from qinstruct.models.families import lora_pattern  # noqa: E402
-from qinstruct.models.rating import compile_blocks  # noqa: E402
+from qinstruct.models.families import lora_pattern
+from qinstruct.models.rating import compile_blocks
+from scripts.bench_generate import build_model
 
 PEAK = 790e12
 VARIANTS = ("plain", "plain-nockpt", "ours", "ours-ckpt")

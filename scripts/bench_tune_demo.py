@@ -6,7 +6,7 @@ micro models), the demo's data is prepared as the tab's button does (the offline
 tab's demo form -- exactly the values the Tune tab opens with -- is started through the job launcher and timed
 until its run folder says done: process start, data, every step, the eval losses, the saved model.
 
-    .venv/bin/python scripts/bench_tune_demo.py [--json OUT] [--keep DIR]
+    .venv/bin/python -m scripts.bench_tune_demo [--json OUT] [--keep DIR]
 
 Run it on an idle machine: the figure is the one a user gets.
 """
@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -1,6 +1,6 @@
 """Concurrent sessions chatting and rating on the demo models: all answered, no cross-talk, other tabs responsive.
 
-    .venv/bin/python scripts/load_chat.py [--sessions 8] [--seconds 120] [--url URL] [--json out.json]
+    .venv/bin/python -m scripts.load_chat [--sessions 8] [--seconds 120] [--url URL] [--json out.json]
 
 Without --url it starts a studio (`python -m app`, its own process, a fresh workspace with a small demo world).
 Each session is its own gradio_client, asking questions that carry its number ("[s3] Is this image clear?"),
@@ -21,8 +21,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("GRADIO_ANALYTICS_ENABLED", "False")):
     os.environ.setdefault(name, value)
 
@@ -78,14 +76,15 @@ def session(index: int, url: str, deadline: float, record: Recorder, photo_files
         image = handle_file(photo_files[rng.choice(PHOTOS)])
         if rng.random() < 0.7:
             result = record.timed("chat turn", lambda: client.predict(
-                image=image, text=f"{tag} {rng.choice(QUESTIONS)}", max_tokens=32, api_key="", api_name="/chat_send"))
+                image=image,  # noqa: B023 - the lambda is called at once
+                text=f"{tag} {rng.choice(QUESTIONS)}", max_tokens=32, api_key="", api_name="/chat_send"))
             if result is not None:
                 users = said(result[0], "user") + said(result[1], "user")
                 if not users or any(not text.startswith(tag) for text in users):
                     with record.lock:
                         record.cross_talk += 1
         else:
-            record.timed("rating", lambda: client.predict(image=image, api_key="", api_name="/chat_rate"))
+            record.timed("rating", lambda: client.predict(image=image, api_key="", api_name="/chat_rate"))  # noqa: B023
 
 
 def other_tab(url: str, deadline: float, record: Recorder) -> None:
@@ -104,7 +103,7 @@ def studio():
 
 
 def run(url: str, sessions: int, seconds: float) -> dict:
-    from qinstruct.demo.photos import demo_photo
+    from qinstruct.photos import demo_photo
 
     with tempfile.TemporaryDirectory(prefix="photos-") as folder:
         photo_files = {}

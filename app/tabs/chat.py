@@ -3,19 +3,29 @@ A/B votes.  Conversations and API keys live in each browser session; models are 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Iterator
 
 import gradio as gr
 
 from qinstruct.config import check_config
-from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.demo.examples import held_out_examples
 from qinstruct.models.known import hint_markdown
-from qinstruct.models.session import (VOTES, ChatSession, load_session, log_event, rate_both, regenerate,
-                                      save_session, seen_pair, send, vote)
+from qinstruct.models.session import (
+    VOTES,
+    ChatSession,
+    load_session,
+    log_event,
+    rate_both,
+    regenerate,
+    save_session,
+    seen_pair,
+    send,
+    vote,
+)
 from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
+from qinstruct.photos import demo_photo, list_demo_photos
 
 from ..components import CheckedImage, forget_demo_photo
 from ..context import AppContext, user_event
@@ -267,68 +277,93 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Chat", id="chat", elem_id=TAB_ID):
         state = gr.State(None)
         with gr.Row():
-            with gr.Column(scale=1, min_width=280):
-                image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
-                photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
-                with gr.Accordion("Second image (ask about both)", open=False, elem_id=SECOND_ID):
-                    second = CheckedImage(label="Second image", type="pil", sources=["upload", "clipboard"],
-                                          height=160)
-                    gr.Markdown("A question about two images (*which of the two is sharper?*) for models that take "
-                                "several (mPLUG-Owl2, LLaVA, Qwen2-VL); a model that takes one says so. Ratings and "
-                                "what the models see are of the first image.")
-                blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
-                seen = gr.Gallery(label="What the models see", columns=2, height=150, visible=False,
-                                  elem_id=SEEN_ID, interactive=False, object_fit="contain")
-                seen_note = gr.Markdown()
-                with gr.Accordion("Models and decoding", open=False):
-                    gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
-                    with gr.Accordion("The field's checkpoints", open=False):
-                        gr.Markdown(hint_markdown())
-                    left = gr.Dropdown(choices, value=default_left, allow_custom_value=True,
-                                       label=side_labels(False)[0])
-                    right = gr.Dropdown(choices, value=default_right, allow_custom_value=True,
-                                        label=side_labels(False)[1])
-                    api_key = gr.Textbox(label="API key for openai: specs (kept in memory for your requests only)",
-                                         type="password")
-                    with gr.Row(visible=ctx.access.trust_offered):  # one model's code, not the other side's
-                        trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code", "— the left model (only "
-                                                        "those the operator allowed)"), elem_id=TRUST_IDS[0])
-                        trust_right = gr.Checkbox(label="…the right model", elem_id=TRUST_IDS[1])
-                    max_tokens = gr.Slider(step=16, label=label(GenerationOptions, "max_new_tokens"),
-                                           **bounds(GenerationOptions, "max_new_tokens", ui_max=1024))
-                    temperature = gr.Slider(step=0.05, label=label(GenerationOptions, "temperature"),
-                                            **bounds(GenerationOptions, "temperature", ui_max=1.5))
-                    top_p = gr.Slider(step=0.05, label=label(GenerationOptions, "top_p"),
-                                      **bounds(GenerationOptions, "top_p"))
-            with gr.Column(scale=3):
-                note = gr.Markdown(MICRO_NOTE, elem_id=NOTE_ID,
-                                   visible=(default_left, default_right) != (None, None))
-                status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
-                with gr.Row():
-                    with gr.Column():
-                        chat_a = gr.Chatbot(label="Baseline", height=360, elem_id=LEFT_ID)
-                        rating_a = gr.Markdown(elem_id=RATING_IDS[0])
-                    with gr.Column():
-                        chat_b = gr.Chatbot(label="Tuned", height=360, elem_id=RIGHT_ID)
-                        rating_b = gr.Markdown(elem_id=RATING_IDS[1])
-                with gr.Row():
-                    prompt = gr.Textbox(placeholder="Ask both models about the image…", show_label=False, scale=5,
-                                        elem_id=PROMPT_ID)
-                    send_button = gr.Button("Send", variant="primary", scale=1, elem_id=SEND_ID)
-                gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Example prompts")
-                gr.Examples([[str(path)] for path, _ in examples], inputs=image, examples_per_page=16,
-                            example_labels=[caption for _, caption in examples],
-                            label="Held-out demo images (never trained on): pristine, then blur, noise and "
-                            "over-exposure at severities 1-5")
-                with gr.Row():
-                    rate_button = gr.Button("Rate", elem_id=RATE_ID)
-                    regen_button = gr.Button("Regenerate")
-                    clear_button = gr.Button("Clear")
-                with gr.Row():
-                    votes = [gr.Button(choice, size="sm", interactive=False, elem_id=vote_id)
-                             for choice, vote_id in zip(VOTES, VOTE_IDS)]
-                vote_result = gr.Markdown(elem_id=VOTE_RESULT_ID)
+            question = _question_column(ctx, choices, default_left, default_right)
+            answers = _answers_column(question["image"], examples, default_left, default_right)
+    _wire_chat_events(ctx, blocks, page, saved=saved, default_left=default_left, default_right=default_right,
+                      state=state, **question, **answers)
 
+
+def _question_column(ctx: AppContext, choices, default_left, default_right) -> dict:
+    """Lays out the left column: the image(s), blind mode, what the models see, the models and decoding."""
+    with gr.Column(scale=1, min_width=280):
+        image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
+        photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
+        with gr.Accordion("Second image (ask about both)", open=False, elem_id=SECOND_ID):
+            second = CheckedImage(label="Second image", type="pil", sources=["upload", "clipboard"], height=160)
+            gr.Markdown("A question about two images (*which of the two is sharper?*) for models that take "
+                        "several (mPLUG-Owl2, LLaVA, Qwen2-VL); a model that takes one says so. Ratings and "
+                        "what the models see are of the first image.")
+        blind = gr.Checkbox(label="Blind mode (sides shuffled as A/B, revealed after a vote)")
+        seen = gr.Gallery(label="What the models see", columns=2, height=150, visible=False, elem_id=SEEN_ID,
+                          interactive=False, object_fit="contain")
+        seen_note = gr.Markdown()
+        settings = _models_and_decoding(ctx, choices, default_left, default_right)
+    return dict(image=image, photo=photo, second=second, blind=blind, seen=seen, seen_note=seen_note, **settings)
+
+
+def _models_and_decoding(ctx: AppContext, choices, default_left, default_right) -> dict:
+    """Lays out the "Models and decoding" accordion: the two sides, the API key, trust ticks, decoding sliders."""
+    with gr.Accordion("Models and decoding", open=False):
+        gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
+        with gr.Accordion("The field's checkpoints", open=False):
+            gr.Markdown(hint_markdown())
+        left = gr.Dropdown(choices, value=default_left, allow_custom_value=True, label=side_labels(False)[0])
+        right = gr.Dropdown(choices, value=default_right, allow_custom_value=True, label=side_labels(False)[1])
+        api_key = gr.Textbox(label="API key for openai: specs (kept in memory for your requests only)",
+                             type="password")
+        with gr.Row(visible=ctx.access.trust_offered):  # one model's code, not the other side's
+            trust = gr.Checkbox(label=label(LoadOptions, "trust_remote_code", "— the left model (only "
+                                            "those the operator allowed)"), elem_id=TRUST_IDS[0])
+            trust_right = gr.Checkbox(label="…the right model", elem_id=TRUST_IDS[1])
+        max_tokens = gr.Slider(step=16, label=label(GenerationOptions, "max_new_tokens"),
+                               **bounds(GenerationOptions, "max_new_tokens", ui_max=1024))
+        temperature = gr.Slider(step=0.05, label=label(GenerationOptions, "temperature"),
+                                **bounds(GenerationOptions, "temperature", ui_max=1.5))
+        top_p = gr.Slider(step=0.05, label=label(GenerationOptions, "top_p"),
+                          **bounds(GenerationOptions, "top_p"))
+    return dict(left=left, right=right, api_key=api_key, trust=trust, trust_right=trust_right,
+                max_tokens=max_tokens, temperature=temperature, top_p=top_p)
+
+
+def _answers_column(image, examples, default_left, default_right) -> dict:
+    """Lays out the right column: the note, the status, both conversations, the prompt, examples, buttons, votes."""
+    with gr.Column(scale=3):
+        note = gr.Markdown(MICRO_NOTE, elem_id=NOTE_ID, visible=(default_left, default_right) != (None, None))
+        status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
+        with gr.Row():
+            with gr.Column():
+                chat_a = gr.Chatbot(label="Baseline", height=360, elem_id=LEFT_ID)
+                rating_a = gr.Markdown(elem_id=RATING_IDS[0])
+            with gr.Column():
+                chat_b = gr.Chatbot(label="Tuned", height=360, elem_id=RIGHT_ID)
+                rating_b = gr.Markdown(elem_id=RATING_IDS[1])
+        with gr.Row():
+            prompt = gr.Textbox(placeholder="Ask both models about the image…", show_label=False, scale=5,
+                                elem_id=PROMPT_ID)
+            send_button = gr.Button("Send", variant="primary", scale=1, elem_id=SEND_ID)
+        gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Example prompts")
+        gr.Examples([[str(path)] for path, _ in examples], inputs=image, examples_per_page=16,
+                    example_labels=[caption for _, caption in examples],
+                    label="Held-out demo images (never trained on): pristine, then blur, noise and "
+                    "over-exposure at severities 1-5")
+        with gr.Row():
+            rate_button = gr.Button("Rate", elem_id=RATE_ID)
+            regen_button = gr.Button("Regenerate")
+            clear_button = gr.Button("Clear")
+        with gr.Row():
+            votes = [gr.Button(choice, size="sm", interactive=False, elem_id=vote_id)
+                     for choice, vote_id in zip(VOTES, VOTE_IDS)]
+        vote_result = gr.Markdown(elem_id=VOTE_RESULT_ID)
+    return dict(note=note, status=status, chat_a=chat_a, rating_a=rating_a, chat_b=chat_b, rating_b=rating_b,
+                prompt=prompt, send_button=send_button, rate_button=rate_button, regen_button=regen_button,
+                clear_button=clear_button, votes=votes, vote_result=vote_result)
+
+
+def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, default_left, default_right, state,
+                      image, photo, second, blind, seen, seen_note, left, right, api_key, trust, trust_right,
+                      max_tokens, temperature, top_p, note, status, chat_a, rating_a, chat_b, rating_b, prompt,
+                      send_button, rate_button, regen_button, clear_button, votes, vote_result) -> None:
+    """Wires the Chat tab's events: ask, regenerate, rate, clear, blind mode, votes, demo photos, page load."""
     send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key, second,
                    trust_right]
     send_outputs = [state, chat_a, chat_b, prompt, status, saved]

@@ -10,15 +10,22 @@ import gradio as gr
 from qinstruct.config import config_from_mapping, job_fields, read_yaml_mapping
 from qinstruct.convert.backends import ConversionError, FeedbackRef, backend_class, list_backends
 from qinstruct.convert.items import SUBSETS
-from qinstruct.convert.job import (ITEMS, REPORT, ConvertJobConfig, estimate_cost, export_items, feedback_refs,
-                                   preview_conversion, usage_line)
+from qinstruct.convert.job import (
+    ITEMS,
+    REPORT,
+    ConvertJobConfig,
+    estimate_cost,
+    export_items,
+    feedback_refs,
+    preview_conversion,
+    usage_line,
+)
 from qinstruct.data.exporters import list_exporters
 from qinstruct.endpoints import DEFAULT_MODEL
 from qinstruct.errors import UserError
 
 from ..context import AppContext, actor, user_event
-from ..forms import (bounds, config_form, error_line, form_values, label, named, reports_errors,
-                     shell_note)
+from ..forms import bounds, config_form, error_line, form_values, label, named, reports_errors, shell_note
 from ..watching import batch_step, run_folder, stop_step
 
 DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
@@ -30,14 +37,21 @@ DEMO_RUN = Path(read_yaml_mapping(Path(__file__).resolve().parents[2] / "assets"
                                   "convert_offline.yaml")["out"]).name
 
 
-def source_path(ctx: AppContext, kind, upload, path_text) -> str:
+def source_text(ctx: AppContext, kind, upload, path_text) -> str:
+    """The feedback file the page names: the demo's, an upload, or a path as typed."""
     if kind == DEMO:
         return str(ctx.workspace.demo_file("pathway"))
     if upload:  # kept in the workspace: a path the shell line can name, and a job can read after Gradio's cleanup
         return str(ctx.workspace.keep_data_upload(upload))
     if path_text and path_text.strip():
-        return str(ctx.access.data_path(path_text, "file"))
+        return path_text.strip()
     raise gr.Error("Upload a Q-Pathway JSONL file or type its path.")
+
+
+def source_path(ctx: AppContext, kind, upload, path_text) -> str:
+    """The feedback file a preview reads, confined to what the user may read (a job's is confined by the
+    launcher)."""
+    return str(ctx.access.data_path(source_text(ctx, kind, upload, path_text), "file"))
 
 
 # the fields this tab lays out itself; the others come from ConvertJobConfig under "More options" (the cache is
@@ -51,14 +65,13 @@ def more_names() -> list[str]:
 
 def job_config(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency,
                name, more: tuple = ()) -> ConvertJobConfig:
+    """The conversion the form asks for, as it would start (its files confined and present)."""
     extra = form_values(ConvertJobConfig, more_names(), more)
-    if extra.get("prices"):  # a price table is a file like any other a user names
-        extra["prices"] = str(ctx.access.data_path(extra["prices"], "prices"))
-    return config_from_mapping(ConvertJobConfig, {
-        "input": source_path(ctx, kind, upload, path_text), "out": str(ctx.workspace.conversion_folder(name)),
+    return ctx.jobs.admit(config_from_mapping(ConvertJobConfig, {
+        "input": source_text(ctx, kind, upload, path_text), "out": str(ctx.workspace.conversion_folder(name)),
         "backend": backend, "model": model or DEFAULT_MODEL, "base_url": base_url or None,
         "subsets": list(subsets or []), "concurrency": int(concurrency),
-        "cache_dir": str(ctx.workspace.conversion_cache), **extra}, "the form")
+        "cache_dir": str(ctx.workspace.conversion_cache), **extra}, "the form"))
 
 
 @reports_errors(line=1, outputs=2)  # the line above the preview
@@ -115,10 +128,10 @@ def run_batch(ctx: AppContext, kind, upload, path_text, backend, model, base_url
     return f"**{message}**\n\n{shell_note(config, ctx.workspace)}", Path(config.out).name
 
 
-def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
+def watch_batch(ctx: AppContext, batch, drawn, request: gr.Request = None):
     """The conversion this page started: its progress, then its counts."""
     folder = run_folder(ctx.workspace.conversions, batch)
-    return batch_step(ctx, folder, actor(request), seen, conversion_summary)
+    return batch_step(ctx, folder, actor(request), drawn, conversion_summary)
 
 
 def conversion_summary(job) -> tuple[str, object]:
@@ -153,7 +166,7 @@ def export(ctx: AppContext, batch, target, request: gr.Request = None):
 
 def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Convert", id="convert"):
-        batch, batch_seen = gr.State(""), gr.State(None)
+        batch, batch_drawn = gr.State(""), gr.State(None)
         confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
         batch_timer = gr.Timer(1.0, active=False)  # on while a conversion of this page runs
         with gr.Row():
@@ -211,8 +224,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                      [*source, backend, model, base_url, api_key, subsets, concurrency, name, *extra],
                      [batch_status, batch], api_name="convert_run") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
-    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen],
-                     [batch_progress, counts, batch_seen, batch_timer],
+    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_drawn],
+                     [batch_progress, counts, batch_drawn, batch_timer],
                      api_name=False, show_progress="hidden")
     stop_button.click(user_event(stop_batch, ctx), [batch, confirmed], batch_status, api_name="convert_stop",
                       js="(batch, confirmed) => [batch, confirm('Stop this conversion? Running it again with the "

@@ -5,20 +5,19 @@ from pathlib import Path
 
 import gradio as gr
 
+from qinstruct.config import check_config, config_from_mapping, job_fields
+from qinstruct.config.render import shell_line
 from qinstruct.corrupt import SEVERITIES, list_corruptions
 from qinstruct.corrupt.batch import MANIFEST, CorruptJobConfig
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
-from qinstruct.config import check_config, config_from_mapping, job_fields
-from qinstruct.config.render import shell_line
-from qinstruct.demo.photos import demo_photo, list_demo_photos
 from qinstruct.images import load_rgb
-from qinstruct.models.jobs import RateConfig, rate_cells
-from qinstruct.models.seen import seen_for_scoring
+from qinstruct.models.seen import rate_cells, seen_for_scoring
+from qinstruct.models.tasks import RateConfig
+from qinstruct.photos import demo_photo, list_demo_photos
 
 from ..components import CheckedImage, forget_demo_photo
 from ..context import AppContext, actor, model_dropdowns, user_event
-from ..forms import (bounds, config_form, default_of, form_values, label, named, reports_errors,
-                     shell_note)
+from ..forms import bounds, config_form, default_of, form_values, label, named, reports_errors, shell_note
 from ..watching import batch_step, run_folder, stop_step
 
 # element ids, used by the browser tests
@@ -158,13 +157,14 @@ def more_names() -> list[str]:
 
 def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, seed, random_assign, workers,
                  name, more: tuple = ()) -> tuple[CorruptJobConfig, list[str]]:
-    """The batch's job config from the form, and the uploaded names refused (not image files)."""
+    """The batch's job config from the form, as it would start (its source confined and present), and the
+    uploaded names refused (not image files)."""
     out_dir = ctx.workspace.batch_folder(name)
     refused: list[str] = []
     if files:
         source, refused = ctx.workspace.keep_uploads(out_dir.name, [str(f) for f in files])
     elif folder_text and folder_text.strip():
-        source = ctx.access.data_path(folder_text, "folder")
+        source = folder_text.strip()
     else:
         raise gr.Error("Upload images or type a folder in the workspace.")
     severities = sorted(int(s) for s in severities or [])
@@ -173,7 +173,7 @@ def batch_config(ctx: AppContext, files, folder_text, corruptions, severities, s
         **({"severities": severities} if not random_assign else {}), "random_assign": bool(random_assign),
         "seed": int(seed or 0), "workers": int(workers), **form_values(CorruptJobConfig, more_names(), more)},
         "the form")
-    return config, refused
+    return ctx.jobs.admit(config), refused
 
 
 @reports_errors(line=0, outputs=2)
@@ -188,10 +188,10 @@ def run_batch(ctx: AppContext, files, folder_text, corruptions, severities, seed
     return "\n\n".join(lines), Path(config.out).name
 
 
-def watch_batch(ctx: AppContext, batch, seen, request: gr.Request = None):
+def watch_batch(ctx: AppContext, batch, drawn, request: gr.Request = None):
     """The batch this page started, as its run folder says; when it has ended, what was written and skipped."""
     folder = run_folder(ctx.workspace.batches, batch)
-    return batch_step(ctx, folder, actor(request), seen, batch_summary)
+    return batch_step(ctx, folder, actor(request), drawn, batch_summary)
 
 
 def batch_summary(job) -> tuple[str, object]:
@@ -218,68 +218,99 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     with gr.Tab("Corrupt", id="corrupt"):
         grid_folder = gr.State("")
         with gr.Row():
-            with gr.Column(scale=1, min_width=300):
-                image = CheckedImage(label="Image", type="pil", image_mode=None, sources=["upload", "clipboard"],
-                                 height=280, elem_id=IMAGE_ID)
-                photo = gr.Dropdown(list_demo_photos(), value=DEFAULT_PHOTO, label="…or a demo photo (scikit-image)")
-                corruptions = gr.CheckboxGroup(list_corruptions(), value=list_corruptions("common"),
-                                               label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
-                severities = gr.CheckboxGroup(list(SEVERITIES), value=default_of(CorruptJobConfig, "severities"),
-                                              label="Severities", elem_id=SEVERITIES_ID)
-                with gr.Row():
-                    seed = gr.Number(precision=0, label=label(CorruptJobConfig, "seed"), **bounds(CorruptJobConfig,
-                                                                                                    "seed"))
-                    max_side = gr.Dropdown(SIZE_CHOICES, value=512, label="Working size")
-                run = gr.Button("Corrupt", variant="primary", elem_id=RUN_ID)
-            with gr.Column(scale=2):
-                status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
-                gallery = gr.Gallery(label="Corruption × severity", columns=5, height=520, allow_preview=False,
-                                     object_fit="cover", elem_id=GALLERY_ID)
-                with gr.Row():
-                    original_view = gr.Image(label="Original", interactive=False, elem_id=ORIGINAL_ID, height=360)
-                    selected_view = gr.Image(label="Selected cell", interactive=False, elem_id=SELECTED_ID, height=360)
-                caption = gr.Markdown()
-                with gr.Row():
-                    download_cell = gr.DownloadButton("Download selected (PNG)", interactive=False)
-                    download_zip = gr.DownloadButton("Download grid (.zip with contact sheet)", interactive=False)
-                with gr.Accordion("Score each cell with two models (P(good) and the Q-Align 5-level score)",
-                                  open=True):
-                    with gr.Row():
-                        score_left = gr.Dropdown(model_choices, value=score_defaults[0], allow_custom_value=True,
-                                                 label="Model 1 (the micro baseline by default)")
-                        score_right = gr.Dropdown(model_choices, value=score_defaults[1], allow_custom_value=True,
-                                                  label="Model 2 (the micro tuned model by default)")
-                        score_button = gr.Button("Score cells", elem_id=SCORE_ID)
-                    scores = gr.Markdown(elem_id=SCORES_ID)
-                    with gr.Row():
-                        seen = gr.Gallery(label="What the models see of the image", columns=2, height=150,
-                                          visible=False, elem_id=SEEN_ID, interactive=False, object_fit="contain")
-                        seen_note = gr.Markdown()
-        with gr.Accordion("Batch: corrupt a folder (resumable, writes manifest.jsonl)", open=False):
-            gr.Markdown("Uses the corruptions, severities and seed chosen above, or the paper's random assignment "
-                        "(one of the 15 corruptions and a severity per image). Outputs go to the workspace; "
-                        "running again with the same name resumes.")
-            with gr.Row():
-                batch_files = gr.File(label="Upload images", file_count="multiple", file_types=["image"],
-                                      elem_id=BATCH_FILES_ID)
-                batch_folder = gr.Textbox(label="…or a folder in the workspace (or one the operator allowed)",
-                                          placeholder="demo/world/images/pristine")
-            with gr.Row():
-                random_assign = gr.Checkbox(label=label(CorruptJobConfig, "random_assign"))
-                workers = gr.Slider(step=1, label=label(CorruptJobConfig, "workers"),
-                                    **bounds(CorruptJobConfig, "workers", ui_max=8))
-                batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
-            more = config_form(CorruptJobConfig, {}, skip=BATCH_OWN, title="More batch options", open_groups=0,
-                               prefix="batch-")
-            with gr.Row():
-                batch_run = gr.Button("Run batch")
-                batch_stop = gr.Button("Stop…", variant="stop")
-            batch_status = gr.Markdown(elem_id=BATCH_STATUS_ID)
-            batch_progress = gr.Markdown(elem_id=BATCH_PROGRESS_ID)
-            manifest = gr.DownloadButton("Download manifest.jsonl", interactive=False)
-        batch, batch_seen, confirmed = gr.State(""), gr.State(None), gr.Textbox(visible=False)
+            form = _grid_form_column()
+            view = _grid_view_column(model_choices, score_defaults)
+        batch_form = _batch_section()
+        batch, batch_drawn, confirmed = gr.State(""), gr.State(None), gr.Textbox(visible=False)
         batch_timer = gr.Timer(1.0, active=False)  # on while a batch of this page runs
+    _wire_corrupt_events(ctx, blocks, grid_folder=grid_folder, batch=batch, batch_drawn=batch_drawn,
+                         confirmed=confirmed, batch_timer=batch_timer, **form, **view, **batch_form)
 
+
+def _grid_form_column() -> dict:
+    """Lays out the left column: the image, the demo photo, corruptions, severities, seed, size, the Corrupt button."""
+    with gr.Column(scale=1, min_width=300):
+        image = CheckedImage(label="Image", type="pil", image_mode=None, sources=["upload", "clipboard"],
+                             height=280, elem_id=IMAGE_ID)
+        photo = gr.Dropdown(list_demo_photos(), value=DEFAULT_PHOTO, label="…or a demo photo (scikit-image)")
+        corruptions = gr.CheckboxGroup(list_corruptions(), value=list_corruptions("common"),
+                                       label="Corruptions (the paper's 15 are ticked; 4 extra below them)")
+        severities = gr.CheckboxGroup(list(SEVERITIES), value=default_of(CorruptJobConfig, "severities"),
+                                      label="Severities", elem_id=SEVERITIES_ID)
+        with gr.Row():
+            seed = gr.Number(precision=0, label=label(CorruptJobConfig, "seed"), **bounds(CorruptJobConfig, "seed"))
+            max_side = gr.Dropdown(SIZE_CHOICES, value=512, label="Working size")
+        run = gr.Button("Corrupt", variant="primary", elem_id=RUN_ID)
+    return dict(image=image, photo=photo, corruptions=corruptions, severities=severities, seed=seed,
+                max_side=max_side, run=run)
+
+
+def _grid_view_column(model_choices, score_defaults) -> dict:
+    """Lays out the right column: the status, the grid, the large views, downloads and scoring with two models."""
+    with gr.Column(scale=2):
+        status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
+        gallery = gr.Gallery(label="Corruption × severity", columns=5, height=520, allow_preview=False,
+                             object_fit="cover", elem_id=GALLERY_ID)
+        with gr.Row():
+            original_view = gr.Image(label="Original", interactive=False, elem_id=ORIGINAL_ID, height=360)
+            selected_view = gr.Image(label="Selected cell", interactive=False, elem_id=SELECTED_ID, height=360)
+        caption = gr.Markdown()
+        with gr.Row():
+            download_cell = gr.DownloadButton("Download selected (PNG)", interactive=False)
+            download_zip = gr.DownloadButton("Download grid (.zip with contact sheet)", interactive=False)
+        with gr.Accordion("Score each cell with two models (P(good) and the Q-Align 5-level score)", open=True):
+            with gr.Row():
+                score_left = gr.Dropdown(model_choices, value=score_defaults[0], allow_custom_value=True,
+                                         label="Model 1 (the micro baseline by default)")
+                score_right = gr.Dropdown(model_choices, value=score_defaults[1], allow_custom_value=True,
+                                          label="Model 2 (the micro tuned model by default)")
+                score_button = gr.Button("Score cells", elem_id=SCORE_ID)
+            scores = gr.Markdown(elem_id=SCORES_ID)
+            with gr.Row():
+                seen = gr.Gallery(label="What the models see of the image", columns=2, height=150,
+                                  visible=False, elem_id=SEEN_ID, interactive=False, object_fit="contain")
+                seen_note = gr.Markdown()
+    return dict(status=status, gallery=gallery, original_view=original_view, selected_view=selected_view,
+                caption=caption, download_cell=download_cell, download_zip=download_zip, score_left=score_left,
+                score_right=score_right, score_button=score_button, scores=scores, seen=seen, seen_note=seen_note)
+
+
+def _batch_section() -> dict:
+    """Lays out the "Batch" accordion: the source, the batch's own options, Run and Stop, its progress."""
+    with gr.Accordion("Batch: corrupt a folder (resumable, writes manifest.jsonl)", open=False):
+        gr.Markdown("Uses the corruptions, severities and seed chosen above, or the paper's random assignment "
+                    "(one of the 15 corruptions and a severity per image). Outputs go to the workspace; "
+                    "running again with the same name resumes.")
+        with gr.Row():
+            batch_files = gr.File(label="Upload images", file_count="multiple", file_types=["image"],
+                                  elem_id=BATCH_FILES_ID)
+            batch_folder = gr.Textbox(label="…or a folder in the workspace (or one the operator allowed)",
+                                      placeholder="demo/world/images/pristine")
+        with gr.Row():
+            random_assign = gr.Checkbox(label=label(CorruptJobConfig, "random_assign"))
+            workers = gr.Slider(step=1, label=label(CorruptJobConfig, "workers"),
+                                **bounds(CorruptJobConfig, "workers", ui_max=8))
+            batch_name = gr.Textbox(label="Batch name (same name resumes)", placeholder="auto")
+        more = config_form(CorruptJobConfig, {}, skip=BATCH_OWN, title="More batch options", open_groups=0,
+                           prefix="batch-")
+        with gr.Row():
+            batch_run = gr.Button("Run batch")
+            batch_stop = gr.Button("Stop…", variant="stop")
+        batch_status = gr.Markdown(elem_id=BATCH_STATUS_ID)
+        batch_progress = gr.Markdown(elem_id=BATCH_PROGRESS_ID)
+        manifest = gr.DownloadButton("Download manifest.jsonl", interactive=False)
+    return dict(batch_files=batch_files, batch_folder=batch_folder, random_assign=random_assign, workers=workers,
+                batch_name=batch_name, more=more, batch_run=batch_run, batch_stop=batch_stop,
+                batch_status=batch_status, batch_progress=batch_progress, manifest=manifest)
+
+
+def _wire_corrupt_events(ctx: AppContext, blocks: gr.Blocks, *, grid_folder, batch, batch_drawn, confirmed,
+                         batch_timer, image, photo, corruptions, severities, seed, max_side, run, status, gallery,
+                         original_view, selected_view, caption, download_cell, download_zip, score_left,
+                         score_right, score_button, scores, seen, seen_note, batch_files, batch_folder,
+                         random_assign, workers, batch_name, more, batch_run, batch_stop, batch_status,
+                         batch_progress, manifest) -> None:
+    """Wires the Corrupt tab's events: the grid, its cells and downloads, scoring, the batch, the page load."""
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
     image.upload(forget_demo_photo, None, photo, api_name=False)
@@ -293,8 +324,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                     [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers, batch_name,
                      *[more[n] for n in more_names()]], [batch_status, batch], api_name="corrupt_batch") \
         .then(lambda: gr.Timer(active=True), None, batch_timer, api_name=False)
-    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_seen],
-                     [batch_progress, manifest, batch_seen, batch_timer],
+    batch_timer.tick(user_event(watch_batch, ctx), [batch, batch_drawn],
+                     [batch_progress, manifest, batch_drawn, batch_timer],
                      api_name=False, show_progress="hidden")
     batch_stop.click(user_event(stop_batch, ctx), [batch, confirmed], batch_status, api_name="corrupt_batch_stop",
                      js="(batch, confirmed) => [batch, confirm('Stop this batch? Running it again with the same "

@@ -10,13 +10,13 @@ import gradio as gr
 import pandas as pd
 from PIL import Image
 
-from qinstruct.config import shell_line
+from qinstruct.config import job_fields, shell_line
 from qinstruct.demo.shipped import shipped_radar, shipped_report
-from qinstruct.eval.arena import a3_srcc, agreement, leaderboard, read_votes
 from qinstruct.errors import UserError
-from qinstruct.config import job_fields
-from qinstruct.eval.jobs import EvalModels, list_protocols, protocol_named, studio_configs, summary_of
+from qinstruct.eval.arena import a3_srcc, agreement, leaderboard, read_votes
+from qinstruct.eval.protocols import list_protocols, protocol_configs, protocol_named, studio_configs, summary_of
 from qinstruct.eval.report import ReportConfig, radar, tables, write_report
+from qinstruct.eval.types import EvalModels
 from qinstruct.workspace import safe_name
 
 from ..context import AppContext, actor, user_event
@@ -27,12 +27,11 @@ TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-st
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
 SHIPPED_TABLES_ID, SHIPPED_RADAR_ID = "eval-shipped-tables", "eval-shipped-radar"
 TABLE_IMAGES_ID = "eval-table-images"
-KINDS = ("eval-a1", "eval-a2", "eval-a3")
 
 
 def eval_runs(ctx: AppContext, who: str | None = None) -> list[str]:
     """The finished evaluations `who` may see (the operator: every one)."""
-    return [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.state == "done"]
+    return [s.name for s in ctx.jobs.jobs(who, protocol_configs(), ctx.workspace.evals) if s.state == "done"]
 
 
 def render(summaries: list[dict]) -> tuple[str, object, list]:
@@ -94,8 +93,9 @@ def evaluate(ctx: AppContext, name, models, protocols, request: gr.Request, *val
     common = form_values(EvalModels, common_names(), tuple(by_name[n] for n in common_names()))
     fields = {p: form_values(protocol_named(p).config, own_names(p), tuple(by_name[f"{p}_{n}"] for n in own_names(p)))
               for p in list_protocols()}
-    configs = studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []),
-                             [p.lower() for p in protocols or []], common, fields)
+    configs = [ctx.jobs.admit(config) for config in  # every one of them may start, or none starts
+               studio_configs(ctx.access, ctx.workspace.evals, name, list(models or []),
+                              [p.lower() for p in protocols or []], common, fields)]
     lines, watched, refused = [], [], []
     for config in configs:
         try:
@@ -111,15 +111,15 @@ def evaluate(ctx: AppContext, name, models, protocols, request: gr.Request, *val
         f"\n\nThe same from a shell (from the workspace folder):\n\n{commands}", watched
 
 
-def watch(ctx: AppContext, watched, seen=None, request: gr.Request = None):
+def watch(ctx: AppContext, watched, drawn=None, request: gr.Request = None):
     """The evaluations this page started, as their run folders say: a line each, and the tables and radar of
     those done (redrawn only when something changed)."""
     who = actor(request)
     folders = [run_folder(ctx.workspace.evals, run) for run in watched or []]
     jobs = [job for job in (ctx.jobs.view(folder, who) for folder in folders if folder) if job]
     key = tuple((job.name, job.state, job.step) for job in jobs)
-    if not jobs or key == seen:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), seen
+    if not jobs or key == drawn:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), drawn
     finished = [s for s in (summary_of(job.path) for job in jobs if job.state == "done") if s]
     lines = "\n".join(f"- {job.line()}" for job in jobs)
     if any(job.status.live for job in jobs):
@@ -144,21 +144,21 @@ def stop(ctx: AppContext, watched, confirmed, request: gr.Request = None):
     return "\n".join(f"- {ctx.jobs.abort(folder, who)}" for folder in live)
 
 
-def activity(ctx: AppContext, seen, request: gr.Request = None):
+def activity(ctx: AppContext, drawn, request: gr.Request = None):
     """Your evaluations in progress, for every page of yours (a reloaded one too); unchanged: not redrawn."""
     who = actor(request)
     live = [view for view in (ctx.jobs.view(status.path, who) for status in
-                              ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if status.live) if view]
+                              ctx.jobs.jobs(who, protocol_configs(), ctx.workspace.evals) if status.live) if view]
     text = "\n".join(f"- {view.line()}" for view in live)
     text = f"In progress (results appear under Compare when done):\n\n{text}" if text else ""
-    return (gr.skip(), seen) if text == seen else (text, text)
+    return (gr.skip(), drawn) if text == drawn else (text, text)
 
 
 def reattach(ctx: AppContext, request: gr.Request = None):
     """On page load: watch your evaluations still running, list the finished ones under Compare, offer your
     models (your runs' too)."""
     who = actor(request)
-    live = [s.name for s in ctx.jobs.jobs(who, KINDS, ctx.workspace.evals) if s.live]
+    live = [s.name for s in ctx.jobs.jobs(who, protocol_configs(), ctx.workspace.evals) if s.live]
     return live, gr.Dropdown(choices=eval_runs(ctx, who)), gr.Dropdown(choices=ctx.model_choices())
 
 
@@ -232,7 +232,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 for protocol in list_protocols():
                     config = protocol_named(protocol).config
                     own = config_form(config, preset(protocol), prefix=f"{protocol}-", open_groups=0,
-                                      skip=tuple(f.name for f in job_fields(config) if f.name not in own_names(protocol)),
+                                      skip=tuple(f.name for f in job_fields(config)
+                                                 if f.name not in own_names(protocol)),
                                       title=protocol_named(protocol).about)
                     controls.update({f"{protocol}_{n}": control for n, control in own.items()})
                 with gr.Row():
@@ -257,16 +258,16 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
             ratings = gr.Dataframe(label="Bradley-Terry ratings (Elo scale, 95% bootstrap intervals)",
                                    elem_id=ARENA_ID)
             matrix = gr.Markdown()
-        watched, seen, unseen, busy_seen = gr.State([]), gr.State(None), gr.State(None), gr.State("")
+        watched, drawn, nothing_drawn, busy_drawn = gr.State([]), gr.State(None), gr.State(None), gr.State("")
         confirmed = gr.Textbox(visible=False)  # what the Stop button's question answered
         timer = gr.Timer(1.0)
 
-    watch_outputs = [status, result, chart, table_images, runs, seen]
+    watch_outputs = [status, result, chart, table_images, runs, drawn]
     run_button.click(named(user_event(evaluate, ctx), form_names()),
                      [name, models, protocols, *[controls[n] for n in form_names()]], [status, watched],
                      api_name="eval_run")
-    watched.change(user_event(watch, ctx), [watched, unseen], watch_outputs, api_name=False)
-    timer.tick(user_event(watch, ctx), [watched, seen], watch_outputs, api_name=False, show_progress="hidden")
+    watched.change(user_event(watch, ctx), [watched, nothing_drawn], watch_outputs, api_name=False)
+    timer.tick(user_event(watch, ctx), [watched, drawn], watch_outputs, api_name=False, show_progress="hidden")
     stop_button.click(user_event(stop, ctx), [watched, confirmed], status, api_name="eval_stop",
                       js="(watched, confirmed) => [watched, confirm('Stop the evaluations this page started? "
                          "Evaluate with the same settings continues them later.') ? 'yes' : '']")
@@ -274,7 +275,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     export_button.click(user_event(export, ctx), runs, [exported, export_note], api_name="eval_export")
     refresh.click(user_event(arena, ctx), include_open, [ratings, matrix], api_name="eval_arena")
     blocks.load(user_event(reattach, ctx), None, [watched, runs, models], api_name=False)
-    timer.tick(user_event(activity, ctx), busy_seen, [busy, busy_seen], api_name="eval_activity",
+    timer.tick(user_event(activity, ctx), busy_drawn, [busy, busy_drawn], api_name="eval_activity",
                show_progress="hidden")
 
 

@@ -7,12 +7,12 @@ import gradio as gr
 from PIL import Image
 
 from qinstruct.demo.config import WorldConfig
-from qinstruct.workspace import world_ready
 from qinstruct.stats.config import StatsConfig
 from qinstruct.stats.dataset import load_inputs
 from qinstruct.stats.figures import to_png
 from qinstruct.stats.report import FIGURES, run_report
 from qinstruct.stats.table1 import format_table1
+from qinstruct.workspace import world_ready
 
 from ..context import AppContext, user_event
 from ..forms import bounds, label, reports_errors, shell_note
@@ -119,7 +119,7 @@ def update(ctx: AppContext, selection, sources, mos_min, mos_max, budget, bins, 
 
 
 @reports_errors
-def build_demo(ctx: AppContext, progress=gr.Progress()):
+def build_demo(ctx: AppContext, progress=gr.Progress()):  # noqa: B008 - how Gradio asks for a progress bar
     """The demo world, built as a job (its own process); this handler only watches it."""
     folder, studio = ctx.workspace.demo_world, ctx.for_user(None)  # the studio's own world, shared by every user
     job = studio.jobs.view(folder, None)

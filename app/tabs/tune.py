@@ -12,7 +12,7 @@ from qinstruct.convert.job import ITEMS, ConvertJobConfig
 from qinstruct.errors import UserError
 from qinstruct.train.config import TrainConfig
 from qinstruct.train.launch import per_machine_commands
-from qinstruct.train.jobs import studio_config
+from qinstruct.train.studio import studio_config
 from qinstruct.train.trainer import MODEL
 
 from ..context import AppContext, actor, user_event
@@ -22,7 +22,7 @@ from ..watching import CONFIRM_ABORT_JS, chosen_run, latest_live, not_confirmed,
 STATUS_ID, PLOT_ID, PREVIEW_ID, DEMO_STATUS_ID = "tune-status", "tune-plot", "tune-preview", "tune-demo-status"
 START_ID, ABORT_ID, RESUME_ID, RUNS_ID = "tune-start", "tune-abort", "tune-resume", "tune-runs"
 SKIP = ("output_dir",)  # the run's folder is its name under the workspace's runs/
-KINDS = ("train",)
+JOBS = (TrainConfig,)  # the runs this tab lists
 # The demo run is assets/configs/train_demo_cpu.yaml, the example a shell user runs: the paper's "after" strategy on
 # the shipped micro baseline with the demo world's offline conversion, under a minute on 2 CPU cores.
 DEMO_PRESET = Path(__file__).resolve().parents[2] / "assets" / "configs" / "train_demo_cpu.yaml"
@@ -57,8 +57,9 @@ def field_names() -> list[str]:
 
 
 def config_of(ctx: AppContext, name: str, values: tuple, who: str | None = None) -> TrainConfig:
-    return studio_config(form_values(TrainConfig, field_names(), values), ctx.access, ctx.workspace.runs, name,
-                         operator=who is None)
+    """The run the form asks for, as it would start (its data confined and present)."""
+    return ctx.jobs.admit(studio_config(form_values(TrainConfig, field_names(), values), ctx.access,
+                                        ctx.workspace.runs, name, operator=who is None))
 
 
 def preview(ctx: AppContext, name, request: gr.Request, *values):
@@ -116,14 +117,14 @@ def start(ctx: AppContext, name, request: gr.Request, *values):
             raise ConfigError(f"{error}. {demo_data_line(ctx)}") from None  # the button is right there
         raise
     message = ctx.jobs.start(config, who)
-    runs = run_choices(ctx, who, KINDS, ctx.workspace.runs)
+    runs = run_choices(ctx, who, JOBS, ctx.workspace.runs)
     return gr.Dropdown(choices=runs, value=Path(config.output_dir).name), f"**{message}**"
 
 
 @reports_errors(line=0)
 def resume(ctx: AppContext, run, request: gr.Request = None):
     who = actor(request)
-    return ctx.jobs.resume(chosen_run(ctx, who, KINDS, ctx.workspace.runs, run), who)
+    return ctx.jobs.resume(chosen_run(ctx, who, JOBS, ctx.workspace.runs, run), who)
 
 
 @reports_errors(line=0)
@@ -131,7 +132,7 @@ def abort(ctx: AppContext, run, request: gr.Request = None):
     if not_confirmed(run):
         return "Not aborted."
     who = actor(request)
-    return ctx.jobs.abort(chosen_run(ctx, who, KINDS, ctx.workspace.runs, run), who)
+    return ctx.jobs.abort(chosen_run(ctx, who, JOBS, ctx.workspace.runs, run), who)
 
 
 def loss_figure(job):
@@ -163,17 +164,17 @@ def loss_figure(job):
     return figure
 
 
-def watch(ctx: AppContext, run, seen, request: gr.Request = None):
+def watch(ctx: AppContext, run, drawn, request: gr.Request = None):
     """The chosen run as its folder says (a timer calls this every second; unchanged runs are not redrawn)."""
     who = actor(request)
     job = ctx.jobs.view(ctx.workspace.runs / run, who) if run and run in run_choices(
-        ctx, who, KINDS, ctx.workspace.runs) else None
+        ctx, who, JOBS, ctx.workspace.runs) else None
     demo = demo_data_line(ctx)
     if job is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), demo, seen
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), demo, drawn
     key = (run, job.state, job.step, job.status.attempt, job.last_eval_loss, job.waiting_behind)
-    if key == seen:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), demo, seen
+    if key == drawn:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), demo, drawn
     status = job.line() + (f"  \n{job.mixture}" if job.mixture else "")
     finished = (job.path / MODEL / "qinstruct.json").is_file()
     return status, loss_figure(job), job.log_tail, gr.Button(visible=finished), demo, key
@@ -182,12 +183,12 @@ def watch(ctx: AppContext, run, seen, request: gr.Request = None):
 def runs_list(ctx: AppContext, request: gr.Request = None):
     """On page load: the user's runs; the one still running (if any) is re-attached, nothing else is chosen."""
     who = actor(request)
-    return gr.Dropdown(choices=run_choices(ctx, who, KINDS, ctx.workspace.runs),
-                       value=latest_live(ctx, who, KINDS, ctx.workspace.runs))
+    return gr.Dropdown(choices=run_choices(ctx, who, JOBS, ctx.workspace.runs),
+                       value=latest_live(ctx, who, JOBS, ctx.workspace.runs))
 
 
 def open_in_chat(ctx: AppContext, run, request: gr.Request = None):
-    folder = chosen_run(ctx, actor(request), KINDS, ctx.workspace.runs, run)
+    folder = chosen_run(ctx, actor(request), JOBS, ctx.workspace.runs, run)
     if not (folder / MODEL / "qinstruct.json").is_file():
         raise gr.Error("This run has no finished model yet.")
     return gr.Dropdown(value=ctx.workspace.relative(folder / MODEL)), gr.Tabs(selected="chat")
@@ -221,7 +222,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 with gr.Accordion("The run as config.yaml and as a command", open=False):
                     shell = gr.Markdown()
                     yaml_view = gr.Code(label="config.yaml", language="yaml", elem_id=PREVIEW_ID)
-        seen, unseen = gr.State(None), gr.State(None)  # made inside the Tab: a component made between tabs becomes a tab
+        # made inside the Tab: a component made between tabs becomes a tab
+        drawn, nothing_drawn = gr.State(None), gr.State(None)
         timer = gr.Timer(1.0)
 
     inputs = [name, *[controls[n] for n in field_names()]]
@@ -232,9 +234,9 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     start_button.click(named(user_event(start, ctx), field_names()), inputs, [run, message], api_name="tune_start")
     resume_button.click(user_event(resume, ctx), run, message, api_name="tune_resume")
     abort_button.click(user_event(abort, ctx), run, message, api_name="tune_abort", js=CONFIRM_ABORT_JS)
-    watched = [status, plot, log_tail, chat_button, demo_status, seen]
-    timer.tick(user_event(watch, ctx), [run, seen], watched, api_name=False, show_progress="hidden")
-    run.change(user_event(watch, ctx), [run, unseen], watched, api_name="tune_watch")
+    watched = [status, plot, log_tail, chat_button, demo_status, drawn]
+    timer.tick(user_event(watch, ctx), [run, drawn], watched, api_name=False, show_progress="hidden")
+    run.change(user_event(watch, ctx), [run, nothing_drawn], watched, api_name="tune_watch")
     blocks.load(user_event(runs_list, ctx), None, run, api_name=False) \
         .then(form_preview, inputs, [yaml_view, shell], api_name=False)
     page["tune-open-in-chat"] = (chat_button, user_event(open_in_chat, ctx), run)

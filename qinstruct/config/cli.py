@@ -10,8 +10,21 @@ import argparse
 import dataclasses
 from typing import Any, TypeVar
 
-from .schema import (ConfigError, check_bounds, check_value, config_from_mapping, field_choices, field_default, flag_name,
-                     is_list, is_required, job_fields, read_yaml_mapping, scalar_type, type_hints)
+from .schema import (
+    ConfigError,
+    check_bounds,
+    check_value,
+    config_from_mapping,
+    field_choices,
+    field_default,
+    flag_name,
+    is_list,
+    is_required,
+    job_fields,
+    read_yaml_mapping,
+    scalar_type,
+    type_hints,
+)
 
 T = TypeVar("T")
 CONFIG_DEST, PRINT_CONFIG_DEST, PRINT_COMMAND_DEST = "config", "print_config", "print_command"
@@ -125,12 +138,19 @@ def handle_print_requests(config: Any, args: argparse.Namespace) -> bool:
     return False
 
 
-def add_job_parser(subparsers: argparse._SubParsersAction, name: str, cls: type, run, *, help: str,
+def add_job_parser(subparsers: argparse._SubParsersAction, job, cls: type | None = None, run=None, *, help: str,
                    description: str | None = None, sugar=None, early=None) -> argparse.ArgumentParser:
-    """A verb whose options are the fields of `cls`.  `run(config, args)` runs the job; `sugar(args)` may turn a
-    verb's shorthand flags (added by the caller) into field values, which explicit flags still override;
-    `early(args)` may answer before any config is built (e.g. `--list`), returning an exit status or None."""
-    parser = subparsers.add_parser(name, help=help, description=description or help,
+    """A verb whose options are the fields of a config class.  `job` is a long job's JobSpec (the verb is the last
+    word of its config's COMMAND, and `spec.run(config)` runs it), or a verb's name with its config `cls` and
+    `run(config, args)`.  `run` may also stand in for a JobSpec's run when the verb has flags of its own;
+    `sugar(args)` may turn a verb's shorthand flags (added by the caller) into field values, which explicit
+    flags still override; `early(args)` may answer before any config is built (e.g. `--list`), returning an exit
+    status or None."""
+    spec = None if isinstance(job, str) else job
+    if spec is not None:
+        job, cls = spec.verb[-1], spec.config
+        run = run or (lambda config, args: spec.run(config))
+    parser = subparsers.add_parser(job, help=help, description=description or help,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, cls)
 
@@ -144,5 +164,6 @@ def add_job_parser(subparsers: argparse._SubParsersAction, name: str, cls: type,
             return 0
         return run(config, args)
 
-    parser.set_defaults(func=func, job_class=cls)  # job_class: which config the verb reads (tools, tests)
+    # job_class: which config the verb reads; job_spec: the long job it runs, if it is one (tools, tests)
+    parser.set_defaults(func=func, job_class=cls, job_spec=spec)
     return parser

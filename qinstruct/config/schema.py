@@ -11,8 +11,9 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -30,7 +31,7 @@ def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], A
            choices: Iterable | Callable[[], Iterable] | None = None, min: float | None = None,
            max: float | None = None, gt: float | None = None, positional: bool = False, flag: str | None = None,
            metavar: str | None = None, cli: bool = True, affects_result: bool = True, group: str | None = None,
-           advanced: bool = False) -> Any:
+           path: str | None = None, maps_to: str | tuple[str, ...] | None = None) -> Any:
     """A dataclass field with everything the CLI, YAML, forms and checks derive from it.
 
     choices: allowed values (for a list field: allowed items); a callable is asked when needed, so registries
@@ -39,11 +40,14 @@ def option(default: Any = MISSING, *, help: str, default_factory: Callable[[], A
     --field-name.  cli=False keeps a field out of the command line (set by YAML or code only).
     affects_result=False: the field may change when a run continues (workers, batch sizes, the run folder
     itself); every other field must be what the run was started with.  group: the section of a form the field
-    sits in (a field without one joins the section above it); advanced: folded away in a form until opened.
+    sits in (a field without one joins the section above it).  path: the field names data the job reads, which
+    the access policy confines (AccessPolicy.confine) before the job starts: "file", "folder", "file-or-folder",
+    "sources" (FILE[=RATIO][@CAP] items) or "specs" (FILE[=NAME] items).  maps_to: the field(s) of a library's
+    own config this one is passed to as it is (transformers' TrainingArguments for a training).
     """
     metadata = {"help": help, "choices": choices, "min": min, "max": max, "gt": gt, "positional": positional,
                 "flag": flag, "metavar": metavar, "cli": cli, "affects_result": affects_result, "group": group,
-                "advanced": advanced}
+                "path": path, "maps_to": (maps_to,) if isinstance(maps_to, str) else maps_to}
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -57,6 +61,16 @@ def job_fields(cls: type) -> list[dataclasses.Field]:
     for klass in cls.__mro__:
         order += [name for name in vars(klass).get("__annotations__", {}) if name in fields and name not in order]
     return [fields[name] for name in order]
+
+
+def path_fields(cls: type) -> dict[str, str]:
+    """The fields of a job that name data it reads, and how (`option(path=...)`)."""
+    return {f.name: f.metadata["path"] for f in job_fields(cls) if f.metadata.get("path")}
+
+
+def mapped_values(config: Any) -> dict[str, Any]:
+    """The values of a config's fields marked `option(maps_to=...)`, under the library's names."""
+    return {name: getattr(config, f.name) for f in job_fields(type(config)) for name in f.metadata.get("maps_to") or ()}
 
 
 def flag_name(field: dataclasses.Field) -> str:

@@ -9,16 +9,27 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from ..endpoints import (DEFAULT_MODEL, NO_KEY, KeyPolicy, blocked_reason, default_base_url, missing_key_message,
-                         needs_key, reason_of, status_message, unknown_host)
+from ..endpoints import (
+    DEFAULT_MODEL,
+    NO_KEY,
+    KeyPolicy,
+    blocked_reason,
+    default_base_url,
+    missing_key_message,
+    needs_key,
+    reason_of,
+    status_message,
+    unknown_host,
+)
 from ..errors import UserError, first_line
 from . import prompts
 from .cache import ResponseCache
 from .items import SUBSETS, Item, Provenance, direct, mcq, stable_rng, validate, yes_no, yes_no_balance
-from .offline import PATHWAY_PROMPTS, PROMPT_VERSION as OFFLINE_VERSION, convert_feedback
+from .offline import PATHWAY_PROMPTS, convert_feedback
+from .offline import PROMPT_VERSION as OFFLINE_VERSION
 
 
 @dataclass(frozen=True)
@@ -296,7 +307,7 @@ class OpenAIBackend:
         if key and (hit := self.cache.get(key)) is not None:
             return hit
         messages = prompts.judge_messages(description, reference)
-        for attempt in range(2):
+        for _attempt in range(2):
             content, refusal, _ = await self._request(messages, group)
             try:
                 scores = json.loads(content or "")

@@ -14,6 +14,7 @@ the cache or the server: no item is lost or written twice.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,11 +25,19 @@ from ..data.exporters import list_exporters
 from ..data.loaders import load_pathway
 from ..endpoints import DEFAULT_MODEL, KeyPolicy, check_url, default_base_url
 from ..fileio import append_line, read_jsonl, write_json
+from ..jobs.spec import JobSpec, items_point
 from ..runs import Progress, RunFolder
 from ..workspace import safe_name
 from . import prompts
-from .backends import (Conversion, ConversionError, FeedbackRef, backend_class, convert_once, create_backend,
-                       list_backends)
+from .backends import (
+    Conversion,
+    ConversionError,
+    FeedbackRef,
+    backend_class,
+    convert_once,
+    create_backend,
+    list_backends,
+)
 from .cache import ResponseCache
 from .cost import CostEstimate, estimate, load_prices, usage_cost
 from .items import SUBSETS
@@ -39,8 +48,9 @@ ITEMS, REPORT, PARTIAL = "items.json", "report.json", "partial.jsonl"
 @dataclass
 class ConvertJobConfig:
     COMMAND: ClassVar = ("convert",)
+    KIND: ClassVar = "convert"
 
-    input: str = option(help="Q-Pathway JSONL (image, source, mos, feedbacks)", positional=True)
+    input: str = option(help="Q-Pathway JSONL (image, source, mos, feedbacks)", positional=True, path="file")
     out: str = option(help="output folder (a run folder: items.json, report.json, partial.jsonl, config.yaml)",
                       affects_result=False)
     backend: str = option("offline", help="offline (rules, no key) or an OpenAI-compatible model",
@@ -57,7 +67,8 @@ class ConvertJobConfig:
     timeout: float = option(60.0, help="seconds per request", gt=0, max=3600, affects_result=False)
     cache_dir: str | None = option(None, help="response cache, shared by runs (default: .qinstruct-cache beside "
                                    "the output folder)", affects_result=False)
-    prices: str | None = option(None, help="YAML price table (USD per 1M tokens) overriding the built-in one",
+    prices: str | None = option(None, path="file",
+                                help="YAML price table (USD per 1M tokens) overriding the built-in one",
                                 affects_result=False)
     limit: int = option(0, help="convert only the first N feedbacks (0: all)", min=0, max=100_000_000)
     export: str | None = option(None, help="also export the finished items in this format", choices=list_exporters,
@@ -190,7 +201,7 @@ def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progre
     check_config(config)
     if config.prices:
         load_prices(config.prices)  # a missing or malformed table is said before any feedback is converted
-    run = RunFolder(config.out, "convert")
+    run = RunFolder(config.out, ConvertJobConfig.KIND)
     with run.hold(config):
         report = asyncio.run(_run(config, Path(config.out), api_key, run.tracker(progress), key_policy))
         run.summary = {"feedbacks": report.feedbacks, "items": report.items, "failed": len(report.failed)}
@@ -258,3 +269,28 @@ def usage_line(conversion: Conversion, model: str) -> str:
     return (f"{conversion.calls} call(s), {conversion.cached_groups} from the cache · {conversion.prompt_tokens} "
             f"prompt + {conversion.completion_tokens} completion tokens · "
             + (f"${usd:.4f}" if usd is not None else "no price known for this model"))
+
+
+def convert_job(config: ConvertJobConfig) -> int:
+    """The conversion job (`qinstruct convert`, the Convert tab's batch): exit status 0 complete, 1 some
+    feedbacks failed (run again to resume)."""
+    from ..runs import progress_bar
+
+    refs = feedback_refs(config.input, config.limit)
+    print(f"{len(refs):,} feedback(s); backend {config.backend}; {estimate_cost(config, refs).line(config.model)}",
+          file=sys.stderr)
+    with progress_bar("convert", "feedback") as progress:
+        report = run_convert_job(config, progress=progress)
+    print(report.summary(), file=sys.stderr)
+    for feedback_id, reason in report.failed[:10]:
+        print(f"failed: {feedback_id}: {reason}", file=sys.stderr)
+    if report.output and config.export:
+        for path in export_items(config.out, config.export):
+            print(path)
+    if report.output:
+        print(report.output)
+    return 0 if report.complete else 1
+
+
+CONVERT_JOB = JobSpec(ConvertJobConfig.KIND, ConvertJobConfig, convert_job,
+                      items_point("partial.jsonl", "feedbacks"), rerun_done=True)

@@ -22,8 +22,9 @@ def gaussian_nearest(x: np.ndarray, sigma: float) -> np.ndarray:
 
 def zoom_center(x: np.ndarray, factor: float, out_shape: tuple[int, int] | None = None) -> np.ndarray:
     """The reference's clipped_zoom: crop the centre by `factor`, zoom it back with scipy.ndimage.zoom
-    (order 1, grid_mode False); `out_shape` keeps its top-left corner (default: the whole zoom).  scipy maps output index o to input
-    o * (n_in - 1) / (n_out - 1); an inverse affine warp with that scale does the same in one pass."""
+    (order 1, grid_mode False); `out_shape` keeps its top-left corner (default: the whole zoom).  scipy maps
+    output index o to input o * (n_in - 1) / (n_out - 1); an inverse affine warp with that scale does the same in
+    one pass."""
     height, width = x.shape[:2]
     crop_h = int(np.ceil(height / float(factor)))
     crop_w = int(np.ceil(width / float(factor)))

@@ -15,10 +15,11 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterable
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
@@ -26,6 +27,7 @@ from PIL import Image
 from ..config import ConfigError, check_config, option
 from ..fileio import atomic_open, read_jsonl
 from ..images import to_rgb
+from ..jobs.spec import JobSpec, items_point
 from ..runs import Progress, RunFolder
 from .api import MAX_SEED, corrupt
 from .images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_image
@@ -39,8 +41,10 @@ OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 @dataclass
 class CorruptJobConfig:
     COMMAND: ClassVar = ("corrupt",)
+    KIND: ClassVar = "corrupt"
 
-    source: str = option(help="an image file or a folder of images (searched recursively)", positional=True)
+    source: str = option(help="an image file or a folder of images (searched recursively)", positional=True,
+                         path="file-or-folder")
     out: str = option(help="output folder; holds the images and manifest.jsonl", affects_result=False)
     corruptions: list[str] = option(default_factory=list, help="corruption names (see --list)",
                                     choices=list_corruptions, flag="--corruption", metavar="NAME")
@@ -235,7 +239,7 @@ def _exit_with_parent(parent: int) -> None:
 def run_corrupt_job(config: CorruptJobConfig, progress: Progress | None = None) -> JobSummary:
     """Run (or resume) a batch job.  `progress(done, total)` is called as images are written."""
     check_config(config)
-    run = RunFolder(config.out, "corrupt")
+    run = RunFolder(config.out, CorruptJobConfig.KIND)
     with run.hold(config):
         summary = _run_locked(config, Path(config.source), Path(config.out), run.tracker(progress))
         run.summary = {"written": summary.written, "already_done": summary.skipped_done,
@@ -288,12 +292,14 @@ def _run_locked(config: CorruptJobConfig, source: Path, out_dir: Path, progress:
     return summary
 
 
-def _execute(work: list[tuple[str, str, list[Task]]], out_dir: str, config: CorruptJobConfig) -> Iterable[tuple[dict, int]]:
+def _execute(work: list[tuple[str, str, list[Task]]], out_dir: str,
+             config: CorruptJobConfig) -> Iterable[tuple[dict, int]]:
     if config.workers == 1 or len(work) <= 1:
         for path, relpath, tasks in work:
             yield process_source(path, relpath, out_dir, tasks, config.max_megapixels), len(tasks)
         return
-    # spawn, not fork: the studio calls this from a threaded server, where fork can deadlock.
+    # The batch's own worker processes, inside its job (jobs/process.py starts the job; the job starts these, as
+    # accelerate starts a training's).  spawn, not fork: a fork copies the parent's threads' locks mid-flight.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(config.workers, mp_context=context, initializer=_init_worker,
                              initargs=(os.getpid(),)) as pool:
@@ -310,7 +316,8 @@ def _execute(work: list[tuple[str, str, list[Task]]], out_dir: str, config: Corr
                 nxt = next(queue, None)
                 if nxt is not None:
                     path, relpath, tasks = nxt
-                    pending[pool.submit(process_source, path, relpath, out_dir, tasks, config.max_megapixels)] = len(tasks)
+                    future = pool.submit(process_source, path, relpath, out_dir, tasks, config.max_megapixels)
+                    pending[future] = len(tasks)
 
 
 def print_summary(summary: JobSummary, stream=None) -> None:
@@ -324,3 +331,20 @@ def print_summary(summary: JobSummary, stream=None) -> None:
         f"skipped; manifest: {summary.manifest}",
         file=stream,
     )
+
+
+def corrupt_job(config: CorruptJobConfig) -> int:
+    """The batch job (`qinstruct corrupt`, the Corrupt tab's batch): exit status 0 all done, 2 a bad single
+    file, 3 done but some sources skipped."""
+    from ..runs import progress_bar
+
+    with progress_bar("corrupt", "img") as progress:
+        summary = run_corrupt_job(config, progress)
+    print_summary(summary)
+    if summary.failed:
+        return 2 if Path(config.source).is_file() else 3
+    return 0
+
+
+CORRUPT_JOB = JobSpec(CorruptJobConfig.KIND, CorruptJobConfig, corrupt_job, items_point("manifest.jsonl", "images"),
+                      rerun_done=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ._filters import disk_kernel, gaussian_nearest, motion_blur as _motion_blur, zoom_center
+from ._filters import disk_kernel, gaussian_nearest, zoom_center
+from ._filters import motion_blur as _motion_blur
 from .registry import register
 
 

@@ -11,9 +11,9 @@ Exit status: 0 all done, 2 bad arguments or a bad single file, 3 done but some s
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .batch import CorruptJobConfig
+    from .batch import CORRUPT_JOB
 
-    parser = add_job_parser(subparsers, "corrupt", CorruptJobConfig, run,
+    parser = add_job_parser(subparsers, CORRUPT_JOB,
                             help="corrupt an image or a folder (manifest.jsonl, resumable)", description=DESCRIPTION,
                             sugar=_sugar, early=lambda args: print_list() if args.list else None)
     parser.add_argument("--all", action="store_true", help="shorthand for --corruption with the paper's 15")
@@ -32,19 +32,4 @@ def print_list() -> int:
     for name in list_corruptions():
         info = get_corruption(name)
         print(f"{name:18s} {info.group:8s} {'common' if info.common else 'extra':7s} {info.label}")
-    return 0
-
-
-def run(config, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..runs import progress_bar
-
-    from .batch import print_summary, run_corrupt_job
-
-    with progress_bar("corrupt", "img") as progress:
-        summary = run_corrupt_job(config, progress)
-    print_summary(summary)
-    if summary.failed:
-        return 2 if Path(config.source).is_file() else 3
     return 0

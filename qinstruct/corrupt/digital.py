@@ -78,5 +78,6 @@ def saturate(x: np.ndarray, severity: int, seed: int) -> np.ndarray:
     grey = spread[..., 0] == 0
     if grey.any():
         grey_value, grey_saturation = value[grey], new_saturation[grey]
-        out[grey] = grey_value * np.concatenate([np.ones_like(grey_value), 1 - grey_saturation, 1 - grey_saturation], axis=1)
+        out[grey] = grey_value * np.concatenate([np.ones_like(grey_value), 1 - grey_saturation,
+                                                 1 - grey_saturation], axis=1)
     return np.clip(out, 0, 1) * 255

@@ -16,8 +16,8 @@ How each input is converted (the kernels are defined on 8-bit RGB, as in the ref
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps

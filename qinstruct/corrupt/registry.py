@@ -6,8 +6,8 @@ seed, so they never touch NumPy's global state and two threads never disturb eac
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+
 import cv2
 import numpy as np
 from scipy import ndimage

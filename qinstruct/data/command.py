@@ -8,8 +8,8 @@ from ..config.cli import add_job_parser
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .jobs import ExportConfig, ValidateConfig
     from .levels import LevelsConfig
+    from .tasks import ExportConfig, ValidateConfig
 
     parser = subparsers.add_parser("data", help="validate dataset files; export instruction data (LLaMA-Factory, TRL)")
     verbs = parser.add_subparsers(title="data verbs", metavar="VERB", required=True)
@@ -22,8 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_validate(config, args: argparse.Namespace) -> int:
-    from .jobs import validate_file
     from .loaders import DataError
+    from .tasks import validate_file
 
     try:
         result = validate_file(config)
@@ -39,7 +39,7 @@ def run_validate(config, args: argparse.Namespace) -> int:
 
 
 def run_export(config, args: argparse.Namespace) -> int:
-    from .jobs import export_file
+    from .tasks import export_file
 
     files, result = export_file(config)
     for path in files:

@@ -11,7 +11,7 @@ import re
 
 from .records import IMAGE_TOKENS, InstructionItem
 
-KINDS = ("pathway", "yes-no", "what-how", "mcq", "extended", "content", "other")
+ITEM_KINDS = ("pathway", "yes-no", "what-how", "mcq", "extended", "content", "other")
 _OPTION = re.compile(r"(?:^|\n)\s*[A-D][.)]\s")
 _IMAGE = re.compile("|".join(re.escape(t) for t in IMAGE_TOKENS))
 PATHWAY_WORDS = 25  # answers at least this long that judge quality are Q-Pathway feedbacks

@@ -77,7 +77,8 @@ def build_levels(config: LevelsConfig) -> dict[str, int]:
             counts[level] += 1
             items.append({"id": f"{row.img_path}->{row.gt_score}", "image": row.img_path,
                           "conversations": [
-                              {"from": "human", "value": f"{_template(config.seed, row.img_path)}\n{config.image_token}"},
+                              {"from": "human",
+                               "value": f"{_template(config.seed, row.img_path)}\n{config.image_token}"},
                               {"from": "gpt", "value": ANSWER.format(level=level)}],
                           "source": source or None, "gt_score": row.gt_score})
     write_json(config.out, [{k: v for k, v in item.items() if v is not None} for item in items])

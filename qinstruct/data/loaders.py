@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..errors import UserError
 from .records import (
@@ -355,7 +356,8 @@ def _validate_llvisionqa_hf(obj: dict) -> LLVisionQAItem:
     known = {"img_path", "image", "question", "correct_choice", "question_type", "question_concern"}
     known |= {f"option{i}" for i in range(4)}
     return LLVisionQAItem(_string(obj, image_key), _string(obj, "question"), candidates, candidates[index],
-                          _code(obj, "question_type", QUESTION_TYPES), _code(obj, "question_concern", QUESTION_CONCERNS),
+                          _code(obj, "question_type", QUESTION_TYPES),
+                          _code(obj, "question_concern", QUESTION_CONCERNS),
                           {k: v for k, v in obj.items() if k not in known})
 
 

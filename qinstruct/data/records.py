@@ -1,4 +1,5 @@
-"""Typed records for every data format the studio reads and writes (see DESIGN.md, "Formats")."""
+"""Typed records for every data format the studio reads and writes: Q-Instruct, Q-Bench and Q-Pathway as their
+releases ship them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -92,10 +93,6 @@ class LLVisionQAItem:
     @property
     def concern_name(self) -> str:
         return QUESTION_CONCERNS[self.concern]
-
-    @property
-    def correct_index(self) -> int:
-        return self.candidates.index(self.correct_ans)
 
     def to_json(self) -> dict[str, Any]:
         return {"img_path": self.images if self.pair_path else self.img_path, "question": self.question,

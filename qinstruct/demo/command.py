@@ -9,29 +9,20 @@ from ..config.cli import add_job_parser
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .config import ModelsConfig, WorldConfig
+    from .config import ModelsConfig
     from .reproduce import ReproduceConfig
 
     parser = subparsers.add_parser("demo", help="the embedded demo world (offline, reproducible)")
     verbs = parser.add_subparsers(title="demo verbs", metavar="VERB", required=True)
-    add_job_parser(verbs, "world", WorldConfig, run_world,
+    from .world import WORLD_JOB
+
+    add_job_parser(verbs, WORLD_JOB,
                    help="generate images, synthetic feedbacks, content data and evaluation sets")
     add_job_parser(verbs, "reproduce", ReproduceConfig, run_reproduce,
                    help="world -> conversion -> micro models trained with each strategy -> A1/A3 -> the paper's "
                         "tables (resumable)")
     add_job_parser(verbs, "models", ModelsConfig, run_models,
                    help="copy the shipped micro demo models into the workspace and list their held-out figures")
-
-
-def run_world(config, args: argparse.Namespace) -> int:
-    from ..runs import progress_bar
-
-    from .world import build_world
-
-    with progress_bar("demo world", "img") as progress:
-        summary = build_world(config, progress)
-    print(json.dumps(summary["counts"]))
-    return 0
 
 
 def run_reproduce(config, args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ def check_noise_curve(curve: list[float]) -> None:
 @dataclass
 class WorldConfig:
     COMMAND: ClassVar = ("demo", "world")
+    KIND: ClassVar = "demo-world"
 
     out: str = option(help="output folder (a run folder; world.json appears when the world is complete)",
                       affects_result=False)

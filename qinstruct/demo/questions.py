@@ -2,7 +2,8 @@
 LLVisionQA-style multiple-choice set (3 types x 4 concerns, as Q-Bench A1)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -211,7 +211,7 @@ def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str
     from ..eval.a1 import A1Config
     from ..eval.a2 import A2Config
     from ..eval.a3 import A3Config
-    from ..eval.jobs import run_protocol
+    from ..eval.protocols import run_protocol
 
     specs = [str(path) for path in models.values()]
     common = dict(models=specs, image_root=str(world), device=config.device, batch_size=16)

@@ -13,7 +13,8 @@ import re
 import shutil
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets" / "models"
+from ..models.known import SHIPPED as ASSETS
+
 MANIFEST = "manifest.json"
 REPORT = "report"  # assets/models/report/: the reproduction's tables and radar, shown by the Evaluate tab
 BASELINE, TUNED = "micro-baseline", "micro-mix"

@@ -2,8 +2,8 @@
 targets the shipped models are held to: all read from the evaluation runs' summaries."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..eval.tables import Table
 
@@ -14,7 +14,7 @@ A1_TARGET, A1_GAIN_TARGET, A3_TARGET = 0.60, 0.20, 0.60
 
 def figures_of(runs: dict[str, Path], models: dict[str, Path]) -> dict[str, dict]:
     """Per strategy, its model's summary in each evaluation run (a1, content, a2, a3): strategies.json."""
-    from ..eval.jobs import summary_of
+    from ..eval.protocols import summary_of
 
     summaries = {role: summary_of(run)["models"] for role, run in runs.items()}  # read once, not per strategy
     return {strategy: {role: summaries[role].get(str(model)) for role in runs} for strategy, model in models.items()}

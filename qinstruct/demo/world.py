@@ -26,6 +26,7 @@ from ..config import check_config
 from ..corrupt import corrupt, list_corruptions
 from ..data.records import InstructionItem, PathwayRecord
 from ..fileio import write_json, write_jsonl
+from ..jobs.spec import JobSpec
 from ..runs import Progress, RunBusy, RunFolder
 from ..workspace import WORLD_FILE, WORLD_FILES, world_file, world_ready
 from .config import SEVERITY_SHAPE, WorldConfig
@@ -102,7 +103,7 @@ def _save_png(pixels: np.ndarray, path: Path) -> None:
 def build_world(config: WorldConfig, progress: Progress | None = None) -> dict:
     """Generate the world into config.out (a run folder, held while building); returns world.json's contents."""
     check_config(config)
-    run = RunFolder(config.out, "demo-world")
+    run = RunFolder(config.out, WorldConfig.KIND)
     with run.hold(config):
         summary = _build(config, run.tracker(progress))
         run.summary = summary["counts"]
@@ -223,3 +224,16 @@ def ensure_world(folder: str | Path, config: WorldConfig | None = None, progress
         except RunBusy:
             time.sleep(1.0)
     raise RunBusy(f"{folder}: another process has been building the demo world for 10 minutes")
+
+
+def world_job(config: WorldConfig) -> int:
+    """The demo world's job (`qinstruct demo world`, the Statistics tab's "build the demo world")."""
+    from ..runs import progress_bar
+
+    with progress_bar("demo world", "img") as progress:
+        summary = build_world(config, progress)
+    print(json.dumps(summary["counts"]))
+    return 0
+
+
+WORLD_JOB = JobSpec(WorldConfig.KIND, WorldConfig, world_job, lambda folder: "continues where it stopped")

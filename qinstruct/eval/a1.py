@@ -27,15 +27,16 @@ import numpy as np
 from ..config import ConfigError, option
 from ..data.records import QUESTION_CONCERNS, QUESTION_TYPES, LLVisionQAItem
 from ..models.types import GenerationOptions
-from .jobs import EvalModels, Protocol, Scoring, Unit, failures, image_of, register
 from .tables import Table
+from .types import EvalModels, Protocol, Scoring, Unit, failures, image_of
 
 INSTRUCTION = "Answer with the option's letter from the given choices directly."
 LETTERS = "ABCD"
 
 
 def letter_prompt(item: LLVisionQAItem) -> str:
-    """The question as the official LLaVA evaluation asks it (DESIGN.md, "A1 prompt")."""
+    """The question as the official LLaVA evaluation asks it (its model_vqa_qbench script): the question, the
+    lettered candidates, then the instruction to answer with the letter."""
     options = "".join(f"{LETTERS[i]}. {text}\n" for i, text in enumerate(item.candidates))
     return f"{item.question}\n{INSTRUCTION}\n{options}"
 
@@ -70,7 +71,7 @@ class Tally:
     pair_total: int = 0
 
     @classmethod
-    def empty(cls) -> "Tally":
+    def empty(cls) -> Tally:
         return cls(np.zeros((3, 4), dtype=int), np.zeros((3, 4), dtype=int))
 
     def add(self, item: LLVisionQAItem, chosen: int | None, error: bool = False) -> None:
@@ -118,11 +119,12 @@ TITLES = {"letter": "A1 perception, letter protocol (accuracy)",
 class A1Config(EvalModels):
     COMMAND: ClassVar = ("eval", "a1")
 
-    questions: str = option(help="LLVisionQA questions (JSON list, or the Hugging Face rows variant)")
+    questions: str = option(help="LLVisionQA questions (JSON list, or the Hugging Face rows variant)", path="file")
     protocols: list[str] = option(default_factory=lambda: list(PROTOCOLS), help="letter: the official prompt and "
                                   "a strict reading of the answer; likelihood: the lowest loss among the options",
                                   choices=PROTOCOLS)
-    answers: str = option("", help="score recorded answers instead of a model: JSON Lines of {index, answer}")
+    answers: str = option("", help="score recorded answers instead of a model: JSON Lines of {index, answer}",
+                         path="file")
     max_new_tokens: int = option(16, help="longest letter answer", min=1, max=4096)
 
     def validate(self) -> None:
@@ -321,7 +323,7 @@ def from_answers(config: A1Config) -> dict:
     return result
 
 
-A1 = register(Protocol(
+A1 = Protocol(
     "a1", "A1 perception", "A1 perception: LLVisionQA accuracy by type and concern (letter and likelihood protocols)",
-    A1Config, units, score, summarize, tables, radar, headline, part_field="protocol",
-    data_fields={"questions": "file"}, scaling=scaling, without_models=from_answers, form_skip=("answers",)))
+    A1Config, units, score, summarize, tables, radar, headline, part_field="protocol", scaling=scaling,
+    without_models=from_answers, form_skip=("answers",))

@@ -20,8 +20,8 @@ from ..data.vocabulary import load_vocabulary
 from ..errors import UserError
 from ..models.types import GenerationOptions
 from ..workspace import world_file
-from .jobs import EvalModels, Protocol, Scoring, Unit, failures, image_of, register
 from .tables import Table
+from .types import EvalModels, Protocol, Scoring, Unit, failures, image_of
 
 QUERY = "Describe the quality, aesthetics and other low-level appearance of the image in details."
 DIMENSIONS = ("completeness", "precision", "relevance")
@@ -144,7 +144,8 @@ def mention_shares(mentions: list[dict]) -> dict[str, float | None]:
 class A2Config(EvalModels):
     COMMAND: ClassVar = ("eval", "a2")
 
-    references: str = option(help="reference descriptions: a JSON list of {img_path, description}, or a demo "
+    references: str = option(path="file",
+                             help="reference descriptions: a JSON list of {img_path, description}, or a demo "
                              "world folder (its held-out images, with their known distortions and levels)")
     judge: str = option("offline", help="offline (the demo's judge: known distortions and levels) or "
                         "openai:MODEL[@BASE_URL] (key from OPENAI_API_KEY)")
@@ -234,7 +235,7 @@ def radar(summary: dict) -> dict[str, dict[str, float | None]]:
     return {model: {"A2": result["sum"] / 6} for model, result in summary["models"].items()}
 
 
-A2 = register(Protocol(
+A2 = Protocol(
     "a2", "A2 description", "A2 description: completeness, precision, relevance from a judge", A2Config, units, score,
     summarize, tables, radar, lambda summary: {spec: s["sum"] for spec, s in summary["models"].items()},
-    part_field="protocol", data_fields={"references": "file"}, prepare=make_judge))
+    part_field="protocol", prepare=make_judge)

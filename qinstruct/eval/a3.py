@@ -19,8 +19,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..config import option
-from .jobs import EvalModels, Protocol, Scoring, Unit, failures, image_of, register
 from .tables import Table
+from .types import EvalModels, Protocol, Scoring, Unit, failures, image_of
 
 QBENCH_TEMPERATURE = 100.0
 DATASETS = {"spaq": "SPAQ", "koniq": "KonIQ-10k", "flive": "FLIVE", "livec": "LIVE-itw", "cgi": "CGIQA-6K",
@@ -28,7 +28,7 @@ DATASETS = {"spaq": "SPAQ", "koniq": "KonIQ-10k", "flive": "FLIVE", "livec": "LI
 LOGIT_PAIRS = (("good", "poor"), ("high", "low"))
 
 
-def score(good: np.ndarray, poor: np.ndarray, temperature: float = QBENCH_TEMPERATURE) -> np.ndarray:
+def good_poor_score(good: np.ndarray, poor: np.ndarray, temperature: float = QBENCH_TEMPERATURE) -> np.ndarray:
     """softmax([good, poor] / T)[0], computed stably."""
     return 1.0 / (1.0 + np.exp(-(np.asarray(good, float) - np.asarray(poor, float)) / temperature))
 
@@ -150,7 +150,7 @@ def score_qbench_file(path: str, dataset: str | None = None, temperature: float 
     good_key, poor_key = _pair(rows, pair, path)
     good, poor = [r.logits[good_key] for r in rows], [r.logits[poor_key] for r in rows]
     scores = qbench_scores(good, poor, temperature) if formula == "qbench" else \
-        [float(x) for x in score(np.array(good), np.array(poor), temperature)]
+        [float(x) for x in good_poor_score(np.array(good), np.array(poor), temperature)]
     mos = [float(r.gt_score) for r in rows]
     name = dataset or dataset_key(Path(path).stem) or Path(path).stem
     parts = [(0, 3000), (3000, 6000)] if dataset_key(name) == "cgi" else [(0, len(rows))]
@@ -166,7 +166,8 @@ def score_qbench_file(path: str, dataset: str | None = None, temperature: float 
 class A3Config(EvalModels):
     COMMAND: ClassVar = ("eval", "a3")
 
-    mos: list[str] = option(help="MOS lists (Q-Bench A3 layout), each FILE or FILE=NAME", metavar="FILE[=NAME]")
+    mos: list[str] = option(path="specs", help="MOS lists (Q-Bench A3 layout), each FILE or FILE=NAME",
+                            metavar="FILE[=NAME]")
     temperature: float = option(100.0, help="softmax temperature of the good/poor score (Q-Bench: 100; SRCC does "
                                 "not depend on it)", gt=0, max=1e6)
 
@@ -184,7 +185,7 @@ def units(config: A3Config) -> list[Unit]:
     return out
 
 
-def score_units(scoring: Scoring, batch: list[Unit]) -> list[dict]:
+def score(scoring: Scoring, batch: list[Unit]) -> list[dict]:
     loaded = scoring.images(batch)
     usable = [(unit, image) for unit, (image, error) in zip(batch, loaded) if error is None]
     try:
@@ -216,7 +217,7 @@ def summarize(config: A3Config, units: list[Unit], records: list[dict], missing_
                 continue
             mos = [rows[i].item.gt_score for i in order]
             margins = [got[i]["good_minus_poor"] for i in order]
-            scores = score(margins, [0.0] * len(margins), config.temperature) if None not in margins else \
+            scores = good_poor_score(margins, [0.0] * len(margins), config.temperature) if None not in margins else \
                 [got[i]["p_good"] for i in order]
             qalign = correlate([got[i]["score5"] for i in order], mos, name, logistic=False)
             per_set[name] = {**correlate(scores, mos, name).as_dict(), "qalign_srcc": qalign.srcc,
@@ -278,7 +279,7 @@ def headline(summary: dict) -> dict:
     return {spec: {d: v["srcc"] for d, v in s.items()} for spec, s in summary["models"].items()}
 
 
-A3 = register(Protocol(
+A3 = Protocol(
     "a3", "A3 quality assessment", "A3 quality assessment: SRCC / PLCC of the good/poor score against MOS",
-    A3Config, units, score_units, summarize, tables, radar, headline, part_field="dataset",
-    data_fields={"mos": "specs"}, scaling=scaling, figures=figures))
+    A3Config, units, score, summarize, tables, radar, headline, part_field="dataset", scaling=scaling,
+    figures=figures)

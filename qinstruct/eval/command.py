@@ -11,7 +11,6 @@ from typing import ClassVar
 from ..config import option
 from ..config.cli import add_job_parser
 from ..errors import UserError
-from ..runs import progress_bar
 from .a3 import FORMULAS, PAIRS
 
 
@@ -43,13 +42,13 @@ class ArenaConfig:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .jobs import PROTOCOLS, list_protocols
+    from .protocols import PROTOCOLS, list_protocols, protocol_job
     from .report import ReportConfig
 
     parser = subparsers.add_parser("eval", help="Q-Bench A1 / A2 / A3, published outputs, the arena, reports")
     verbs = parser.add_subparsers(title="eval verbs", metavar="VERB", required=True)
     for name in list_protocols():  # every registered protocol is a verb
-        add_job_parser(verbs, name, PROTOCOLS[name].config, run_protocol, help=PROTOCOLS[name].about) \
+        add_job_parser(verbs, protocol_job(PROTOCOLS[name]), run=run_protocol, help=PROTOCOLS[name].about) \
             .add_argument("--json", action="store_true", help="print the result as JSON")
     for name, cls, run, about in (
             ("iqa", IqaConfig, run_iqa, "a published Q-Bench output file's leaderboard row (SRCC / PLCC)"),
@@ -61,20 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             sub.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _print(result, args) -> int:
-    """The summary on stdout; items that could not be scored said on stderr, exit status 3 (as a batch with
-    bad files): the numbers are then over fewer items than asked."""
-    print(json.dumps(result, indent=None if args.json else 1, default=float))
-    for spec, failed in result.get("failed", {}).items():
-        print(f"warning: {spec}: {failed['items']} item(s) not scored, e.g. {failed['first']}", file=sys.stderr)
-    return 3 if result.get("failed") else 0
-
-
 def run_protocol(config, args) -> int:
-    from .jobs import run_protocol as run
+    from .protocols import evaluate
 
-    with progress_bar("eval", "item") as progress:
-        return _print(run(config, progress), args)
+    return evaluate(config, as_json=args.json)
 
 
 def run_iqa(config, args) -> int:
@@ -95,7 +84,7 @@ def run_iqa(config, args) -> int:
 
 def run_arena(config, args) -> int:
     from .arena import a3_srcc, agreement, leaderboard, read_votes
-    from .jobs import summary_of, summary_problem
+    from .protocols import summary_of, summary_problem
 
     if not Path(config.votes).is_file():
         raise UserError(f"{config.votes}: no such file (the Chat tab writes its votes to workspace/chat/log.jsonl)")

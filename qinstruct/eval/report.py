@@ -3,7 +3,7 @@ abilities (Fig. 1), each protocol's own figures (A3's score-vs-MOS scatters), an
 several data fractions (Fig. 6).
 
 Everything is computed from the runs' summary.json files by the protocols that wrote them (the registry in
-eval/jobs.py), so a table can be rebuilt from files at any time and a new protocol needs nothing here.
+eval/protocols.py), so a table can be rebuilt from files at any time and a new protocol needs nothing here.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from ..config import option
 from ..fileio import write_files_and_zip
-from .jobs import protocol_named, summary_of, summary_problem
+from .protocols import protocol_named, summary_of, summary_problem
 from .tables import Table, model_labels
 
 __all__ = ["ReportConfig", "Table", "model_labels", "radar", "scaling", "tables", "write_report"]

@@ -1,22 +1,23 @@
-"""The job's side of the launcher: a process started as `qinstruct VERB --config RUN/config.yaml` with
-QINSTRUCT_JOB in its environment waits for a free slot (slots.py: in the order the jobs were started), turns
-SIGTERM into an abort, runs the verb, and makes sure its run never stays `queued` once it has ended.
+"""The job's side of the launcher: `python -m qinstruct.jobs.child KIND RUN/config.yaml`, with QINSTRUCT_JOB in
+its environment, waits for a free slot (slots.py: in the order the jobs were started), turns SIGTERM into an
+abort, calls `spec.run(config)` -- the same function the job's verb calls from a shell -- and makes sure its run
+never stays `queued` once it has ended.
 """
 from __future__ import annotations
 
 import json
 import os
-import signal
-import time
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
-from ..errors import first_line
+from ..errors import exit_status, first_line, stop_on_terminate
+from ..fileio import now
 from ..runs import RunBusy, read_status, record_process, transition
 from .process import process_identity
-from .slots import SLOT_ENV, wait_for_slot
+from .slots import JOB_ENV, SLOT_ENV, wait_for_slot
 
-JOB_ENV = "QINSTRUCT_JOB"  # JSON: {"run": RUN, "slots": DIR, "limit": N, "ticket": T}
 _held: list[IO] = []  # this process's slot, held until it exits
 
 
@@ -34,23 +35,19 @@ def job_context() -> dict | None:
         return None
 
 
-def _stop(signum, frame):
-    raise KeyboardInterrupt("aborted")
-
-
 def _settle(folder: Path, state: str, error: str) -> None:
     """The run ended before (or without) running: it must not stay queued.  Only this process's own run."""
     status = read_status(folder)
     if status is not None and status.state == "queued" and status.pid == os.getpid():
         try:
-            transition(folder, state, expect_pid=os.getpid(), ended=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error)
+            transition(folder, state, expect_pid=os.getpid(), ended=now(), error=error)
         except RunBusy:
             pass  # someone else moved it on in the meantime: their word stands
 
 
 def run_as_job(context: dict, call: Callable[[], int]) -> int:
     """Run the verb (`call`) as the launched job `context` describes."""
-    signal.signal(signal.SIGTERM, _stop)
+    stop_on_terminate()
     folder = context["run"]
     record_process(folder, os.getpid(), process_identity(os.getpid()) or "")  # the launcher may not have yet
     try:
@@ -65,3 +62,22 @@ def run_as_job(context: dict, call: Callable[[], int]) -> int:
         raise
     finally:
         _settle(folder, "failed", "the job ended before it started")
+
+
+def main(argv: list[str]) -> int:
+    """Run the job of kind KIND whose config is CONFIG (argv: [KIND, CONFIG]) as the launch in the environment."""
+    from ..config import load_config
+    from .registry import spec_named
+
+    kind, config_file = argv
+    context = job_context()
+    spec = spec_named(kind)
+
+    def job() -> int:
+        config = load_config(spec.config, Path(config_file))
+        return spec.run(config)
+    return exit_status((lambda: run_as_job(context, job)) if context is not None else job)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,8 @@
 """Starting, aborting and resuming long jobs: the one way the studio runs them (and the operator's `qinstruct
 runs`).
 
-A job is `qinstruct VERB --config RUN/config.yaml` in its own process group, whatever the verb.  Its run folder
+A job is `python -m qinstruct.jobs.child KIND RUN/config.yaml` in its own process group, which calls its
+JobSpec's run (registry.py) -- what `qinstruct VERB --config RUN/config.yaml` calls from a shell.  Its run folder
 (runs.py) is the only record: config.yaml written once, here; status.json with the owner, the pid and its start
 time, the attempt; log.jsonl; stdout.log.  At most `limit` jobs run at once in the workspace (shell-started ones
 count too: child.py); the others wait as queued with no process (waiting.py) until the dispatcher starts them --
@@ -22,16 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from ..access import UNRESTRICTED, AccessPolicy, policy_environment
-from ..endpoints import USER_KEY_ENV
 from ..config import check_config, load_config
 from ..config.render import shell_line
-from ..fileio import write_text
-from ..runs import (CONFIG_FILE, RUN_DEPTH, RunBusy, RunStatus, check_same_job, list_runs, make_run_folder,
-                    read_status, record_process, transition)
-from .child import JOB_ENV
-from .slots import LIMIT_FILE, held_slots, queue_entries, queue_entry, queue_position
-from .kinds import all_kinds, folder_of, kind_named, kind_of
+from ..endpoints import USER_KEY_ENV
+from ..fileio import now, write_text
+from ..runs import (
+    CONFIG_FILE,
+    RUN_DEPTH,
+    RunBusy,
+    RunStatus,
+    check_same_job,
+    list_runs,
+    make_run_folder,
+    read_status,
+    record_process,
+    transition,
+)
 from .process import signal_job, spawn_job, wait_gone
+from .registry import job_specs, kinds_of, spec_named, spec_of
+from .slots import JOB_ENV, LIMIT_FILE, held_slots, queue_entries, queue_entry, queue_position
 from .view import STDOUT, JobView, view
 from .waiting import Pending, add_pending, busy_owners, dispatch_order, list_pending, next_to_start, pending_path
 
@@ -53,10 +63,6 @@ def may_control(actor: str | None, owner: str | None) -> bool:
     return actor is OPERATOR or actor == owner
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
 class Launcher:
     """The job system of one workspace: `policy` is what the launched jobs may reach (the studio's), `limit`
     how many run at once."""
@@ -76,7 +82,7 @@ class Launcher:
         if list_pending(self.slots):  # jobs left waiting by a studio that stopped: start them as slots free up
             self._keep_dispatching()
 
-    def as_user(self, policy: AccessPolicy) -> "Launcher":
+    def as_user(self, policy: AccessPolicy) -> Launcher:
         """The same job system, launching jobs under a user's policy (their namespace, not the workspace)."""
         view = copy.copy(self)
         view.policy = policy
@@ -84,14 +90,23 @@ class Launcher:
 
     # ------------------------------------------------------------------------------------ start, resume
 
+    def admit(self, config: Any) -> Any:
+        """The job as it may run here: checked, its path fields confined to what this launcher's user may read
+        (resolved, so the job reads the same files from anywhere), its inputs and endpoints there -- all before
+        any process starts for it."""
+        check_config(config)
+        config = self.policy.confine(config)
+        if hasattr(config, "check_inputs"):  # the job's own words for its main input, and its endpoints
+            config.check_inputs(self.policy)
+        self.policy.require_present(config)
+        return config
+
     def start(self, config: Any, owner: str | None = OPERATOR, user_key: str | None = None) -> str:
         """Launch the job (or continue its run: the same config only) now, or put it in line when every slot is
         taken; returns one line saying which."""
-        kind = kind_of(config)
-        check_config(config)
-        if hasattr(config, "check_inputs"):  # its files and endpoints, before any process starts for it
-            config.check_inputs(self.policy)
-        folder = folder_of(config)
+        spec = spec_of(config)
+        config = self.admit(config)
+        folder = spec.folder(config)
         with self._launching():
             status = read_status(folder)
             point = self._admit(folder, status, config, owner) if status is not None else None
@@ -100,14 +115,13 @@ class Launcher:
             _prepare_folder(folder, config)
             ticket = time.time_ns()  # the order in which queued jobs get a slot
             entry = pending_path(self.slots, ticket)
-            transition(folder, "queued", kind=kind.name, owner=owner, queued=_now(), queued_at=time.time(),
+            transition(folder, "queued", kind=spec.kind, owner=owner, queued=now(), queued_at=time.time(),
                        ticket=ticket, launched=True, command=_command(config), pid=None, pid_start=None,
                        pending=str(entry))
             if user_key:
                 self._shared["keys"][ticket] = user_key
             add_pending(self.slots, Pending(ticket, str(folder.resolve()), owner,
-                                            [*type(config).COMMAND, "--config", str(folder / CONFIG_FILE)],
-                                            policy_environment(self.policy)))
+                                            [spec.kind, str(folder / CONFIG_FILE)], policy_environment(self.policy)))
             started = self._dispatch()
         if ticket not in started:
             self._keep_dispatching()
@@ -175,11 +189,11 @@ class Launcher:
 
     def _admit(self, folder: Path, status: RunStatus, config: Any, owner: str | None) -> str:
         """Whether a run that exists may run again with this config; returns what it continues from."""
-        kind = kind_named(status.kind) if status.kind in all_kinds() else None
+        kind = job_specs().get(status.kind)
         if not may_control(owner, status.owner):
             raise RunBusy(f"{folder.name}: this name is not available; choose another name")
-        if kind is None or kind.name != kind_of(config).name:
-            raise RunBusy(f"{folder.name} holds a {status.kind} run, not a {kind_of(config).name} one; choose "
+        if kind is None or kind.kind != spec_of(config).kind:
+            raise RunBusy(f"{folder.name} holds a {status.kind} run, not a {spec_of(config).kind} one; choose "
                           "another name")
         if status.live:
             raise RunBusy(f"{folder.name} is already {status.state}")
@@ -193,9 +207,9 @@ class Launcher:
         """Continue a run with the config it was started with."""
         folder = Path(folder)
         status = self._controlled(folder, actor)
-        if status.kind not in all_kinds():
+        if status.kind not in job_specs():
             raise RunBusy(f"{folder.name}: a {status.kind} run cannot be resumed from here")
-        config = load_config(kind_named(status.kind).config_class(), folder / CONFIG_FILE)
+        config = load_config(spec_named(status.kind).config, folder / CONFIG_FILE)
         return self.start(config, status.owner, user_key)
 
     def _launching(self):
@@ -233,10 +247,12 @@ class Launcher:
         tickets = [entry.ticket for entry in order]
         return started + tickets.index(ticket) if ticket in tickets else None
 
-    def jobs(self, actor: str | None = OPERATOR, kinds: tuple[str, ...] | None = None,
+    def jobs(self, actor: str | None = OPERATOR, configs: tuple[type, ...] | None = None,
              under: str | Path | None = None) -> list[RunStatus]:
-        """The runs `actor` may see (the operator: all), newest first; only these kinds; only the folders right
-        under `under` when given (a tab's own folder: runs/, evals/...), else the whole workspace."""
+        """The runs `actor` may see (the operator: all), newest first; only the jobs of these config classes
+        (a tab's: TrainConfig...); only the folders right under `under` when given (a tab's own folder: runs/,
+        evals/...), else the whole workspace."""
+        kinds = kinds_of(configs) if configs is not None else None
         root = Path(under) if under is not None else self.root
         return [status for status in list_runs(root, depth=1 if under is not None else RUN_DEPTH)
                 if may_control(actor, status.owner) and (kinds is None or status.kind in kinds)]
@@ -262,11 +278,12 @@ def abort(folder: str | Path, actor: str | None = OPERATOR, grace_s: float = ABO
             signal_job(pid, identity, signal.SIGKILL, group=status.launched)
             wait_gone(pid, identity, 5.0)
     try:  # a process that died without a word (or was killed) cannot record it: say it for it
-        transition(folder, "aborted", ended=_now(), error="aborted")
+        transition(folder, "aborted", ended=now(), error="aborted")
     except RunBusy:
         pass  # it recorded its own end
     after = read_status(folder)
-    point = kind_named(after.kind).resume_point(folder) if after and after.kind in all_kinds() else ""
+    spec = job_specs().get(after.kind) if after else None
+    point = spec.resume_point(folder) if spec else ""
     return f"{folder.name} {after.state if after else 'stopped'}" + (f"; Resume {point}" if point else "")
 
 

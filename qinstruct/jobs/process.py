@@ -77,12 +77,14 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
 
 
 def spawn_job(argv: list[str], log_file: Path, env: dict[str, str]) -> tuple[int, str]:
-    """`python -m qinstruct ARGV` in a new session (its own process group, so an abort reaches its workers
-    too), output appended to `log_file`; returns its pid and identity.  An argument list, never a shell."""
+    """`python -m qinstruct.jobs.child ARGV` (KIND CONFIG) in a new session (its own process group, so an abort
+    reaches its workers too), output appended to `log_file`; returns its pid and identity.  An argument list,
+    never a shell."""
     _reap()
     with Path(log_file).open("ab") as output:
-        child = subprocess.Popen([sys.executable, "-m", "qinstruct", *argv], stdout=output, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=child_environment(env), start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-m", "qinstruct.jobs.child", *argv], stdout=output,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_environment(env),
+                                 start_new_session=True)
     _children.append(child)
     identity = process_identity(child.pid)
     deadline = time.monotonic() + 5

@@ -14,12 +14,14 @@ import fcntl
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from .process import process_identity
 
 SLOT_ENV = "QINSTRUCT_SLOT"  # set while this process (a job) holds a slot: its worker processes take none
+JOB_ENV = "QINSTRUCT_JOB"  # a launched job's context, JSON: {"run": RUN, "slots": DIR, "limit": N, "ticket": T}
 LIMIT_FILE = "limit"  # .jobs/limit: the studio's --max-jobs, which shell-started jobs obey too
 POLL_S = 0.2
 

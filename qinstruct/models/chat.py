@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -16,7 +17,7 @@ from .families import pad_to_square
 from .types import ChatModel, GenerationOptions, ModelLoadError, Turn, image_list
 
 if TYPE_CHECKING:
-    from .local import LoadedModel
+    from .weights import LocalWeights
 
 __all__ = ["GenerationOptions", "Turn", "batch_inputs", "prompt_text", "reply", "stream_rows", "warm_up"]
 
@@ -32,7 +33,7 @@ def messages_for(turns: list[Turn], images: bool | int) -> list[dict]:
     return messages
 
 
-def prompt_text(loaded: LoadedModel, turns: list[Turn], with_image: bool | int, answer_prefix: str = "") -> str:
+def prompt_text(loaded: LocalWeights, turns: list[Turn], with_image: bool | int, answer_prefix: str = "") -> str:
     """The model's chat template with a generation prompt, optionally continued by the start of the answer;
     `with_image`: whether the first turn shows an image, or how many."""
     text = loaded.processor.apply_chat_template(messages_for(turns, with_image), add_generation_prompt=True,
@@ -42,7 +43,7 @@ def prompt_text(loaded: LoadedModel, turns: list[Turn], with_image: bool | int, 
     return text
 
 
-def prepare_image(loaded: LoadedModel, image: Image.Image) -> Image.Image:
+def prepare_image(loaded: LocalWeights, image: Image.Image) -> Image.Image:
     image = image.convert("RGB")
     if loaded.family.pad_square:
         mean = getattr(loaded.processor.image_processor, "image_mean", None) or (0.5, 0.5, 0.5)
@@ -63,7 +64,7 @@ def check_image_count(loaded, count: int) -> None:
                              f"several images work with these families: {several}")
 
 
-def batch_inputs(loaded: LoadedModel, texts: list[str], images: list | None):
+def batch_inputs(loaded: LocalWeights, texts: list[str], images: list | None):
     """Tokenised, left-padded batch on the model's device; `images` has one entry per row: an image, or the list
     of images the row's prompt shows."""
     kwargs = {"text": texts, "return_tensors": "pt", "padding": True}
@@ -132,7 +133,7 @@ class RowStreamer:
             yield item
 
 
-def use_fast_path(loaded: LoadedModel, options: GenerationOptions) -> bool:
+def use_fast_path(loaded: LocalWeights, options: GenerationOptions) -> bool:
     """GraphDecoder for greedy decoding of LLaVA / Idefics3 decoders, on any device: on a GPU it is compiled and
     replayed as a CUDA graph; on a CPU it runs eagerly and still beats generate() (the fused step, and no peft
     mixed-batch routing for two sides: 1.7x per Chat turn on a tiny LLaVA and a LoRA on it).  QINSTRUCT_FASTGEN=never
@@ -146,8 +147,8 @@ def use_fast_path(loaded: LoadedModel, options: GenerationOptions) -> bool:
     return supports(loaded.model)
 
 
-def fast_decoder(loaded: LoadedModel, batch: int, max_len: int, adapter_names: list[str] | None = None):
-    """One GraphDecoder per (batch, cache length, adapters), kept on the LoadedModel: capture and compile
+def fast_decoder(loaded: LocalWeights, batch: int, max_len: int, adapter_names: list[str] | None = None):
+    """One GraphDecoder per (batch, cache length, adapters), kept on the LocalWeights: capture and compile
     happen once."""
     from .fastgen import GraphDecoder
 
@@ -159,7 +160,7 @@ def fast_decoder(loaded: LoadedModel, batch: int, max_len: int, adapter_names: l
     return decoders[key]
 
 
-def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image] | None,
+def stream_rows(loaded: LocalWeights, texts: list[str], images: list[Image.Image] | None,
                 options: GenerationOptions, adapter_names: list[str] | None = None) -> Iterator[list[str]]:
     """Generate every row in one batch; yield per-row text deltas as tokens arrive."""
     import torch
@@ -200,7 +201,7 @@ def stream_rows(loaded: LoadedModel, texts: list[str], images: list[Image.Image]
         worker.join()
 
 
-def warm_up(loaded: LoadedModel, batches: tuple[int, ...] = (1,), adapter_names: list[str] | None = None,
+def warm_up(loaded: LocalWeights, batches: tuple[int, ...] = (1,), adapter_names: list[str] | None = None,
             even_on_cpu: bool = False) -> None:
     """Compile and capture the fast decoder at load time, so that no user waits for it on a first question.
     Off a GPU there is nothing to compile or capture: skipped unless asked."""

@@ -9,8 +9,8 @@ from ..config.cli import add_job_parser
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from .jobs import ChatConfig, RateConfig
     from .specs import SPEC_KINDS
+    from .tasks import ChatConfig, RateConfig
 
     kinds = "Model specs:\n" + "\n".join(f"  {k.syntax:40s} {k.description}" for k in SPEC_KINDS)
 
@@ -51,7 +51,7 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_chat(config, args: argparse.Namespace) -> int:
-    from .jobs import run_chat as run
+    from .tasks import run_chat as run
 
     sides = run(config)
     if args.json:
@@ -66,10 +66,10 @@ def run_chat(config, args: argparse.Namespace) -> int:
 
 
 def run_rate(config, args: argparse.Namespace) -> int:
-    from .jobs import run_rate as run
+    from .tasks import run_rate as run
 
     if config.self_check:
-        from .jobs import run_self_check
+        from .tasks import run_self_check
 
         check = run_self_check(config)
         print(json.dumps({"passed": check.passed, "kind": check.kind, "curves": check.curves}) if args.json

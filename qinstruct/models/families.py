@@ -5,9 +5,9 @@ offline (tests and benchmarks); real checkpoints bring their own templates.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 

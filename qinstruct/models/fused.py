@@ -70,7 +70,7 @@ def row_scales(module, adapter: str, row_adapters: list[str] | None, batch: int)
 
 # first member's base Linear -> (the parameters fused, weight, bias): decoders of one model (batch 1 for one side,
 # batch 2 for both sides) share one fused matrix instead of each concatenating its own copy
-_FUSED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_FUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class FusedLinears:

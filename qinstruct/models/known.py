@@ -29,6 +29,9 @@ class KnownCheckpoint:
 LLAVA_A3 = ("Q-Bench A3 (published outputs, `eval iqa`): SRCC/PLCC LIVE-itw 0.445/0.481, AGIQA-3K 0.664/0.754, "
             "CGIQA-6K 0.285/0.297")
 
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models"  # the micro demo models the project ships
+
+
 KNOWN = (
     KnownCheckpoint("llava-v1.5-7b", "llava-hf/llava-1.5-7b-hf", "llava", "llava-hf", "transformers, as it is",
                     NOT_CHECKED, LLAVA_A3, "baseline"),

@@ -9,10 +9,10 @@ from .chat import batch_inputs, prompt_text
 from .types import Turn, image_list
 
 if TYPE_CHECKING:
-    from .local import LoadedModel
+    from .weights import LocalWeights
 
 
-def option_losses(model: LoadedModel, question: str, options: list[str], image
+def option_losses(model: LocalWeights, question: str, options: list[str], image
                   ) -> tuple[list[float], list[float]]:
     """(whole-sequence mean loss, option-tokens mean loss) per option, the options of one question batched."""
     import torch

@@ -138,8 +138,13 @@ def llava_config_for(config: dict, vision_config, image_token_id: int):
 
 def convert(src: Path, out: Path) -> None:
     import torch
-    from transformers import AutoTokenizer, CLIPVisionConfig, CLIPVisionModel, LlavaForConditionalGeneration, \
-        LlavaProcessor
+    from transformers import (
+        AutoTokenizer,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
     from transformers.models.clip import CLIPImageProcessorPil
 
     config = json.loads((src / "config.json").read_text())

@@ -12,13 +12,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import first_line
 from ..access import AccessPolicy, process_policy
+from ..errors import first_line
 from .families import family_of, tiny_model
 from .local import LoadedModel
 from .remote import RemoteModel
-from .specs import (AdapterSpec, HubOrFolderSpec, ModelSpec, OriginalLlavaSpec, RemoteSpec, TinySpec, loader_name,
-                    parse_spec)
+from .specs import (
+    AdapterSpec,
+    HubOrFolderSpec,
+    ModelSpec,
+    OriginalLlavaSpec,
+    RemoteSpec,
+    TinySpec,
+    loader_name,
+    parse_spec,
+)
 from .types import ADAPTER_NAME, BASE_ROW, ChatModel, LoadOptions, ModelLoadError
 
 __all__ = ["ADAPTER_NAME", "BASE_ROW", "LoadOptions", "LoadedModel", "ModelLoadError", "attach_adapter",

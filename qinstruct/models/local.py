@@ -1,43 +1,20 @@
 """A model whose weights are in this process: a transformers model, its processor, and what it answers."""
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from collections.abc import Iterator
 
 from PIL import Image
 
-from .families import Family
 from .types import GenerationOptions, Rating, Turn
+from .weights import LocalWeights
 
 
-@dataclass
-class LoadedModel:
-    spec: str
-    model: Any
-    processor: Any
-    family: Family
-    label: str
-    trained: bool = True
-    adapter: str | None = None  # the LoRA adapter this side uses inside a PeftModel (None: the base)
-    base_spec: str | None = None  # for adapters: the base they sit on
-    shared: bool = False  # one PeftModel serves two sides: each row names its adapter
-    rating_prompt: str = "auto"  # models/rating.py: auto, q-bench, q-align or one-align
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    kind: ClassVar[str] = "local"
-
-    @property
-    def device(self):
-        return next(self.model.parameters()).device
-
-    @property
-    def tokenizer(self):
-        return getattr(self.processor, "tokenizer", self.processor)
+class LoadedModel(LocalWeights):
+    """A model whose weights are in this process, and what it answers."""
 
     def stream(self, turns: list[Turn], image: Image.Image | list[Image.Image] | None,
                options: GenerationOptions | None = None) -> Iterator[str]:
         from .chat import prompt_text, stream_rows
-
         from .types import image_list
 
         options = options or GenerationOptions()
@@ -93,7 +70,7 @@ class LoadedModel:
                 "family": self.family.name, "device": str(self.device), "adapter": self.adapter,
                 "base": self.base_spec}
 
-    def bind(self, api_key: str | None) -> "LoadedModel":
+    def bind(self, api_key: str | None) -> LoadedModel:
         return self  # local weights need no key
 
     def warm_up(self) -> None:

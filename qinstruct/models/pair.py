@@ -3,16 +3,16 @@
 When the tuned side is a LoRA adapter of the baseline, one copy of the base weights serves both: the adapter is
 attached to the base, and each request runs as one batch whose rows pick their adapter (peft's mixed-adapter
 batches: "__base__" for the baseline row, the adapter for the tuned row).  An adapter that also replaces whole
-modules (a trained projector, peft's modules_to_save) cannot share rows: then each side loads on its own.  Memory is about one model, time
-about one stream.  Otherwise each side is loaded on its own; a side that fails to load is a FailedModel that
-says why, and the other side keeps working.
+modules (a trained projector, peft's modules_to_save) cannot share rows: then each side loads on its own.
+Memory is about one model, time about one stream.  Otherwise each side is loaded on its own; a side that fails to
+load is a FailedModel that says why, and the other side keeps working.
 """
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 from PIL import Image
 
@@ -22,7 +22,6 @@ from .chat import prompt_text, stream_rows
 from .loading import adapter_label, attach_adapter, load_spec
 from .specs import AdapterSpec, parse_spec, same_weights
 from .types import ADAPTER_NAME, BASE_ROW, ChatModel, FailedModel, GenerationOptions, LoadOptions, Turn, image_list
-
 
 FAILED_ANSWER = "⚠ "  # starts what a side shows in place of (the rest of) its answer when it fails
 
@@ -37,7 +36,7 @@ class SidePair:
     def sides(self) -> tuple[ChatModel, ChatModel]:
         return self.left, self.right
 
-    def bind(self, api_key: str | None) -> "SidePair":
+    def bind(self, api_key: str | None) -> SidePair:
         """The pair for one request, remote sides holding that user's key (never the shared pair itself)."""
         return SidePair(self.left.bind(api_key), self.right.bind(api_key), self.shared)
 

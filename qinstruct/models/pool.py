@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..access import AccessPolicy
 from .families import FAMILIES
@@ -27,7 +27,7 @@ class ModelPool:
         self._pairs: OrderedDict[tuple, SidePair] = OrderedDict()
         self._lock = threading.Lock()
 
-    def as_user(self, policy: AccessPolicy) -> "ModelPool":
+    def as_user(self, policy: AccessPolicy) -> ModelPool:
         """The same pool (its loaded models, its lock) resolving specs as a user of `policy` names them."""
         view = copy.copy(self)
         view.policy = policy

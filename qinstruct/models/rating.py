@@ -25,7 +25,7 @@ from .chat import batch_inputs, prompt_text
 from .types import ANSWER_PREFIX, LEVELS, RATING_QUESTION, ModelLoadError, Rating, Turn, ratings_from_level_logits
 
 if TYPE_CHECKING:
-    from .local import LoadedModel
+    from .weights import LocalWeights
 
 QALIGN_PROMPT = ("USER: How would you rate the quality of this image?\n<|image|>\nASSISTANT: The quality of the "
                  "image is")
@@ -56,13 +56,13 @@ def level_token_ids(tokenizer, alone: bool = False) -> list[int]:
     return [(alone_token_id if alone else first_token_id)(tokenizer, level) for level in LEVELS]
 
 
-def prompt_name(loaded: LoadedModel) -> str:
+def prompt_name(loaded: LocalWeights) -> str:
     """The rating prompt a model uses: the one asked for, else its family's (Q-Align's for mPLUG-Owl2)."""
     name = getattr(loaded, "rating_prompt", "auto")
     return loaded.family.rating_prompt if name == "auto" else name
 
 
-def rating_prompt(loaded: LoadedModel) -> tuple[str, list[int]]:
+def rating_prompt(loaded: LocalWeights) -> tuple[str, list[int]]:
     """(prompt text, the five levels' token ids) for the model's rating prompt."""
     name, family = prompt_name(loaded), loaded.family
     if name in OWL2_PROMPTS:
@@ -107,7 +107,7 @@ def compile_blocks(model, mode: str | None = None) -> int:
     return len(blocks)
 
 
-def next_token_logits(loaded: LoadedModel, images: list[Image.Image], question: str = RATING_QUESTION,
+def next_token_logits(loaded: LocalWeights, images: list[Image.Image], question: str = RATING_QUESTION,
                       prefix: str = ANSWER_PREFIX, adapter_names: list[str] | None = None,
                       text: str | None = None) -> np.ndarray:
     """(B, vocab) logits after the prompt: `text` as it is, or the chat template with `question` and `prefix`."""
@@ -120,7 +120,7 @@ def next_token_logits(loaded: LoadedModel, images: list[Image.Image], question: 
     return logits.float().cpu().numpy()
 
 
-def rate(loaded: LoadedModel, images: list[Image.Image], batch_size: int = 16, temperature: float = 1.0,
+def rate(loaded: LocalWeights, images: list[Image.Image], batch_size: int = 16, temperature: float = 1.0,
          adapter_names: list[str] | None = None) -> list[Rating]:
     """One rating per image; a micro model rates a large image by its native-resolution tiles (models/tiles.py)."""
     from .tiles import mean_rating, native_tiles, tiled
@@ -134,7 +134,7 @@ def rate(loaded: LoadedModel, images: list[Image.Image], batch_size: int = 16, t
     return _rate_images(loaded, images, batch_size, temperature, adapter_names)
 
 
-def _rate_images(loaded: LoadedModel, images: list[Image.Image], batch_size: int, temperature: float,
+def _rate_images(loaded: LocalWeights, images: list[Image.Image], batch_size: int, temperature: float,
                  adapter_names: list[str] | None) -> list[Rating]:
     text, level_ids = rating_prompt(loaded)
     out: list[Rating] = []

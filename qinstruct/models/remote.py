@@ -13,17 +13,35 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
+from ..endpoints import (
+    NO_KEY,
+    KeyPolicy,
+    blocked_reason,
+    missing_key_message,
+    needs_key,
+    reason_of,
+    status_message,
+    unknown_host,
+)
 from ..errors import UserError, first_line
-from ..endpoints import (NO_KEY, KeyPolicy, blocked_reason, missing_key_message, needs_key, reason_of, status_message,
-                         unknown_host)
-from .types import (ANSWER_PREFIX, LEVELS, RATING_QUESTION, GenerationOptions, ModelLoadError, Rating, Turn,
-                    image_list, ratings_from_level_logits)
+from .types import (
+    ANSWER_PREFIX,
+    LEVELS,
+    RATING_QUESTION,
+    GenerationOptions,
+    ModelLoadError,
+    Rating,
+    Turn,
+    image_list,
+    ratings_from_level_logits,
+)
 
 
 def image_data_url(image: Image.Image) -> str:
@@ -61,7 +79,7 @@ class RemoteModel:
     def label(self) -> str:
         return f"{self.model_name} @ {self.base_url}"
 
-    def bind(self, api_key: str | None) -> "RemoteModel":
+    def bind(self, api_key: str | None) -> RemoteModel:
         """A copy for one request with that user's key: the shared object never holds a user's key."""
         return replace(self, api_key=api_key or None)
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .types import Rating
+
 
 @dataclass
 class SeenImage:
@@ -72,11 +74,50 @@ def seen_by(side, image: Image.Image, name: str | None = None) -> SeenImage:
 
 def seen_for_scoring(side, image: Image.Image, name: str) -> SeenImage:
     """What the Corrupt tab's score column rates: the image at the model's input size, corrupted there."""
-    from .jobs import as_model_sees, input_side
-
     size = input_side(side) if getattr(side, "kind", "local") == "local" else None
     if size is None:
         return seen_by(side, image, name)
     width, height = image.size
     return SeenImage([as_model_sees(side, image)], f"{name} scores each cell at its input size: {size}×{size} px "
                                                    f"of this {width}×{height} px image, corrupted there", name)
+
+
+def input_side(model) -> int | None:
+    """The square side a local model's image processor resizes to (None: unknown, e.g. a remote model)."""
+    processor = getattr(getattr(model, "processor", None), "image_processor", None)
+    size = getattr(processor, "crop_size", None) or getattr(processor, "size", None)
+    size = dict(size) if size is not None and not isinstance(size, int) else size
+    if isinstance(size, dict):
+        size = size.get("height") or size.get("shortest_edge")
+    return int(size) if size else None
+
+
+def as_model_sees(model, image):
+    """The image at the model's input size, prepared as the model prepares it (LLaVA pads to a square): a
+    corruption applied after this is what the model sees, not one averaged away by the processor's downscaling."""
+    from PIL import Image
+
+    from .chat import prepare_image
+
+    side = input_side(model)
+    if side is None:
+        return image
+    return prepare_image(model, image).resize((side, side), Image.Resampling.BICUBIC)
+
+
+def corrupted_variants(model, image, cells: list[tuple[str, int]], seed: int) -> list[tuple[str | None, int, object]]:
+    """(corruption, severity, image): the image as the model sees it, then each (corruption, severity) of it."""
+    from ..corrupt import corrupt
+
+    seen = as_model_sees(model, image)
+    return [(None, 0, seen)] + [(name, severity, corrupt(seen, name, severity, seed=seed)) for name, severity in cells]
+
+
+def rate_cells(models: list, image, cells: list[tuple[str, int]], seed: int) -> list[list[Rating]]:
+    """Per model: its rating of the image as it sees it, then of each (corruption, severity) of that (the
+    Corrupt tab's score column; `qinstruct rate IMAGE --corruption ... --severity ...` per model)."""
+    out = []
+    for model in models:
+        variants = corrupted_variants(model, image, cells, seed)
+        out.append(model.rate([variant for _, _, variant in variants], batch_size=16))
+    return out

@@ -14,14 +14,14 @@ import io
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from PIL import Image
 
 from ..errors import UserError
-from ..fileio import append_line, write_bytes, write_json
+from ..fileio import append_line, now, write_bytes, write_json
 from .pair import FAILED_ANSWER, SidePair, stream_pair
 from .pool import ModelPool
 from .seen import SeenImage, seen_by
@@ -70,7 +70,7 @@ class ChatSession:
     owner: str | None = None  # the logged-in user whose conversation this is (None: no login)
 
     @classmethod
-    def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> "ChatSession":
+    def start(cls, left_spec: str, right_spec: str, blind: bool = False) -> ChatSession:
         return cls(left_spec, right_spec, blind, swapped=blind and secrets.randbelow(2) == 1)
 
     def new_round(self, keep_turns: bool = False) -> None:
@@ -133,13 +133,13 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
     start = time.perf_counter()
     first, last = None, [0.0, 0.0]
     for deltas in stream_pair(pair, history, image, options or GenerationOptions()):
-        now = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
         for side, delta in enumerate(deltas):
             if delta:
                 session.turns[side][-1].assistant += delta
                 if first is None and not delta.startswith(FAILED_ANSWER):  # text, not a side's error
-                    first = now
-                last[side] = now
+                    first = elapsed
+                last[side] = elapsed
         yield session
     answers = (session.turns[0][-1].assistant, session.turns[1][-1].assistant)
     failed = tuple(FAILED_ANSWER in answer for answer in answers)  # a side's error, where its answer (or its end) was
@@ -184,7 +184,7 @@ def seen_pair(pool: ModelPool, session: ChatSession, image: Image.Image, load_op
 
 
 def log_event(log_path: Path, kind: str, session: ChatSession, **extra) -> dict:
-    record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "type": kind, "session": session.session_id,
+    record = {"time": now(), "type": kind, "session": session.session_id,
               "left": session.left_spec, "right": session.right_spec, "blind": session.blind,
               "swapped": session.swapped, "round": session.round_id, "image_sha256": session.image_sha256,
               "turns": [[asdict(t) for t in side] for side in session.turns], **extra}

@@ -6,9 +6,10 @@ loader it names, nothing else); it also fills the CLI help and the Chat tab's hi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 from ..access import AccessPolicy, process_policy
 from ..endpoints import default_base_url

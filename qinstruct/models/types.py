@@ -6,8 +6,9 @@ the evaluators never ask which kind they hold.  Nothing here imports torch or tr
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from typing import ClassVar, Iterator, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from PIL import Image
@@ -53,7 +54,7 @@ class LoadOptions:
         if self.device is not None and self.device.split(":")[0] not in DEVICES:
             raise ConfigError(f"device: expected cuda, cuda:N, cpu or mps, got {self.device!r}")
 
-    def load_options(self) -> "LoadOptions":
+    def load_options(self) -> LoadOptions:
         """The loading part of a job config that extends LoadOptions."""
         return LoadOptions(**{f.name: getattr(self, f.name) for f in fields(LoadOptions)})
 
@@ -72,7 +73,7 @@ class GenerationOptions:
         return {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p,
                 "max_new_tokens": self.max_new_tokens}
 
-    def generation_options(self) -> "GenerationOptions":
+    def generation_options(self) -> GenerationOptions:
         """The decoding part of a job config that extends GenerationOptions."""
         return GenerationOptions(**{f.name: getattr(self, f.name) for f in fields(GenerationOptions)})
 
@@ -161,7 +162,7 @@ class ChatModel(Protocol):
 
     def describe(self) -> dict: ...
 
-    def bind(self, api_key: str | None) -> "ChatModel": ...
+    def bind(self, api_key: str | None) -> ChatModel: ...
 
     def warm_up(self) -> None: ...
 
@@ -199,7 +200,7 @@ class FailedModel:
     def describe(self) -> dict:
         return {"spec": self.spec, "kind": self.kind, "error": str(self.error)}
 
-    def bind(self, api_key: str | None) -> "FailedModel":
+    def bind(self, api_key: str | None) -> FailedModel:
         return self
 
     def warm_up(self) -> None:

@@ -39,14 +39,14 @@ class StatsDataset:
     def source_names(self) -> list[str]:
         return list(dict.fromkeys(self.sources))
 
-    def subset(self, indices) -> "StatsDataset":
+    def subset(self, indices) -> StatsDataset:
         pick = list(indices)
         return StatsDataset([self.images[i] for i in pick], [self.sources[i] for i in pick],
                             [self.mos[i] for i in pick], [self.feedbacks[i] for i in pick], dict(self.scales),
                             dict(self.origin))
 
     def filter(self, sources: list[str] | None = None, mos_min: float | None = None,
-               mos_max: float | None = None) -> "StatsDataset":
+               mos_max: float | None = None) -> StatsDataset:
         """Rows of the given sources whose MOS lies in [mos_min, mos_max] (rows without MOS are kept only
         when no MOS bound is set)."""
         keep = []

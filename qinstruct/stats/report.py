@@ -14,8 +14,8 @@ from ..config import check_config
 from ..data.vocabulary import load_vocabulary
 from ..fileio import write_files_and_zip
 from . import figures
-from .config import StatsConfig
 from .balance import BalanceConfig, balance, flatness, histogram
+from .config import StatsConfig
 from .dataset import StatsDataset, load_inputs
 from .table1 import SourceStats, format_table1, table1
 from .text import MOS_BANDS, NO_CONCLUSION, TextStats, text_stats
@@ -87,7 +87,8 @@ def report_tables(report: StatsReport) -> dict[str, str]:
     """CSV text of every table behind the figures."""
     text = report.text
     tables = {"table1.csv": _csv([["source", "size", "mean", "std", "sampled_size", "sampled_mean", "sampled_std"]]
-                                 + [[r.source, r.size, r.mean, r.std, *_sampled(report, r.source)] for r in report.table])}
+                                 + [[r.source, r.size, r.mean, r.std, *_sampled(report, r.source)]
+                                    for r in report.table])}
     tables["feedback_lengths.csv"] = _csv([["words", "feedbacks"]] + sorted(
         [[int(k), int(v)] for k, v in zip(*np.unique(text.words_per_feedback, return_counts=True))]))
     tables["lowlevel_words.csv"] = _csv([["term", "count"]] + [list(x) for x in text.lowlevel_terms.most_common()])

@@ -44,7 +44,8 @@ def format_table1(original: list[SourceStats], sampled: list[SourceStats] | None
         lines = ["| source | size | μ (MOS) | σ (MOS) |", "|---|---:|---:|---:|"]
         lines += [f"| {r.source} | {r.size:,} | {cell(r.mean)} | {cell(r.std)} |" for r in original]
     else:
-        lines = ["| source | size | μ | σ | sampled size | sampled μ | sampled σ |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines = ["| source | size | μ | σ | sampled size | sampled μ | sampled σ |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]
         for r in original:
             s = by_source.get(r.source)
             lines.append(f"| {r.source} | {r.size:,} | {cell(r.mean)} | {cell(r.std)} | "

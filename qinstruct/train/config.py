@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..config import ConfigError, option
-from ..data.kinds import KINDS
+from ..data.kinds import ITEM_KINDS
 
 STRATEGIES = {
     "mix": "low-level data added to the high-level data, from the base (stage-1) model (the paper's best)",
@@ -26,6 +26,7 @@ DEEPSPEED = ("none", "zero2", "zero3")
 @dataclass(kw_only=True)
 class TrainConfig:
     COMMAND: ClassVar = ("train",)
+    KIND: ClassVar = "train"
 
     model: str = option(help="the model to start from: a folder, a hub id, tiny:FAMILY (the base model for mix, "
                         "replace and baseline; a finished model for after)", metavar="SPEC", group="model")
@@ -34,12 +35,15 @@ class TrainConfig:
     trust_remote_code: bool = option(False, help="run code shipped with the checkpoint (only when you trust it)")
     strategy: str = option("mix", help="what data, from what model: " + "; ".join(
         f"{k}: {v}" for k, v in STRATEGIES.items()), choices=list(STRATEGIES), group="data & strategy")
-    high_level: list[str] = option(default_factory=list, help="high-level instruction files (LLaVA JSON, "
+    high_level: list[str] = option(default_factory=list, path="sources",
+                                   help="high-level instruction files (LLaVA JSON, "
                                    "LLaMA-Factory ShareGPT), each FILE[=RATIO][@CAP]: RATIO repeats or subsamples "
                                    "it, CAP limits its items", metavar="FILE")
-    low_level: list[str] = option(default_factory=list, help="low-level instruction files (Q-Instruct, converted "
+    low_level: list[str] = option(default_factory=list, path="sources",
+                                  help="low-level instruction files (Q-Instruct, converted "
                                   "feedbacks, Q-Align levels), each FILE[=RATIO][@CAP]", metavar="FILE")
-    image_root: str = option("", help="folder the items' image paths are relative to (default: each file's own "
+    image_root: str = option("", path="folder",
+                             help="folder the items' image paths are relative to (default: each file's own "
                              "folder)")
     low_level_fraction: float = option(1.0, help="share of the low-level data used (Fig. 6's scaling curve)", gt=0,
                                        max=1)
@@ -55,7 +59,8 @@ class TrainConfig:
                              "others stay out of training all the same", min=0, max=10_000_000)
     max_length: int = option(2048, help="longest training sequence in tokens (image tokens included)", min=64,
                              max=131072)
-    seed: int = option(42, help="seed of the mixture, the split and the training", min=0, max=2**32 - 1)
+    seed: int = option(42, help="seed of the mixture, the split and the training", min=0, max=2**32 - 1,
+                       maps_to=("seed", "data_seed"))
     method: str = option("lora", help="lora: train adapters on the language model (and the projector); full: "
                          "train the chosen parts in full", choices=METHODS, group="method")
     lora_r: int = option(128, help="LoRA rank", min=1, max=4096)
@@ -66,24 +71,28 @@ class TrainConfig:
     tune_vision_tower: bool = option(False, help="train the vision tower too (full), or give it adapters (lora)")
     tune_projector: bool = option(True, help="train the multimodal projector")
     tune_llm: bool = option(True, help="train the language model (full) or its adapters (lora)")
-    epochs: float = option(1.0, help="passes over the data", gt=0, max=10_000, group="schedule")
+    epochs: float = option(1.0, help="passes over the data", gt=0, max=10_000, group="schedule",
+                           maps_to="num_train_epochs")
     max_steps: int = option(0, help="stop after this many optimizer steps (0: as many as the epochs take)", min=0,
                            max=100_000_000)
-    learning_rate: float = option(2e-4, help="peak learning rate (official: 2e-4 LoRA, 2e-5 full)", gt=0, max=1)
+    learning_rate: float = option(2e-4, help="peak learning rate (official: 2e-4 LoRA, 2e-5 full)", gt=0, max=1,
+                                  maps_to="learning_rate")
     lr_scheduler: str = option("cosine", help="learning-rate schedule after warmup",
-                               choices=["cosine", "linear", "constant_with_warmup"])
+                               choices=["cosine", "linear", "constant_with_warmup"], maps_to="lr_scheduler_type")
     warmup_ratio: float = option(0.03, help="share of the steps spent warming up", min=0, max=0.5)
-    weight_decay: float = option(0.0, help="AdamW weight decay", min=0, max=1)
-    batch_size: int = option(16, help="sequences per device per step", min=1, max=4096)
+    weight_decay: float = option(0.0, help="AdamW weight decay", min=0, max=1, maps_to="weight_decay")
+    batch_size: int = option(16, help="sequences per device per step", min=1, max=4096,
+                             maps_to=("per_device_train_batch_size", "per_device_eval_batch_size"))
     gradient_accumulation: int = option(1, help="steps accumulated per optimizer step (global batch = batch_size x "
-                                        "this x processes)", min=1, max=4096)
+                                        "this x processes)", min=1, max=4096, maps_to="gradient_accumulation_steps")
     eval_steps: int = option(0, help="eval loss every N steps (0: at the end only)", min=0, max=100_000_000,
                             affects_result=False)
     save_steps: int = option(50, help="checkpoint every N steps (a killed run resumes from the last)", min=1,
-                            max=100_000_000, affects_result=False)
-    save_total_limit: int = option(2, help="checkpoints kept", min=1, max=10_000, affects_result=False)
+                            max=100_000_000, affects_result=False, maps_to="save_steps")
+    save_total_limit: int = option(2, help="checkpoints kept", min=1, max=10_000, affects_result=False,
+                                   maps_to="save_total_limit")
     logging_steps: int = option(1, help="log loss and speed every N steps", min=1, max=100_000_000,
-                               affects_result=False)
+                               affects_result=False, maps_to="logging_steps")
     device: str = option("auto", help="auto (a GPU when there is one), cuda or cpu", choices=["auto", "cuda", "cpu"],
                          group="hardware")
     bf16: bool = option(True, help="bfloat16 on a GPU (the CPU always trains in float32)")
@@ -92,7 +101,8 @@ class TrainConfig:
     compile: bool = option(False, help="compile each repeated layer once (GPU; about a minute of compiling, then "
                            "faster steps: scripts/bench_train.py measures it)")
     group_by_length: bool = option(True, help="batch sequences of similar length together (less padding)")
-    dataloader_workers: int = option(0, help="processes preparing batches", min=0, max=64, affects_result=False)
+    dataloader_workers: int = option(0, help="processes preparing batches", min=0, max=64, affects_result=False,
+                                     maps_to="dataloader_num_workers")
     launcher: str = option("none", help="none: this process; accelerate: `accelerate launch` with the options below",
                            choices=LAUNCHERS)
     num_processes: int = option(1, help="processes per machine (GPUs, or CPU processes on the gloo backend)", min=1,
@@ -103,6 +113,10 @@ class TrainConfig:
     main_process_port: int = option(29500, help="port of the rank-0 machine", min=1, max=65535)
     deepspeed: str = option("none", help="DeepSpeed ZeRO stage (the official scripts used ZeRO-3)", choices=DEEPSPEED)
     fsdp: bool = option(False, help="PyTorch FSDP instead of DeepSpeed")
+    trainer_args: list[str] = option(default_factory=list, help="any other field of transformers' "
+                                     "TrainingArguments, as KEY=VALUE (VALUE read as YAML), e.g. optim=adafactor "
+                                     "max_grad_norm=0.5; it overrides what the options above set",
+                                     metavar="KEY=VALUE", group="transformers")
 
     def validate(self) -> None:
         if self.strategy in ("mix", "after", "replace") and not self.low_level:
@@ -113,21 +127,46 @@ class TrainConfig:
                               "one file")
         for spec in self.kind_ratios:
             kind, _, ratio = spec.partition("=")
-            if kind not in KINDS or not _is_ratio(ratio):
-                raise ConfigError(f"kind_ratios: expected KIND=RATIO with KIND among {', '.join(KINDS)}, got {spec!r}")
+            if kind not in ITEM_KINDS or not _is_ratio(ratio):
+                raise ConfigError(f"kind_ratios: expected KIND=RATIO with KIND among {', '.join(ITEM_KINDS)}, got "
+                                  f"{spec!r}")
         for spec in [*self.high_level, *self.low_level]:
             parse_source(spec)
         if self.lora_targets != "auto":
             try:
                 re.compile(self.lora_targets)
             except re.error as error:
-                raise ConfigError(f"lora_targets: {self.lora_targets!r} is not a regular expression ({error})") from None
+                raise ConfigError(f"lora_targets: {self.lora_targets!r} is not a regular expression ({error})") \
+                    from None
         if self.deepspeed != "none" and self.fsdp:
             raise ConfigError("choose DeepSpeed or FSDP, not both")
         if self.machine_rank >= self.num_machines:
             raise ConfigError("machine_rank must be below num_machines")
         if (self.deepspeed != "none" or self.fsdp or self.num_machines > 1) and self.launcher != "accelerate":
             raise ConfigError("DeepSpeed, FSDP and several machines run through --launcher accelerate")
+        if self.trainer_args:
+            self.extra_arguments()
+
+    def extra_arguments(self) -> dict:
+        """trainer_args as TrainingArguments' keywords; a key it does not have, or a value that is not YAML, is
+        refused naming it."""
+        import dataclasses
+
+        import yaml
+        from transformers import TrainingArguments
+
+        known = {f.name for f in dataclasses.fields(TrainingArguments)}
+        extra = {}
+        for item in self.trainer_args:
+            key, sep, text = item.partition("=")
+            if not sep or key.strip() not in known:
+                raise ConfigError(f"trainer_args: {item!r}: expected KEY=VALUE with KEY a field of transformers' "
+                                  "TrainingArguments (e.g. optim=adafactor)")
+            try:
+                extra[key.strip()] = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise ConfigError(f"trainer_args: {item!r}: the value is not YAML") from None
+        return extra
 
     @property
     def uses_high_level(self) -> bool:

@@ -13,13 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ConfigError
-from ..data.loaders import detect_format, load_any
-from ..data.kinds import item_kind
-from ..data.records import InstructionItem
 from ..access import AccessDenied, process_policy
+from ..config import ConfigError
+from ..data.kinds import item_kind
+from ..data.loaders import detect_format, load_any
+from ..data.records import InstructionItem
 from .config import TrainConfig, parse_source
-
 
 
 @dataclass(frozen=True)

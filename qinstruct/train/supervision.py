@@ -63,10 +63,10 @@ def segments(processor, messages: list[dict]) -> list[tuple[str, bool]]:
 @dataclass
 class Supervisor:
     """Encodes examples for one model (its processor, family and image handling)."""
-    loaded: "LoadedModel"
+    loaded: LoadedModel
     max_length: int
 
-    def encode(self, example: "Example") -> dict[str, Any]:
+    def encode(self, example: Example) -> dict[str, Any]:
         import torch
 
         processor = self.loaded.processor
@@ -99,7 +99,7 @@ class Supervisor:
         return out
 
 
-def approximate_length(example: "Example", image_tokens: int) -> int:
+def approximate_length(example: Example, image_tokens: int) -> int:
     """Tokens, roughly (1.3 per word plus the image's), for grouping similar lengths without encoding."""
     words = sum(len(turn.value.split()) for turn in example.item.conversations)
     return int(words * 1.3) + (image_tokens if example.image is not None else 0)
@@ -109,7 +109,7 @@ class TrainingSet:
     """A torch-style dataset of encoded examples; an example whose answers were all cut by max_length is
     replaced by the next one, so that no batch has nothing to learn from."""
 
-    def __init__(self, examples: list["Example"], supervisor: Supervisor):
+    def __init__(self, examples: list[Example], supervisor: Supervisor):
         self.examples, self.supervisor = examples, supervisor
 
     def __len__(self) -> int:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import check_config, config_to_dict
+from ..config.schema import mapped_values
 from ..errors import first_line
-from ..fileio import WriteError
 from ..runs import Progress, RunBusy, RunFolder, check_same_job, read_status
 from .config import TrainConfig
 from .data import Mixture, build_mixture
@@ -122,8 +122,9 @@ def prepare_parameters(loaded, config: TrainConfig, continue_adapter: bool):
 
 
 def training_arguments(config: TrainConfig, output: Path, gpu: bool, evaluates: bool = True):
-    """TrainingArguments from the config (field names differ between transformers 5.17 and 5.2x).  Without an
-    eval set (`evaluates` False: nothing held out) eval_steps is ignored: the Tune form sends its default, and
+    """TrainingArguments from the config: the fields marked `maps_to` as they are, `trainer_args` on top, and the
+    few that need a word of their own (field names differ between transformers 5.17 and 5.2x).  Without an eval
+    set (`evaluates` False: nothing held out) eval_steps is ignored: the Tune form sends its default, and
     transformers refuses an eval schedule with nothing to evaluate."""
     import dataclasses
 
@@ -132,17 +133,11 @@ def training_arguments(config: TrainConfig, output: Path, gpu: bool, evaluates: 
     known = {f.name for f in dataclasses.fields(TrainingArguments)}
     eval_steps = config.eval_steps if evaluates else 0
     kwargs: dict[str, Any] = dict(
-        output_dir=str(output / CHECKPOINTS), per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation,
-        learning_rate=config.learning_rate, lr_scheduler_type=config.lr_scheduler, weight_decay=config.weight_decay,
-        num_train_epochs=config.epochs, max_steps=config.max_steps or -1, logging_steps=config.logging_steps,
-        save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
-        eval_strategy="steps" if eval_steps else "no", eval_steps=eval_steps or None,
-        seed=config.seed, data_seed=config.seed, bf16=gpu and config.bf16, use_cpu=not gpu,
-        gradient_checkpointing=config.gradient_checkpointing,
+        **mapped_values(config), output_dir=str(output / CHECKPOINTS), max_steps=config.max_steps or -1,
+        save_strategy="steps", eval_strategy="steps" if eval_steps else "no", eval_steps=eval_steps or None,
+        bf16=gpu and config.bf16, use_cpu=not gpu, gradient_checkpointing=config.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False}, remove_unused_columns=False, report_to="none",
-        dataloader_num_workers=config.dataloader_workers, disable_tqdm=True, save_only_model=False,
-        ddp_find_unused_parameters=False,
+        disable_tqdm=True, save_only_model=False, ddp_find_unused_parameters=False,
         ddp_backend="gloo" if not gpu and int(os.environ.get("WORLD_SIZE", 1)) > 1 else None)
     if "activation_checkpointing" in known:  # transformers >= 5.2x renamed it; 5.17 knows the old name only
         kwargs["activation_checkpointing"] = kwargs.pop("gradient_checkpointing")
@@ -153,6 +148,7 @@ def training_arguments(config: TrainConfig, output: Path, gpu: bool, evaluates: 
         kwargs["warmup_steps"] = config.warmup_ratio  # a float below 1 is a ratio in transformers >= 5.2x
     if config.deepspeed != "none":
         kwargs["deepspeed"] = str(deepspeed_file(config.deepspeed))
+    kwargs.update(config.extra_arguments())
     return TrainingArguments(**{k: v for k, v in kwargs.items() if k in known})
 
 
@@ -221,7 +217,7 @@ def refuse_finished(config: TrainConfig) -> None:
     done run whose model was removed continues from its checkpoints."""
     output = Path(config.output_dir)
     status = read_status(output)
-    if status is not None and status.kind == "train" and status.state == "done" and \
+    if status is not None and status.kind == TrainConfig.KIND and status.state == "done" and \
             (output / MODEL / "qinstruct.json").is_file():
         check_same_job(output, config)
         raise RunBusy(f"{output} is done (its model is in {output / MODEL}); start a new run under another name")
@@ -234,13 +230,13 @@ def run_training(config: TrainConfig, progress: Progress | None = None) -> Train
     output = Path(config.output_dir)
     rank, _ = process_rank()
     if rank == 0 and not os.environ.get(HELD_BY_PARENT):
-        run = RunFolder(output, "train")
+        run = RunFolder(output, TrainConfig.KIND)
         with run.hold(config):
             result = _train(config, output, run, progress)
             run.summary = {"steps": result.steps, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
                            "model": result.model_dir}
             return result
-    return _train(config, output, RunFolder(output, "train") if rank == 0 else None, progress)
+    return _train(config, output, RunFolder(output, TrainConfig.KIND) if rank == 0 else None, progress)
 
 
 def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: Progress | None) -> TrainResult:
@@ -265,7 +261,9 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
     gpu = next(model.parameters()).device.type == "cuda" or (config.device != "cpu" and torch.cuda.is_available())
     arguments = training_arguments(config, output, gpu, evaluates=bool(mixture.eval))
     image_tokens = _image_tokens(supervisor, mixture)
-    trainer = _trainer_class()(
+    from .mixture_trainer import MixtureTrainer
+
+    trainer = MixtureTrainer(
         model=model, args=arguments, train_dataset=TrainingSet(mixture.train, supervisor),
         eval_dataset=TrainingSet(mixture.eval, supervisor) if mixture.eval else None, data_collator=collator,
         callbacks=[RunLogCallback(run, collator, progress)],
@@ -310,75 +308,6 @@ def _image_tokens(supervisor: Supervisor, mixture: Mixture) -> int:
     encoded = supervisor.encode(example)
     words = sum(len(t.value.split()) for t in example.item.conversations)
     return max(0, len(encoded["input_ids"]) - int(words * 1.3))
-
-
-def _trainer_class():
-    import torch
-    from transformers import PrinterCallback, Trainer
-    from transformers.trainer_pt_utils import LengthGroupedSampler
-
-    class MixtureTrainer(Trainer):
-        """Trainer with one seeded order of the items, the same in every process and after a resume (so that N
-        processes see the global batches one process would), grouped by lengths computed from the items' text
-        rather than by encoding every example (which would load every image before the first step)."""
-
-        def __init__(self, *args, lengths: list[int] | None = None, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.lengths = lengths
-            self.remove_callback(PrinterCallback)  # the run folder's log and our progress bar say it better
-
-        def _save_checkpoint(self, model, trial):
-            """A save that fails (a full disk: safetensors, torch and json each fail their own way) leaves no half
-            checkpoint behind and stops the run with one line; the previous checkpoint stays whole."""
-            folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
-            try:
-                super()._save_checkpoint(model, trial)
-            except Exception as error:  # noqa: BLE001 - re-raised as the one error a user acts on
-                shutil.rmtree(folder, ignore_errors=True)
-                raise WriteError(f"{folder}: cannot save this checkpoint ({first_line(error)}); the last whole "
-                                 "checkpoint is kept and the run continues from it when started again") from None
-
-        def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-            model = model if model is not None else self.model
-            if self.is_fsdp_enabled or not saved_full_weights(Path(resume_from_checkpoint), model):
-                return super()._load_from_checkpoint(resume_from_checkpoint, model)
-            restore_full_weights(model, Path(resume_from_checkpoint))
-
-        def _get_train_sampler(self, train_dataset=None):
-            generator = torch.Generator().manual_seed(self.args.seed)
-            if self.lengths is None:
-                return torch.utils.data.RandomSampler(train_dataset or self.train_dataset, generator=generator)
-            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                        lengths=self.lengths, generator=generator)
-
-    return MixtureTrainer
-
-
-def saved_full_weights(folder: Path, model) -> bool:
-    """Whether a checkpoint holds a whole model's weights (not an adapter's) for this model."""
-    from transformers import PreTrainedModel
-
-    weights = (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
-    return weights and (folder / "config.json").is_file() and isinstance(model, PreTrainedModel)
-
-
-def restore_full_weights(model, folder: Path) -> None:
-    """A checkpoint's full weights into the model being trained.  transformers saves them in the checkpoint
-    format's original key names (`language_model.model.…` for LLaVA) but its Trainer resumes with a plain
-    `load_state_dict`, which matches none of them: the run went on from random weights with only a warning (found
-    when a killed 600-step run resumed at loss 8.4 instead of 0.59).  `from_pretrained` knows the key layout; a key
-    still missing stops the run instead of training on from noise.  Costs one more copy of the weights in memory
-    for the moment of the resume."""
-    from ..models import micro  # noqa: F401 - the micro tower's classes must be registered before its config loads
-
-    saved, info = type(model).from_pretrained(folder, dtype=model.dtype, output_loading_info=True)
-    missing = sorted(set(info["missing_keys"]) | set(model.load_state_dict(saved.state_dict(), strict=False)
-                                                       .missing_keys))
-    if missing:
-        from ..models.types import ModelLoadError
-
-        raise ModelLoadError(f"{folder}: the checkpoint lacks {len(missing)} of the model's weights (first: "
-                             f"{missing[0]}); it cannot resume this run")
 
 
 def _save(trainer, loaded, spec, config: TrainConfig, model_dir: Path, mixture: Mixture, metrics: dict) -> None:

@@ -2,6 +2,7 @@
 import pytest
 
 from qinstruct.models.families import save_tiny_pair
+
 from ..helpers.studio import free_port  # noqa: F401 - the app tests import it from here
 
 

@@ -8,8 +8,8 @@ from gradio_client import Client, handle_file
 
 from app.tabs import chat as tab
 
-from .browser import chromium_page
 from ..helpers.studio import tab_says
+from .browser import chromium_page
 
 
 def said(chatbot, role):
@@ -210,10 +210,10 @@ def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_b
 def test_a_question_about_two_images_on_two_families_in_the_browser(studio, artifacts, tmp_path):
     """Co-Instruct's kind of question: the second image box, an mPLUG-Owl2 release beside a LLaVA (the shipped
     micro tuned model), both answering about both images."""
-    from qinstruct.demo.photos import demo_photo
     from qinstruct.models.chat import prompt_text
     from qinstruct.models.loading import load_model
     from qinstruct.models.types import Turn
+    from qinstruct.photos import demo_photo
 
     demo_photo("coffee", 200).save(tmp_path / "second.png")
     with chromium_page(1280, 720) as page:

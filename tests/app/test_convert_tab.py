@@ -8,8 +8,8 @@ from gradio_client import Client
 from app.tabs import convert as tab
 
 from ..convert.test_openai_backend import good_answer
-from ..helpers.openai_server import openai_server
 from ..helpers.jobs import watch_until_ended
+from ..helpers.openai_server import openai_server
 from .browser import chromium_page
 
 FEEDBACK = "The duck on the left is heavily blurred. Thus, the quality of the image is poor."

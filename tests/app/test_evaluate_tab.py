@@ -11,8 +11,8 @@ from gradio_client import Client
 from app.tabs import evaluate as tab
 
 from ..helpers.jobs import evaluations_done, start_evaluation
-from .browser import chromium_page
 from ..helpers.studio import tab_says
+from .browser import chromium_page
 
 MODELS = ["models/tiny-llava", "models/tiny-llava-lora"]
 

@@ -8,8 +8,8 @@ from gradio_client import Client, handle_file
 
 from app.tabs import stats as tab
 
-from .browser import chromium_page
 from ..helpers.studio import tab_says
+from .browser import chromium_page
 
 
 @pytest.fixture(scope="module")

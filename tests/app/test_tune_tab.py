@@ -10,8 +10,8 @@ from gradio_client import Client
 
 from app.tabs import tune as tab
 
-from .browser import chromium_page
 from ..helpers.studio import tab_says
+from .browser import chromium_page
 
 
 @pytest.fixture(scope="module")

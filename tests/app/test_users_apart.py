@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+
 import pytest
 from fastapi.responses import JSONResponse
 from gradio_client import Client, handle_file

@@ -9,9 +9,9 @@ from qinstruct.config.cli import config_from_args
 from qinstruct.config.schema import flag_name
 from qinstruct.convert.job import ConvertJobConfig
 from qinstruct.corrupt.batch import CorruptJobConfig
-from qinstruct.data.jobs import ExportConfig, ValidateConfig
+from qinstruct.data.tasks import ExportConfig, ValidateConfig
 from qinstruct.demo.config import WorldConfig
-from qinstruct.models.jobs import ChatConfig, RateConfig
+from qinstruct.models.tasks import ChatConfig, RateConfig
 from qinstruct.stats.config import BalanceJobConfig, StatsConfig, Table1Config
 
 # one example per job, every field off its default where the type allows

@@ -12,7 +12,7 @@ from PIL import Image
 
 from qinstruct import create_scorer, list_scorers
 from qinstruct.cli import main
-from qinstruct.demo.photos import demo_photo
+from qinstruct.photos import demo_photo
 from qinstruct.scorer import ScorerError
 
 ROOT = Path(__file__).resolve().parents[2]

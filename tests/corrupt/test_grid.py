@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qinstruct.errors import UserError
 from qinstruct.corrupt import corrupt
 from qinstruct.corrupt.grid import GridConfig, contact_sheet, load_grid, run_grid, zip_grid
-from qinstruct.demo.photos import demo_photo, list_demo_photos
+from qinstruct.errors import UserError
+from qinstruct.photos import demo_photo, list_demo_photos
 
 
 def test_grid_cells_are_the_corruptions_of_the_working_image(tmp_path):

@@ -2,8 +2,9 @@
 import json
 
 from qinstruct.cli import main
-from qinstruct.data import InstructionItem, Turn, load_instructions
 from qinstruct.data.exporters import export_instructions, to_llamafactory, to_trl
+from qinstruct.data.loaders import load_instructions
+from qinstruct.data.records import InstructionItem, Turn
 
 ITEM = InstructionItem("q1", "koniq/1.jpg", [Turn("human", "Rate the quality.\n<|image|>"),
                                             Turn("gpt", "Good."), Turn("human", "Why?"), Turn("gpt", "Sharp.")])

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from qinstruct.data import (
+from qinstruct.data.loaders import (
     DataError,
     detect_format,
     load_any,

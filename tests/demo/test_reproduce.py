@@ -3,14 +3,12 @@ import json
 
 import pytest
 import yaml
-
 from safetensors import safe_open
 
 from qinstruct.cli import main
 from qinstruct.demo.reproduce import PLANS
 from qinstruct.demo.shipped import shipped_names, shipped_report
 from qinstruct.models.loading import load_model
-
 
 # The world before issue 20's knobs: its 30-step models order mix above the baseline on distortion questions; on
 # the shipped world's (native share 0.4, steeper noise curve) 30 steps leave both at chance, and the baseline ahead

@@ -8,8 +8,16 @@ from safetensors import safe_open
 
 from qinstruct.cli import main
 from qinstruct.demo.examples import held_out_examples
-from qinstruct.demo.shipped import (ASSETS, BASELINE, MANIFEST, TUNED, install, shipped_names, shipped_radar,
-                                    shipped_report)
+from qinstruct.demo.shipped import (
+    ASSETS,
+    BASELINE,
+    MANIFEST,
+    TUNED,
+    install,
+    shipped_names,
+    shipped_radar,
+    shipped_report,
+)
 from qinstruct.images import load_rgb
 from qinstruct.models.loading import load_model
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from qinstruct.cli import main
-from qinstruct.data import load_instructions, load_llvisionqa, load_mos_list, load_pathway
+from qinstruct.data.loaders import load_instructions, load_llvisionqa, load_mos_list, load_pathway
 from qinstruct.demo.scenes import photo_crop
 from qinstruct.demo.world import IMPACT, MAX_DROP, WorldConfig, build_world, synthetic_mos
-from qinstruct.workspace import world_ready
 from qinstruct.runs import RUN_FILES, read_status
+from qinstruct.workspace import world_ready
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from qinstruct.cli import main
 from qinstruct.data.records import LLVisionQAItem
-from qinstruct.eval.a1 import letter_prompt, parse_answer, score_answers
+from qinstruct.eval.a1 import A1Config, letter_prompt, parse_answer, score_answers
 
 OPTIONS = ["A cat", "motion blur", "noise", "fog"]
 
@@ -72,10 +72,10 @@ def test_missing_answers_count_as_unparsed():
 def test_likelihood_equals_a_brute_force_loop():
     import torch
 
-    from qinstruct.demo.photos import demo_photo
     from qinstruct.models.chat import prompt_text
     from qinstruct.models.loading import load_model
     from qinstruct.models.types import Turn
+    from qinstruct.photos import demo_photo
 
     model = load_model("tiny:llava")
     image = demo_photo("coffee", 64)
@@ -92,9 +92,7 @@ def test_likelihood_equals_a_brute_force_loop():
     assert np.argmin(tail) in range(3) and len(tail) == 3
 
 
-def a1_run(tmp_path, image_root, protocols) -> "A1Config":
-    from qinstruct.eval.a1 import A1Config
-
+def a1_run(tmp_path, image_root, protocols) -> A1Config:
     path = tmp_path / "q.json"
     path.write_text(json.dumps(questions()))
     return A1Config(models=["tiny:llava"], questions=str(path), image_root=str(image_root), out=str(tmp_path / "a1"),
@@ -104,7 +102,7 @@ def a1_run(tmp_path, image_root, protocols) -> "A1Config":
 def test_a_run_where_no_item_could_be_scored_fails_in_one_line(tmp_path, capsys):
     """A wrong image root ended `done` with accuracy 0.000: items that never got an answer are not wrong answers."""
     from qinstruct.errors import UserError
-    from qinstruct.eval.jobs import run_protocol
+    from qinstruct.eval.protocols import run_protocol
     from qinstruct.runs import read_status
 
     config = a1_run(tmp_path, tmp_path / "no-such-folder", ["letter"])
@@ -122,9 +120,9 @@ def test_a_run_where_no_item_could_be_scored_fails_in_one_line(tmp_path, capsys)
 
 
 def test_unscored_items_are_counted_apart_and_left_out_of_the_accuracy(tmp_path):
-    from qinstruct.demo.photos import demo_photo
-    from qinstruct.eval.jobs import run_protocol
+    from qinstruct.eval.protocols import run_protocol
     from qinstruct.fileio import read_jsonl
+    from qinstruct.photos import demo_photo
     from qinstruct.runs import read_status
 
     images = tmp_path / "images"

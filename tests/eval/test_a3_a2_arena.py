@@ -10,7 +10,8 @@ from qinstruct.cli import main
 from qinstruct.convert.backends import ConversionError, create_backend
 from qinstruct.convert.cache import ResponseCache
 from qinstruct.eval.a2 import Reference, dimension_scores, distortion_mentions, mention_shares, offline_judge
-from qinstruct.eval.a3 import correlate, score
+from qinstruct.eval.a3 import correlate
+from qinstruct.eval.a3 import good_poor_score as score
 from qinstruct.eval.arena import OPEN, REPEATED, Vote, leaderboard, read_votes
 
 from ..helpers.openai_server import completion, openai_server

@@ -16,7 +16,7 @@ from qinstruct.demo.world import build_world
 from qinstruct.eval import a1
 from qinstruct.eval.a1 import A1Config
 from qinstruct.eval.a3 import A3Config
-from qinstruct.eval.jobs import run_protocol
+from qinstruct.eval.protocols import run_protocol
 from qinstruct.eval.report import ReportConfig, Table, model_labels, write_report
 from qinstruct.fileio import read_jsonl
 from qinstruct.runs import read_status

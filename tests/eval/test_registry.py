@@ -7,9 +7,10 @@ from typing import ClassVar
 import pytest
 
 from qinstruct.config import option
-from qinstruct.eval import jobs
-from qinstruct.eval.jobs import EvalModels, Protocol, Unit, failures, register
+from qinstruct.eval import protocols
+from qinstruct.eval.protocols import register
 from qinstruct.eval.tables import Table
+from qinstruct.eval.types import EvalModels, Protocol, Unit, failures
 
 
 @dataclass(kw_only=True)
@@ -46,7 +47,7 @@ TOY = Protocol("t9", "T9 toy", "T9 toy: the mean length of some words", ToyConfi
 def toy():
     register(TOY)
     yield TOY
-    jobs.PROTOCOLS.pop("t9")
+    protocols.PROTOCOLS.pop("t9")
 
 
 def test_a_registered_protocol_is_a_verb_a_job_a_tab_choice_and_a_report_table(toy, tmp_path, capsys):
@@ -54,7 +55,7 @@ def test_a_registered_protocol_is_a_verb_a_job_a_tab_choice_and_a_report_table(t
 
     from qinstruct.cli import build_parser, main
     from qinstruct.eval.report import ReportConfig, write_report
-    from qinstruct.jobs.kinds import kind_of
+    from qinstruct.jobs.registry import spec_of
 
     assert "t9" in build_parser().parse_args(["eval", "t9", "--words", "a", "--out", "x"]).job_class.COMMAND
     out = tmp_path / "toy"
@@ -62,7 +63,7 @@ def test_a_registered_protocol_is_a_verb_a_job_a_tab_choice_and_a_report_table(t
                  "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["models"]["tiny:llava"]["mean_length"] == pytest.approx(7 / 3)
-    assert kind_of(ToyConfig(words=["a"], out="x")).name == "eval-t9"  # the launcher runs it like any job
+    assert spec_of(ToyConfig(words=["a"], out="x")).kind == "eval-t9"  # the launcher runs it like any job
     report = write_report(ReportConfig(runs=[str(out)], out=str(tmp_path / "report"))).read_text()
     assert "### T9 toy (mean word length)" in report and "| tiny:llava | 2.333 |" in report
 

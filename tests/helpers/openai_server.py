@@ -10,8 +10,8 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 import uvicorn
 from fastapi import FastAPI, Request

@@ -1,7 +1,7 @@
 import pytest
 from PIL import Image
 
-from qinstruct.demo.photos import demo_photo
+from qinstruct.photos import demo_photo
 
 
 @pytest.fixture(scope="session")

@@ -47,8 +47,8 @@ def test_rate_corrupted_variants_at_the_models_input_size(shared_data, capsys):
     from PIL import Image
 
     from qinstruct.corrupt import corrupt
-    from qinstruct.models.jobs import as_model_sees, input_side
     from qinstruct.models.loading import load_model
+    from qinstruct.models.seen import as_model_sees, input_side
 
     image = str(shared_data / "images" / "211.jpg")
     assert main(["rate", "--model", "tiny:llava", image, "--corruption", "defocus_blur", "gaussian_noise",

@@ -9,8 +9,8 @@ from transformers import CLIPVisionModel
 
 from qinstruct.models.families import tiny_model
 from qinstruct.models.loading import load_model
-from qinstruct.models.specs import OriginalLlavaSpec, parse_spec
 from qinstruct.models.rating import next_token_logits
+from qinstruct.models.specs import OriginalLlavaSpec, parse_spec
 
 INVERSE = (("model.multi_modal_projector.linear_1.", "model.mm_projector.0."),
            ("model.multi_modal_projector.linear_2.", "model.mm_projector.2."),

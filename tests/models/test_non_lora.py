@@ -9,9 +9,9 @@ import torch
 from peft import LoraConfig, get_peft_model
 
 from qinstruct.cli import main
-from qinstruct.demo.photos import demo_photo
 from qinstruct.models.families import tiny_model
 from qinstruct.models.loading import ModelLoadError, load_model
+from qinstruct.photos import demo_photo
 
 # the tiny LLaVA's projector bias (64,), named as a PeftModel saw it, as released files name their weights
 BIAS = "base_model.model.model.multi_modal_projector.linear_1.bias"

@@ -9,8 +9,8 @@ from peft import LoraConfig, get_peft_model
 from qinstruct.models.chat import GenerationOptions, Turn, reply
 from qinstruct.models.families import tiny_model
 from qinstruct.models.loading import ModelLoadError, load_model
-from qinstruct.models.types import FailedModel
 from qinstruct.models.pair import load_pair, stream_pair
+from qinstruct.models.types import FailedModel
 
 OPTIONS = GenerationOptions(max_new_tokens=16)
 TURNS = [Turn("Describe and evaluate the quality of the image.")]

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qinstruct.models.chat import prepare_image
 from qinstruct.models.loading import load_model
 from qinstruct.models.seen import seen_by
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from qinstruct.data.records import InstructionItem, Turn
-from qinstruct.demo.photos import demo_photo
 from qinstruct.models.chat import batch_inputs, prompt_text
 from qinstruct.models.loading import load_model
 from qinstruct.models.types import Turn as ChatTurn
+from qinstruct.photos import demo_photo
 from qinstruct.train.data import Example
 from qinstruct.train.supervision import IGNORE, Collator, Supervisor
 

@@ -62,7 +62,7 @@ def test_each_strategy_trains_lora_and_the_result_loads(data, tmp_path, strategy
     assert marker["strategy"] == strategy and marker["trained"] and marker["metrics"]["steps"] == 12
     model = load_model(result.model_dir)  # the model layer loads it on its base, as the Chat tab will
     assert model.label.endswith("trained)") and model.rate(
-        [__import__("qinstruct.demo.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].p_good >= 0
+        [__import__("qinstruct.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].p_good >= 0
     assert f"runs/{strategy}/model" in list_model_specs(tmp_path, tmp_path / "runs")
 
 
@@ -185,7 +185,7 @@ def test_lora_on_an_original_layout_mplug_owl2_checkpoint(data, tmp_path):
     assert any("k_proj.multiway.1" in key for key in lora)  # the image tokens' K/V projections too
     model = load_model(result.model_dir)  # the tuned model loads on its original-layout base
     assert isinstance(model.model.get_base_model(), MplugOwl2ForConditionalGeneration)
-    assert 1 <= model.rate([__import__("qinstruct.demo.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].score5
+    assert 1 <= model.rate([__import__("qinstruct.photos", fromlist=["x"]).demo_photo("chelsea", 64)])[0].score5
 
 
 def files_of(folder: Path) -> dict[str, tuple[int, bytes]]:

@@ -31,7 +31,7 @@ class MplugOwl2Processor:
         self.chat_template = chat_template
 
     @classmethod
-    def from_folder(cls, path: str, config) -> "MplugOwl2Processor":
+    def from_folder(cls, path: str, config) -> MplugOwl2Processor:
         """A released checkpoint's folder (tokenizer files, and preprocessor_config.json when it has one)."""
         from transformers import AutoTokenizer
 

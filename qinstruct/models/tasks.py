@@ -1,13 +1,15 @@
 """`qinstruct chat` and `qinstruct rate` as jobs: configs and the functions the CLI and scripts call."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 from ..config import ConfigError, option
 from ..corrupt.api import MAX_SEED
 from ..corrupt.registry import SEVERITIES, list_corruptions
 from ..images import DEFAULT_MAX_MEGAPIXELS, ImageInputError, load_rgb
+from .seen import corrupted_variants
 from .types import MAX_IMAGES, GenerationOptions, LoadOptions, Rating, Turn
 
 
@@ -125,47 +127,6 @@ class RatedImage:
         return {"path": self.path, **(self.rating.as_dict() if self.rating else {"error": self.error})}
 
 
-def input_side(model) -> int | None:
-    """The square side a local model's image processor resizes to (None: unknown, e.g. a remote model)."""
-    processor = getattr(getattr(model, "processor", None), "image_processor", None)
-    size = getattr(processor, "crop_size", None) or getattr(processor, "size", None)
-    size = dict(size) if size is not None and not isinstance(size, int) else size
-    if isinstance(size, dict):
-        size = size.get("height") or size.get("shortest_edge")
-    return int(size) if size else None
-
-
-def as_model_sees(model, image):
-    """The image at the model's input size, prepared as the model prepares it (LLaVA pads to a square): a
-    corruption applied after this is what the model sees, not one averaged away by the processor's downscaling."""
-    from PIL import Image
-
-    from .chat import prepare_image
-
-    side = input_side(model)
-    if side is None:
-        return image
-    return prepare_image(model, image).resize((side, side), Image.Resampling.BICUBIC)
-
-
-def corrupted_variants(model, image, cells: list[tuple[str, int]], seed: int) -> list[tuple[str | None, int, object]]:
-    """(corruption, severity, image): the image as the model sees it, then each (corruption, severity) of it."""
-    from ..corrupt import corrupt
-
-    seen = as_model_sees(model, image)
-    return [(None, 0, seen)] + [(name, severity, corrupt(seen, name, severity, seed=seed)) for name, severity in cells]
-
-
-def rate_cells(models: list, image, cells: list[tuple[str, int]], seed: int) -> list[list[Rating]]:
-    """Per model: its rating of the image as it sees it, then of each (corruption, severity) of that (the
-    Corrupt tab's score column; `qinstruct rate IMAGE --corruption ... --severity ...` per model)."""
-    out = []
-    for model in models:
-        variants = corrupted_variants(model, image, cells, seed)
-        out.append(model.rate([variant for _, _, variant in variants], batch_size=16))
-    return out
-
-
 def run_rate(config: RateConfig) -> Iterator[RatedImage]:
     """Rate every image (and its corrupted variants), batch by batch; unreadable images come back with their
     error, in input order."""
@@ -193,16 +154,16 @@ def run_rate(config: RateConfig) -> Iterator[RatedImage]:
 def run_self_check(config: RateConfig):
     """`rate --self-check`: the scorer's monotonicity check on this model (P(good), or Q-Align's score for a model
     rated with Q-Align's prompt)."""
-    from ..scorer import KINDS, Scorer
     from .loading import load_model
     from .rating import prompt_name
+    from .selfcheck import SCORE_OF, self_check
 
     model = load_model(config.model, config.load_options())
     if getattr(model, "kind", "local") != "local":
         raise ConfigError(f"self_check: {config.model} is an endpoint; the self-check runs on local weights")
     kind = "qalign" if prompt_name(model) in ("q-align", "one-align") else "p_good"
     images = [load_rgb(path, config.max_megapixels) for path in config.images] or None
-    return Scorer(model, KINDS[kind], config.batch_size).self_check(images, config.seed)
+    return self_check(model, SCORE_OF[kind], images, config.seed, config.batch_size)
 
 
 def _rate_batch(model, batch: list[tuple[str, object]]) -> Iterator[RatedImage]:
@@ -212,5 +173,5 @@ def _rate_batch(model, batch: list[tuple[str, object]]) -> Iterator[RatedImage]:
         yield RatedImage(path, error=str(image)) if isinstance(image, Exception) else RatedImage(path, next(ratings))
 
 
-__all__ = ["ChatConfig", "RateConfig", "RatedImage", "SideAnswer", "corrupted_variants", "rate_cells", "run_chat",
+__all__ = ["ChatConfig", "RateConfig", "RatedImage", "SideAnswer", "run_chat",
            "run_rate", "run_self_check"]
