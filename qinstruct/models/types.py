@@ -208,8 +208,3 @@ class FailedModel:
 
     def compile(self) -> int:
         return 0
-
-
-def _crossing():  # a test commit: the model layer reaching up to the scorer
-    from ..scorer import Scorer
-    return Scorer
