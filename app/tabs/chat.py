@@ -51,7 +51,6 @@ VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
 NOTE_ID, VOTE_RESULT_ID, SEEN_ID, TAB_ID = "chat-note", "chat-vote-result", "chat-seen", "chat-tab"
 SECOND_ID = "chat-second-image"
 TRUST_IDS = ("chat-trust-left", "chat-trust-right")
-ASK, WAIT = "Ask both models about the image…", "Answering… the next question once this answer ends"
 RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
                    "once).")
 NEXT_ROUND = " Your next question starts a new round: a fresh conversation under a new random order."
@@ -64,12 +63,6 @@ def vote_buttons(enabled: bool) -> list:
 
 def lock_votes() -> list:
     return vote_buttons(False)
-
-
-def question_box(open_: bool) -> tuple:
-    """The question box and Send: closed while an answer streams, so that a question typed meanwhile is never
-    sent into the void (the answer's end empties the box), open again when it ends, answered or failed."""
-    return (gr.Textbox(interactive=open_, placeholder=ASK if open_ else WAIT), gr.Button(interactive=open_))
 
 
 def open_votes(state) -> list:
@@ -352,7 +345,7 @@ def _answers_column(image, examples, default_left, default_right) -> dict:
                 chat_b = gr.Chatbot(label="Tuned", height=360, elem_id=RIGHT_ID)
                 rating_b = gr.Markdown(elem_id=RATING_IDS[1])
         with gr.Row():
-            prompt = gr.Textbox(placeholder=ASK, show_label=False, scale=5,
+            prompt = gr.Textbox(placeholder="Ask both models about the image…", show_label=False, scale=5,
                                 elem_id=PROMPT_ID)
             send_button = gr.Button("Send", variant="primary", scale=1, elem_id=SEND_ID)
         gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Example prompts")
@@ -388,8 +381,6 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
         answered = trigger(lock_votes, None, votes, api_name=False, queue=False).then(
             user_event(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
             concurrency_limit=1)
-        trigger(lambda: question_box(False), None, [prompt, send_button], api_name=False, queue=False)
-        answered.then(lambda: question_box(True), None, [prompt, send_button], api_name=False, queue=False)
         answered.success(open_votes, state, votes, api_name=False, queue=False)
         answered.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(

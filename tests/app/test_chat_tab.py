@@ -197,32 +197,6 @@ def test_a_rating_and_a_reveal_never_outlive_their_image_or_their_round(studio, 
             page.screenshot(path=str(artifacts / "chat_blind_round_revealed.png"))
 
 
-def test_a_question_typed_while_an_answer_streams_is_never_lost(studio, artifacts):
-    """At 1280 x 720: while an answer streams the question box and Send are closed (a question typed then used to
-    vanish when the answer ended, unsent); they open again when it ends, and the next question is a second turn."""
-    expect = pytest.importorskip("playwright.sync_api").expect
-    with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="rocket").click()
-        box, send = page.locator(f"#{tab.PROMPT_ID} textarea"), page.locator(f"#{tab.SEND_ID}")
-        box.fill("Is this image blurry?")
-        send.click()
-        expect(box).to_be_disabled(timeout=5_000)
-        expect(send).to_be_disabled()
-        assert box.get_attribute("placeholder") == tab.WAIT  # it says why, and until when
-        page.screenshot(path=str(artifacts / "chat_question_box_while_answering.png"))
-        expect(box).to_be_enabled(timeout=90_000)  # the answer has ended
-        assert "streaming" not in page.locator(f"#{tab.STATUS_ID}").inner_text()
-        box.fill("Is there noise in this image?")
-        box.press("Enter")  # the other way to send
-        left = page.locator(f"#{tab.LEFT_ID}")
-        left.get_by_text("Is there noise in this image?").wait_for(timeout=30_000)
-        assert left.get_by_text("Is this image blurry?").count() == 1  # two turns of one conversation
-        expect(box).to_be_enabled(timeout=60_000)
-
-
 OWL2_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
 
 
