@@ -222,16 +222,9 @@ def on_seen(ctx: AppContext, state, image, trust, api_key, trust_right=False):
             "  \n".join(view.caption for view in seen))
 
 
-def forget_image():
-    """Another image: the views and the ratings of the last one no longer apply (a P(good) left under a new
-    image would read as its own)."""
-    return gr.Gallery(value=None, visible=False), "", "", ""
-
-
-def new_round(blind):
-    """A question sent: the last vote's words are about the last answer; in blind mode the question opens a
-    round under a new order, so the last round's reveal and ratings (under the old A and B) go too."""
-    return ("", "", "") if blind else (gr.skip(), gr.skip(), "")
+def hide_seen():
+    """Another image: the views of the last one no longer apply."""
+    return gr.Gallery(value=None, visible=False), ""
 
 
 def on_sides(left, right, blind, micro_pair: tuple):
@@ -377,7 +370,6 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
     # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
     seen_inputs, seen_outputs = [state, image, trust, api_key, trust_right], [seen, seen_note]
     for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
-        trigger(new_round, blind, [rating_a, rating_b, vote_result], api_name=False, queue=False)
         answered = trigger(lock_votes, None, votes, api_name=False, queue=False).then(
             user_event(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
             concurrency_limit=1)
@@ -405,7 +397,7 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
         voted.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     photo.input(demo_photo, photo, image, api_name=False)
     image.upload(forget_demo_photo, None, photo, api_name=False)
-    image.change(forget_image, None, [*seen_outputs, rating_a, rating_b], api_name=False, queue=False)
+    image.change(hide_seen, None, seen_outputs, api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off
     blocks.load(user_event(restore, ctx), saved,

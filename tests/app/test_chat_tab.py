@@ -165,38 +165,6 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
     assert browser_votes and all(r.get("round") for r in browser_votes)
 
 
-def test_a_rating_and_a_reveal_never_outlive_their_image_or_their_round(studio, artifacts):
-    """At a talk's 1280 x 720: a P(good) stays under the image it rated only (another photo clears it), and a blind
-    round's reveal and ratings (under the old A and B) are gone once the next round's question is sent."""
-    expect = pytest.importorskip("playwright.sync_api").expect
-    with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="chelsea").click()
-        page.locator(f"#{tab.RATE_ID}").click()
-        rating = page.locator(f"#{tab.RATING_IDS[0]}")
-        rating.get_by_text("P(good)").wait_for(timeout=60_000)
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="coffee").click()  # another image: the rating was chelsea's
-        expect(rating).not_to_contain_text("P(good)", timeout=15_000)
-        page.screenshot(path=str(artifacts / "chat_rating_cleared_on_new_image.png"))
-        page.get_by_text("Blind mode (sides shuffled").click()
-        for question in ("Is this image clear?", "Is there noise in this image?"):
-            page.locator(f"#{tab.PROMPT_ID} textarea").fill(question)
-            page.locator(f"#{tab.SEND_ID}").click()
-            page.locator(f"#{tab.LEFT_ID}").get_by_text(question).wait_for(timeout=30_000)
-            result = page.locator(f"#{tab.VOTE_RESULT_ID}")
-            expect(result).not_to_contain_text("A was", timeout=15_000)  # the last round's reveal is gone
-            expect(rating).not_to_contain_text("P(good)", timeout=15_000)  # and its ratings under the old order
-            expect(page.locator(f"#{tab.VOTE_IDS[0]}")).to_be_enabled(timeout=60_000)
-            page.locator(f"#{tab.VOTE_IDS[0]}").click()
-            result.get_by_text("A was").wait_for(timeout=30_000)
-            page.locator(f"#{tab.RATE_ID}").click()
-            rating.get_by_text("P(good)").wait_for(timeout=60_000)
-            page.screenshot(path=str(artifacts / "chat_blind_round_revealed.png"))
-
-
 OWL2_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
 
 
