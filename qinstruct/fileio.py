@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -87,8 +87,25 @@ def write_json(path: str | Path, data: Any, indent: int | None = 1) -> Path:
     return write_text(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
 
 
-def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
-    return write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
+    """One JSON object per line, written as the rows come (a generator is never held whole)."""
+    with atomic_open(path, "w") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return Path(path)
+
+
+def write_json_list(path: str | Path, rows: Iterable[Any]) -> int:
+    """A JSON list with one item per line, written as the items come; returns how many.  Atomic like every
+    writer here: a failure (or a reader's error raised inside `rows`) leaves the previous file, if any."""
+    count = 0
+    with atomic_open(path, "w") as handle:
+        handle.write("[")
+        for row in rows:
+            handle.write(("\n" if not count else ",\n") + json.dumps(row, ensure_ascii=False))
+            count += 1
+        handle.write("\n]\n")
+    return count
 
 
 def append_line(path: str | Path, record: dict) -> None:
@@ -103,16 +120,22 @@ def append_line(path: str | Path, record: dict) -> None:
 
 
 def read_jsonl(path: str | Path, repair: bool = False) -> list[dict]:
-    """The JSON objects of a JSON Lines file.  A torn last line (a writer killed mid-write) is ignored, and with
-    repair=True cut off the file so that appending continues cleanly; a damaged line elsewhere is skipped, never
-    cut, so no complete line after it is lost."""
+    """The JSON objects of a JSON Lines file (see iter_jsonl)."""
+    return [record for record, _ in iter_jsonl(path, repair)]
+
+
+def iter_jsonl(path: str | Path, repair: bool = False) -> Iterator[tuple[dict, int]]:
+    """The JSON objects of a JSON Lines file with each line's byte offset, read one line at a time.  A torn last
+    line (a writer killed mid-write) is ignored, and with repair=True cut off the file (once it has been read to
+    the end) so that appending continues cleanly; a damaged line elsewhere is skipped, never cut, so no complete
+    line after it is lost."""
     path = Path(path)
     if not path.exists():
-        return []
-    records, keep, size = [], 0, 0
+        return
+    keep = size = 0
     with path.open("rb") as handle:
         for raw in handle:
-            size += len(raw)
+            offset, size = size, size + len(raw)
             if not raw.endswith(b"\n"):
                 break  # the torn tail
             keep = size
@@ -121,11 +144,10 @@ def read_jsonl(path: str | Path, repair: bool = False) -> list[dict]:
             except ValueError:
                 continue
             if isinstance(record, dict):
-                records.append(record)
+                yield record, offset
     if repair and keep != path.stat().st_size:
         with path.open("r+b") as handle:
             handle.truncate(keep)
-    return records
 
 
 def remove_stale_temporaries(folder: Path) -> int:

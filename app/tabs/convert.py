@@ -14,6 +14,7 @@ from qinstruct.convert.job import (
     ITEMS,
     REPORT,
     ConvertJobConfig,
+    count_feedbacks,
     estimate_cost,
     export_items,
     feedback_refs,
@@ -114,8 +115,7 @@ def preview(ctx: AppContext, kind, upload, path_text, feedback_id, pasted, backe
 def estimate(ctx: AppContext, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name,
              request: gr.Request, *more):
     config = job_config(ctx, kind, upload, path_text, backend, model, base_url, subsets, concurrency, name, more)
-    refs = feedback_refs(config.input)
-    return f"{len(refs):,} feedback(s): {estimate_cost(config, refs).line(config.model)}"
+    return f"{count_feedbacks(config.input):,} feedback(s): {estimate_cost(config).line(config.model)}"
 
 
 @reports_errors(line=0, outputs=2)

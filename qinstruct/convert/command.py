@@ -22,11 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(config, args: argparse.Namespace) -> int:
     """--dry-run: counts and the cost estimate only; otherwise the conversion job."""
-    from .job import convert_job, estimate_cost, feedback_refs
+    from .job import convert_job, count_feedbacks, estimate_cost
 
     if not args.dry_run:
         return convert_job(config)
-    refs = feedback_refs(config.input, config.limit)
-    print(f"{len(refs):,} feedback(s); backend {config.backend}; {estimate_cost(config, refs).line(config.model)}",
-          file=sys.stderr)
+    print(f"{count_feedbacks(config.input, config.limit):,} feedback(s); backend {config.backend}; "
+          f"{estimate_cost(config).line(config.model)}", file=sys.stderr)
     return 0

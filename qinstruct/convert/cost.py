@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -87,13 +88,16 @@ class CostEstimate:
                 f"~{self.output_tokens:,} output tokens ({kind}) on {model}: {price}")
 
 
-def estimate(calls: list[tuple[str, list[dict]]], cached_calls: int, model: str,
+def estimate(calls: Iterable[tuple[str, list[dict]]], cached_calls: int, model: str,
              prices: dict[str, dict[str, float]]) -> CostEstimate:
-    """calls: (group, messages) of every request still to make (cached ones excluded)."""
+    """calls: (group, messages) of every request still to make (cached ones excluded), counted as they come."""
     counter = TokenCounter(model)
-    input_tokens = sum(counter.count_messages(messages) for _, messages in calls)
-    output_tokens = sum(EXPECTED_OUTPUT_TOKENS[group] for group, _ in calls)
-    return CostEstimate(len(calls), cached_calls, input_tokens, output_tokens,
+    count = input_tokens = output_tokens = 0
+    for group, messages in calls:
+        count += 1
+        input_tokens += counter.count_messages(messages)
+        output_tokens += EXPECTED_OUTPUT_TOKENS[group]
+    return CostEstimate(count, cached_calls, input_tokens, output_tokens,
                         usage_cost(model, input_tokens, output_tokens, prices), counter.exact)
 
 

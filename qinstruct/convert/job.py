@@ -2,29 +2,34 @@
 
 The output folder is a run folder (config.yaml, status.json, log.jsonl, see qinstruct.runs) holding:
 
-    items.json      the instruction items (LLaVA layout), written when every feedback is done
+    items.json      the instruction items (LLaVA layout, one per line), written when every feedback is done
     report.json     counts by type and form, yes/no balance, calls, tokens
     partial.jsonl   one line per finished feedback: the job's progress
 
-Feedbacks run concurrently (asyncio, at most `concurrency` in flight).  Each finished feedback is appended to
+Feedbacks run concurrently (asyncio, `concurrency` workers).  Each finished feedback is appended to
 partial.jsonl by this process alone; the model's responses are also in the content-addressed cache.  Killed at
 any moment, the next run skips the lines already written (a torn last line is dropped) and gets the rest from
 the cache or the server: no item is lost or written twice.
+
+Nothing is held whole (the release: 77K feedbacks, 782K items): the feedback file is read as the workers take
+feedbacks, the job remembers only which feedbacks are done and where their line starts, and items.json is
+written by reading partial.jsonl back in the feedbacks' order, counting on the way.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
-from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from ..config import ConfigError, check_config, option
 from ..data.exporters import list_exporters
-from ..data.loaders import load_pathway
+from ..data.loaders import DataError, stream_items
 from ..endpoints import DEFAULT_MODEL, KeyPolicy, check_url, default_base_url
-from ..fileio import append_line, read_jsonl, write_json
+from ..fileio import append_line, iter_jsonl, write_json, write_json_list
 from ..jobs.spec import JobSpec, items_point
 from ..runs import Progress, RunFolder
 from ..workspace import safe_name
@@ -124,15 +129,18 @@ class JobReport:
         self.prompt_tokens += conversion.prompt_tokens
         self.completion_tokens += conversion.completion_tokens
 
-    def count(self, items: list[dict], finished: list[dict]) -> None:
-        """Counts over every finished feedback (this run's and earlier runs')."""
-        self.items = len(items)
-        self.by_type = dict(Counter(i["type"] for i in items))
-        self.by_form = dict(Counter(i["form"] for i in items))
-        self.yes_no = dict(Counter(i["conversations"][-1]["value"].rstrip(".").lower() for i in items
-                                   if i["form"] == "yes-no"))
-        self.flagged_feedbacks = sum(1 for record in finished
-                                     if record["flags"] or any(i.get("flags") for i in record["items"]))
+    def count(self, record: dict) -> None:
+        """Add one finished feedback's items (this run's or an earlier run's) to the counts."""
+        items = record["items"]
+        self.items += len(items)
+        for key, values in (("type", self.by_type), ("form", self.by_form)):
+            for item in items:
+                values[item[key]] = values.get(item[key], 0) + 1
+        for item in items:
+            if item["form"] == "yes-no":
+                answer = item["conversations"][-1]["value"].rstrip(".").lower()
+                self.yes_no[answer] = self.yes_no.get(answer, 0) + 1
+        self.flagged_feedbacks += bool(record["flags"] or any(i.get("flags") for i in items))
 
     def summary(self) -> str:
         balance = f"{self.yes_no.get('yes', 0)} yes / {self.yes_no.get('no', 0)} no"
@@ -143,25 +151,38 @@ class JobReport:
         return text + (f"; written to {self.output}" if self.output else "; not complete: run again to resume")
 
 
-def feedback_refs(path: str, limit: int = 0) -> list[FeedbackRef]:
-    """Every non-empty feedback with a stable id: RECORD#K, RECORD being the record's id or image.  Two
-    records of one image (two annotation rounds) keep distinct ids: the later ones become IMAGE@INDEX#K."""
-    records = load_pathway(path).items
-    refs, used = [], set()
-    for index, record in enumerate(records):
+def iter_feedback_refs(path: str, limit: int = 0) -> Iterator[FeedbackRef]:
+    """Every non-empty feedback with a stable id, read as it is asked for: RECORD#K, RECORD being the record's id
+    or image.  Two records of one image (two annotation rounds) keep distinct ids: the later ones become
+    IMAGE@INDEX#K."""
+    used, count = set(), 0
+    for index, record in enumerate(stream_items(path, "pathway")):
         base = str(record.meta.get("id") or record.image or f"record-{index}")
         if base in used:
             base = f"{base}@{index}"
         used.add(base)
-        refs += [FeedbackRef(f"{base}#{k}", text, record.image) for k, text in enumerate(record.feedbacks)
-                 if text.strip()]
-    return refs[:limit] if limit else refs
+        for k, text in enumerate(record.feedbacks):
+            if text.strip():
+                yield FeedbackRef(f"{base}#{k}", text, record.image)
+                count += 1
+                if count == limit:
+                    return
 
 
-def read_done(partial: Path, repair: bool = True) -> dict[str, dict]:
-    """Finished feedbacks by id; a torn last line (killed mid-write) is cut off the file (only by the job that
-    holds the run folder: an estimate reads without repairing)."""
-    return {str(record["feedback_id"]): record for record in read_jsonl(partial, repair=repair)
+def feedback_refs(path: str, limit: int = 0) -> list[FeedbackRef]:
+    """The first `limit` feedbacks (a preview's few; a whole release goes through iter_feedback_refs)."""
+    return list(iter_feedback_refs(path, limit))
+
+
+def count_feedbacks(path: str, limit: int = 0) -> int:
+    return sum(1 for _ in iter_feedback_refs(path, limit))
+
+
+def done_lines(partial: Path, repair: bool = True) -> dict[str, int]:
+    """Where each finished feedback's line starts in partial.jsonl, by feedback id; a torn last line (killed
+    mid-write) is cut off the file (only by the job that holds the run folder: an estimate reads without
+    repairing)."""
+    return {str(record["feedback_id"]): offset for record, offset in iter_jsonl(partial, repair=repair)
             if "feedback_id" in record and isinstance(record.get("items"), list)}
 
 
@@ -171,28 +192,33 @@ def make_backend(config: ConvertJobConfig, api_key: str | None, key_policy: KeyP
                           cache=ResponseCache(config.cache_folder), key_policy=key_policy)
 
 
-def estimate_cost(config: ConvertJobConfig, refs: list[FeedbackRef] | None = None) -> CostEstimate:
+def estimate_cost(config: ConvertJobConfig) -> CostEstimate:
     """What a run would cost: calls still to make (done or cached ones excluded), tokens, dollars."""
     check_config(config)
-    refs = refs if refs is not None else feedback_refs(config.input, config.limit)
     if not backend_class(config.backend).remote:
         return CostEstimate(0, 0, 0, 0, 0.0, True)
-    done = read_done(Path(config.out) / PARTIAL, repair=False)
+    done = done_lines(Path(config.out) / PARTIAL, repair=False)
     cache = ResponseCache(config.cache_folder)
-    calls, cached = [], 0
-    for ref in refs:
-        if ref.feedback_id in done:
-            continue
-        for group, members in prompts.GROUPS.items():
-            if not any(s in config.subsets for s in members):
+    cached = 0
+
+    def calls():
+        nonlocal cached
+        for ref in iter_feedback_refs(config.input, config.limit):
+            if ref.feedback_id in done:
                 continue
-            key = cache.key(config.backend, config.model, config.base_url or default_base_url(),
-                            backend_class(config.backend).prompt_version, group, ref.text)
-            if cache.get(key) is not None:
-                cached += 1
-            else:
-                calls.append((group, prompts.messages(group, ref.text)))
-    return estimate(calls, cached, config.model, load_prices(config.prices))
+            for group, members in prompts.GROUPS.items():
+                if not any(s in config.subsets for s in members):
+                    continue
+                key = cache.key(config.backend, config.model, config.base_url or default_base_url(),
+                                backend_class(config.backend).prompt_version, group, ref.text)
+                if cache.get(key) is not None:
+                    cached += 1
+                else:
+                    yield group, prompts.messages(group, ref.text)
+
+    counted = estimate(calls(), 0, config.model, load_prices(config.prices))
+    counted.cached_calls = cached
+    return counted
 
 
 def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progress: Progress | None = None,
@@ -209,50 +235,71 @@ def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progre
 
 
 async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress, key_policy) -> JobReport:
-    refs = feedback_refs(config.input, config.limit)
     partial = out / PARTIAL
-    done = read_done(partial)
-    report = JobReport(feedbacks=len(refs), already_done=sum(1 for r in refs if r.feedback_id in done))
-    todo = [r for r in refs if r.feedback_id not in done]
+    done = set(done_lines(partial))
+    report, before = JobReport(), _stamp(config.input)
+    for ref in iter_feedback_refs(config.input, config.limit):
+        report.feedbacks += 1
+        report.already_done += ref.feedback_id in done
+    todo = (ref for ref in iter_feedback_refs(config.input, config.limit) if ref.feedback_id not in done)
     backend = make_backend(config, api_key, key_policy)
-    semaphore = asyncio.Semaphore(config.concurrency)
     finished = report.already_done
-    progress(finished, len(refs))
+    progress(finished, report.feedbacks)
 
-    async def one(ref: FeedbackRef) -> None:
+    async def worker() -> None:
         nonlocal finished
-        async with semaphore:
+        for ref in todo:  # shared by the workers: each takes the next feedback when it is free
             try:
                 conversion: Conversion = await backend.convert(ref, tuple(config.subsets))
             except ConversionError as error:
                 report.failed.append((ref.feedback_id, str(error)))
-                return
-        append_line(partial, conversion.to_json())
-        done[ref.feedback_id] = conversion.to_json()
-        report.add_usage(conversion)
-        finished += 1
-        progress(finished, len(refs))
+                continue
+            append_line(partial, conversion.to_json())
+            done.add(ref.feedback_id)
+            report.add_usage(conversion)
+            finished += 1
+            progress(finished, report.feedbacks)
 
     try:
-        await asyncio.gather(*(one(ref) for ref in todo))
+        await asyncio.gather(*(worker() for _ in range(config.concurrency)))
     finally:
         await backend.close()
-    items = [item for ref in refs if ref.feedback_id in done for item in done[ref.feedback_id]["items"]]
-    report.count(items, [done[ref.feedback_id] for ref in refs if ref.feedback_id in done])
+    if _stamp(config.input) != before:  # between two readings (each reading checks itself)
+        raise DataError(config.input, "changed during the conversion (is something still writing it?); run again "
+                        "when it is complete: the feedbacks converted so far are kept")
     if report.complete:
-        write_json(out / ITEMS, items)
+        write_json_list(out / ITEMS, _items_in_order(config, partial, report))
         report.output = str(out / ITEMS)
         write_json(out / REPORT, asdict(report))
+    else:
+        for record, _ in iter_jsonl(partial):
+            report.count(record)
     return report
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    status = Path(path).stat()
+    return status.st_size, status.st_mtime_ns
+
+
+def _items_in_order(config: ConvertJobConfig, partial: Path, report: JobReport) -> Iterator[dict]:
+    """Every finished feedback's items in the feedback file's order (as a one-shot run would write them), read
+    back from partial.jsonl line by line and counted on the way."""
+    where = done_lines(partial)
+    with partial.open("rb") as lines:
+        for ref in iter_feedback_refs(config.input, config.limit):
+            lines.seek(where[ref.feedback_id])
+            record = json.loads(lines.readline())
+            report.count(record)
+            yield from record["items"]
 
 
 def export_items(run_folder: str | Path, target: str) -> list[Path]:
     """A finished conversion's items in another trainer's format, in RUN/export-TARGET/."""
     from ..data.exporters import export_instructions
-    from ..data.loaders import load_instructions
 
     run_folder = Path(run_folder)
-    items = load_instructions(run_folder / ITEMS).items
+    items = stream_items(run_folder / ITEMS, "instructions")
     return export_instructions(items, run_folder / f"export-{target}", target, safe_name(run_folder.name, "qinstruct"))
 
 
@@ -276,9 +323,8 @@ def convert_job(config: ConvertJobConfig) -> int:
     feedbacks failed (run again to resume)."""
     from ..runs import progress_bar
 
-    refs = feedback_refs(config.input, config.limit)
-    print(f"{len(refs):,} feedback(s); backend {config.backend}; {estimate_cost(config, refs).line(config.model)}",
-          file=sys.stderr)
+    print(f"{count_feedbacks(config.input, config.limit):,} feedback(s); backend {config.backend}; "
+          f"{estimate_cost(config).line(config.model)}", file=sys.stderr)
     with progress_bar("convert", "feedback") as progress:
         report = run_convert_job(config, progress=progress)
     print(report.summary(), file=sys.stderr)

@@ -33,8 +33,8 @@ def run_validate(config, args: argparse.Namespace) -> int:
     print(result.summary())
     for error in result.errors[:20]:
         print(f"  skipped: {error}")
-    if len(result.errors) > 20:
-        print(f"  … {len(result.errors) - 20} more")
+    if result.skipped > 20:
+        print(f"  … {result.skipped - 20} more")
     return 0
 
 
@@ -44,8 +44,8 @@ def run_export(config, args: argparse.Namespace) -> int:
     files, result = export_file(config)
     for path in files:
         print(path)
-    if result.errors:
-        print(f"{len(result.errors)} invalid item(s) skipped; first: {result.errors[0]}", file=sys.stderr)
+    if result.skipped:
+        print(f"{result.skipped} invalid item(s) skipped; first: {result.errors[0]}", file=sys.stderr)
     return 0
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..fileio import write_json, write_jsonl
+from ..fileio import write_json, write_json_list, write_jsonl
 from .records import IMAGE_TOKENS, InstructionItem
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
@@ -69,7 +69,8 @@ def to_trl(item: InstructionItem, image_prefix: str = "") -> dict[str, Any]:
     return {"messages": messages, "images": images}
 
 
-ExportFunction = Callable[[list[InstructionItem], Path, str, str], list[Path]]
+# items come as an iterable read from the file as the export writes (the release: 200K items, never held whole)
+ExportFunction = Callable[[Iterable[InstructionItem], Path, str, str], list[Path]]
 _EXPORTERS: dict[str, tuple[ExportFunction, str]] = {}
 
 
@@ -91,16 +92,22 @@ def exporters_help() -> str:
 
 @register_exporter("llava", "Q-Instruct / LLaVA JSON (the official training scripts)")
 def _export_llava(items, out_dir: Path, name: str, image_prefix: str) -> list[Path]:
-    rows = [i.to_json() for i in items]
-    if image_prefix:
-        rows = [{**row, "image": _image_path(item, image_prefix)[0]} if item.image else row
-                for row, item in zip(rows, items)]
-    return [write_json(out_dir / f"{name}.json", rows)]
+    def rows():
+        for item in items:
+            row = item.to_json()
+            if image_prefix and item.image:
+                row["image"] = _image_path(item, image_prefix)[0]
+            yield row
+
+    path = out_dir / f"{name}.json"
+    write_json_list(path, rows())
+    return [path]
 
 
 @register_exporter("llamafactory", "LLaMA-Factory ShareGPT JSON + dataset_info.json")
 def _export_llamafactory(items, out_dir: Path, name: str, image_prefix: str) -> list[Path]:
-    data_file = write_json(out_dir / f"{name}.json", [to_llamafactory(i, image_prefix) for i in items])
+    data_file = out_dir / f"{name}.json"
+    write_json_list(data_file, (to_llamafactory(i, image_prefix) for i in items))
     info_file = out_dir / "dataset_info.json"
     try:
         info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
@@ -112,7 +119,7 @@ def _export_llamafactory(items, out_dir: Path, name: str, image_prefix: str) -> 
 
 @register_exporter("trl", "TRL SFTTrainer JSON Lines (messages with image placeholders)")
 def _export_trl(items, out_dir: Path, name: str, image_prefix: str) -> list[Path]:
-    return [write_jsonl(out_dir / f"{name}.jsonl", [to_trl(i, image_prefix) for i in items])]
+    return [write_jsonl(out_dir / f"{name}.jsonl", (to_trl(i, image_prefix) for i in items))]
 
 
 def check_dataset_name(name: str) -> str:
@@ -123,7 +130,7 @@ def check_dataset_name(name: str) -> str:
     return name
 
 
-def export_instructions(items: list[InstructionItem], out_dir: str | Path, target: str, name: str = "qinstruct",
+def export_instructions(items: Iterable[InstructionItem], out_dir: str | Path, target: str, name: str = "qinstruct",
                         image_prefix: str = "") -> list[Path]:
     """Write `items` in the target format into out_dir, each file atomically; returns the files written."""
     if target not in _EXPORTERS:

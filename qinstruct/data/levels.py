@@ -7,12 +7,13 @@ conversion does.  The question is one of Q-Align's templates, picked per image w
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..config import ConfigError, option
-from ..fileio import write_json
-from .loaders import load_mos_list
+from ..fileio import write_json_list
+from .loaders import stream_items
 from .records import IMAGE_TOKENS, QUALITY_LEVELS
 
 TEMPLATES = ("How would you rate the quality of this image?", "Could you evaluate the quality of this image?",
@@ -62,24 +63,35 @@ def build_levels(config: LevelsConfig) -> dict[str, int]:
     from ..config import check_config
 
     check_config(config)
-    items, counts = [], dict.fromkeys(reversed(QUALITY_LEVELS), 0)
-    for spec in config.files:
-        path, _, source = spec.partition("=")
-        rows = load_mos_list(path).items
-        if not rows:
-            raise ConfigError(f"{path}: no MOS rows")
-        scores = [row.gt_score for row in rows]
-        low, high = config.range if config.range else (min(scores), max(scores))
-        if not low < high:
-            raise ConfigError(f"{path}: every MOS is {low}; give --range MIN MAX")
-        for row in rows:
-            level = level_of(row.gt_score, low, high)
-            counts[level] += 1
-            items.append({"id": f"{row.img_path}->{row.gt_score}", "image": row.img_path,
-                          "conversations": [
-                              {"from": "human",
-                               "value": f"{_template(config.seed, row.img_path)}\n{config.image_token}"},
-                              {"from": "gpt", "value": ANSWER.format(level=level)}],
-                          "source": source or None, "gt_score": row.gt_score})
-    write_json(config.out, [{k: v for k, v in item.items() if v is not None} for item in items])
+    counts = dict.fromkeys(reversed(QUALITY_LEVELS), 0)
+    ranges = [_score_range(config, spec.partition("=")[0]) for spec in config.files]  # said before writing
+    write_json_list(config.out, (item for spec, (low, high) in zip(config.files, ranges)
+                                 for item in _items(config, spec, low, high, counts)))
     return counts
+
+
+def _score_range(config: LevelsConfig, path: str) -> tuple[float, float]:
+    """The MOS scale of one file: the given range, or its lowest and highest MOS (a first streaming pass)."""
+    low = high = None
+    for row in stream_items(path, "mos"):
+        low = row.gt_score if low is None else min(low, row.gt_score)
+        high = row.gt_score if high is None else max(high, row.gt_score)
+    if low is None:
+        raise ConfigError(f"{path}: no MOS rows")
+    low, high = config.range if config.range else (low, high)
+    if not low < high:
+        raise ConfigError(f"{path}: every MOS is {low}; give --range MIN MAX")
+    return low, high
+
+
+def _items(config: LevelsConfig, spec: str, low: float, high: float, counts: dict[str, int]) -> Iterator[dict]:
+    path, _, source = spec.partition("=")
+    for row in stream_items(path, "mos"):
+        level = level_of(row.gt_score, low, high)
+        counts[level] += 1
+        item = {"id": f"{row.img_path}->{row.gt_score}", "image": row.img_path,
+                "conversations": [
+                    {"from": "human", "value": f"{_template(config.seed, row.img_path)}\n{config.image_token}"},
+                    {"from": "gpt", "value": ANSWER.format(level=level)}],
+                "source": source or None, "gt_score": row.gt_score}
+        yield {k: v for k, v in item.items() if v is not None}

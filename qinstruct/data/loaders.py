@@ -1,19 +1,19 @@
 """Loaders and validators for every format.  Every error names the file, the item (index, or line for JSONL)
 and the field; with skip_invalid=True the valid items load and the errors are reported, not raised.
 
-Layouts read: a JSON list, JSON Lines, or concatenated JSON objects (`}{`, Q-Bench output files).  Which
-layouts a format accepts is part of its validator: a `}{`-joined MOS list is an error, not a guess.
+Layouts read (qinstruct.data.stream, item by item): a JSON list, JSON Lines, or concatenated JSON objects (`}{`,
+Q-Bench output files).  Which layouts a format accepts is part of its definition: a `}{`-joined MOS list is an
+error, not a guess.  `load_*` return every valid item; `stream_items` gives them one at a time, for the jobs
+that meet the release's sizes.
 """
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ..errors import UserError
 from .records import (
     IMAGE_TOKENS,
     QUESTION_CONCERNS,
@@ -25,25 +25,10 @@ from .records import (
     QBenchOutput,
     Turn,
 )
+from .stream import CONCATENATED, JSONL, LIST, DataError, JsonObjects, first_object
 
 T = TypeVar("T")
-LIST, JSONL, CONCATENATED = "JSON list", "JSON Lines", "concatenated JSON objects (}{)"
-
-
-class DataError(UserError, ValueError):
-    """A data problem located as precisely as we can: file, item index or line, field."""
-
-    def __init__(self, path: str | Path, message: str, *, index: int | None = None, line: int | None = None,
-                 field: str | None = None):
-        self.path, self.message, self.index, self.line, self.field = str(path), message, index, line, field
-        where = [self.path]
-        if index is not None:
-            where.append(f"item {index}" + (f" (line {line})" if line is not None else ""))
-        elif line is not None:
-            where.append(f"line {line}")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__(": ".join(where) + f": {message}")
+MAX_KEPT_ERRORS = 1000  # skipped items past this are counted, not kept (a file of 200K bad items stays small)
 
 
 class ItemError(ValueError):
@@ -60,13 +45,14 @@ class LoadResult(Generic[T]):
     items: list[T]
     total: int  # items in the file, valid or not
     layout: str
-    errors: list[DataError] = field(default_factory=list)  # skipped items (skip_invalid=True)
+    errors: list[DataError] = field(default_factory=list)  # skipped items (skip_invalid=True), the first ones
     missing_images: list[str] = field(default_factory=list)
+    skipped: int = 0  # every skipped item, kept in errors or not
 
     def summary(self) -> str:
-        text = f"{self.path}: {len(self.items)} of {self.total} items valid ({self.layout})"
-        if self.errors:
-            text += f"; {len(self.errors)} skipped, first: {self.errors[0]}"
+        text = f"{self.path}: {self.total - self.skipped} of {self.total} items valid ({self.layout})"
+        if self.skipped:
+            text += f"; {self.skipped} skipped, first: {self.errors[0]}"
         if self.missing_images:
             examples = ", ".join(self.missing_images[:3])
             text += f"; {len(self.missing_images)} image file(s) missing, e.g. {examples}"
@@ -76,92 +62,67 @@ class LoadResult(Generic[T]):
 # ----------------------------------------------------------------------------------------------- reading
 
 
-MAX_FILE_BYTES = 1 << 30  # 1 GiB: far above the real Q-Instruct release (~0.2 GB); beyond, a file is refused
-
-
-def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise DataError(path, "is a folder, not a data file")
-        if size > MAX_FILE_BYTES:
-            raise DataError(path, f"{size / 1e6:,.0f} MB, over the {MAX_FILE_BYTES / 1e6:,.0f} MB a data file may be "
-                            "(split it, or keep one source per file)")
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(path, "no such file") from None
-    except UnicodeDecodeError as error:
-        raise DataError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise DataError(path, f"cannot read ({error.strerror or error})") from None
-
-
 def read_json_objects(path: str | Path) -> tuple[list[tuple[Any, int | None]], str]:
-    """Parse a file into (object, line-or-None) pairs and name its layout."""
-    path = Path(path)
-    try:
-        return _parse_objects(path, _read_text(path))
-    except RecursionError:
-        raise DataError(path, "JSON nested too deeply to read") from None
+    """Every object of a (small) file with its line, and the file's layout."""
+    objects = JsonObjects(path)
+    return list(objects), objects.layout
 
 
-def _parse_objects(path: Path, text: str) -> tuple[list[tuple[Any, int | None]], str]:
-    stripped = text.strip()
-    if not stripped:
-        raise DataError(path, "empty file")
-    if stripped[0] == "[":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DataError(path, f"bad JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
-        if not isinstance(data, list):
-            raise DataError(path, "expected a JSON list")
-        return [(item, None) for item in data], LIST
-    decoder = json.JSONDecoder()
-    objects: list[tuple[Any, int | None]] = []
-    position, line, abutting = 0, 1, False
-    length = len(text)
-    while True:
-        start = position
-        while position < length and text[position] in " \t\r\n":
-            position += 1
-        line += text.count("\n", start, position)
-        if position >= length:
-            break
-        if objects and position == start:
-            abutting = True  # `}{`: no whitespace between two objects
-        try:
-            obj, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            raise DataError(path, f"bad JSON at line {error.lineno} column {error.colno}: {error.msg}") from None
-        objects.append((obj, line))
-        line += text.count("\n", position, end)
-        position = end
-    if len(objects) == 1 and isinstance(objects[0][0], dict):
-        # a single JSON object: either a one-line JSONL file or a dict wrapper such as {"data": [...]}
-        return objects, JSONL
-    return objects, CONCATENATED if abutting else JSONL
+class ItemStream(Generic[T]):
+    """A file's valid items one at a time, for jobs that must not hold the file: the counts (total, skipped,
+    the first errors) and the layout accumulate as it is read.  A layout the format refuses stops it at once."""
 
+    def __init__(self, path: str | Path, fmt: str, skip_invalid: bool = False):
+        if fmt not in FORMATS:
+            raise DataError(path, f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+        self.path, self.format, self.skip_invalid = Path(path), FORMATS[fmt], skip_invalid
+        self.total, self.skipped, self.layout = 0, 0, ""
+        self.errors: list[DataError] = []
 
-def _load(path: str | Path, validate: Callable[[Any], T], layouts: set[str], skip_invalid: bool,
-          expected: str) -> LoadResult[T]:
-    path = Path(path)
-    objects, layout = read_json_objects(path)
-    if layout not in layouts:
-        hint = " (that is the Q-Bench output layout)" if layout == CONCATENATED else ""
-        raise DataError(path, f"file is {layout}{hint}; {expected} files are {' or '.join(sorted(layouts))}")
-    result: LoadResult[T] = LoadResult(path, [], len(objects), layout)
-    for index, (obj, line) in enumerate(objects):
+    def __iter__(self) -> Iterator[T]:
+        objects, held = JsonObjects(self.path), None
+        for index, (obj, line) in enumerate(objects):
+            if held is not None:  # one object behind: a `}{` shows only at the second object
+                yield from self._item(objects.layout, *held)
+            held = (index, obj, line)
+        if held is not None:
+            yield from self._item(objects.layout, *held)
+        self.layout = objects.layout or self.layout
+
+    def _item(self, layout: str, index: int, obj: Any, line: int | None) -> Iterator[T]:
+        self._check_layout(layout)
+        self.total += 1
         try:
             if not isinstance(obj, dict):
                 raise ItemError(None, f"expected an object, got {type(obj).__name__}")
-            result.items.append(validate(obj))
+            yield self.format.read(obj, index, self.path)
         except ItemError as error:
-            problem = DataError(path, error.message, index=index, line=line, field=error.field)
-            if not skip_invalid:
+            problem = DataError(self.path, error.message, index=index, line=line, field=error.field)
+            if not self.skip_invalid:
                 raise problem from None
-            result.errors.append(problem)
-    return result
+            self.skipped += 1
+            if len(self.errors) < MAX_KEPT_ERRORS:
+                self.errors.append(problem)
+
+    def _check_layout(self, layout: str) -> None:
+        self.layout = layout
+        if layout not in self.format.layouts:
+            hint = " (that is the Q-Bench output layout)" if layout == CONCATENATED else ""
+            raise DataError(self.path, f"file is {layout}{hint}; {self.format.name} files are "
+                            f"{' or '.join(sorted(self.format.layouts))}")
+
+    def result(self, items: list[T]) -> LoadResult[T]:
+        return LoadResult(self.path, items, self.total, self.layout, self.errors, skipped=self.skipped)
+
+
+def stream_items(path: str | Path, fmt: str | None = None, skip_invalid: bool = False) -> ItemStream:
+    """The items of a file in a known format (default: detected from its first item), read as they are used."""
+    return ItemStream(path, fmt or detect_format(path), skip_invalid)
+
+
+def _load(path: str | Path, fmt: str, skip_invalid: bool) -> LoadResult:
+    stream = ItemStream(path, fmt, skip_invalid)
+    return stream.result(list(stream))
 
 
 # ----------------------------------------------------------------------------------------------- checks
@@ -391,59 +352,85 @@ def _as_paths(value) -> list[str]:
 def _with_images(result: LoadResult, image_root: str | Path | None, strict: bool, attr: str) -> LoadResult:
     if image_root is None:
         return result
-    paths = (path for item in result.items for path in _as_paths(getattr(item, attr)))
-    result.missing_images = check_images(paths, image_root)
+    result.missing_images = check_images((path for item in result.items for path in _as_paths(getattr(item, attr))),
+                                         image_root)
+    return _refuse_missing(result, image_root, strict)
+
+
+def _refuse_missing(result: LoadResult, image_root: str | Path, strict: bool) -> LoadResult:
     if strict and result.missing_images:
         raise DataError(result.path, f"{len(result.missing_images)} image file(s) missing under {image_root}, "
                         f"e.g. {', '.join(result.missing_images[:3])}")
     return result
 
 
-def load_instructions(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[InstructionItem]:
-    result = _load(path, validate_instruction, {LIST, JSONL}, skip_invalid, "instruction")
-    return _with_images(result, image_root, strict, "image")
+@dataclass(frozen=True)
+class Format:
+    name: str  # as messages say it
+    validate: Callable[[dict], Any]
+    layouts: frozenset[str]
+    images: str | None = None  # the item's attribute naming its image path(s)
+
+    def read(self, obj: dict, index: int, path: Path):
+        item = self.validate(obj)
+        if self.validate is validate_sharegpt and not item.id:
+            item.id = f"{path.stem}-{index}"  # ShareGPT rows carry no id: their position names them
+        return item
 
 
-def load_sharegpt(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[InstructionItem]:
-    result = _load(path, validate_sharegpt, {LIST, JSONL}, skip_invalid, "ShareGPT")
-    for index, item in enumerate(result.items):
-        item.id = item.id or f"{Path(path).stem}-{index}"
-    return _with_images(result, image_root, strict, "image")
-
-
-def load_pathway(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[PathwayRecord]:
-    result = _load(path, validate_pathway, {JSONL, LIST}, skip_invalid, "Q-Pathway")
-    return _with_images(result, image_root, strict, "image")
-
-
-def load_mos_list(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[MosItem]:
-    result = _load(path, validate_mos, {LIST}, skip_invalid, "MOS list")
-    return _with_images(result, image_root, strict, "img_path")
-
-
-def load_qbench_outputs(path, *, skip_invalid=False) -> LoadResult[QBenchOutput]:
-    return _load(path, validate_qbench_output, {CONCATENATED, JSONL, LIST}, skip_invalid, "Q-Bench output")
-
-
-def load_llvisionqa(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[LLVisionQAItem]:
-    result = _load(path, validate_llvisionqa, {LIST, JSONL}, skip_invalid, "LLVisionQA")
-    return _with_images(result, image_root, strict, "images")
-
-
-LOADERS: dict[str, Callable[..., LoadResult]] = {
-    "instructions": load_instructions,
-    "sharegpt": load_sharegpt,
-    "pathway": load_pathway,
-    "mos": load_mos_list,
-    "qbench-outputs": load_qbench_outputs,
-    "llvisionqa": load_llvisionqa,
+FORMATS: dict[str, Format] = {
+    "instructions": Format("instruction", validate_instruction, frozenset({LIST, JSONL}), "image"),
+    "sharegpt": Format("ShareGPT", validate_sharegpt, frozenset({LIST, JSONL}), "image"),
+    "pathway": Format("Q-Pathway", validate_pathway, frozenset({JSONL, LIST}), "image"),
+    "mos": Format("MOS list", validate_mos, frozenset({LIST}), "img_path"),
+    "qbench-outputs": Format("Q-Bench output", validate_qbench_output, frozenset({CONCATENATED, JSONL, LIST})),
+    "llvisionqa": Format("LLVisionQA", validate_llvisionqa, frozenset({LIST, JSONL}), "images"),
 }
 
 
+def check_file(path: str | Path, fmt: str | None = None, *, skip_invalid: bool = False,
+               image_root: str | Path | None = None, strict: bool = False) -> LoadResult:
+    """Validate a file item by item, holding none of them (`data validate` of a 200K-item file): the counts,
+    the first errors and, with image_root, the missing images."""
+    items = stream_items(path, fmt, skip_invalid)
+    attr = items.format.images
+    if image_root is None or attr is None:
+        for _ in items:
+            pass
+        return items.result([])
+    missing = check_images((path for item in items for path in _as_paths(getattr(item, attr))), image_root)
+    result = items.result([])
+    result.missing_images = missing
+    return _refuse_missing(result, image_root, strict)
+
+
+def load_instructions(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[InstructionItem]:
+    return _with_images(_load(path, "instructions", skip_invalid), image_root, strict, "image")
+
+
+def load_sharegpt(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[InstructionItem]:
+    return _with_images(_load(path, "sharegpt", skip_invalid), image_root, strict, "image")
+
+
+def load_pathway(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[PathwayRecord]:
+    return _with_images(_load(path, "pathway", skip_invalid), image_root, strict, "image")
+
+
+def load_mos_list(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[MosItem]:
+    return _with_images(_load(path, "mos", skip_invalid), image_root, strict, "img_path")
+
+
+def load_qbench_outputs(path, *, skip_invalid=False) -> LoadResult[QBenchOutput]:
+    return _load(path, "qbench-outputs", skip_invalid)
+
+
+def load_llvisionqa(path, *, skip_invalid=False, image_root=None, strict=False) -> LoadResult[LLVisionQAItem]:
+    return _with_images(_load(path, "llvisionqa", skip_invalid), image_root, strict, "images")
+
+
 def detect_format(path: str | Path) -> str:
-    """Guess a file's format from its first object's keys."""
-    objects, _ = read_json_objects(path)
-    first = objects[0][0] if objects else None
+    """Guess a file's format from its first object's keys (reading no further)."""
+    first = first_object(path)
     if not isinstance(first, dict):
         raise DataError(path, "cannot tell the format: the first item is not an object")
     keys = set(first)
@@ -460,13 +447,3 @@ def detect_format(path: str | Path) -> str:
     if {"img_path", "gt_score"} <= keys:
         return "mos"
     raise DataError(path, f"cannot tell the format from the keys {sorted(keys)}")
-
-
-def load_any(path: str | Path, fmt: str | None = None, **options) -> LoadResult:
-    fmt = fmt or detect_format(path)
-    if fmt not in LOADERS:
-        raise DataError(path, f"unknown format {fmt!r}; known: {', '.join(LOADERS)}")
-    if fmt == "qbench-outputs":
-        options.pop("image_root", None)
-        options.pop("strict", None)
-    return LOADERS[fmt](path, **options)

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from ..config import option
 from .exporters import export_instructions, exporters_help, list_exporters
-from .loaders import LOADERS, LoadResult, load_any, load_instructions
+from .loaders import FORMATS, ItemStream, LoadResult, check_file, stream_items
 
 
 @dataclass
@@ -16,17 +16,16 @@ class ValidateConfig:
 
     file: str = option(help="the dataset file to check", positional=True)
     format: str | None = option(None, help="the file's format (default: detected from the first item)",
-                                choices=lambda: list(LOADERS))
+                                choices=lambda: list(FORMATS))
     skip_invalid: bool = option(False, help="load what is valid and count the rest")
     image_root: str | None = option(None, help="check that every referenced image exists under this folder")
     strict: bool = option(False, help="missing images are an error")
 
 
 def validate_file(config: ValidateConfig) -> LoadResult:
-    options = {"skip_invalid": config.skip_invalid}
-    if config.image_root:
-        options.update(image_root=config.image_root, strict=config.strict)
-    return load_any(config.file, config.format, **options)
+    """Counts, the first errors and missing images; the items are read one by one and not kept."""
+    return check_file(config.file, config.format, skip_invalid=config.skip_invalid,
+                      image_root=config.image_root or None, strict=config.strict)
 
 
 @dataclass
@@ -47,6 +46,7 @@ class ExportConfig:
             raise ConfigError(f"out: {self.out} exists and is not a folder; the export writes a folder")
 
 
-def export_file(config: ExportConfig) -> tuple[list[Path], LoadResult]:
-    result = load_instructions(config.file, skip_invalid=config.skip_invalid)
-    return export_instructions(result.items, config.out, config.to, config.name, config.image_prefix), result
+def export_file(config: ExportConfig) -> tuple[list[Path], ItemStream]:
+    """The file is read as the export writes (never held whole); the stream's counts are final on return."""
+    items = stream_items(config.file, "instructions", skip_invalid=config.skip_invalid)
+    return export_instructions(items, config.out, config.to, config.name, config.image_prefix), items

@@ -173,15 +173,17 @@ class A3Config(EvalModels):
 
 
 def units(config: A3Config) -> list[Unit]:
-    from ..data.loaders import load_mos_list
+    from itertools import islice
+
+    from ..data.loaders import stream_items
 
     out = []
     for spec in config.mos:
         path, _, name = spec.partition("=")
-        rows = load_mos_list(path).items
+        rows = stream_items(path, "mos")  # read into units directly: a 58K-image list is held once
         root = Path(config.image_root) if config.image_root else Path(path).parent
         out += [Unit(name or Path(path).stem, i, row, image_of(root, row.img_path))
-                for i, row in enumerate(rows[:config.limit] if config.limit else rows)]
+                for i, row in enumerate(islice(rows, config.limit or None))]
     return out
 
 

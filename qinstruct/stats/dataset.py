@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..data.kinds import item_kind
-from ..data.loaders import DataError, detect_format, load_any
+from ..data.loaders import DataError, detect_format, stream_items
 
 
 @dataclass
@@ -141,12 +141,10 @@ def load_stats_dataset(specs: list[str], scales: dict[str, float] | None = None,
         fmt = detect_format(path)
         if fmt == "llvisionqa":
             raise DataError(path, "LLVisionQA questions carry no MOS or feedback; nothing to count")
-        result = load_any(path, fmt, skip_invalid=skip_invalid)
-        if result.errors:
-            data.problems.append(result.summary())
+        items = stream_items(path, fmt, skip_invalid=skip_invalid)  # straight into rows: the file is held once
         default_source = source or Path(path).stem
         rows = []
-        for item in result.items:
+        for item in items:
             if fmt == "pathway":
                 rows.append((item.image, source or item.source, np.nan if item.mos is None else item.mos,
                              item.feedbacks))
@@ -154,6 +152,8 @@ def load_stats_dataset(specs: list[str], scales: dict[str, float] | None = None,
                 rows.append(_instruction_row(item, default_source))
             else:  # mos, qbench-outputs
                 rows.append((item.img_path, default_source, item.gt_score, []))
+        if items.skipped:
+            data.problems.append(items.result([]).summary())
         if fmt in ("instructions", "sharegpt"):
             rows = _per_image(rows)
         by_source: dict[str, list[int]] = {}

@@ -60,6 +60,27 @@ def _stopwords() -> set[str]:
     return set(STOPWORDS) | EXTRA_STOPWORDS
 
 
+BLOCK = 4096  # feedbacks scanned together: one regex pass each, memory of one block
+
+
+def _count_block(texts: list[str], first: int, vocabulary: Vocabulary, word_frequencies: Counter,
+                 lowlevel_terms: Counter, mentions: np.ndarray) -> None:
+    """Word and low-level term counts of feedbacks first.. (one joined text, one pass of each pattern); which
+    attributes each feedback mentions goes to its row of `mentions`."""
+    joined = "\n".join(texts).lower()
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    stop = _stopwords()
+    word_frequencies.update(w for w in WORD.findall(joined) if w not in stop and len(w) > 2)
+    column = {a: k for k, a in enumerate(vocabulary.attributes)}
+    found = [(m.start(), m.group(1)) for m in vocabulary.pattern.finditer(joined)]
+    lowlevel_terms.update(term for _, term in found)
+    if found:
+        offsets = np.fromiter((start for start, _ in found), dtype=np.int64, count=len(found))
+        columns = np.fromiter((column[vocabulary.term_to_attribute[term]] for _, term in found), dtype=np.int64,
+                              count=len(found))
+        mentions[first + np.searchsorted(starts, offsets, side="right") - 1, columns] = True
+
+
 def text_stats(data: StatsDataset, vocabulary: Vocabulary | None = None) -> TextStats:
     vocabulary = vocabulary or load_vocabulary()
     owners, texts, bands = [], [], []
@@ -71,24 +92,12 @@ def text_stats(data: StatsDataset, vocabulary: Vocabulary | None = None) -> Text
     n = len(texts)
     if n == 0:
         return TextStats(0, np.zeros(0, dtype=np.int64), Counter(), Counter(), {}, {b: Counter() for b in MOS_BANDS})
-    joined = "\n".join(texts).lower()
-    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
-
-    words = WORD.findall(joined)
     lengths = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=n)
-    stop = _stopwords()
-    word_frequencies = Counter(w for w in words if w not in stop and len(w) > 2)
-
-    term_attribute = vocabulary.term_to_attribute
     attributes = list(vocabulary.attributes)
-    column = {a: k for k, a in enumerate(attributes)}
-    found = [(m.start(), m.group(1)) for m in vocabulary.pattern.finditer(joined)]
-    lowlevel_terms = Counter(term for _, term in found)
     mentions = np.zeros((n, len(attributes)), dtype=bool)
-    if found:
-        offsets = np.fromiter((start for start, _ in found), dtype=np.int64, count=len(found))
-        columns = np.fromiter((column[term_attribute[term]] for _, term in found), dtype=np.int64, count=len(found))
-        mentions[np.searchsorted(starts, offsets, side="right") - 1, columns] = True
+    word_frequencies, lowlevel_terms = Counter(), Counter()
+    for first in range(0, n, BLOCK):  # blocks of feedbacks: 77K feedbacks' words are never one list
+        _count_block(texts[first:first + BLOCK], first, vocabulary, word_frequencies, lowlevel_terms, mentions)
 
     sources = np.asarray([data.sources[r] for r in owners], dtype=object)
     attribute_share = {}

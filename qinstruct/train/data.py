@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..access import AccessDenied, process_policy
 from ..config import ConfigError
 from ..data.kinds import item_kind
-from ..data.loaders import detect_format, load_any
+from ..data.loaders import detect_format, stream_items
 from ..data.records import InstructionItem
 from .config import TrainConfig, parse_source
 
@@ -67,12 +68,13 @@ class Mixture:
         return text
 
 
-def load_items(path: str) -> list[InstructionItem]:
+def load_items(path: str) -> Iterator[InstructionItem]:
+    """The file's items, read as the mixture takes them (a 200K-item file is never held as JSON and as items)."""
     fmt = detect_format(path)
     if fmt not in ("instructions", "sharegpt"):
         raise ConfigError(f"{path}: a {fmt} file is not instruction data (LLaVA JSON or LLaMA-Factory ShareGPT); "
                           "convert feedbacks with `qinstruct convert` or MOS lists with `qinstruct data levels`")
-    return load_any(path, fmt).items
+    return iter(stream_items(path, fmt))
 
 
 def resample(items: list, ratio: float, rng: random.Random) -> list:

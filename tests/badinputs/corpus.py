@@ -138,7 +138,12 @@ def data(folder: Path) -> None:
     with open(folder / "sparse-200mb.json", "wb") as handle:
         handle.truncate(200 * 10**6)  # zeros on no disk: read, then refused as not JSON
     with open(folder / "sparse-1100mb.json", "wb") as handle:
-        handle.truncate(1100 * 10**6)  # refused by its size before reading
+        handle.truncate(1100 * 10**6)  # read as a stream: refused at its first byte
+    with open(folder / "single-line-2gb.json", "wb") as handle:
+        handle.write(b'[{"img_path": "a.jpg", "gt_score": 3.1}, ')  # one item, then 2 GB of zeros on one line
+        handle.truncate(2 * 10**9)
+    (folder / "truncated.jsonl").write_text('{"image": "a.png", "source": "s", "mos": 40, "feedbacks": ["Fine."]}\n'
+                                            '{"image": "b.png", "source": "s", "mos": 4')
     (folder / "latin1.json").write_bytes('[{"img_path": "café.jpg", "gt_score": 3}]'.encode("latin-1"))
     (folder / "a-folder.json").mkdir(exist_ok=True)
     record = {"image": "img/1.png", "source": "test", "mos": 40.0}

@@ -6,12 +6,12 @@ import pytest
 from qinstruct.data.loaders import (
     DataError,
     detect_format,
-    load_any,
     load_instructions,
     load_llvisionqa,
     load_mos_list,
     load_pathway,
     load_qbench_outputs,
+    stream_items,
 )
 
 
@@ -139,7 +139,7 @@ def test_detect_format(tmp_path):
     assert detect_format(write(tmp_path, '[{"img_path": "a", "gt_score": 1}]', "m.json")) == "mos"
     with pytest.raises(DataError, match="cannot tell the format"):
         detect_format(write(tmp_path, '[{"name": 1}]', "x.json"))
-    assert len(load_any(write(tmp_path, json.dumps([GOOD_ITEM]), "i2.json")).items) == 1
+    assert len(list(stream_items(write(tmp_path, json.dumps([GOOD_ITEM]), "i2.json")))) == 1
 
 
 def test_large_instruction_file_loads(tmp_path):
