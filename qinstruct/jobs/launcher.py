@@ -160,8 +160,10 @@ class Launcher:
         env = {**job.env, **({USER_KEY_ENV: key} if key else {}), JOB_ENV: json.dumps(context)}
         pid, identity = spawn_job(job.argv, folder / STDOUT, env)
         queue_entry(self.slots, job.ticket, pid, folder)  # busy from now on: counted before it takes its slot
-        pending_path(self.slots, job.ticket).unlink(missing_ok=True)
+        # its process recorded before it leaves the line: in between, its status named a line entry that was gone
+        # and no process, which reads as interrupted (a watching page stopped there once, under load)
         record_process(folder, pid, identity)
+        pending_path(self.slots, job.ticket).unlink(missing_ok=True)
 
     def dispatch(self) -> set[int]:
         """Start what can start now (the dispatcher calls this while jobs wait)."""
