@@ -16,6 +16,7 @@ difference, so a reader sees whether the growth is linear and by how much.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -90,10 +91,13 @@ MIXTURE = ("from qinstruct.train.config import TrainConfig; from qinstruct.train
            "low_level=[sys.argv[1]])); print(m.summary())")
 
 
-def job_commands(files: dict[str, Path], out: Path) -> dict[str, tuple[list[str], str]]:
+def job_commands(files: dict[str, Path], out: Path, server: str) -> dict[str, tuple[list[str], str]]:
     """name -> (arguments after `python`, what one item is)."""
     return {
         "convert": (["-m", "qinstruct", "convert", str(files["pathway"]), "--out", str(out / "convert")], "feedback"),
+        "convert-openai": (["-m", "qinstruct", "convert", str(files["pathway"]), "--out", str(out / "convert-openai"),
+                            "--backend", "openai", "--base-url", server, "--model", "gpt-4o-mini",
+                            "--concurrency", "32"], "feedback"),
         "validate": (["-m", "qinstruct", "data", "validate", str(files["instructions"])], "conversation"),
         "export": (["-m", "qinstruct", "data", "export", str(files["instructions"]), "--to", "llamafactory",
                     "--out", str(out / "export")], "conversation"),
@@ -106,7 +110,8 @@ def job_commands(files: dict[str, Path], out: Path) -> dict[str, tuple[list[str]
 
 
 def items_of(job: str, fraction: float) -> int:
-    unit = {"convert": FEEDBACKS, "validate": CONVERSATIONS, "export": CONVERSATIONS, "mixture": CONVERSATIONS}
+    unit = {"convert": FEEDBACKS, "convert-openai": FEEDBACKS, "validate": CONVERSATIONS, "export": CONVERSATIONS,
+            "mixture": CONVERSATIONS}
     return round(unit.get(job, IMAGES) * fraction)
 
 
@@ -126,23 +131,32 @@ def run_measured(arguments: list[str], env: dict[str, str], code: Path) -> tuple
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--jobs", nargs="+", default=["convert", "validate", "export", "levels", "stats", "mixture"])
+    parser.add_argument("--jobs", nargs="+", default=["convert", "validate", "export", "levels", "stats", "mixture"],
+                        help="convert-openai: the conversion through a local OpenAI-compatible server (the tests' "
+                        "FastAPI server, in this process, answering at once), two requests per feedback")
     parser.add_argument("--fractions", nargs="+", type=float, default=list(FRACTIONS))
     parser.add_argument("--code", help="run the jobs with this checkout of the project (default: this one)")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "OPENAI_API_KEY": "sk-bench"}
     code = Path(args.code).resolve() if args.code else Path(__file__).resolve().parents[1]
     env["PYTHONPATH"] = str(code)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as temporary:
+    with contextlib.ExitStack() as stack:
+        temporary = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-scale-"))
+        server = ""
+        if "convert-openai" in args.jobs:
+            from tests.convert.test_openai_backend import good_answer
+            from tests.helpers.openai_server import openai_server
+
+            server = stack.enter_context(openai_server(good_answer))[0]
         base = run_measured(["-c", "import qinstruct.cli"], env, code)
         print(f"python + qinstruct imported: {base[1]:.0f} MB", flush=True)
         for fraction in args.fractions:
             folder = Path(temporary) / f"{fraction:g}"
             folder.mkdir()
             files = write_release(folder, fraction)
-            commands = job_commands(files, folder / "out")
+            commands = job_commands(files, folder / "out", server)
             for job in args.jobs:
                 seconds, peak, status, last = run_measured(commands[job][0], env, code)
                 rows.append((job, fraction, items_of(job, fraction), commands[job][1], seconds, peak, status))
