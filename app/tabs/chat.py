@@ -49,8 +49,9 @@ SAVED_KEY = "chat-session"
 STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
 NOTE_ID, VOTE_RESULT_ID, SEEN_ID, TAB_ID = "chat-note", "chat-vote-result", "chat-seen", "chat-tab"
-SECOND_ID = "chat-second-image"
+SECOND_ID, IMAGE_ID = "chat-second-image", "chat-image"
 TRUST_IDS = ("chat-trust-left", "chat-trust-right")
+ASK, WAIT = "Ask both models about the image…", "Answering… the next question once this answer ends"
 RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
                    "once).")
 NEXT_ROUND = " Your next question starts a new round: a fresh conversation under a new random order."
@@ -63,6 +64,12 @@ def vote_buttons(enabled: bool) -> list:
 
 def lock_votes() -> list:
     return vote_buttons(False)
+
+
+def question_box(open_: bool) -> tuple:
+    """The question box and Send: closed while an answer streams, so that a question typed meanwhile is never
+    sent into the void (the answer's end empties the box), open again when it ends, answered or failed."""
+    return (gr.Textbox(interactive=open_, placeholder=ASK if open_ else WAIT), gr.Button(interactive=open_))
 
 
 def open_votes(state) -> list:
@@ -222,9 +229,16 @@ def on_seen(ctx: AppContext, state, image, trust, api_key, trust_right=False):
             "  \n".join(view.caption for view in seen))
 
 
-def hide_seen():
-    """Another image: the views of the last one no longer apply."""
-    return gr.Gallery(value=None, visible=False), ""
+def forget_image():
+    """Another image: the views and the ratings of the last one no longer apply (a P(good) left under a new
+    image would read as its own)."""
+    return gr.Gallery(value=None, visible=False), "", "", ""
+
+
+def new_round(blind):
+    """A question sent: the last vote's words are about the last answer; in blind mode the question opens a
+    round under a new order, so the last round's reveal and ratings (under the old A and B) go too."""
+    return ("", "", "") if blind else (gr.skip(), gr.skip(), "")
 
 
 def on_sides(left, right, blind, micro_pair: tuple):
@@ -286,7 +300,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
 def _question_column(ctx: AppContext, choices, default_left, default_right) -> dict:
     """Lays out the left column: the image(s), blind mode, what the models see, the models and decoding."""
     with gr.Column(scale=1, min_width=280):
-        image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260)
+        image = CheckedImage(label="Image", type="pil", sources=["upload", "clipboard"], height=260, elem_id=IMAGE_ID)
         photo = gr.Dropdown(list_demo_photos(), value=None, label="…or a demo photo", elem_id=PHOTO_ID)
         with gr.Accordion("Second image (ask about both)", open=False, elem_id=SECOND_ID):
             second = CheckedImage(label="Second image", type="pil", sources=["upload", "clipboard"], height=160)
@@ -338,7 +352,7 @@ def _answers_column(image, examples, default_left, default_right) -> dict:
                 chat_b = gr.Chatbot(label="Tuned", height=360, elem_id=RIGHT_ID)
                 rating_b = gr.Markdown(elem_id=RATING_IDS[1])
         with gr.Row():
-            prompt = gr.Textbox(placeholder="Ask both models about the image…", show_label=False, scale=5,
+            prompt = gr.Textbox(placeholder=ASK, show_label=False, scale=5,
                                 elem_id=PROMPT_ID)
             send_button = gr.Button("Send", variant="primary", scale=1, elem_id=SEND_ID)
         gr.Examples([[e] for e in EXAMPLES], inputs=prompt, label="Example prompts")
@@ -370,9 +384,12 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
     # the vote buttons lock while an answer streams and open when it is whole (the server takes one vote anyway)
     seen_inputs, seen_outputs = [state, image, trust, api_key, trust_right], [seen, seen_note]
     for trigger, name in ((send_button.click, "chat_send"), (prompt.submit, False)):
+        trigger(new_round, blind, [rating_a, rating_b, vote_result], api_name=False, queue=False)
         answered = trigger(lock_votes, None, votes, api_name=False, queue=False).then(
             user_event(on_send, ctx), send_inputs, send_outputs, api_name=name, concurrency_id=DEVICE_QUEUE,
             concurrency_limit=1)
+        trigger(lambda: question_box(False), None, [prompt, send_button], api_name=False, queue=False)
+        answered.then(lambda: question_box(True), None, [prompt, send_button], api_name=False, queue=False)
         answered.success(open_votes, state, votes, api_name=False, queue=False)
         answered.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     regen_button.click(lock_votes, None, votes, api_name=False, queue=False).then(
@@ -397,7 +414,7 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
         voted.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     photo.input(demo_photo, photo, image, api_name=False)
     image.upload(forget_demo_photo, None, photo, api_name=False)
-    image.change(hide_seen, None, seen_outputs, api_name=False, queue=False)
+    image.change(forget_image, None, [*seen_outputs, rating_a, rating_b], api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off
     blocks.load(user_event(restore, ctx), saved,

@@ -33,6 +33,9 @@ DEMO, FILE = "Embedded demo world", "A Q-Pathway file"
 PREVIEW_ID, ITEMS_ID, BATCH_STATUS_ID = "convert-preview", "convert-items", "convert-batch-status"
 BATCH_PROGRESS_ID, EXPORT_NOTE_ID = "convert-batch-progress", "convert-export-note"
 PREVIEW_LIMIT = 500  # feedbacks offered in the preview's dropdown
+# The preview appears at the top of the right column, on a projector's 720 px far above its button at the foot of
+# the left one: where it appears is brought into view, as the user would look for it.
+SHOW_PREVIEW = f"() => document.getElementById('{PREVIEW_ID}').scrollIntoView({{block: 'start'}})"
 # the batch's name opens as the offline example's run folder (assets/configs/convert_offline.yaml): the demo's data
 DEMO_RUN = Path(read_yaml_mapping(Path(__file__).resolve().parents[2] / "assets" / "configs" /
                                   "convert_offline.yaml")["out"]).name
@@ -215,7 +218,8 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     load_button.click(user_event(load_feedbacks, ctx), source, [feedback, preview_status], api_name="convert_load")
     preview_button.click(user_event(preview, ctx),
                          [*source, feedback, pasted, backend, model, base_url, api_key, subsets],
-                         [preview_status, prompt_view, response_view, items_view], api_name="convert_preview")
+                         [preview_status, prompt_view, response_view, items_view], api_name="convert_preview") \
+        .then(None, None, None, js=SHOW_PREVIEW, api_name=False, queue=False)
     extra = [more[n] for n in more_names()]
     estimate_button.click(named(user_event(estimate, ctx), more_names()),
                           [*source, backend, model, base_url, subsets, concurrency, name, *extra], batch_status,

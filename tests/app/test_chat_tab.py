@@ -165,6 +165,68 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
     assert browser_votes and all(r.get("round") for r in browser_votes)
 
 
+def test_a_rating_and_a_reveal_never_outlive_their_image_or_their_round(studio, artifacts):
+    """At a talk's 1280 x 720: a P(good) stays under the image it rated only (another photo clears it), and a blind
+    round's reveal and ratings (under the old A and B) are gone once the next round's question is sent."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="chelsea").click()
+        shown = page.locator(f"#{tab.IMAGE_ID} img").first
+        shown.wait_for(timeout=30_000)  # the photo is in the box (a Rate before it would rate nothing)
+        page.locator(f"#{tab.RATE_ID}").click()
+        rating = page.locator(f"#{tab.RATING_IDS[0]}")
+        rating.get_by_text("P(good)").wait_for(timeout=60_000)
+        before = shown.get_attribute("src")
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="coffee").click()  # another image: the rating was chelsea's
+        expect(page.locator(f"#{tab.IMAGE_ID} img").first).not_to_have_attribute("src", before or "", timeout=30_000)
+        expect(rating).not_to_contain_text("P(good)", timeout=15_000)
+        page.screenshot(path=str(artifacts / "chat_rating_cleared_on_new_image.png"))
+        page.get_by_text("Blind mode (sides shuffled").click()
+        for question in ("Is this image clear?", "Is there noise in this image?"):
+            page.locator(f"#{tab.PROMPT_ID} textarea").fill(question)
+            page.locator(f"#{tab.SEND_ID}").click()
+            page.locator(f"#{tab.LEFT_ID}").get_by_text(question).wait_for(timeout=30_000)
+            result = page.locator(f"#{tab.VOTE_RESULT_ID}")
+            expect(result).not_to_contain_text("A was", timeout=15_000)  # the last round's reveal is gone
+            expect(rating).not_to_contain_text("P(good)", timeout=15_000)  # and its ratings under the old order
+            expect(page.locator(f"#{tab.VOTE_IDS[0]}")).to_be_enabled(timeout=60_000)
+            page.locator(f"#{tab.VOTE_IDS[0]}").click()
+            result.get_by_text("A was").wait_for(timeout=30_000)
+            page.locator(f"#{tab.RATE_ID}").click()
+            rating.get_by_text("P(good)").wait_for(timeout=60_000)
+            page.screenshot(path=str(artifacts / "chat_blind_round_revealed.png"))
+
+
+def test_a_question_typed_while_an_answer_streams_is_never_lost(studio, artifacts):
+    """At 1280 x 720: while an answer streams the question box and Send are closed (a question typed then used to
+    vanish when the answer ended, unsent); they open again when it ends, and the next question is a second turn."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="rocket").click()
+        box, send = page.locator(f"#{tab.PROMPT_ID} textarea"), page.locator(f"#{tab.SEND_ID}")
+        box.fill("Is this image blurry?")
+        send.click()
+        expect(box).to_be_disabled(timeout=5_000)
+        expect(send).to_be_disabled()
+        assert box.get_attribute("placeholder") == tab.WAIT  # it says why, and until when
+        page.screenshot(path=str(artifacts / "chat_question_box_while_answering.png"))
+        expect(box).to_be_enabled(timeout=90_000)  # the answer has ended
+        assert "streaming" not in page.locator(f"#{tab.STATUS_ID}").inner_text()
+        box.fill("Is there noise in this image?")
+        box.press("Enter")  # the other way to send
+        left = page.locator(f"#{tab.LEFT_ID}")
+        left.get_by_text("Is there noise in this image?").wait_for(timeout=30_000)
+        assert left.get_by_text("Is this image blurry?").count() == 1  # two turns of one conversation
+        expect(box).to_be_enabled(timeout=60_000)
+
+
 OWL2_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "owl2_original"
 
 

@@ -78,3 +78,22 @@ def test_preview_in_the_browser(studio, artifacts):
         page.locator(f"#{tab.PREVIEW_ID}").get_by_text("items").wait_for(timeout=30_000)
         page.wait_for_timeout(500)
         page.screenshot(path=str(artifacts / "convert_tab.png"), full_page=True)
+
+
+def test_the_preview_appears_where_the_user_looks(studio, artifacts):
+    """At 1280 x 720 the Preview button sits at the foot of a tall column and its result at the top of the other:
+    pressed, the result is in view."""
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Convert").click()
+        page.get_by_role("button", name="Load feedbacks").click()
+        page.wait_for_timeout(1500)
+        button = page.get_by_role("button", name="Preview conversion")
+        button.scroll_into_view_if_needed()
+        button.click()
+        status = page.locator(f"#{tab.PREVIEW_ID}")
+        status.get_by_text("items").wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        shown = status.bounding_box()
+        assert shown is not None and -2 <= shown["y"] and shown["y"] + shown["height"] <= 720, shown  # in view
+        page.screenshot(path=str(artifacts / "convert_preview_in_view_1280x720.png"))
