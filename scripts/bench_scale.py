@@ -4,8 +4,8 @@
 Generates, seeded, in a temporary folder, files of the Q-Instruct release's size and shape: a Q-Pathway file of
 58,000 images with 77,306 feedbacks over 7 sources (the demo world's feedback writer, 40-140 words), 200,000
 instruction conversations, and a MOS list of 58,000 images.  Each job runs as its own process
-(`python -m qinstruct ...`, as a user runs it); its wall time and peak resident memory (the kernel's
-ru_maxrss for that process) are printed per job and size, with the cost per 10K items from the 10 % -> 100 %
+(`python -m qinstruct ...`, as a user runs it); its wall time and peak resident memory (VmHWM, read by that
+process as it exits) are printed per job and size, with the cost per 10K items from the 10 % -> 100 %
 difference, so a reader sees whether the growth is linear and by how much.
 
     .venv/bin/python -m scripts.bench_scale                       # every job at 10, 30 and 100 %
@@ -115,18 +115,36 @@ def items_of(job: str, fraction: float) -> int:
     return round(unit.get(job, IMAGES) * fraction)
 
 
+# The job's own peak, read by the job's process at exit: the kernel's ru_maxrss of a child also counts the
+# parent's memory at the fork (a forked or vforked child's maximum is kept across exec), which here would be this
+# script's, its test server and request log included.
+PEAK_WRAPPER = """
+import atexit, os, runpy, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            os.write(2, ("\\npeak-rss-kb " + line.split()[1] + "\\n").encode())
+atexit.register(peak)
+kind, target, *rest = sys.argv[1:]
+sys.argv = [target, *rest]
+if kind == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(target, "<job>", "exec"), {"__name__": "__main__"})
+"""
+
+
 def run_measured(arguments: list[str], env: dict[str, str], code: Path) -> tuple[float, float, int, str]:
-    """Wall seconds, peak RSS in MB (this process only), exit status, last line of its output.  The process
+    """Wall seconds, the job's peak resident memory in MB, exit status, last line of its output.  The process
     runs in the checkout `code` (python -m and -c put the working folder first on the import path)."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, *arguments], env=env, cwd=code, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *arguments], env=env, cwd=code, capture_output=True,
+                          text=True)
     seconds = time.perf_counter() - start
-    lines = [line for line in output.splitlines() if line.strip()]
-    return seconds, usage.ru_maxrss / 1024, process.returncode, lines[-1][:100] if lines else ""
+    peaks = [line.split()[1] for line in done.stderr.splitlines() if line.startswith("peak-rss-kb ")]
+    lines = [line for line in (done.stdout + done.stderr).splitlines()
+             if line.strip() and not line.startswith("peak-rss-kb ")]
+    return seconds, int(peaks[-1]) / 1024 if peaks else float("nan"), done.returncode, lines[-1][:100] if lines else ""
 
 
 def main() -> int:
