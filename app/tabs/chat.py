@@ -10,7 +10,7 @@ import gradio as gr
 
 from qinstruct.config import check_config
 from qinstruct.demo.examples import held_out_examples
-from qinstruct.models.known import hint_markdown
+from qinstruct.models.known import hint_markdown, missing_line
 from qinstruct.models.session import (
     VOTES,
     ChatSession,
@@ -50,6 +50,7 @@ STREAM_INTERVAL_S = 0.05  # ~20 updates a second look continuous
 VOTE_IDS = ("chat-vote-a", "chat-vote-b", "chat-vote-tie", "chat-vote-bad")
 NOTE_ID, VOTE_RESULT_ID, SEEN_ID, TAB_ID = "chat-note", "chat-vote-result", "chat-seen", "chat-tab"
 SECOND_ID, IMAGE_ID = "chat-second-image", "chat-image"
+SIDES_NOTE_ID, KNOWN_ID = "chat-sides-note", "chat-known-checkpoints"
 TRUST_IDS = ("chat-trust-left", "chat-trust-right")
 ASK, WAIT = "Ask both models about the image…", "Answering… the next question once this answer ends"
 RATE_AFTER_VOTE = ("Blind mode: the ratings are shown after your vote (they would tell the models apart at "
@@ -249,6 +250,14 @@ def on_sides(left, right, blind, micro_pair: tuple):
     return gr.Markdown(visible=shown), gr.Dropdown(label=first), gr.Dropdown(label=second)
 
 
+def on_missing(left, right, blind):
+    """Beside the pickers: a known checkpoint chosen but not downloaded, with its fetch command, before a question
+    is asked (it used to appear in that side's column while the other side answered)."""
+    names = side_labels(bool(blind))
+    lines = [f"⚠ {name}: {line}" for name, spec in zip(names, (left, right)) if (line := missing_line(spec))]
+    return "  \n".join(lines)
+
+
 def named_sides():
     """Open in Chat shows a run by name: blind mode goes off."""
     return gr.Checkbox(value=False)
@@ -319,10 +328,9 @@ def _models_and_decoding(ctx: AppContext, choices, default_left, default_right) 
     """Lays out the "Models and decoding" accordion: the two sides, the API key, trust ticks, decoding sliders."""
     with gr.Accordion("Models and decoding", open=False):
         gr.Markdown(f"A model is a folder in the workspace's `models/` or `runs/`, or: {spec_help()}.")
-        with gr.Accordion("The field's checkpoints", open=False):
-            gr.Markdown(hint_markdown())
         left = gr.Dropdown(choices, value=default_left, allow_custom_value=True, label=side_labels(False)[0])
         right = gr.Dropdown(choices, value=default_right, allow_custom_value=True, label=side_labels(False)[1])
+        sides_note = gr.Markdown(elem_id=SIDES_NOTE_ID)  # a side that cannot load, said beside the choice
         api_key = gr.Textbox(label="API key for openai: specs (kept in memory for your requests only)",
                              type="password")
         with gr.Row(visible=ctx.access.trust_offered):  # one model's code, not the other side's
@@ -335,8 +343,10 @@ def _models_and_decoding(ctx: AppContext, choices, default_left, default_right) 
                                 **bounds(GenerationOptions, "temperature", ui_max=1.5))
         top_p = gr.Slider(step=0.05, label=label(GenerationOptions, "top_p"),
                           **bounds(GenerationOptions, "top_p"))
-    return dict(left=left, right=right, api_key=api_key, trust=trust, trust_right=trust_right,
-                max_tokens=max_tokens, temperature=temperature, top_p=top_p)
+    with gr.Accordion("The field's checkpoints", open=False, elem_id=KNOWN_ID):  # one click, not two
+        gr.Markdown(hint_markdown())
+    return dict(left=left, right=right, sides_note=sides_note, api_key=api_key, trust=trust,
+                trust_right=trust_right, max_tokens=max_tokens, temperature=temperature, top_p=top_p)
 
 
 def _answers_column(image, examples, default_left, default_right) -> dict:
@@ -374,7 +384,8 @@ def _answers_column(image, examples, default_left, default_right) -> dict:
 
 
 def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, default_left, default_right, state,
-                      image, photo, second, blind, seen, seen_note, left, right, api_key, trust, trust_right,
+                      image, photo, second, blind, seen, seen_note, left, right, sides_note, api_key, trust,
+                      trust_right,
                       max_tokens, temperature, top_p, note, status, chat_a, rating_a, chat_b, rating_b, prompt,
                       send_button, rate_button, regen_button, clear_button, votes, vote_result) -> None:
     """Wires the Chat tab's events: ask, regenerate, rate, clear, blind mode, votes, demo photos, page load."""
@@ -408,6 +419,7 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
     for changed in (blind, left, right):  # after a restore and Open in Chat too
         changed.change(bind(on_sides, micro_pair=(default_left, default_right)), [left, right, blind],
                        [note, left, right], api_name=False)
+        changed.change(on_missing, [left, right, blind], sides_note, api_name=False, queue=False)
     for choice, button, name in zip(VOTES, votes, ("a", "b", "tie", "bad")):
         voted = button.click(user_event(on_vote, ctx, choice=choice), state, vote_result, api_name=f"chat_vote_{name}")
         voted.success(lock_votes, None, votes, api_name=False, queue=False)

@@ -80,6 +80,17 @@ def known_rows() -> list[dict]:
     return rows
 
 
+def missing_line(spec: str) -> str | None:
+    """For a model picker: when `spec` names a known checkpoint's hub id that is not in the local cache, the line
+    that says so and how to fetch it (said beside the choice, before any question is asked); otherwise None."""
+    spec = (spec or "").strip()
+    for checkpoint in KNOWN:
+        if spec == checkpoint.hub_id and local_path(checkpoint) is None:
+            return (f"`{spec}` ({checkpoint.name}) is not downloaded, and nothing is downloaded while the studio "
+                    f"runs: `{checkpoint.fetch_command()}` first")
+    return None
+
+
 def hint_markdown() -> str:
     """The Chat tab's hint under the model pickers: the field's checkpoints and whether each is here."""
     lines = ["**The field's checkpoints** (type the hub id once it is in the cache):"]

@@ -178,7 +178,7 @@ def test_a_rating_and_a_reveal_never_outlive_their_image_or_their_round(studio, 
         shown.wait_for(timeout=30_000)  # the photo is in the box (a Rate before it would rate nothing)
         page.locator(f"#{tab.RATE_ID}").click()
         rating = page.locator(f"#{tab.RATING_IDS[0]}")
-        rating.get_by_text("P(good)").wait_for(timeout=60_000)
+        rating.get_by_text("P(good)").wait_for(timeout=120_000)
         before = shown.get_attribute("src")
         page.locator(f"#{tab.PHOTO_ID} input").click()
         page.get_by_role("option", name="coffee").click()  # another image: the rating was chelsea's
@@ -197,7 +197,7 @@ def test_a_rating_and_a_reveal_never_outlive_their_image_or_their_round(studio, 
             page.locator(f"#{tab.VOTE_IDS[0]}").click()
             result.get_by_text("A was").wait_for(timeout=30_000)
             page.locator(f"#{tab.RATE_ID}").click()
-            rating.get_by_text("P(good)").wait_for(timeout=60_000)
+            rating.get_by_text("P(good)").wait_for(timeout=120_000)
             page.screenshot(path=str(artifacts / "chat_blind_round_revealed.png"))
 
 
@@ -295,3 +295,31 @@ def test_a_question_about_two_images_on_two_families_in_the_browser(studio, arti
     assert turn["turns"][0][-1]["user"] == "Which image is sharper?"
     owl2 = load_model(str(OWL2_FIXTURE))
     assert prompt_text(owl2, [Turn("Which image is sharper?")], 2).count("<|image|>") == 2
+
+
+def test_a_known_checkpoint_not_downloaded_is_said_beside_its_choice(studio, artifacts):
+    """At 1280 x 720: the field's checkpoints are one click away (not an accordion inside an accordion), and a
+    known hub id typed as a side that is not in the cache is said beside the pickers, with its fetch command,
+    before any question; a shipped model chosen again clears it."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        known = page.locator(f"#{tab.KNOWN_ID}")
+        expect(known).to_be_visible()  # without opening "Models and decoding"
+        known.get_by_text("The field's checkpoints").click()
+        expect(known.get_by_text("hf download llava-hf/llava-1.5-7b-hf").first).to_be_visible()
+        page.get_by_text("Models and decoding").click()
+        left = page.get_by_label("Baseline (left)")
+        before = left.input_value()
+        left.fill("llava-hf/llava-1.5-7b-hf")
+        left.press("Enter")
+        note = page.locator(f"#{tab.SIDES_NOTE_ID}")
+        expect(note).to_contain_text("Baseline (left): llava-hf/llava-1.5-7b-hf (llava-v1.5-7b) is not downloaded",
+                                     timeout=15_000)
+        expect(note).to_contain_text("hf download llava-hf/llava-1.5-7b-hf first")
+        note.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "chat_known_not_downloaded.png"))
+        left.fill(before)
+        left.press("Enter")
+        expect(note).not_to_contain_text("not downloaded", timeout=15_000)
