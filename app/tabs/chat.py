@@ -385,9 +385,8 @@ def _answers_column(image, examples, default_left, default_right) -> dict:
 
 def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, default_left, default_right, state,
                       image, photo, second, blind, seen, seen_note, left, right, sides_note, api_key, trust,
-                      trust_right,
-                      max_tokens, temperature, top_p, note, status, chat_a, rating_a, chat_b, rating_b, prompt,
-                      send_button, rate_button, regen_button, clear_button, votes, vote_result) -> None:
+                      trust_right, max_tokens, temperature, top_p, note, status, chat_a, rating_a, chat_b, rating_b,
+                      prompt, send_button, rate_button, regen_button, clear_button, votes, vote_result) -> None:
     """Wires the Chat tab's events: ask, regenerate, rate, clear, blind mode, votes, demo photos, page load."""
     send_inputs = [state, left, right, blind, image, prompt, max_tokens, temperature, top_p, trust, api_key, second,
                    trust_right]

@@ -28,6 +28,7 @@ from typing import ClassVar
 from ..config import ConfigError, check_config, option
 from ..data.exporters import list_exporters
 from ..data.loaders import DataError, stream_items
+from ..data.stream import file_stamp
 from ..endpoints import DEFAULT_MODEL, KeyPolicy, check_url, default_base_url
 from ..fileio import append_line, iter_jsonl, write_json, write_json_list
 from ..jobs.spec import JobSpec, items_point
@@ -237,7 +238,7 @@ def run_convert_job(config: ConvertJobConfig, api_key: str | None = None, progre
 async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress, key_policy) -> JobReport:
     partial = out / PARTIAL
     done = set(done_lines(partial))
-    report, before = JobReport(), _stamp(config.input)
+    report, before = JobReport(), file_stamp(config.input)
     for ref in iter_feedback_refs(config.input, config.limit):
         report.feedbacks += 1
         report.already_done += ref.feedback_id in done
@@ -264,7 +265,7 @@ async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress,
         await asyncio.gather(*(worker() for _ in range(config.concurrency)))
     finally:
         await backend.close()
-    if _stamp(config.input) != before:  # between two readings (each reading checks itself)
+    if file_stamp(config.input) != before:  # between two readings (each reading checks itself)
         raise DataError(config.input, "changed during the conversion (is something still writing it?); run again "
                         "when it is complete: the feedbacks converted so far are kept")
     if report.complete:
@@ -275,11 +276,6 @@ async def _run(config: ConvertJobConfig, out: Path, api_key, progress: Progress,
         for record, _ in iter_jsonl(partial):
             report.count(record)
     return report
-
-
-def _stamp(path: str) -> tuple[int, int]:
-    status = Path(path).stat()
-    return status.st_size, status.st_mtime_ns
 
 
 def _items_in_order(config: ConvertJobConfig, partial: Path, report: JobReport) -> Iterator[dict]:

@@ -198,7 +198,15 @@ def _maybe_cut(error: json.JSONDecodeError, buffer: str, slack: int) -> bool:
 
 
 def _stamp(handle) -> tuple[int, int]:
-    status = os.fstat(handle.fileno())
+    return _size_and_time(os.fstat(handle.fileno()))
+
+
+def file_stamp(path: str | Path) -> tuple[int, int]:
+    """Size and modification time: what changes when someone writes the file (compared between two readings)."""
+    return _size_and_time(os.stat(path))
+
+
+def _size_and_time(status: os.stat_result) -> tuple[int, int]:
     return status.st_size, status.st_mtime_ns
 
 

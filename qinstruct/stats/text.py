@@ -6,6 +6,7 @@ feedbacks with a binary search, which keeps 58K feedbacks well under a second pe
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -54,10 +55,11 @@ def conclusion_level(feedback: str, levels: tuple[str, ...]) -> str:
     return found[-1] if found else NO_CONCLUSION
 
 
-def _stopwords() -> set[str]:
+@functools.lru_cache(maxsize=1)  # read once, not once per block of feedbacks
+def _stopwords() -> frozenset[str]:
     from wordcloud import STOPWORDS
 
-    return set(STOPWORDS) | EXTRA_STOPWORDS
+    return frozenset(STOPWORDS) | EXTRA_STOPWORDS
 
 
 BLOCK = 4096  # feedbacks scanned together: one regex pass each, memory of one block

@@ -16,11 +16,11 @@ CAP_MB = 60  # over the address space the process holds before the job starts
 CAPPED_JOB = """
 import resource, sys
 from qinstruct.convert.job import ConvertJobConfig, run_convert_job
-def grown_since_start():
+def address_space():
     for line in open("/proc/self/status"):
         if line.startswith("VmSize:"):
             return int(line.split()[1]) * 1024
-limit = grown_since_start() + int(sys.argv[3]) * 2**20
+limit = address_space() + int(sys.argv[3]) * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 report = run_convert_job(ConvertJobConfig(input=sys.argv[1], out=sys.argv[2]))
 print(report.items, report.output)
