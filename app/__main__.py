@@ -8,6 +8,7 @@ import sys
 # Before gradio / huggingface_hub are imported: they read these at import time.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: the chat shares the cores with the jobs
 
 from qinstruct.urlguard import is_loopback  # noqa: E402 - after the defaults above (it imports httpx)
 

@@ -7,6 +7,8 @@ import gradio as gr
 
 from qinstruct.images import ImageInputError, read_image
 
+from .forms import ERROR_MARK
+
 
 class CheckedImage(gr.Image):
     """gr.Image whose uploads are read by the project's own image reader first: an empty file, a text or HTML
@@ -18,10 +20,8 @@ class CheckedImage(gr.Image):
     def preprocess(self, payload):
         if payload is not None and getattr(payload, "path", None) and not str(payload.url or "").startswith("data:"):
             name = payload.orig_name or Path(payload.path).name
-            try:
-                read_image(payload.path)
-            except ImageInputError as error:
-                raise gr.Error(f"{name}: {str(error).split(': ', 1)[-1]}", print_exception=False) from None
+            if (problem := upload_problem(payload.path, name)) is not None:
+                raise gr.Error(problem, print_exception=False)
         try:
             return super().preprocess(payload)
         except gr.Error:
@@ -33,3 +33,32 @@ class CheckedImage(gr.Image):
 def forget_demo_photo():
     """An uploaded image is no longer the demo photo the dropdown names: the dropdown goes blank."""
     return gr.Dropdown(value=None)
+
+
+def upload_problem(path: str, name: str) -> str | None:
+    """What is wrong with an uploaded file, in one line naming it, or None when it reads as an image."""
+    try:
+        read_image(path)
+    except ImageInputError as error:
+        return f"{name}: {str(error).split(': ', 1)[-1]}"
+    return None
+
+
+def check_upload(payload, line: str | None):
+    """At upload time, not at the next click: a file that is no image (a text file named .png; empty, truncated,
+    over the megapixel limit) leaves the box empty and says why on the tab's status line, which keeps
+    everything else (the conversation, the grid) as it was.  Wired with preprocess=False, so that Gradio's own
+    reader never sees the file: `payload` is the upload's FileData as a dict, `line` the status line's text."""
+    path = (payload or {}).get("path") if isinstance(payload, dict) else None
+    if not path:
+        return gr.skip(), gr.skip()
+    problem = upload_problem(path, payload.get("orig_name") or Path(path).name)
+    if problem is not None:
+        return None, ERROR_MARK + problem
+    stale = isinstance(line, str) and line.startswith(ERROR_MARK)  # the last upload's complaint, now answered
+    return gr.skip(), ("" if stale else gr.skip())
+
+
+def checked_uploads(image: gr.Image, status: gr.components.Component) -> None:
+    """Wires check_upload to an image box: the refusal goes to `status`, the tab's one-line message."""
+    image.upload(check_upload, [image, status], [image, status], preprocess=False, api_name=False, queue=False)

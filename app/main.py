@@ -39,8 +39,15 @@ CSS = """
    Its full Bold, for 600-700. */
 @font-face { font-family: "Source Sans Pro"; font-weight: 600 700; font-style: normal;
   src: url("static/fonts/SourceSansPro/SourceSansPro-Bold.woff2") format("woff2"); }
+/* ...and Gradio's own SemiBold face still wins at 600 (declared after ours): headings and large buttons, its only
+   600 text, are set in the full Bold ("A1 perception" took its "A" from DejaVu Sans) */
+.gradio-container { --prose-header-text-weight: 700; --button-large-text-weight: 700; }
 .qi-status { min-height: 1.6em; }
-#corrupt-gallery .caption-label { white-space: normal; max-width: 96%; }  /* "P(good) 0.38 / 0.77" whole */
+#tune-buttons { align-items: center; }  /* a row of buttons beside the run's name, not five 100-px blocks */
+#corrupt-gallery .caption-label { white-space: normal; max-width: 96%; }  /* "micro mix 0.77" whole */
+/* the whole grid on the page, no scrollbar inside it: Gradio caps an "auto" gallery at 55 % of the window (at
+   720 px that showed 2 rows of 5) */
+#corrupt-gallery .grid-wrap.fixed-height { max-height: none; }
 /* tables at a projector's width: a word never breaks inside ("Ho / w"), a header cell is at least a word wide */
 #eval-tables th, #eval-tables td, #eval-shipped-tables th, #eval-shipped-tables td {
   word-break: normal !important; overflow-wrap: normal !important; }

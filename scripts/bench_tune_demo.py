@@ -6,9 +6,10 @@ micro models), the demo's data is prepared as the tab's button does (the offline
 tab's demo form -- exactly the values the Tune tab opens with -- is started through the job launcher and timed
 until its run folder says done: process start, data, every step, the eval losses, the saved model.
 
-    .venv/bin/python -m scripts.bench_tune_demo [--json OUT] [--keep DIR]
+    .venv/bin/python -m scripts.bench_tune_demo [--json OUT] [--keep DIR] [--beside-training]
 
-Run it on an idle machine: the figure is the one a user gets.
+Run it on an idle machine: the figure is the one a user gets.  --beside-training times it while another training
+(the same preset, 400 steps, its own job) runs on the same 2 cores: how gracefully the demo degrades.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--keep", help="use (and keep) this workspace instead of a temporary one")
+    parser.add_argument("--beside-training", action="store_true", help="time it while another training runs")
     parser.add_argument("--before", action="store_true", help="the preset as it was before the job system's issue: "
                         "an eval loss every 20 steps over every held-out item (1,320), for the ratio")
     args = parser.parse_args(argv)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Workspace.open(root)
     ensure_world(workspace.demo_world)  # the studio's first start
     install(workspace.models)
-    ctx = AppContext.open(workspace, max_jobs=1)
+    ctx = AppContext.open(workspace, max_jobs=2)
     prepare = ctx.jobs.start(tune.demo_conversion(ctx), None)
     prepared_s = wait_done(ctx.jobs, Path(tune.demo_conversion(ctx).out))
     values = tune.demo_values(ctx)
@@ -66,14 +68,29 @@ def main(argv: list[str] | None = None) -> int:
     fields = {f.name: f for f in job_fields(tune.TrainConfig)}
     row = [values.get(n, field_default(fields[n])) for n in tune.field_names()]
     row = ["\n".join(v) if isinstance(v, list) else v for v in row]
-    config = tune.config_of(ctx, "bench-demo-before" if args.before else "bench-demo", tuple(row))
+    name = "bench-demo-before" if args.before else "bench-demo-beside" if args.beside_training else "bench-demo"
+    config = tune.config_of(ctx, name, tuple(row))
+    other = None
+    if args.beside_training:
+        steps = tune.field_names().index("max_steps")
+        other = tune.config_of(ctx, "other-training", tuple(row[:steps] + [400] + row[steps + 1:]))
+        ctx.jobs.start(other, None)
+        while (running := view(other.output_dir)) is None or running.step < 1:  # it trains when the demo starts
+            time.sleep(0.2)
     ctx.jobs.start(config, None)
     seconds = wait_done(ctx.jobs, Path(config.output_dir))
+    if other is not None:
+        ctx.jobs.abort(Path(other.output_dir), None)
     job = view(config.output_dir)
+    train = [loss for _, loss in job.losses[max(job.losses)]]
     result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "prepare_demo_data_s": round(prepared_s, 1), "demo_run_s": round(seconds, 1),
               "steps": job.step, "eval_losses": sum(len(v) for v in job.eval_losses.values()),
               "tokens_per_s": job.tokens_per_s, "last_loss": job.last_loss, "last_eval_loss": job.last_eval_loss,
+              "eval_loss_curve": [(step, round(loss, 3)) for step, loss in job.eval_losses[max(job.eval_losses)]],
+              "train_loss_first_10_mean": round(sum(train[:10]) / 10, 3),
+              "train_loss_last_10_mean": round(sum(train[-10:]) / 10, 3),
+              "beside_training": args.beside_training,
               "mixture": job.mixture, "prepare": prepare}
     print(json.dumps(result, indent=1))
     if args.json:

@@ -27,7 +27,7 @@ from qinstruct.models.specs import spec_help
 from qinstruct.models.types import GenerationOptions, LoadOptions
 from qinstruct.photos import demo_photo, list_demo_photos
 
-from ..components import CheckedImage, forget_demo_photo
+from ..components import CheckedImage, checked_uploads, forget_demo_photo
 from ..context import AppContext, user_event
 from ..forms import bind, bounds, label, reports_errors
 
@@ -425,6 +425,8 @@ def _wire_chat_events(ctx: AppContext, blocks: gr.Blocks, page: dict, *, saved, 
         voted.success(user_event(on_seen, ctx), seen_inputs, seen_outputs, api_name=False)
     photo.input(demo_photo, photo, image, api_name=False)
     image.upload(forget_demo_photo, None, photo, api_name=False)
+    for box in (image, second):
+        checked_uploads(box, status)
     image.change(forget_image, None, [*seen_outputs, rating_a, rating_b], api_name=False, queue=False)
     page["chat-right"] = right  # the Tune tab's Open in Chat puts a finished run here
     page["chat-named"] = (blind, named_sides)  # ...with blind mode off

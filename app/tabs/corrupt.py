@@ -11,11 +11,11 @@ from qinstruct.corrupt import SEVERITIES, list_corruptions
 from qinstruct.corrupt.batch import MANIFEST, CorruptJobConfig
 from qinstruct.corrupt.grid import GridConfig, GridResult, load_grid, run_grid, zip_grid
 from qinstruct.images import load_rgb
-from qinstruct.models.seen import rate_cells, seen_for_scoring
+from qinstruct.models.seen import input_side, rate_cells, seen_for_scoring
 from qinstruct.models.tasks import RateConfig
 from qinstruct.photos import demo_photo, list_demo_photos
 
-from ..components import CheckedImage, forget_demo_photo
+from ..components import CheckedImage, checked_uploads, forget_demo_photo
 from ..context import AppContext, actor, model_dropdowns, user_event
 from ..forms import bounds, config_form, default_of, form_values, label, named, reports_errors, shell_note
 from ..watching import batch_step, run_folder, stop_step
@@ -33,6 +33,10 @@ SEVERITIES_ID, BATCH_FILES_ID = "corrupt-severities", "corrupt-batch-files"
 
 SIZE_CHOICES = [("512 px (fast)", 512), ("1024 px", 1024), ("original size (up to 16 MP)", 0)]
 DEFAULT_PHOTO = "astronaut"
+GRID_LABEL = "Corruption × severity"
+# a clicked cell's comparison sits below the score column: brought into view, where the user looks
+SHOW_SELECTED_JS = (f"() => {{ setTimeout(() => document.getElementById('{ORIGINAL_ID}')"
+                    ".scrollIntoView({behavior: 'smooth', block: 'start'}), 300); }")
 
 
 def _grid_outputs(result: GridResult, reused: bool, n_severities: int):
@@ -70,7 +74,7 @@ def make_grid(ctx: AppContext, image, corruptions, severities, seed, max_side):
     yield _grid_outputs(result, reused, len(config.severities))
 
 
-def scores_table(result: GridResult, labels: list[str], ratings: list[list]) -> str:
+def scores_table(result: GridResult, labels: list[str], ratings: list[list], view: str) -> str:
     """P(good) and the Q-Align score of each cell, one row per corruption, 'model 1 / model 2' in each cell."""
     severities = sorted({c.severity for c in result.cells})
     by_cell = {(c.corruption, c.severity): k + 1 for k, c in enumerate(result.cells)}  # 0 is the original
@@ -78,8 +82,7 @@ def scores_table(result: GridResult, labels: list[str], ratings: list[list]) -> 
     def both(index: int) -> str:
         return " / ".join(f"{r[index].p_good:.2f} ({r[index].score5:.1f})" for r in ratings)
 
-    lines = [f"P(good) (Q-Align score /5) of **{' / '.join(labels)}**, each cell corrupted at the model's input "
-             f"size (what it sees). Original: {both(0)}", "",
+    lines = [f"P(good) (Q-Align score /5) of **{' / '.join(labels)}**, {view}. Original: {both(0)}", "",
              "| corruption | " + " | ".join(f"s{s}" for s in severities) + " |",
              "|---|" + "---:|" * len(severities)]
     for name in dict.fromkeys(c.corruption for c in result.cells):
@@ -100,15 +103,30 @@ def score_grid(ctx: AppContext, folder: str, left: str, right: str):
     original = load_rgb(result.path(result.original))
     sides = ctx.pool.pair(left, right).sides
     ratings = rate_cells(sides, original, cells, result.seed)
-    items = [(str(result.path(c.preview)), f"{c.corruption} s{c.severity} · P(good) "
-              + " / ".join(f"{r[k + 1].p_good:.2f}" for r in ratings)) for k, c in enumerate(result.cells)]
+    names_of = [side.label.split(":")[0] for side in sides]
+    items = [(str(result.path(c.preview)), f"{c.corruption} s{c.severity} · " + " · ".join(
+        f"{name} {r[k + 1].p_good:.2f}" for name, r in zip(names_of, ratings))) for k, c in enumerate(result.cells)]
+    view = scoring_view(sides, original)
     image = ctx.workspace.shown(result.path(result.original))
     names, severities = list(dict.fromkeys(n for n, _ in cells)), sorted({s for _, s in cells})
     commands = [RateConfig(images=[image], model=ctx.workspace.shown(ctx.access.resolve_spec_text(side.spec)),
                            corruptions=names, severities=severities, seed=result.seed) for side in sides]
     shell = "\n".join(f"- `{shell_line(command)}`" for command in commands)
-    table = scores_table(result, [side.label.split(":")[0] for side in sides], ratings)
-    return gr.Gallery(value=items), f"{table}\n\nSame scores from a shell (in the workspace):\n\n{shell}"
+    table = scores_table(result, names_of, ratings, view)
+    label = f"{GRID_LABEL} · P(good) of {' / '.join(names_of)}, {view}"
+    return gr.Gallery(value=items, label=label), f"{table}\n\nSame scores from a shell (in the workspace):\n\n{shell}"
+
+
+def scoring_view(sides, image) -> str:
+    """The view the score column rates, said beside its numbers: the Chat tab's Rate of a large photograph
+    averages a micro model's native 64-px tiles, another view of the same image and another number."""
+    sizes = {input_side(side) if getattr(side, "kind", "local") == "local" else None for side in sides}
+    if None in sizes or len(sizes) != 1:
+        return "each cell as each model receives it (the models differ: see what each sees below)"
+    size = sizes.pop()
+    width, height = image.size
+    return (f"each cell seen whole at {size}×{size} px (this {width}×{height} px image shrunk to the models' input, "
+            "corrupted there; Chat's Rate of a larger image averages native-resolution tiles: another view)")
 
 
 @reports_errors(line=1, outputs=2)
@@ -249,15 +267,8 @@ def _grid_view_column(model_choices, score_defaults) -> dict:
     """Lays out the right column: the status, the grid, the large views, downloads and scoring with two models."""
     with gr.Column(scale=2):
         status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
-        gallery = gr.Gallery(label="Corruption × severity", columns=5, height=520, allow_preview=False,
-                             object_fit="cover", elem_id=GALLERY_ID)
-        with gr.Row():
-            original_view = gr.Image(label="Original", interactive=False, elem_id=ORIGINAL_ID, height=360)
-            selected_view = gr.Image(label="Selected cell", interactive=False, elem_id=SELECTED_ID, height=360)
-        caption = gr.Markdown()
-        with gr.Row():
-            download_cell = gr.DownloadButton("Download selected (PNG)", interactive=False)
-            download_zip = gr.DownloadButton("Download grid (.zip with contact sheet)", interactive=False)
+        gallery = gr.Gallery(label=GRID_LABEL, columns=5, height="auto", allow_preview=False,  # every row
+                             object_fit="cover", elem_id=GALLERY_ID)  # (main.py's CSS lifts Gradio's cap)
         with gr.Accordion("Score each cell with two models (P(good) and the Q-Align 5-level score)", open=True):
             with gr.Row():
                 score_left = gr.Dropdown(model_choices, value=score_defaults[0], allow_custom_value=True,
@@ -270,6 +281,13 @@ def _grid_view_column(model_choices, score_defaults) -> dict:
                 seen = gr.Gallery(label="What the models see of the image", columns=2, height=150,
                                   visible=False, elem_id=SEEN_ID, interactive=False, object_fit="contain")
                 seen_note = gr.Markdown()
+        with gr.Row():
+            original_view = gr.Image(label="Original", interactive=False, elem_id=ORIGINAL_ID, height=360)
+            selected_view = gr.Image(label="Selected cell", interactive=False, elem_id=SELECTED_ID, height=360)
+        caption = gr.Markdown()
+        with gr.Row():
+            download_cell = gr.DownloadButton("Download selected (PNG)", interactive=False)
+            download_zip = gr.DownloadButton("Download grid (.zip with contact sheet)", interactive=False)
     return dict(status=status, gallery=gallery, original_view=original_view, selected_view=selected_view,
                 caption=caption, download_cell=download_cell, download_zip=download_zip, score_left=score_left,
                 score_right=score_right, score_button=score_button, scores=scores, seen=seen, seen_note=seen_note)
@@ -314,12 +332,14 @@ def _wire_corrupt_events(ctx: AppContext, blocks: gr.Blocks, *, grid_folder, bat
     grid_outputs = [gallery, status, grid_folder, original_view, selected_view, download_cell]
     photo.input(demo_photo, photo, image, api_name="demo_photo")
     image.upload(forget_demo_photo, None, photo, api_name=False)
+    checked_uploads(image, status)
     run.click(user_event(make_grid, ctx), [image, corruptions, severities, seed, max_side], grid_outputs,
               api_name="corrupt_grid").then(prepare_zip, grid_folder, download_zip, api_name=False)
     score_button.click(user_event(score_grid, ctx), [grid_folder, score_left, score_right], [gallery, scores],
                        api_name="corrupt_score", concurrency_id="device", concurrency_limit=1).success(
         user_event(scorers_view, ctx), [grid_folder, score_left, score_right], [seen, seen_note], api_name=False)
     gallery.select(select_cell, grid_folder, [original_view, selected_view, download_cell, caption], api_name=False)
+    gallery.select(None, None, None, js=SHOW_SELECTED_JS, api_name=False)  # the comparison is under the scores
     batch_run.click(named(user_event(run_batch, ctx), more_names()),
                     [batch_files, batch_folder, corruptions, severities, seed, random_assign, workers, batch_name,
                      *[more[n] for n in more_names()]], [batch_status, batch], api_name="corrupt_batch") \

@@ -11,7 +11,7 @@ import pandas as pd
 from PIL import Image
 
 from qinstruct.config import job_fields, shell_line
-from qinstruct.demo.shipped import shipped_radar, shipped_report
+from qinstruct.demo.shipped import shipped_pictures, shipped_radar, shipped_report
 from qinstruct.errors import UserError
 from qinstruct.eval.arena import a3_srcc, agreement, leaderboard, read_votes
 from qinstruct.eval.protocols import list_protocols, protocol_configs, protocol_named, studio_configs, summary_of
@@ -26,6 +26,8 @@ from ..watching import not_confirmed, run_folder
 TABLES_ID, RADAR_ID, STATUS_ID, ARENA_ID = "eval-tables", "eval-radar", "eval-status", "eval-arena"
 ACTIVITY_ID, EXPORT_ID, SHIPPED_ID, STOP_ID = "eval-activity", "eval-export", "eval-shipped", "eval-stop"
 SHIPPED_TABLES_ID, SHIPPED_RADAR_ID = "eval-shipped-tables", "eval-shipped-radar"
+SHIPPED_PICTURES_ID = "eval-shipped-pictures"
+TABLE_PICTURES = "The tables as pictures for slides (open one, then download it, or right-click → copy image)"
 TABLE_IMAGES_ID = "eval-table-images"
 
 
@@ -219,6 +221,10 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                         gr.Plot(figure, label="Abilities (the radar)", elem_id=SHIPPED_RADAR_ID)
                         gr.Markdown("The radar's A1 axes come from the protocol that separates the models most "
                                     "(named on each axis); A3 is the SRCC, negative values drawn as 0.")
+                pictures = [(Image.open(io.BytesIO(picture)), title) for picture, title in shipped_pictures()]
+                if pictures:  # a slide's pictures, as an evaluation of your own gets
+                    gr.Gallery(pictures, label=TABLE_PICTURES, columns=2, height="auto", object_fit="contain",
+                               elem_id=SHIPPED_PICTURES_ID, interactive=False)
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 name = gr.Textbox("demo", label="Run name (folders under your evals/)")
@@ -248,8 +254,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
                 status = gr.Markdown(elem_id=STATUS_ID, elem_classes=["qi-status"])
                 chart = gr.Plot(label="Abilities", elem_id=RADAR_ID)
         result = gr.Markdown(elem_id=TABLES_ID)  # the page's full width: numbers a projector can show
-        table_images = gr.Gallery(label="The tables as pictures for slides (open one, then download it, or "
-                                  "right-click → copy image)", columns=2, height="auto", object_fit="contain",
+        table_images = gr.Gallery(label=TABLE_PICTURES, columns=2, height="auto", object_fit="contain",
                                   elem_id=TABLE_IMAGES_ID, interactive=False)
         with gr.Accordion("Arena: ratings from the Chat tab's votes", open=False):
             with gr.Row():

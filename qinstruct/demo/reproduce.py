@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..config import ConfigError, check_config, option
+from ..fileio import now, write_json
 from ..workspace import WORLD_FILE, world_file, world_ready
 from .config import SEVERITY_SHAPE, WorldConfig, check_noise_curve, native_share_option, noise_curve_option
 
@@ -121,7 +123,6 @@ def world_texts(world: Path, item_files: list[Path] = ()) -> list[str]:
 
 
 def _perception(root: Path, world: Path, seed: int) -> Path:
-    from ..fileio import write_json
     from .lowlevel import build_perception_items
 
     items = root / "vqa" / "items.json"
@@ -132,7 +133,6 @@ def _perception(root: Path, world: Path, seed: int) -> Path:
 
 
 def _base(root: Path, world: Path, plan: Plan, seed: int, item_files: list[Path]) -> Path:
-    from ..fileio import write_json
     from ..models.micro import build_micro
 
     base = root / "models" / "micro-untrained"
@@ -226,6 +226,34 @@ def _evaluate(config: ReproduceConfig, root: Path, world: Path, models: dict[str
     return runs
 
 
+INVOCATIONS = "invocations.json"  # each invocation's minutes: a resumed run's report states its whole cost
+
+
+class Clock:
+    """This invocation's minutes, rewritten into REPRO/invocations.json as each stage ends (a killed invocation
+    keeps the stages it finished), so that the report of a run resumed five times states the time all of them
+    took, not the last one's 0.2 min."""
+
+    def __init__(self, root: Path):
+        self.path, self.started, self.key = root / INVOCATIONS, time.perf_counter(), f"{now()} pid {os.getpid()}"
+
+    def tick(self) -> tuple[float, float, int]:
+        """(this invocation's minutes, every invocation's, how many invocations)."""
+        try:
+            earlier = [e for e in json.loads(self.path.read_text(encoding="utf-8")) if e.get("started") != self.key]
+        except (OSError, ValueError, AttributeError):  # the first invocation (or a damaged file: counted anew)
+            earlier = []
+        minutes = (time.perf_counter() - self.started) / 60
+        write_json(self.path, [*earlier, {"started": self.key, "minutes": round(minutes, 2)}])
+        return minutes, minutes + sum(float(e.get("minutes") or 0) for e in earlier), len(earlier) + 1
+
+    def line(self) -> str:
+        mine, total, count = self.tick()
+        if count == 1:
+            return f"time: {total:.1f} min"
+        return f"time: {total:.1f} min in all, over {count} invocations (this one: {mine:.1f} min)"
+
+
 def reproduce(config: ReproduceConfig) -> Path:
     """Run (or resume) every stage; returns report/report.md."""
     from ..config.render import shell_line
@@ -235,19 +263,20 @@ def reproduce(config: ReproduceConfig) -> Path:
 
     check_config(config)
     root, plan = Path(config.out), PLANS[config.size]
-    started = time.perf_counter()
-    resumed = world_ready(root / "world")
+    root.mkdir(parents=True, exist_ok=True)
+    clock = Clock(root)
     world = _world(root, config)
+    clock.tick()
     low_level = [_conversion(root, world), _perception(root, world, config.seed)]
     base = _base(root, world, plan, config.seed, low_level)
+    clock.tick()
     models, footing = _train(config, root, world, low_level, base)
+    clock.tick()
     runs = _evaluate(config, root, world, models)
     figures = figures_of(runs, models)
     baseline = str(models["baseline"]) if "baseline" in models else ""
-    minutes = (time.perf_counter() - started) / 60
     preamble = (f"# The demo's reproduction ({config.size}, seed {config.seed}, {config.device})\n\n"
-                f"`{shell_line(dataclasses.replace(config, ship=''))}`; this invocation: {minutes:.1f} min"
-                + (" (it resumed: stages finished before were skipped)" if resumed else "") + ".\n\n"
+                f"`{shell_line(dataclasses.replace(config, ship=''))}`; {clock.line()}.\n\n"
                 f"Training: {footing}.\n\n{strategies_table(figures).markdown('baseline' if baseline else None)}\n"
                 f"{ordering(figures)}\n\n{targets(figures)}\n")
     # the content questions share A1's layout: kept out of the report's A1 tables and radar, shown above
@@ -255,8 +284,10 @@ def reproduce(config: ReproduceConfig) -> Path:
                                        out=str(root / "report"), baseline=baseline), preamble)
     write_text(root / "report" / "strategies.json", json.dumps(figures, indent=1))
     if config.ship:
-        from .shipped import ship
+        from .shipped import SHIPPED_OUT, ship
 
-        for folder in ship(root, models, Path(config.ship), shell_line(config), config.seed, config.size):
+        shown = dataclasses.replace(config, out=SHIPPED_OUT)  # where a reader would run it, not the trainer's folder
+        lines = {shell_line(dataclasses.replace(config, ship="")): shell_line(dataclasses.replace(shown, ship=""))}
+        for folder in ship(root, models, Path(config.ship), shell_line(shown), config.seed, config.size, lines):
             say(f"shipped {folder}")
     return report

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..models.known import SHIPPED as ASSETS
 
 MANIFEST = "manifest.json"
+SHIPPED_OUT = "reproduction"  # the --out a shipped report and manifest show: a reader's folder, not a temporary one
 REPORT = "report"  # assets/models/report/: the reproduction's tables and radar, shown by the Evaluate tab
 BASELINE, TUNED = "micro-baseline", "micro-mix"
 LABEL = "micro {strategy}: a 2M-parameter demo model trained on the synthetic demo world ({what})"
@@ -61,8 +62,10 @@ def headline(a1: dict | None = None, a3: dict | None = None, content: dict | Non
             "a3_srcc": three.get("srcc"), "a3_plcc": three.get("plcc")}
 
 
-def ship(root: Path, models: dict[str, Path], dest: Path, command: str, seed: int, size: str) -> list[Path]:
-    """Half-precision copies of the trained models with manifests, and the report, into dest."""
+def ship(root: Path, models: dict[str, Path], dest: Path, command: str, seed: int, size: str,
+         report_lines: dict[str, str] | None = None) -> list[Path]:
+    """Half-precision copies of the trained models with manifests, and the report, into dest; `report_lines`
+    rewrites the report's text as it is shipped (the command as run -> as a reader would run it)."""
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -87,8 +90,12 @@ def ship(root: Path, models: dict[str, Path], dest: Path, command: str, seed: in
     report = dest / REPORT
     shutil.rmtree(report, ignore_errors=True)
     report.mkdir(parents=True)
-    for name in ("report.md", "radar.png", "strategies.json"):
+    for name in ("radar.png", "strategies.json"):
         shutil.copy2(root / "report" / name, report / name)
+    text = (root / "report" / "report.md").read_text(encoding="utf-8")
+    for ran, shown in (report_lines or {}).items():
+        text = text.replace(ran, shown)
+    (report / "report.md").write_text(text, encoding="utf-8")
     return written
 
 
@@ -150,19 +157,43 @@ def separating_first(markdown: str, heading: str) -> str:
     return "".join(parts[:chosen[0]] + ordered + parts[chosen[-1] + 1:])
 
 
-def shipped_radar(assets: Path = ASSETS):
-    """The shipped models' radar drawn from their figures (strategies.json) by today's report code, so its A1
-    axes come from the protocol that separates the models most and say which; None without the figures."""
-    from ..eval.report import radar
-
+def shipped_summaries(assets: Path = ASSETS) -> tuple[dict, list[dict]]:
+    """The shipped models' figures (strategies.json) and, from them, one summary per protocol as an evaluation
+    run writes it (A2 judged offline, as the reproduction always judges); ({}, []) without the figures."""
     path = assets / REPORT / "strategies.json"
     try:
         figures = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    summaries = [{"protocol": protocol, "models": {name: f[protocol] for name, f in figures.items() if protocol in f}}
+        return {}, []
+    if not isinstance(figures, dict) or not all(isinstance(f, dict) for f in figures.values()):
+        return {}, []
+    summaries = [{"protocol": protocol, "models": {name: f[protocol] for name, f in figures.items() if protocol in f},
+                  **({"judge": "offline"} if protocol == "a2" else {})}
                  for protocol in ("a1", "a2", "a3") if any(protocol in f for f in figures.values())]
+    return figures, summaries
+
+
+def shipped_radar(assets: Path = ASSETS):
+    """The shipped models' radar drawn from their figures by today's report code, so its A1 axes come from the
+    protocol that separates the models most and say which; None without the figures."""
+    from ..eval.report import radar
+
+    _, summaries = shipped_summaries(assets)
     return radar(summaries) if summaries else None
+
+
+def shipped_pictures(assets: Path = ASSETS) -> list[tuple[bytes, str]]:
+    """Each shipped table as a picture for a slide (PNG, title), drawn from the figures as an evaluation's own
+    tables are: the strategies side by side first, then every protocol's tables."""
+    from ..eval.report import tables
+    from .strategies import strategies_table
+
+    figures, summaries = shipped_summaries(assets)
+    if not summaries:
+        return []
+    baseline = "baseline" if "baseline" in figures else None
+    shown = [strategies_table(figures), *tables(summaries)]
+    return [(table.png(baseline), table.title) for table in shown]
 
 
 def default_pair(models_dir: Path, root: Path) -> tuple[str | None, str | None]:

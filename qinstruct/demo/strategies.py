@@ -80,8 +80,9 @@ def ordering(figures: dict[str, dict]) -> str:
              "mix > replace": low["mix"] > low["replace"], "after > replace": low["after"] > low["replace"],
              "replace ≥ baseline": low["replace"] >= low["baseline"],
              "replace < mix on content": seen["replace"] < seen["mix"]}
-    failed = [name for name, ok in parts.items() if not ok]
-    verdict = "holds" if not failed else f"does not hold ({'; '.join(failed)} fails)"
+    # every clause says its own verdict: "(a; b; c fails)" read as if only c failed
+    each = "; ".join(f"{name} {'holds' if ok else 'fails'}" for name, ok in parts.items())
+    verdict = "holds" if all(parts.values()) else f"does not hold ({each})"
     return (f"**Ordering** ({claim}): **{verdict}**. Low-level: {_numbers(low)}; content: {_numbers(seen)}.")
 
 

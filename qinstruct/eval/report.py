@@ -8,6 +8,7 @@ eval/protocols.py), so a table can be rebuilt from files at any time and a new p
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -59,8 +60,8 @@ def radar(summaries: list[dict]):
     # with no figure at all (every item unscored) is no polygon at 0: it is not drawn
     for row in values.values():
         axes_names += [name for name in row if name not in axes_names]
-    figure = Figure(figsize=(6.4, 6.4), dpi=100, layout="tight")
-    axis = figure.add_subplot(projection="polar")
+    figure = Figure(figsize=(7.2, 7.2), dpi=100)  # labels of 10 pt: a projector's last row reads them
+    axis = figure.add_axes((0.2, 0.17, 0.6, 0.66), projection="polar")  # room around it for two-line labels
     labels = model_labels(values)
     if len(axes_names) >= 3:
         angles = np.linspace(0, 2 * np.pi, len(axes_names), endpoint=False).tolist()
@@ -69,10 +70,16 @@ def radar(summaries: list[dict]):
             axis.plot(angles + angles[:1], points + points[:1], label=labels[model])
             axis.fill(angles + angles[:1], points + points[:1], alpha=0.08)
         axis.set_xticks(angles)
-        axis.set_xticklabels([name.replace("In-context ", "Ctx ") for name in axes_names], fontsize=7)
+        axis.set_xticklabels([textwrap.fill(name.replace("In-context ", "Ctx "), 18) for name in axes_names],
+                             fontsize=10)
+        axis.tick_params(axis="y", labelsize=9)
+        axis.tick_params(axis="x", pad=8)
+        for label, angle in zip(axis.get_xticklabels(), angles):  # each label away from the circle, never over it
+            x = np.cos(angle)
+            label.set_horizontalalignment("center" if abs(x) < 0.1 else "left" if x > 0 else "right")
         axis.set_ylim(0, 1)
-        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8)
-    axis.set_title("Abilities (A1 accuracy, A3 SRCC, A2 / 6)", fontsize=10, pad=18)
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=10, ncol=min(4, len(values)))
+    axis.set_title("Abilities (A1 accuracy, A3 SRCC, A2 / 6)", fontsize=12, pad=22)
     return figure
 
 

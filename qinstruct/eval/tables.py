@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ def model_labels(models) -> dict[str, str]:
     return {m: str(local[m].relative_to(common)) if m in local else m for m in models}
 
 
+HEADER_CHARS = 17  # a column header's line in a table's picture: what 1.7 inches hold at 10 pt
 SMALL_SAMPLE = 200  # below this many items an accuracy's 95% interval is wider than ±0.07
 
 
@@ -85,18 +87,22 @@ class Table:
 
         rows = self.cells(baseline)
         notes = self.notes()
+        # a header wider than its column wraps ("A2 names an absent distortion" ran into its neighbours)
+        headers = ["model", *(textwrap.fill(column, HEADER_CHARS) for column in self.columns)]
+        header_rows = 0.45 + 0.55 * max(header.count("\n") + 1 for header in headers)  # in table rows
         line = 0.36  # inches per table row
         title, footer = 0.45, 0.1 + 0.25 * len(notes)
-        height = title + line * (len(rows) + 1) + footer
+        height = title + line * (len(rows) + header_rows) + footer
         figure = Figure(figsize=(2.4 + 1.7 * len(self.columns), height), dpi=150)
         axis = figure.add_axes((0, 0, 1, 1))
         axis.axis("off")
         table = axis.table(cellText=[[label, *(c for c, _ in row)] for label, row in rows],
-                           colLabels=["model", *self.columns], cellLoc="center",
-                           bbox=(0.005, footer / height, 0.99, line * (len(rows) + 1) / height))
+                           colLabels=headers, cellLoc="center",
+                           bbox=(0.005, footer / height, 0.99, line * (len(rows) + header_rows) / height))
         table.auto_set_font_size(False)
         table.set_fontsize(10)
         for (r, c), cell in table.get_celld().items():
+            cell.set_height(header_rows if r == 0 else 1)  # proportions: the bbox scales them to fit
             if r == 0 or (c > 0 and rows[r - 1][1][c - 1][1]):
                 cell.set_text_props(fontweight="bold")
         figure.text(0.5, 1 - 0.12 / height, self.title, fontsize=12, ha="center", va="top")

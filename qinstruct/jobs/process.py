@@ -69,11 +69,17 @@ def _reap() -> None:
             _children.remove(child)
 
 
+# Jobs share the machine's cores with each other and with the studio's own chat: OpenMP threads that spin while
+# they wait took the cores from the others (the Tune demo beside another training: 110 s instead of 45 s on 2
+# cores; alone it is the same within noise, BENCHMARKS.md).  A user's own setting wins.
+SHARING_CORES = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
     """This process's environment plus `extra`, with this checkout on the path (the child imports the same
     code, whatever folder it starts in)."""
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {**os.environ, "PYTHONPATH": path, **extra}
+    return {**SHARING_CORES, **os.environ, "PYTHONPATH": path, **extra}
 
 
 def spawn_job(argv: list[str], log_file: Path, env: dict[str, str]) -> tuple[int, str]:

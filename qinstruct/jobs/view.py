@@ -25,6 +25,7 @@ class JobView:
     mixture: str = ""
     log_tail: str = ""
     waiting_behind: int | None = None  # queued: jobs ahead of it
+    starting: bool = False  # a resumed attempt that has not logged a step yet
 
     @property
     def name(self) -> str:
@@ -57,7 +58,9 @@ class JobView:
         parts = [f"**{self.name}**: {self.state}"]
         if self.state == "queued" and self.waiting_behind is not None:
             parts.append("next in line" if self.waiting_behind == 0 else f"{self.waiting_behind} job(s) ahead")
-        if self.total:
+        if self.starting:  # "step 28 / 80 · ETA 145 s" stood for 45 s after a Resume, then fell back to 21
+            parts.append(f"attempt {self.status.attempt}: loading")
+        elif self.total:
             parts.append(f"step {self.step:,} / {self.total:,}")
         if self.last_loss is not None:
             parts.append(f"loss {self.last_loss:.4f}")
@@ -69,7 +72,7 @@ class JobView:
             parts.append(f"ETA {self.eta_s:,.0f} s")
         if self.memory_gib is not None:
             parts.append(f"{self.memory_gib:.2f} GiB")
-        if self.status.attempt > 1:
+        if self.status.attempt > 1 and not self.starting:
             parts.append(f"attempt {self.status.attempt}")
         return " · ".join(parts) + (f"  \n⚠ {self.error}" if self.error else "")
 
@@ -102,6 +105,7 @@ def view(folder: str | Path, tail_lines: int = 12) -> JobView | None:
     if status is None:
         return None
     job = JobView(status)
+    stepped = 0  # the attempt that logged the last step
     for event in read_log(folder):
         attempt = event.get("attempt", 1) if isinstance(event.get("attempt", 1), int) else 1
         if event.get("event") == "mixture":
@@ -109,7 +113,7 @@ def view(folder: str | Path, tail_lines: int = 12) -> JobView | None:
         step, total = event.get("step"), event.get("total")
         if not isinstance(step, int) or not isinstance(total, int):
             continue
-        job.step, job.total = step, total
+        job.step, job.total, stepped = step, total, attempt
         job.eta_s = event.get("eta_s")
         job.tokens_per_s = event.get("tokens_per_s") or job.tokens_per_s
         job.memory_gib = event.get("memory_gib", job.memory_gib)
@@ -117,6 +121,9 @@ def view(folder: str | Path, tail_lines: int = 12) -> JobView | None:
             job.losses.setdefault(attempt, []).append((step, float(event["loss"])))
         if isinstance(event.get("eval_loss"), (int, float)):
             job.eval_losses.setdefault(attempt, []).append((step, float(event["eval_loss"])))
+    if stepped and status.live and status.attempt > stepped:
+        job.starting = True  # resumed, no step of its own yet: the last attempt's step and ETA are not its own
+        job.eta_s = None
     job.losses, job.eval_losses = superseded(job.losses), superseded(job.eval_losses)
     job.log_tail = log_tail(folder, tail_lines)
     return job

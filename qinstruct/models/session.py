@@ -25,9 +25,14 @@ from ..fileio import append_line, now, write_bytes, write_json
 from .pair import FAILED_ANSWER, SidePair, stream_pair
 from .pool import ModelPool
 from .seen import SeenImage, seen_by
+from .tiles import tiled
 from .types import MAX_IMAGES, GenerationOptions, LoadOptions, Rating, Turn, image_list
 
 VOTES = ("A is better", "B is better", "Tie", "Both are bad")
+# A micro demo model was only ever asked about an image: without one it babbles until its token limit (14-16 s of
+# "text text…" on a laptop).  Other models answer a text-only question as text models do.  Names no side (blind).
+NEEDS_IMAGE = ("this question has no image, and the micro demo models answer about images only: upload one, "
+               "pick a demo photo, or click a held-out image below")
 SideOptions = LoadOptions | tuple[LoadOptions, LoadOptions] | None  # both sides', or (left's, right's)
 
 
@@ -119,6 +124,9 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
     """Ask both sides; yields the session after each streamed piece (the last yield is the finished turn)."""
     if not text.strip():
         raise ValueError("type a question first")
+    pair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
+    if image is None and any(tiled(side) for side in pair.sides):  # before the conversation changes at all
+        raise ValueError(NEEDS_IMAGE)
     digest = image_digest(image)
     if digest != session.image_sha256:  # a new image starts a new conversation (the image is in turn 1)
         session.new_round()
@@ -127,7 +135,6 @@ def send(pool: ModelPool, session: ChatSession, image: Image.Image | None, text:
         session.new_round(keep_turns=not session.blind)
     for side in (0, 1):
         session.turns[side].append(Turn(text, ""))
-    pair = pool.pair(session.left_spec, session.right_spec, load_options, api_key)
     session.remember(pair)
     history = tuple([Turn(t.user, t.assistant) for t in turns[:-1]] + [Turn(text)] for turns in session.turns)
     start = time.perf_counter()
@@ -152,9 +159,15 @@ def regenerate(pool: ModelPool, session: ChatSession, image: Image.Image | None,
     if not session.turns[0]:
         raise ValueError("nothing to regenerate yet")
     question = session.turns[0][-1].user
-    for turns in session.turns:
-        turns.pop()
-    yield from send(pool, session, image, question, **kwargs)
+    last = [turns.pop() for turns in session.turns]
+    kept = [len(turns) for turns in session.turns]
+    try:
+        yield from send(pool, session, image, question, **kwargs)
+    except ValueError:
+        if [len(turns) for turns in session.turns] == kept:  # refused before asking (no image for a micro model)
+            for turns, turn in zip(session.turns, last):
+                turns.append(turn)
+        raise
 
 
 def rate_both(pool: ModelPool, session: ChatSession, image: Image.Image, load_options: SideOptions = None,

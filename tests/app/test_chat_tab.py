@@ -323,3 +323,43 @@ def test_a_known_checkpoint_not_downloaded_is_said_beside_its_choice(studio, art
         left.fill(before)
         left.press("Enter")
         expect(note).not_to_contain_text("not downloaded", timeout=15_000)
+
+
+def test_a_question_without_an_image_and_a_bad_upload_are_one_line_each(studio, artifacts, tmp_path):
+    """At 1280 x 720: a question sent with no image is refused at once in one line (the micro baseline used to
+    babble "text text…" for 15 s), and a file that is no image (text named .jpg, truncated, empty, 100 MP) is
+    said on upload, the box left empty, the conversation kept and no Error toast (it used to be silent until
+    Send, then hide the conversation under Error badges)."""
+    from ..badinputs.corpus import images
+
+    expect = pytest.importorskip("playwright.sync_api").expect
+    images(tmp_path)
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Chat").click()
+        box, status, left = (page.locator(f"#{tab.PROMPT_ID} textarea"), page.locator(f"#{tab.STATUS_ID}"),
+                             page.locator(f"#{tab.LEFT_ID}"))
+        box.fill("Is this image blurry?")
+        page.locator(f"#{tab.SEND_ID}").click()
+        status.get_by_text("this question has no image").wait_for(timeout=30_000)
+        expect(box).to_be_enabled(timeout=10_000)
+        assert left.get_by_text("Is this image blurry?").count() == 0  # not asked, not logged as a turn
+        page.screenshot(path=str(artifacts / "chat_question_without_image.png"))
+        page.locator(f"#{tab.PHOTO_ID} input").click()
+        page.get_by_role("option", name="rocket").click()
+        page.locator(f"#{tab.IMAGE_ID} img").first.wait_for(timeout=30_000)
+        box.fill("Is this image blurry?")
+        page.locator(f"#{tab.SEND_ID}").click()
+        expect(page.locator(f"#{tab.VOTE_IDS[0]}")).to_be_enabled(timeout=90_000)  # answered
+        for name, reason in (("text.jpg", "not an image file"), ("truncated.jpg", "unreadable image data"),
+                             ("empty.png", "empty file"), ("hundred-mp.png", "megapixels")):
+            page.locator(f"#{tab.IMAGE_ID} input[type=file]").set_input_files(str(tmp_path / name))
+            status.get_by_text(f"⚠ {name}: ").wait_for(timeout=30_000)
+            assert reason in status.inner_text()
+            expect(page.locator(f"#{tab.IMAGE_ID} img")).to_have_count(0, timeout=10_000)  # no broken picture
+            assert left.get_by_text("Is this image blurry?").count() == 1  # the conversation stays
+            assert page.locator(".toast-body").count() == 0
+        page.screenshot(path=str(artifacts / "chat_bad_upload.png"))
+        page.locator(f"#{tab.IMAGE_ID} input[type=file]").set_input_files(str(tmp_path / "one.png"))
+        page.locator(f"#{tab.IMAGE_ID} img").first.wait_for(timeout=30_000)
+        expect(status).not_to_contain_text("⚠", timeout=10_000)  # a good image answers the complaint

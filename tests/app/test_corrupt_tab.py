@@ -76,9 +76,10 @@ def test_score_column_falls_with_severity_for_the_tuned_model_only(client, studi
                    api_name="/corrupt_grid")
     gallery, table = client.predict("models/micro-baseline", "models/micro-mix", api_name="/corrupt_score")
     captions = [c["caption"] for c in gallery["value"]]
-    assert captions[0].startswith("defocus_blur s1 · P(good) ") and len(captions) == 6
-    baseline = [float(c.split("P(good) ")[1].split(" / ")[0]) for c in captions]
-    tuned = [float(c.split(" / ")[1]) for c in captions]
+    assert captions[0].startswith("defocus_blur s1 · micro baseline ") and len(captions) == 6  # named models
+    baseline = [float(c.split("micro baseline ")[1].split(" · ")[0]) for c in captions]
+    tuned = [float(c.split("micro mix ")[1]) for c in captions]
+    assert "seen whole at 64×64 px" in gallery["label"] and "seen whole at 64×64 px" in table  # the view, named
     original = re.search(r"Original: ([\d.]+) \([\d.]+\) / ([\d.]+)", table)
     assert float(original.group(2)) > max(tuned[2], tuned[5]) + 0.3  # blur s5 and noise s5 far below the original
     assert max(baseline) - min(baseline) < 0.1  # the baseline does not see them

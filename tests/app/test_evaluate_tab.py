@@ -156,3 +156,38 @@ def test_stop_asks_and_stops_what_this_page_started(studio, monkeypatch):
     assert "stopped-a3 aborted" in page.predict("yes", api_name="/eval_stop")
     status, _ = page.predict(["stopped-a3"], api_name="/eval_watch")
     assert "stopped-a3**: aborted" in status
+
+
+def fonts_of(page, selector: str) -> set[str]:
+    """The fonts Chromium drew an element's text with (a fallback font shows up as a system family)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    return {font["familyName"] for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]}
+
+
+def test_the_shipped_report_carries_no_developers_trace_and_has_its_pictures(studio, artifacts):
+    """At 1280 x 720: the shipped report names no temporary folder and no "this invocation", says of every clause
+    of the ordering whether it holds, offers each table as a picture for a slide, and its headings are drawn in
+    the page's font (the heading "A1 …" took its "A" from DejaVu Sans)."""
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Evaluate").click()
+        page.get_by_role("button", name="The shipped micro demo models").click()
+        shipped = page.locator(f"#{tab.SHIPPED_TABLES_ID}")
+        shipped.locator("h3").first.wait_for(timeout=30_000)
+        text = shipped.inner_text()
+        assert "/tmp" not in text and "this invocation" not in text and "--out reproduction" in text
+        ordering = next(line for line in text.splitlines() if line.startswith("Ordering"))
+        clauses = ordering.split("does not hold (")[1].split(")")[0].split("; ")
+        assert len(clauses) == 5 and all(c.endswith((" holds", " fails")) for c in clauses)
+        for selector in (f"#{tab.SHIPPED_TABLES_ID} h1", f"#{tab.SHIPPED_TABLES_ID} h3", "button.lg"):
+            assert "DejaVu Sans" not in fonts_of(page, selector), selector
+        pictures = page.locator(f"#{tab.SHIPPED_PICTURES_ID} img")
+        pictures.first.wait_for(timeout=30_000)
+        assert pictures.count() == 6  # the strategies, three A1 tables, A2 and A3
+        page.locator(f"#{tab.SHIPPED_PICTURES_ID}").scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "evaluate_shipped_pictures_1280x720.png"))

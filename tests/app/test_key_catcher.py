@@ -58,7 +58,8 @@ def every_entry_point(client: Client, spec: str, workspace: Path, image: str) ->
     fake_finished_run(workspace, spec)
     chosen = client.predict("evil", api_name="/tune_open_in_chat")
     right = chosen["value"] if isinstance(chosen, dict) else chosen
-    said["open in chat"] = client.predict(left="models/micro-baseline", right=right, blind=False, image=None,
+    said["open in chat"] = client.predict(left="models/micro-baseline", right=right, blind=False,
+                                          image=handle_file(image),  # the micro side answers about images only
                                           text="Hi", max_tokens=8, temperature=0, top_p=1, trust=False, api_key="",
                                           api_name="/chat_send")[3]
     return said

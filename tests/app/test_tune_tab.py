@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 from app.tabs import tune as tab
 
@@ -79,10 +79,11 @@ def test_start_abort_resume_and_reattach(client, studio, slow, monkeypatch):
     chosen = other.predict("api-run", api_name="/tune_open_in_chat")  # the Chat tab's tuned side (and the tab)
     right = chosen["value"] if isinstance(chosen, dict) else chosen
     assert right == "runs/api-run/model"
-    answer = other.predict(left="models/micro-baseline", right=right, blind=False, image=None,
+    photo = next((studio["workspace"].root / "demo" / "examples").glob("*.png"))  # micro models answer about images
+    answer = other.predict(left="models/micro-baseline", right=right, blind=False, image=handle_file(str(photo)),
                            text="Is this image clear?", max_tokens=8, temperature=0, top_p=1, trust=False,
                            api_key="", api_name="/chat_send")
-    assert "api-run (after, lora, trained)" in answer[3]
+    assert "api-run (after, full, trained)" in answer[3]
     # a finished run is not started again by mistake
     tab_says(client.predict(**form(), api_name="/tune_start"), "is done")
 
@@ -92,7 +93,7 @@ def test_a_changed_config_is_refused_with_what_differs(client, studio, slow):
     watch_until(client, "changed", lambda s: step_of(s) >= 1)
     client.predict("changed", api_name="/tune_abort")
     tab_says(client.predict(**form(name="changed", max_steps=40, learning_rate=0.01), api_name="/tune_start"),
-             r"changed was started with another config \(learning_rate: 0.001 -> 0.01\)")
+             r"changed was started with another config \(learning_rate: 0.002 -> 0.01\)")
     assert ": aborted" in client.predict("changed", api_name="/tune_watch")[0]
 
 
@@ -144,3 +145,22 @@ def test_preview_shows_each_machines_command(studio):
     assert "--use_deepspeed" in shell and "--num_processes 16" in shell
     with pytest.raises(Exception, match="runs over several machines are the operator's"):  # a logged-in user
         tab.config_of(ctx, "multi", tuple(row), who="alice")
+
+
+def test_preview_start_and_abort_sit_together_at_the_top(client, studio, artifacts):  # client: the data ready
+    """At a projector's 1280 x 720, LlamaBoard's order: Preview, Start, Resume and Abort in one row in the first
+    screen (Start sat at the bottom of a 2,500-px form); Preview opens the run as a command and config.yaml."""
+    with chromium_page(1280, 720) as page:
+        page.goto(studio["url"])
+        page.get_by_role("tab", name="Tune").click()
+        buttons = [page.locator(f"#{button}") for button in (tab.PREVIEW_BUTTON_ID, tab.START_ID, tab.RESUME_ID,
+                                                               tab.ABORT_ID)]
+        buttons[1].wait_for(timeout=30_000)
+        boxes = [button.bounding_box() for button in buttons]
+        assert all(box["y"] + box["height"] <= 720 for box in boxes)  # no scrolling to reach them
+        assert max(box["y"] for box in boxes) - min(box["y"] for box in boxes) < 10  # one row
+        assert "40 s" in page.locator("#tune-intro").inner_text()  # the measured time, not "about a minute"
+        buttons[0].click()
+        page.locator(f"#{tab.PREVIEW_BOX_ID}").get_by_text("Same run from a shell").wait_for(timeout=30_000)
+        assert "qinstruct train" in page.locator(f"#{tab.PREVIEW_BOX_ID}").inner_text()
+        page.screenshot(path=str(artifacts / "tune_buttons_at_the_top_1280x720.png"))

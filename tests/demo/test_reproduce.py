@@ -1,5 +1,6 @@
 """`qinstruct demo reproduce --size small`: every stage's files, the tables, and a second run that resumes."""
 import json
+import re
 
 import pytest
 import yaml
@@ -50,6 +51,11 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     assert f"after: {steps['after']} steps on the finished baseline" in report
     assert "**Ordering** (mix ≈ after > replace ≥ baseline" in report and "**Targets**" in report
     assert (out / "report" / "radar.png").stat().st_size > 1000
+    invocations = json.loads((out / "invocations.json").read_text())  # the second run resumed the first's
+    assert len(invocations) == 2 and all(entry["minutes"] >= 0 for entry in invocations)
+    said = re.search(r"time: ([0-9.]+) min in all, over 2 invocations \(this one: ([0-9.]+) min\)", report)
+    assert said and float(said.group(1)) == pytest.approx(sum(e["minutes"] for e in invocations), abs=0.06)
+    assert float(said.group(2)) == pytest.approx(invocations[-1]["minutes"], abs=0.06)
     strategies = json.loads((out / "report" / "strategies.json").read_text())
     mix = strategies["mix"]
     assert mix["a1"]["likelihood"]["n"] == 80 and mix["a3"]["demo"]["n"] == 40 and mix["a2"]["n"] == 12
@@ -70,6 +76,10 @@ def test_small_reproduction_writes_every_stage_and_resumes(tmp_path, capsys):
     assert shipped_names(ship) == ["micro-after", "micro-baseline", "micro-mix", "micro-replace"]
     manifest = json.loads((ship / "micro-mix" / "manifest.json").read_text())
     assert f"--ship {ship}" in manifest["command"] and "--native-share 0.0" in manifest["command"]
+    shipped = (ship / "report" / "report.md").read_text()
+    assert str(out) not in manifest["command"] and str(out) not in shipped  # not the folder it was trained in
+    assert "--out reproduction" in manifest["command"] and "`qinstruct demo reproduce --out reproduction" in shipped
+    assert "over 3 invocations" in shipped  # the whole time the shipped models took, not the last resume's
     assert manifest["training"]["steps"] == PLANS["small"].steps
     assert manifest["held_out"]["content_option_tokens"] == mix["content"]["likelihood_option_only"]["overall"]
     assert manifest["held_out"]["a1_likelihood_option_tokens"] == strategies["mix"]["a1"]["likelihood_option_only"][

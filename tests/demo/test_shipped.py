@@ -82,5 +82,6 @@ def test_the_shipped_report_leads_with_the_protocol_that_separates_the_models():
     assert headings[0] == "### A1 perception, likelihood over the option's tokens"  # baseline 0.365, mix 0.619
     assert headings[-1].startswith("### A1 perception, likelihood protocol")  # baseline 0.376, mix 0.404: last
     figure = shipped_radar()  # drawn from strategies.json by today's code: its A1 axes say their protocol
-    labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    labels = [label.get_text().replace("\n", " ") for label in figure.axes[0].get_xticklabels()]  # wrapped
     assert "A1 Yes-or-No (option tokens)" in labels and "A3 demo" in labels
+    assert min(label.get_fontsize() for label in figure.axes[0].get_xticklabels()) >= 10  # not ~9 px on a slide

@@ -88,3 +88,31 @@ def test_remote_code_is_trusted_for_the_side_asked_only():
     assert both.right.kind == "failed" and "trust_remote_code is not allowed" in both.right.label
     left_only = pool.pair("tiny:llava", "tiny:llava@1", (LoadOptions(trust_remote_code=True), LoadOptions()))
     assert [side.kind for side in left_only.sides] == ["local", "local"]
+
+
+def test_a_micro_model_asked_without_an_image_refuses_before_the_conversation_changes(photos, tmp_path):
+    """The micro demo models only ever answered about an image (without one the baseline babbled "text text…" for
+    15 s at a talk): a question with no image is refused in words naming no side, and the conversation, its image
+    and a regenerate's last turn stay as they were; a text model beside it would answer text alone."""
+    from qinstruct.models.session import NEEDS_IMAGE, regenerate
+
+    from .test_micro import saved_micro
+
+    micro = str(saved_micro(tmp_path / "micro"))
+    pool = ModelPool()
+    session = ChatSession.start("tiny:llava", micro)
+    for _ in send(pool, session, photos[0], "Is this image clear?", GenerationOptions(max_new_tokens=2)):
+        pass
+    before = ([(t.user, t.assistant) for t in turns] for turns in session.turns)
+    before, digest = list(before), session.image_sha256
+    for ask in (lambda: send(pool, session, None, "And now?", GenerationOptions(max_new_tokens=2)),
+                lambda: regenerate(pool, session, None, options=GenerationOptions(max_new_tokens=2))):
+        with pytest.raises(ValueError, match="no image") as refused:
+            list(ask())
+        assert str(refused.value) == NEEDS_IMAGE and "micro (untrained)" not in NEEDS_IMAGE
+        assert [[(t.user, t.assistant) for t in turns] for turns in session.turns] == before
+        assert session.image_sha256 == digest
+    text_only = ChatSession.start("tiny:llava", "tiny:idefics3")
+    for _ in send(pool, text_only, None, "Hi", GenerationOptions(max_new_tokens=2)):
+        pass
+    assert all(turns[-1].assistant for turns in text_only.turns)
