@@ -105,6 +105,20 @@ def _rating_text(rating) -> str:
     return f"**P(good) = {rating.p_good:.3f}** · Q-Align **{rating.score5:.2f} / 5**{note}  \n{levels}"
 
 
+def within_spread(ratings) -> str:
+    """A warning under the ratings when the two P(good) differ by less than the spread of a side's tiles: a
+    speaker must not read noise as a result."""
+    rated = [r for r in ratings if not isinstance(r, str)]
+    if len(rated) != 2:
+        return ""
+    spread = max(r.spread or 0.0 for r in rated)
+    gap = abs(rated[0].p_good - rated[1].p_good)
+    if not spread or gap >= spread:
+        return ""
+    return (f"  \n⚠ The two P(good) differ by {gap:.3f}, less than the spread over the tiles (± {spread:.3f}): "
+            "not a difference to read.")
+
+
 def columns_view(session: ChatSession):
     a, b = session.columns()
     labels = ("Model A", "Model B") if session.blind else ("Baseline", "Tuned")
@@ -199,7 +213,7 @@ def on_rate(ctx: AppContext, state, left, right, blind, image, trust, api_key, t
         return session, RATE_AFTER_VOTE, ""
     ratings = rate_both(ctx.pool, session, image, side_options(trust, trust_right), api_key or None)
     a, b = session.columns()
-    return session, _rating_text(ratings[a]), _rating_text(ratings[b])
+    return session, _rating_text(ratings[a]), _rating_text(ratings[b]) + within_spread(ratings)
 
 
 @reports_errors(line=0)

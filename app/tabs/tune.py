@@ -21,6 +21,7 @@ from ..watching import CONFIRM_ABORT_JS, chosen_run, latest_live, not_confirmed,
 
 STATUS_ID, PLOT_ID, PREVIEW_ID, DEMO_STATUS_ID = "tune-status", "tune-plot", "tune-preview", "tune-demo-status"
 PREVIEW_BUTTON_ID, PREVIEW_BOX_ID, MESSAGE_ID = "tune-preview-button", "tune-preview-box", "tune-message"
+INTRO_ID = "tune-intro"
 START_ID, ABORT_ID, RESUME_ID, RUNS_ID = "tune-start", "tune-abort", "tune-resume", "tune-runs"
 SKIP = ("output_dir",)  # the run's folder is its name under the workspace's runs/
 JOBS = (TrainConfig,)  # the runs this tab lists
@@ -222,7 +223,7 @@ def create_tab(ctx: AppContext, blocks: gr.Blocks, page: dict) -> None:
     """The buttons of a run sit together at the top (LlamaBoard's order): a 2,500-px form used to put Start at the
     bottom of the page; the form below them, the run's status and loss beside it."""
     with gr.Tab("Tune", id="tune"):
-        gr.Markdown(INTRO.format(timing=DEMO_TIMING), elem_id="tune-intro")
+        gr.Markdown(INTRO.format(timing=DEMO_TIMING), elem_id=INTRO_ID)
         with gr.Row(elem_id="tune-buttons"):
             name = gr.Textbox(Path(demo_preset()["output_dir"]).name, scale=2,
                               label="Run name (its folder under the workspace's runs/)")

@@ -363,3 +363,16 @@ def test_a_question_without_an_image_and_a_bad_upload_are_one_line_each(studio, 
         page.locator(f"#{tab.IMAGE_ID} input[type=file]").set_input_files(str(tmp_path / "one.png"))
         page.locator(f"#{tab.IMAGE_ID} img").first.wait_for(timeout=30_000)
         expect(status).not_to_contain_text("⚠", timeout=10_000)  # a good image answers the complaint
+
+
+def test_a_difference_within_the_tiles_spread_is_flagged():
+    """Issue 34: two P(good) 0.02 apart while one side's tiles spread ± 0.08 are noise, and the page says so."""
+    from qinstruct.models.types import Rating
+
+    def rating(p, spread=None, tiles=1):
+        return Rating(p, {"good": p}, p, spread=spread, tiles=tiles)
+
+    assert "less than the spread over the tiles (± 0.080)" in tab.within_spread((rating(0.50, 0.08, 9), rating(0.52)))
+    assert tab.within_spread((rating(0.30, 0.08, 9), rating(0.52, 0.05, 9))) == ""  # 0.22 apart: a difference
+    assert tab.within_spread((rating(0.50), rating(0.51))) == ""  # whole images: no spread to compare with
+    assert tab.within_spread(("micro-mix: failed", rating(0.5, 0.1, 9))) == ""

@@ -159,7 +159,7 @@ def test_preview_start_and_abort_sit_together_at_the_top(client, studio, artifac
         boxes = [button.bounding_box() for button in buttons]
         assert all(box["y"] + box["height"] <= 720 for box in boxes)  # no scrolling to reach them
         assert max(box["y"] for box in boxes) - min(box["y"] for box in boxes) < 10  # one row
-        assert "40 s" in page.locator("#tune-intro").inner_text()  # the measured time, not "about a minute"
+        assert "40 s" in page.locator(f"#{tab.INTRO_ID}").inner_text()  # the measured time, not "about a minute"
         buttons[0].click()
         page.locator(f"#{tab.PREVIEW_BOX_ID}").get_by_text("Same run from a shell").wait_for(timeout=30_000)
         assert "qinstruct train" in page.locator(f"#{tab.PREVIEW_BOX_ID}").inner_text()

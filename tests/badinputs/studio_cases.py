@@ -302,8 +302,10 @@ API_CASES += [
                               ("right", "an absolute path to a's model", A["model_abs"]),
                               ("right", "models/../users/a/", "models/../users/a/runs/theirs/model"),
                               ("left", "runs/theirs/model (a's run name)", "runs/theirs/model"))],
-    Api("users apart, chat: a's own model answers a", "/chat_send", {**CHAT, "right": "runs/theirs/model"}, "ok",
-        "theirs (baseline"),
+    Api("users apart, chat: a's own model answers a", "/chat_send",  # a micro model: it answers about an image
+        {**CHAT, "right": "runs/theirs/model", "image": "file:{I}/cmyk.jpg"}, "ok", "theirs (baseline"),
+    Api("chat: a micro model asked with no image", "/chat_send", {**CHAT, "right": "runs/theirs/model"}, "refused",
+        "this question has no image, and the micro demo models answer about images only"),
     Api("users apart, chat: rating with a's model", "/chat_rate", {"left": A["model"], "right": "tiny:llava",
                                                                     "blind": False, "image": "file:{I}/cmyk.jpg",
                                                                     "trust": False, "api_key": ""}, "ok",
