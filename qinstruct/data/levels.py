@@ -15,6 +15,7 @@ from ..config import ConfigError, option
 from ..fileio import write_json_list
 from .loaders import stream_items
 from .records import IMAGE_TOKENS, QUALITY_LEVELS
+from .soft_labels import DENSITIES, soft_level_target
 
 TEMPLATES = ("How would you rate the quality of this image?", "Could you evaluate the quality of this image?",
              "Rate the quality of this image.", "How do you assess the quality of this image?",
@@ -36,6 +37,9 @@ class LevelsConfig:
     image_token: str = option("<image>", help="image token of the target model's data (mPLUG-Owl-2: <|image|>)",
                               choices=list(IMAGE_TOKENS))
     seed: int = option(0, help="seed of the question templates", min=0, max=2**32 - 1)
+    soft: str = option("", help="also DeQA-Score's soft label of each image (level_probs, from its MOS and the "
+                       "rows' \"std\"): pdf for sets with widely spread scores (KonIQ, KADID), cdf for narrow ones "
+                       "(SPAQ)", choices=["", *DENSITIES])
 
     def validate(self) -> None:
         if not self.files:
@@ -93,5 +97,18 @@ def _items(config: LevelsConfig, spec: str, low: float, high: float, counts: dic
                 "conversations": [
                     {"from": "human", "value": f"{_template(config.seed, row.img_path)}\n{config.image_token}"},
                     {"from": "gpt", "value": ANSWER.format(level=level)}],
-                "source": source or None, "gt_score": row.gt_score}
+                "source": source or None, "gt_score": row.gt_score, **_soft(config, row, low, high, path)}
         yield {k: v for k, v in item.items() if v is not None}
+
+
+def _soft(config: LevelsConfig, row, low: float, high: float, path: str) -> dict:
+    """DeQA-Score's fields beside the item: the soft label over the levels (excellent first, as its files hold it)
+    and the MOS and deviation on 1-5."""
+    if not config.soft:
+        return {}
+    if row.std is None:
+        raise ConfigError(f"{path}: {row.img_path} has no \"std\": soft labels need each image's standard "
+                          "deviation (drop --soft for plain levels)")
+    target = soft_level_target(row.gt_score, row.std, low, high, config.soft)
+    return {"level_probs": [round(p, 6) for p in target.probs], "gt_score_norm": round(target.mos, 6),
+            "std_norm": round(target.std, 6)}

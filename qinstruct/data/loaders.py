@@ -257,7 +257,10 @@ def validate_pathway(obj: dict) -> PathwayRecord:
 
 
 def validate_mos(obj: dict) -> MosItem:
-    return MosItem(_string(obj, "img_path"), _number(obj, "gt_score", allow_string=True))
+    std = _number(obj, "std", allow_string=True) if obj.get("std") is not None else None
+    if std is not None and std < 0:
+        raise ItemError("std", f"a standard deviation cannot be negative, got {std}")
+    return MosItem(_string(obj, "img_path"), _number(obj, "gt_score", allow_string=True), std)
 
 
 def validate_qbench_output(obj: dict) -> QBenchOutput:

@@ -54,10 +54,12 @@ class PathwayRecord:
 
 @dataclass(slots=True)
 class MosItem:
-    """One row of a Q-Bench A3 MOS list ({"img_path", "gt_score"}); the score on the file's own scale."""
+    """One row of a Q-Bench A3 MOS list ({"img_path", "gt_score"}, optionally "std": the raters' standard
+    deviation, which DeQA-Score's soft labels need); the score on the file's own scale."""
 
     img_path: str
     gt_score: float
+    std: float | None = None
 
 
 @dataclass(slots=True)
