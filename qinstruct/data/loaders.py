@@ -25,7 +25,7 @@ from .records import (
     QBenchOutput,
     Turn,
 )
-from .stream import CONCATENATED, JSONL, LIST, DataError, JsonObjects, first_object
+from .stream import CONCATENATED, CSV, JSONL, LIST, CsvRows, DataError, JsonObjects, first_object
 
 T = TypeVar("T")
 MAX_KEPT_ERRORS = 1000  # skipped items past this are counted, not kept (a file of 200K bad items stays small)
@@ -80,7 +80,8 @@ class ItemStream(Generic[T]):
         self.errors: list[DataError] = []
 
     def __iter__(self) -> Iterator[T]:
-        objects, held = JsonObjects(self.path), None
+        objects = CsvRows(self.path) if self.path.suffix.lower() == ".csv" else JsonObjects(self.path)
+        held = None
         for index, (obj, line) in enumerate(objects):
             if held is not None:  # one object behind: a `}{` shows only at the second object
                 yield from self._item(objects.layout, *held)
@@ -385,7 +386,7 @@ FORMATS: dict[str, Format] = {
     "instructions": Format("instruction", validate_instruction, frozenset({LIST, JSONL}), "image"),
     "sharegpt": Format("ShareGPT", validate_sharegpt, frozenset({LIST, JSONL}), "image"),
     "pathway": Format("Q-Pathway", validate_pathway, frozenset({JSONL, LIST}), "image"),
-    "mos": Format("MOS list", validate_mos, frozenset({LIST}), "img_path"),
+    "mos": Format("MOS list", validate_mos, frozenset({LIST, CSV}), "img_path"),
     "qbench-outputs": Format("Q-Bench output", validate_qbench_output, frozenset({CONCATENATED, JSONL, LIST})),
     "llvisionqa": Format("LLVisionQA", validate_llvisionqa, frozenset({LIST, JSONL}), "images"),
 }
@@ -432,7 +433,9 @@ def load_llvisionqa(path, *, skip_invalid=False, image_root=None, strict=False) 
 
 
 def detect_format(path: str | Path) -> str:
-    """Guess a file's format from its first object's keys (reading no further)."""
+    """Guess a file's format from its first object's keys (reading no further); a .csv file is a MOS list."""
+    if Path(path).suffix.lower() == ".csv":
+        return "mos"
     first = first_object(path)
     if not isinstance(first, dict):
         raise DataError(path, "cannot tell the format: the first item is not an object")

@@ -215,3 +215,47 @@ def first_object(path: str | Path) -> Any:
     for obj, _ in JsonObjects(path):
         return obj
     return None
+
+
+CSV = "CSV"
+# a MOS list as a spreadsheet: the first column of each kind found in the header (any case) is used
+PATH_COLUMNS = ("img_path", "image", "path", "image_name", "filename", "file", "name")
+SCORE_COLUMNS = ("gt_score", "mos", "score", "mos_zscore")
+STD_COLUMNS = ("std", "mos_std", "sd", "stddev", "std_dev")
+
+
+class CsvRows:
+    """A CSV MOS list's rows as MOS objects ({"img_path", "gt_score"}, "std" where the file has one), one at a
+    time with their line numbers, as JsonObjects gives a JSON file's objects."""
+
+    layout = CSV
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __iter__(self) -> Iterator[tuple[dict, int]]:
+        import csv
+
+        try:
+            with self.path.open(newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                columns = self._columns(reader.fieldnames or [])
+                for row in reader:
+                    yield {key: row.get(column) for key, column in columns.items()
+                           if row.get(column) not in (None, "")}, reader.line_num
+        except UnicodeDecodeError as error:
+            raise DataError(self.path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+        except csv.Error as error:
+            raise DataError(self.path, f"bad CSV: {error}") from None
+
+    def _columns(self, header: list[str]) -> dict[str, str]:
+        named = {name.strip().lower(): name for name in header if name}
+
+        def first(candidates: tuple[str, ...]) -> str | None:
+            return next((named[name] for name in candidates if name in named), None)
+
+        path, score, std = first(PATH_COLUMNS), first(SCORE_COLUMNS), first(STD_COLUMNS)
+        if path is None or score is None:
+            raise DataError(self.path, f"a CSV MOS list needs a path column ({', '.join(PATH_COLUMNS)}) and a score "
+                            f"column ({', '.join(SCORE_COLUMNS)}); its header: {', '.join(header) or '(none)'}")
+        return {"img_path": path, "gt_score": score, **({"std": std} if std else {})}
