@@ -38,8 +38,12 @@ def _logistic(x, b1, b2, b3, b4):
 
 
 def logistic_plcc(scores: np.ndarray, mos: np.ndarray) -> float | None:
-    """PLCC after fitting the 4-parameter logistic of VQEG; None when the fit does not converge."""
+    """PLCC after fitting the 4-parameter logistic of VQEG; None when the fit does not converge, or with no more
+    points than the curve's 4 parameters (3 images crashed scipy's curve_fit with a TypeError)."""
     import warnings
+
+    if len(scores) <= 4:
+        return None
 
     from scipy.optimize import OptimizeWarning, curve_fit
     from scipy.stats import pearsonr

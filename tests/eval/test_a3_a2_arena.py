@@ -219,3 +219,19 @@ def test_the_arena_ranking_beside_a3(capsys, tmp_path):
     assert agreed["kendall_tau"] == pytest.approx(1.0)  # people and the metric rank mix > base > rand alike
     assert main(["eval", "arena", "--votes", str(tmp_path / "log.jsonl"), "--a3", str(tmp_path / "none")]) != 0
     assert "none: no summary.json" in capsys.readouterr().err
+
+
+def test_a3_on_a_csv_of_three_images_is_a_result_not_a_traceback(shared_data, tmp_path, capsys):
+    """Three rows: the 4-parameter logistic cannot be fitted (scipy raised a TypeError), so its PLCC is left out
+    and the SRCC / PLCC stand; the MOS list is a spreadsheet."""
+    from qinstruct.eval.a3 import logistic_plcc
+
+    assert logistic_plcc(np.array([0.2, 0.5, 0.9]), np.array([1.0, 3.0, 4.0])) is None
+    names = sorted(p.name for p in (shared_data / "images").iterdir())[:3]
+    mos = tmp_path / "three.csv"
+    mos.write_text("image,MOS\n" + "".join(f"{name},{score}\n" for name, score in zip(names, (3.1, 4.2, 1.5))))
+    out = tmp_path / "a3"
+    assert main(["eval", "a3", "--model", "tiny:llava", "--mos", f"{mos}=three", "--image-root",
+                 str(shared_data / "images"), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["models"]["tiny:llava"]["three"]["n"] == 3
