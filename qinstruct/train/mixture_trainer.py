@@ -13,6 +13,8 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..errors import first_line
 from ..fileio import WriteError
+from .scorer_objectives import soft_kl_loss
+from .supervision import SOFT_FIELDS
 
 
 class MixtureTrainer(Trainer):
@@ -24,6 +26,19 @@ class MixtureTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.lengths = lengths
         self.remove_callback(PrinterCallback)  # the run folder's log and our progress bar say it better
+
+    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
+        """The answers' cross-entropy; where an example carries a soft label (DeQA-Score's `soft` recipe), plus
+        the KL from it to the model's distribution at the level word (whose own label was masked)."""
+        soft = {key: inputs.pop(key) for key in SOFT_FIELDS if key in inputs}
+        if not soft or not bool((soft["level_position"] >= 0).any()):
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, **kwargs)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, **kwargs)
+        rows = soft["level_position"][:, 0] >= 0
+        positions = soft["level_position"][rows, 0]
+        logits = outputs.logits[rows.nonzero()[:, 0], positions - 1]  # the step that predicts the level word
+        loss = loss + soft_kl_loss(logits, soft["level_ids"][rows], soft["level_target"][rows])
+        return (loss, outputs) if return_outputs else loss
 
     def _save_checkpoint(self, model, trial):
         """A save that fails (a full disk: safetensors, torch and json each fail their own way) leaves no half

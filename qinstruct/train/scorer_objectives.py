@@ -22,10 +22,13 @@ import torch
 EPS = 1e-8
 
 
-def soft_kl_loss(vocab_logits: torch.Tensor, level_ids: list[int], target: torch.Tensor) -> torch.Tensor:
+def soft_kl_loss(vocab_logits: torch.Tensor, level_ids, target: torch.Tensor) -> torch.Tensor:
     """KL(target || model) at the level word, batch-mean: the softmax is over the whole vocabulary (mass on other
-    tokens is a loss too) and the target sits on the five level ids.  vocab_logits (B, V), target (B, 5)."""
-    log_probs = torch.log_softmax(vocab_logits.float(), dim=-1)[:, level_ids]  # (B, 5)
+    tokens is a loss too) and the target sits on the five level ids (a list, or (B, 5): each example's own).
+    vocab_logits (B, V), target (B, 5)."""
+    log_all = torch.log_softmax(vocab_logits.float(), dim=-1)
+    ids = torch.as_tensor(level_ids, device=log_all.device)
+    log_probs = log_all[:, ids] if ids.dim() == 1 else log_all.gather(1, ids)  # (B, 5)
     target = target.to(log_probs)
     kept = target > 0  # 0 * log 0 is 0
     terms = torch.where(kept, target * (torch.log(target.clamp_min(1e-30)) - log_probs), torch.zeros_like(target))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..data.records import IMAGE_TOKENS, InstructionItem
+from ..data.soft_labels import LEVEL_WORDS
 from ..errors import UserError
 from ..images import load_rgb
 from ..models.chat import prepare_image
@@ -62,9 +63,13 @@ def segments(processor, messages: list[dict]) -> list[tuple[str, bool]]:
 
 @dataclass
 class Supervisor:
-    """Encodes examples for one model (its processor, family and image handling)."""
+    """Encodes examples for one model (its processor, family and image handling).  With `soft_levels` (the
+    training items carry DeQA-Score's soft labels, `level_probs`), every example also says where its level word is
+    and which tokens the five levels are: the trainer trains that word towards the soft label (KL) instead of the
+    one level written in the answer (soft_levels.py)."""
     loaded: LoadedModel
     max_length: int
+    soft_levels: bool = False
 
     def encode(self, example: Example) -> dict[str, Any]:
         import torch
@@ -84,8 +89,12 @@ class Supervisor:
         per_token = {k: v[0].tolist() for k, v in features.items() if v.dim() == 2 and v.shape[1] == len(ids)}
         labels = [IGNORE] * len(ids)
         tokenizer = self.loaded.tokenizer
+        level = None  # (position, the five levels' token ids) of the soft-labelled level word
         for text, is_answer in pieces[1:]:
             piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+            if is_answer and self.soft_levels and level is None and "level_probs" in example.item.meta:
+                found = level_tokens(tokenizer, text)
+                level = (len(ids) + found[0], found[1]) if found else None
             ids += piece
             labels += piece if is_answer else [IGNORE] * len(piece)
             for key in per_token:
@@ -93,10 +102,53 @@ class Supervisor:
         if len(ids) > self.max_length:
             ids, labels = ids[:self.max_length], labels[:self.max_length]
             per_token = {k: v[:self.max_length] for k, v in per_token.items()}
+        if level is not None and level[0] < len(ids):
+            labels[level[0]] = IGNORE  # the soft label's KL trains this word, not the one level written there
+        else:
+            level = None
         out = {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels)}
+        if self.soft_levels:
+            out.update(soft_fields(level, example.item.meta.get("level_probs") if level else None))
         out.update({k: torch.tensor(v) for k, v in per_token.items()})
         out.update({k: v for k, v in features.items() if k not in per_token})  # pixels, grid sizes, masks
         return out
+
+
+SOFT_FIELDS = ("level_position", "level_ids", "level_target")  # one row per example, (1, n): concatenated
+
+
+def level_tokens(tokenizer, answer: str) -> tuple[int, list[int]] | None:
+    """In an answer like "The quality of the image is good.": the index of the level word's first token among the
+    answer's tokens, and the first token of each of the five levels written in its place (excellent .. bad), as
+    the tokenizer splits them there; None when the answer names no level or the tokenizer gives no offsets."""
+    found = list(re.finditer(r"\b(" + "|".join(LEVEL_WORDS) + r")\b", answer))
+    if not found or not getattr(tokenizer, "is_fast", False):
+        return None
+    start, end = found[-1].span()
+
+    def token_at(text: str) -> tuple[int, int] | None:
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        for index, (left, right) in enumerate(encoded["offset_mapping"]):
+            if right > start >= left or (left >= start and right > left):
+                return index, encoded["input_ids"][index]
+        return None
+
+    position = token_at(answer)
+    ids = [token_at(answer[:start] + word + answer[end:]) for word in LEVEL_WORDS]
+    if position is None or None in ids:
+        return None
+    return position[0], [token for _, token in ids]
+
+
+def soft_fields(level: tuple[int, list[int]] | None, probs) -> dict:
+    """The example's soft-label fields; position -1 where it has none (a plain item in the same batch)."""
+    import torch
+
+    if level is None or not isinstance(probs, list) or len(probs) != len(LEVEL_WORDS):
+        return {"level_position": torch.tensor([[-1]]), "level_ids": torch.zeros(1, 5, dtype=torch.long),
+                "level_target": torch.zeros(1, 5)}
+    return {"level_position": torch.tensor([[level[0]]]), "level_ids": torch.tensor([level[1]]),
+            "level_target": torch.tensor([[float(p) for p in probs]])}
 
 
 def approximate_length(example: Example, image_tokens: int) -> int:

@@ -254,7 +254,8 @@ def _train(config: TrainConfig, output: Path, run: RunFolder | None, progress: P
     model.train()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    supervisor = Supervisor(loaded, config.max_length)
+    soft = any("level_probs" in example.item.meta for example in [*mixture.train, *mixture.eval])
+    supervisor = Supervisor(loaded, config.max_length, soft_levels=soft)  # DeQA-Score's soft labels, where given
     TrainingSet(mixture.train, supervisor)[0]  # one example through the template now: a max_length too short for
     # the image and the first question is said at once, in one line, not from inside the training loop
     collator = Collator(loaded.tokenizer.pad_token_id)
