@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-LEVEL_WORDS = ("excellent", "good", "fair", "poor", "bad")
 LEVEL_VALUES = (5.0, 4.0, 3.0, 2.0, 1.0)
 DENSITIES = ("pdf", "cdf")  # pdf: wide-spread MOS sets (KonIQ, KADID); cdf: narrow ones (SPAQ) -- DeQA's appendix
 
 
 @dataclass(frozen=True)
 class LevelTarget:
-    probs: tuple[float, ...]  # over LEVEL_WORDS
+    probs: tuple[float, ...]  # over QUALITY_LEVELS (excellent .. bad)
     mos: float  # on 1-5
     std: float  # on the 1-5 scale
     one_hot_pair: bool  # the deviation was too small for a Gaussian: two neighbouring levels share the mass

@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..data.records import IMAGE_TOKENS, InstructionItem
-from ..data.soft_labels import LEVEL_WORDS
+from ..data.records import IMAGE_TOKENS, QUALITY_LEVELS, InstructionItem
 from ..errors import UserError
 from ..images import load_rgb
 from ..models.chat import prepare_image
@@ -66,7 +65,7 @@ class Supervisor:
     """Encodes examples for one model (its processor, family and image handling).  With `soft_levels` (the
     training items carry DeQA-Score's soft labels, `level_probs`), every example also says where its level word is
     and which tokens the five levels are: the trainer trains that word towards the soft label (KL) instead of the
-    one level written in the answer (soft_levels.py)."""
+    one level written in the answer (MixtureTrainer.compute_loss; the labels: data/soft_labels.py)."""
     loaded: LoadedModel
     max_length: int
     soft_levels: bool = False
@@ -92,7 +91,7 @@ class Supervisor:
         level = None  # (position, the five levels' token ids) of the soft-labelled level word
         for text, is_answer in pieces[1:]:
             piece = tokenizer(text, add_special_tokens=False)["input_ids"]
-            if is_answer and self.soft_levels and level is None and "level_probs" in example.item.meta:
+            if is_answer and self.soft_levels and level is None and soft_probs(example) is not None:
                 found = level_tokens(tokenizer, text)
                 level = (len(ids) + found[0], found[1]) if found else None
             ids += piece
@@ -108,20 +107,31 @@ class Supervisor:
             level = None
         out = {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels)}
         if self.soft_levels:
-            out.update(soft_fields(level, example.item.meta.get("level_probs") if level else None))
+            out.update(soft_fields(level, soft_probs(example) if level else None))
         out.update({k: torch.tensor(v) for k, v in per_token.items()})
         out.update({k: v for k, v in features.items() if k not in per_token})  # pixels, grid sizes, masks
         return out
 
 
 SOFT_FIELDS = ("level_position", "level_ids", "level_target")  # one row per example, (1, n): concatenated
+LEVEL_WORD = re.compile(r"\b(" + "|".join(QUALITY_LEVELS) + r")\b")
+
+
+def soft_probs(example: Example) -> list[float] | None:
+    """The example's soft label over the five levels, or None (none given, or not five numbers: then its level
+    word keeps its plain label rather than losing both)."""
+    probs = example.item.meta.get("level_probs")
+    if isinstance(probs, list) and len(probs) == len(QUALITY_LEVELS) and all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) for p in probs):
+        return [float(p) for p in probs]
+    return None
 
 
 def level_tokens(tokenizer, answer: str) -> tuple[int, list[int]] | None:
     """In an answer like "The quality of the image is good.": the index of the level word's first token among the
     answer's tokens, and the first token of each of the five levels written in its place (excellent .. bad), as
     the tokenizer splits them there; None when the answer names no level or the tokenizer gives no offsets."""
-    found = list(re.finditer(r"\b(" + "|".join(LEVEL_WORDS) + r")\b", answer))
+    found = list(LEVEL_WORD.finditer(answer))
     if not found or not getattr(tokenizer, "is_fast", False):
         return None
     start, end = found[-1].span()
@@ -134,7 +144,7 @@ def level_tokens(tokenizer, answer: str) -> tuple[int, list[int]] | None:
         return None
 
     position = token_at(answer)
-    ids = [token_at(answer[:start] + word + answer[end:]) for word in LEVEL_WORDS]
+    ids = [token_at(answer[:start] + word + answer[end:]) for word in QUALITY_LEVELS]
     if position is None or None in ids:
         return None
     return position[0], [token for _, token in ids]
@@ -144,11 +154,11 @@ def soft_fields(level: tuple[int, list[int]] | None, probs) -> dict:
     """The example's soft-label fields; position -1 where it has none (a plain item in the same batch)."""
     import torch
 
-    if level is None or not isinstance(probs, list) or len(probs) != len(LEVEL_WORDS):
+    if level is None or probs is None:
         return {"level_position": torch.tensor([[-1]]), "level_ids": torch.zeros(1, 5, dtype=torch.long),
                 "level_target": torch.zeros(1, 5)}
     return {"level_position": torch.tensor([[level[0]]]), "level_ids": torch.tensor([level[1]]),
-            "level_target": torch.tensor([[float(p) for p in probs]])}
+            "level_target": torch.tensor([probs])}
 
 
 def approximate_length(example: Example, image_tokens: int) -> int:

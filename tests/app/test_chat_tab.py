@@ -22,6 +22,17 @@ def said(chatbot, role):
     return out
 
 
+def open_chat(page, studio) -> None:
+    page.goto(studio["url"])
+    page.get_by_role("tab", name="Chat").click()
+
+
+def pick_photo(page, name: str) -> None:
+    """A demo photograph from the dropdown under the image box."""
+    page.locator(f"#{tab.PHOTO_ID} input").click()
+    page.get_by_role("option", name=name).click()
+
+
 TINY_PAIR = {"left": "models/tiny-llava", "right": "models/tiny-llava-lora"}  # one base model serves both sides
 
 
@@ -92,10 +103,8 @@ def test_a_question_that_fails_is_one_line_and_the_conversation_stays(studio, ar
     Error toast, and the vote buttons stay locked (the answer has its vote; an error is no new answer)."""
     expect = pytest.importorskip("playwright.sync_api").expect
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="coffee").click()
+        open_chat(page, studio)
+        pick_photo(page, "coffee")
         page.locator(f"#{tab.PROMPT_ID} textarea").fill("Is this image clear?")
         page.locator(f"#{tab.SEND_ID}").click()
         expect(page.locator(f"#{tab.VOTE_IDS[2]}")).to_be_enabled(timeout=60_000)
@@ -115,11 +124,9 @@ def test_blind_chat_in_the_browser(studio, artifacts, shared_data):
     (the buttons lock), the next question is a new round under a new order; then a reload restores it."""
     expect = pytest.importorskip("playwright.sync_api").expect
     with chromium_page(1280, 720) as page:  # a projector's size
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
+        open_chat(page, studio)
         assert page.locator(f"#{tab.NOTE_ID}").is_visible()  # the note names the models when not blind
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="chelsea").click()
+        pick_photo(page, "chelsea")
         page.get_by_text("Blind mode (sides shuffled").click()
         expect(page.locator(f"#{tab.NOTE_ID}")).to_be_hidden()
         assert page.get_by_text("Baseline (left)").count() == 0 and page.get_by_text("Model 1").count() == 1
@@ -170,18 +177,15 @@ def test_a_rating_and_a_reveal_never_outlive_their_image_or_their_round(studio, 
     round's reveal and ratings (under the old A and B) are gone once the next round's question is sent."""
     expect = pytest.importorskip("playwright.sync_api").expect
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="chelsea").click()
+        open_chat(page, studio)
+        pick_photo(page, "chelsea")
         shown = page.locator(f"#{tab.IMAGE_ID} img").first
         shown.wait_for(timeout=30_000)  # the photo is in the box (a Rate before it would rate nothing)
         page.locator(f"#{tab.RATE_ID}").click()
         rating = page.locator(f"#{tab.RATING_IDS[0]}")
         rating.get_by_text("P(good)").wait_for(timeout=120_000)
         before = shown.get_attribute("src")
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="coffee").click()  # another image: the rating was chelsea's
+        pick_photo(page, "coffee")  # another image: the rating was chelsea's
         expect(page.locator(f"#{tab.IMAGE_ID} img").first).not_to_have_attribute("src", before or "", timeout=30_000)
         expect(rating).not_to_contain_text("P(good)", timeout=15_000)
         page.screenshot(path=str(artifacts / "chat_rating_cleared_on_new_image.png"))
@@ -206,10 +210,8 @@ def test_a_question_typed_while_an_answer_streams_is_never_lost(studio, artifact
     vanish when the answer ended, unsent); they open again when it ends, and the next question is a second turn."""
     expect = pytest.importorskip("playwright.sync_api").expect
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="rocket").click()
+        open_chat(page, studio)
+        pick_photo(page, "rocket")
         box, send = page.locator(f"#{tab.PROMPT_ID} textarea"), page.locator(f"#{tab.SEND_ID}")
         box.fill("Is this image blurry?")
         send.click()
@@ -236,14 +238,12 @@ def owl2_on_the_left(page, studio) -> None:
     import shutil
 
     shutil.copytree(OWL2_FIXTURE, studio["workspace"].models / "mplug-owl2-original", dirs_exist_ok=True)
-    page.goto(studio["url"])
-    page.get_by_role("tab", name="Chat").click()
+    open_chat(page, studio)
     page.get_by_text("Models and decoding").click()
     left = page.get_by_label("Baseline (left)")
     left.fill("models/mplug-owl2-original")
     left.press("Enter")
-    page.locator(f"#{tab.PHOTO_ID} input").click()
-    page.get_by_role("option", name="chelsea").click()
+    pick_photo(page, "chelsea")
 
 
 def test_an_original_mplug_owl2_checkpoint_beside_the_tuned_micro_model_in_the_browser(studio, artifacts):
@@ -303,8 +303,7 @@ def test_a_known_checkpoint_not_downloaded_is_said_beside_its_choice(studio, art
     before any question; a shipped model chosen again clears it."""
     expect = pytest.importorskip("playwright.sync_api").expect
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
+        open_chat(page, studio)
         known = page.locator(f"#{tab.KNOWN_ID}")
         expect(known).to_be_visible()  # without opening "Models and decoding"
         known.get_by_text("The field's checkpoints").click()
@@ -335,8 +334,7 @@ def test_a_question_without_an_image_and_a_bad_upload_are_one_line_each(studio, 
     expect = pytest.importorskip("playwright.sync_api").expect
     images(tmp_path)
     with chromium_page(1280, 720) as page:
-        page.goto(studio["url"])
-        page.get_by_role("tab", name="Chat").click()
+        open_chat(page, studio)
         box, status, left = (page.locator(f"#{tab.PROMPT_ID} textarea"), page.locator(f"#{tab.STATUS_ID}"),
                              page.locator(f"#{tab.LEFT_ID}"))
         box.fill("Is this image blurry?")
@@ -345,8 +343,7 @@ def test_a_question_without_an_image_and_a_bad_upload_are_one_line_each(studio, 
         expect(box).to_be_enabled(timeout=10_000)
         assert left.get_by_text("Is this image blurry?").count() == 0  # not asked, not logged as a turn
         page.screenshot(path=str(artifacts / "chat_question_without_image.png"))
-        page.locator(f"#{tab.PHOTO_ID} input").click()
-        page.get_by_role("option", name="rocket").click()
+        pick_photo(page, "rocket")
         page.locator(f"#{tab.IMAGE_ID} img").first.wait_for(timeout=30_000)
         box.fill("Is this image blurry?")
         page.locator(f"#{tab.SEND_ID}").click()

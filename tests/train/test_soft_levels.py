@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from qinstruct.data.levels import LevelsConfig, build_levels
-from qinstruct.data.records import InstructionItem, Turn
-from qinstruct.data.soft_labels import LEVEL_WORDS
+from qinstruct.data.records import QUALITY_LEVELS, InstructionItem, Turn
 from qinstruct.models.loading import load_model
 from qinstruct.photos import demo_photo
 from qinstruct.runs import read_log
@@ -87,7 +86,7 @@ def test_a_few_steps_on_soft_labelled_items(shared_data, tmp_path):
                                                zip(names, (1.4, 2.6, 3.1, 4.0, 4.8), (0.4, 0.6, 0.5, 0.7, 0.3))))
     items = tmp_path / "soft.json"
     build_levels(LevelsConfig(files=[str(mos)], out=str(items), range=[1.0, 5.0], soft="pdf"))
-    assert all(len(item["level_probs"]) == len(LEVEL_WORDS) for item in json.loads(items.read_text()))
+    assert all(len(item["level_probs"]) == len(QUALITY_LEVELS) for item in json.loads(items.read_text()))
     out = tmp_path / "run"
     run_training(TrainConfig(model="tiny:llava", output_dir=str(out), strategy="replace", low_level=[str(items)],
                              image_root=str(shared_data / "images"), max_steps=3, batch_size=2, eval_fraction=0.2,
